@@ -1,0 +1,74 @@
+// The replicated state machine: the record store, changed only by apply,
+// read by queries through immutable snapshots swapped in atomically.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/change.h"
+#include "zone/zone_set.h"
+
+namespace store {
+
+/// What applying one change did: per op, empty on success or the reason.
+struct ApplyResult {
+  std::vector<std::string> op_errors;  // one entry per op, "" when it applied
+  bool duplicate = false;              // already applied earlier; results are the earlier ones
+  bool all_ok() const;
+  /// First error, or "" when every op applied.
+  std::string first_error() const;
+};
+
+/// The record store. One writer (the apply loop) and many readers (query
+/// threads). Readers call snapshot() or, on the hot path, check generation()
+/// and keep their snapshot until it moves.
+class Store {
+ public:
+  Store();
+
+  /// The current version of the records. Never blocks on the writer.
+  std::shared_ptr<const zone::ZoneSet> snapshot() const { return current_.load(std::memory_order_acquire); }
+  /// Increases each time a new version is published.
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+  /// Applies a change committed at log `index` and publishes the result.
+  ApplyResult apply(const Change& change, uint64_t index);
+  /// Applies several committed changes and publishes once (group apply).
+  std::vector<ApplyResult> apply_batch(const std::vector<std::pair<Change, uint64_t>>& changes);
+
+  /// Highest log index applied.
+  uint64_t applied_index() const { return applied_index_.load(std::memory_order_acquire); }
+
+  /// The whole state (records, applied index, dedupe table) as bytes, for a
+  /// checkpoint or a Raft snapshot; restore() is its inverse.
+  std::string serialize() const;
+  util::Result<void> restore(std::string_view bytes);
+
+  /// Writes the checkpoint atomically to `path` (temp file, fsync, rename,
+  /// fsync dir), and loads it. load returns false if the file does not exist.
+  util::Result<void> save_checkpoint(const std::string& path) const;
+  util::Result<bool> load_checkpoint(const std::string& path);
+
+  /// A digest of the records, equal on nodes that hold the same records.
+  std::string digest() const;
+
+ private:
+  struct Dedupe {
+    uint64_t sequence = 0;
+    std::vector<std::string> op_errors;
+  };
+  ApplyResult apply_one(zone::ZoneSet& next, const Change& change);
+  void publish(zone::ZoneSet next, uint64_t index);
+
+  std::atomic<std::shared_ptr<const zone::ZoneSet>> current_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> applied_index_{0};
+  std::map<std::pair<uint32_t, uint64_t>, Dedupe> dedupe_;  // (origin, client) -> last
+};
+
+}  // namespace store
