@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what dns-node needs to build, run and test on Debian 12 (run as root).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  g++ cmake ninja-build make pkg-config \
+  libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev zlib1g-dev libcli11-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev \
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev \
+  python3 python3-dnspython python3-pytest \
+  bind9-dnsutils knot-dnsutils knot nsd dnsperf curl iproute2 procps >/dev/null
+# The packaged knot and nsd services are not wanted: tests start their own on high ports.
+for svc in knot nsd; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+done

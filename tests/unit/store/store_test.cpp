@@ -1,0 +1,183 @@
+// Store: apply semantics, exactly-once, snapshots for readers, checkpoints.
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+dns::Name name(const char* text) { return dns::Name::from_text(text).value(); }
+
+dns::RR record(const char* owner, uint16_t type, const char* rdata_text, uint32_t ttl = 300) {
+  dns::RR rr;
+  rr.owner = name(owner);
+  rr.type = type;
+  rr.ttl = ttl;
+  rr.rdata = dns::rdata_from_text(type, rdata_text, dns::Name()).value();
+  return rr;
+}
+
+store::Op add(dns::RR rr) { return {store::OpKind::Add, std::move(rr)}; }
+store::Op remove(dns::RR rr) { return {store::OpKind::Remove, std::move(rr)}; }
+
+store::Change change(std::vector<store::Op> ops, uint64_t client = 0, uint64_t seq = 0) {
+  store::Change c;
+  c.origin = 1;
+  c.client_id = client;
+  c.sequence = seq;
+  c.ops = std::move(ops);
+  return c;
+}
+
+const dns::RR kSoa = record("example.com.", dns::rrtype::SOA, "ns1.example.com. host.example.com. 1 3600 900 604800 300");
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(store_.apply(change({add(kSoa)}), 1).all_ok()); }
+  store::Store store_;
+};
+
+TEST_F(StoreTest, AppliedRecordIsVisibleInTheNextSnapshot) {
+  auto before = store_.snapshot();
+  auto gen = store_.generation();
+  auto result = store_.apply(change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}), 2);
+  EXPECT_TRUE(result.all_ok()) << result.first_error();
+  EXPECT_GT(store_.generation(), gen);
+  EXPECT_EQ(store_.applied_index(), 2u);
+  EXPECT_EQ(store_.snapshot()->record_count(), 2u);
+  // A reader holding the old snapshot keeps seeing the old version.
+  EXPECT_EQ(before->record_count(), 1u);
+}
+
+TEST_F(StoreTest, SoaInBatchIsAppliedFirstSoZoneRecordsCanPrecedeIt) {
+  auto result = store_.apply(change({add(record("a.example.org.", dns::rrtype::A, "192.0.2.9")),
+                                     add(record("example.org.", dns::rrtype::SOA,
+                                                "ns.example.org. h.example.org. 1 2 3 4 5"))}),
+                             2);
+  EXPECT_TRUE(result.all_ok()) << result.first_error();
+  EXPECT_EQ(store_.snapshot()->record_count(), 3u);
+}
+
+TEST_F(StoreTest, EachOpFailsOnItsOwnWithItsReason) {
+  auto result = store_.apply(change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1")),
+                                     add(record("www.other.test.", dns::rrtype::A, "192.0.2.2"))}),
+                             2);
+  ASSERT_EQ(result.op_errors.size(), 2u);
+  EXPECT_EQ(result.op_errors[0], "");
+  EXPECT_NE(result.op_errors[1], "");
+  EXPECT_EQ(store_.snapshot()->record_count(), 2u);
+}
+
+TEST_F(StoreTest, RemovingAnAbsentRecordIsReported) {
+  auto result = store_.apply(change({remove(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}), 2);
+  EXPECT_FALSE(result.all_ok());
+  EXPECT_NE(result.first_error().find("no such record"), std::string::npos) << result.first_error();
+}
+
+TEST_F(StoreTest, RetriedChangeIsAppliedExactlyOnce) {
+  auto c = change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}, 7, 1);
+  ASSERT_TRUE(store_.apply(c, 2).all_ok());
+  auto c2 = change({remove(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}, 7, 2);
+  ASSERT_TRUE(store_.apply(c2, 3).all_ok());
+  // The first change arrives again (a retry after a leader change): not re-applied.
+  auto again = store_.apply(c, 4);
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(store_.snapshot()->record_count(), 1u);
+  // The same sequence again gets the recorded outcome.
+  auto again2 = store_.apply(c2, 5);
+  EXPECT_TRUE(again2.duplicate);
+  EXPECT_TRUE(again2.all_ok());
+}
+
+TEST_F(StoreTest, SerializeRestoreRoundTripsRecordsIndexAndDedupe) {
+  ASSERT_TRUE(store_.apply(change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}, 3, 1), 9).all_ok());
+  store::Store copy;
+  ASSERT_TRUE(copy.restore(store_.serialize()));
+  EXPECT_EQ(copy.applied_index(), 9u);
+  EXPECT_EQ(copy.digest(), store_.digest());
+  EXPECT_TRUE(copy.apply(change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}, 3, 1), 10).duplicate);
+}
+
+TEST_F(StoreTest, DigestDiffersWhenRecordsDiffer) {
+  std::string before = store_.digest();
+  ASSERT_TRUE(store_.apply(change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}), 2).all_ok());
+  EXPECT_NE(before, store_.digest());
+}
+
+class CheckpointTest : public StoreTest {
+ protected:
+  std::string dir_ = std::filesystem::temp_directory_path() / ("store-test-" + std::to_string(::getpid()));
+  std::string path_ = dir_ + "/checkpoint";
+  void SetUp() override {
+    StoreTest::SetUp();
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+};
+
+TEST_F(CheckpointTest, SavedCheckpointLoadsBack) {
+  ASSERT_TRUE(store_.save_checkpoint(path_));
+  store::Store loaded;
+  auto r = loaded.load_checkpoint(path_);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r.value());
+  EXPECT_EQ(loaded.digest(), store_.digest());
+  EXPECT_EQ(loaded.applied_index(), 1u);
+}
+
+TEST_F(CheckpointTest, MissingCheckpointIsNotAnError) {
+  store::Store loaded;
+  auto r = loaded.load_checkpoint(path_);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r.value());
+}
+
+TEST_F(CheckpointTest, CorruptedCheckpointIsAnErrorNamingTheFile) {
+  ASSERT_TRUE(store_.save_checkpoint(path_));
+  {
+    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(30);
+    f.put('\x7f');
+  }
+  store::Store loaded;
+  auto r = loaded.load_checkpoint(path_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find(path_), std::string::npos) << r.error().message;
+  EXPECT_EQ(loaded.snapshot()->record_count(), 0u);
+}
+
+TEST_F(CheckpointTest, TruncatedCheckpointIsAnError) {
+  ASSERT_TRUE(store_.save_checkpoint(path_));
+  std::filesystem::resize_file(path_, std::filesystem::file_size(path_) - 3);
+  store::Store loaded;
+  EXPECT_FALSE(loaded.load_checkpoint(path_));
+}
+
+TEST(ChangeCodec, RoundTripsEveryField) {
+  store::Change c = change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1", 60)),
+                            {store::OpKind::RemoveRRset, record("mx.example.com.", dns::rrtype::MX, "10 mail.example.com.")}},
+                           42, 7);
+  c.origin = 3;
+  auto decoded = store::decode_change(store::encode_change(c));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(decoded->origin, 3u);
+  EXPECT_EQ(decoded->client_id, 42u);
+  EXPECT_EQ(decoded->sequence, 7u);
+  ASSERT_EQ(decoded->ops.size(), 2u);
+  EXPECT_EQ(decoded->ops[1].kind, store::OpKind::RemoveRRset);
+  EXPECT_EQ(decoded->ops[0].rr, c.ops[0].rr);
+  EXPECT_EQ(decoded->ops[0].rr.ttl, 60u);
+}
+
+TEST(ChangeCodec, RejectsEveryTruncation) {
+  std::string bytes = store::encode_change(change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}, 1, 1));
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    EXPECT_FALSE(store::decode_change(std::string_view(bytes).substr(0, len))) << "length " << len;
+  }
+  EXPECT_FALSE(store::decode_change(bytes + "x"));
+}
+
+}  // namespace
