@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dns/name.h"
@@ -20,20 +21,38 @@ namespace zone {
 struct RRset {
   uint16_t type = 0;
   uint32_t ttl = 0;
-  std::vector<std::string> rdatas;  // uncompressed wire, no duplicates
+  std::vector<std::string> rdatas;  // uncompressed wire, no duplicates, sorted by octets
 };
 
 /// One name in a zone. A node with no RRsets is an empty non-terminal
 /// (RFC 8020): it exists, so it blocks wildcards and answers NODATA.
 struct Node {
   dns::Name name;
-  std::vector<RRset> rrsets;
+  std::vector<RRset> rrsets;  // sorted by type
+  uint32_t children = 0;      // nodes exactly one label below this one
   const RRset* find(uint16_t type) const;
+  bool empty_nonterminal() const { return rrsets.empty(); }
 };
+
+/// Wire-form helpers shared by the zone tree and the lookup; they work on
+/// uncompressed names (length-prefixed labels ending in the zero octet)
+/// without allocating.
+namespace wire {
+inline constexpr size_t kMaxLabels = 128;
+/// Fills `offsets` with the start of each label (leftmost first, the final
+/// root label not included) and returns how many there are.
+size_t label_offsets(std::string_view name_wire, uint8_t offsets[kMaxLabels]);
+/// Case-insensitive hash and equality of wire names (RFC 4343).
+size_t hash(std::string_view name_wire);
+bool equal(std::string_view a, std::string_view b);
+}  // namespace wire
 
 class Zone;
 
 /// The set of zones a node serves. A zone is a name that has an SOA record.
+/// Zones may nest (a zone whose apex lies inside another served zone); each
+/// record belongs to the deepest zone containing its owner, except DS at a
+/// nested apex, which belongs to the parent side of the cut (RFC 4035 §2.4).
 class ZoneSet {
  public:
   ZoneSet();
@@ -45,19 +64,29 @@ class ZoneSet {
 
   /// The deepest zone whose apex is `name` or an ancestor of it, or null.
   const Zone* find_zone(const dns::Name& name) const;
+  /// Same, for an uncompressed wire name; does not allocate.
+  const Zone* find_zone_wire(std::string_view name_wire) const;
+  /// The zone that holds the parent side of the cut at `apex` (where DS at a
+  /// nested zone's apex lives), or null if no served zone encloses it.
+  const Zone* find_parent_zone(const Zone& zone) const;
 
   /// Adds one record. An SOA at a name with no zone creates the zone; an SOA
-  /// at an apex replaces the existing one. Refused, with the reason: a record
-  /// outside every zone, CNAME beside other data (RFC 1034 §3.6.2, RFC 2181
-  /// §10.1), a second CNAME, an SOA below an apex of the same zone, a meta
-  /// type, a class other than IN, rdata invalid for its type. Adding a record
-  /// already present only updates the RRset's TTL.
+  /// inside a zone but not at its apex creates a nested zone there, which
+  /// takes over the parent's records at and below it; an SOA at an apex
+  /// replaces the existing one (exactly one SOA per zone). Refused, with the
+  /// reason: a record outside every zone, CNAME beside other data (RFC 1034
+  /// §3.6.2, RFC 2181 §10.1), a second CNAME, a meta type, a class other than
+  /// IN, rdata invalid for its type. Adding a record already present only
+  /// updates the RRset's TTL; a new record's TTL becomes the RRset's
+  /// (RFC 2181 §5.2).
   util::Result<void> add(const dns::RR& rr);
 
   /// Removes one record (matched by owner, type and rdata). Returns whether it
-  /// was there. Refuses to remove the SOA of a zone that has other records.
+  /// was there. Refuses to remove the SOA of a zone that has other records;
+  /// removing the SOA of a zone that holds nothing else removes the zone.
   util::Result<bool> remove(const dns::RR& rr);
   /// Removes the whole RRset of a type at a name; returns records removed.
+  /// The SOA follows the rule of remove().
   util::Result<size_t> remove_rrset(const dns::Name& owner, uint16_t type);
 
   /// Every record, zone by zone, in canonical order (used for checkpoints,
@@ -69,6 +98,7 @@ class ZoneSet {
 
  private:
   struct Impl;
+  Impl& mutable_impl();
   std::shared_ptr<Impl> impl_;  // copy-on-write
 };
 
@@ -79,10 +109,16 @@ class Zone {
   /// The node at exactly `name` (case-insensitive), including empty
   /// non-terminals; null if the name does not exist in this zone.
   const Node* find(const dns::Name& name) const;
+  /// Same, for an uncompressed wire name; does not allocate.
+  const Node* find_wire(std::string_view name_wire) const;
+  const Node* apex_node() const;
   const RRset* soa() const;
   /// RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM).
   uint32_t negative_ttl() const;
   size_t record_count() const;
+  /// Whether any name below the apex has NS records (a zone cut), so lookup
+  /// can skip the search for a delegation in zones without one.
+  bool has_delegations() const;
 
   struct Data;
   explicit Zone(std::shared_ptr<const Data> data) : data_(std::move(data)) {}

@@ -1,0 +1,95 @@
+// The authoritative lookup of RFC 1034 §4.3.2 over a ZoneSet: exact match,
+// CNAME chains, wildcards (RFC 4592), referrals, NXDOMAIN and NODATA.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "dns/name.h"
+#include "zone/zone_set.h"
+
+namespace zone {
+
+/// CNAME chains are followed at most this many links (loops stop earlier).
+inline constexpr size_t kMaxCnameHops = 8;
+
+/// One RRset to write into a section: the owner to write, the records, and
+/// the TTL to use (the RRset's own, except for the negative-answer SOA).
+struct RRsetRef {
+  const dns::Name* owner = nullptr;
+  const RRset* rrset = nullptr;
+  uint32_t ttl = 0;
+};
+
+/// A section's RRsets in a fixed-capacity array, so a lookup never allocates
+/// for its result. push() returns false when full (the caller decides what a
+/// full section means; for additional data it simply means "omit").
+template <size_t N>
+class RRsetList {
+ public:
+  bool push(const dns::Name* owner, const RRset* rrset, uint32_t ttl) {
+    if (count_ == N) return false;
+    items_[count_++] = RRsetRef{owner, rrset, ttl};
+    return true;
+  }
+  bool push(const dns::Name* owner, const RRset* rrset) { return push(owner, rrset, rrset->ttl); }
+  bool contains(const RRset* rrset) const {
+    for (size_t i = 0; i < count_; ++i) {
+      if (items_[i].rrset == rrset) return true;
+    }
+    return false;
+  }
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  const RRsetRef& operator[](size_t i) const { return items_[i]; }
+  const RRsetRef* begin() const { return items_.data(); }
+  const RRsetRef* end() const { return items_.data() + count_; }
+  void clear() { count_ = 0; }
+
+ private:
+  std::array<RRsetRef, N> items_{};
+  size_t count_ = 0;
+};
+
+/// Which step of RFC 1034 §4.3.2 produced the answer (for the last link of a
+/// CNAME chain, the step that ended the chain).
+enum class LookupStatus : uint8_t {
+  Answer,        // data found (or a CNAME chain that leaves the served zones or stops)
+  NoData,        // the name exists, the type does not (RFC 2308 §2.2)
+  NxDomain,      // the name does not exist (RFC 2308 §2.1)
+  Referral,      // the name lies at or below a zone cut (RFC 1034 §4.3.2 step 3b)
+  NotAuthoritative,  // no served zone contains the name: REFUSED
+};
+
+/// Everything a response needs. Pointers refer into the ZoneSet (and into the
+/// question name for wildcard answers), so the ZoneSet and the name must
+/// outlive the result.
+struct LookupResult {
+  LookupStatus status = LookupStatus::NotAuthoritative;
+  uint16_t rcode = 5;          // REFUSED until a zone is found
+  bool authoritative = false;  // AA (RFC 1035 §4.1.1)
+  const Zone* zone = nullptr;  // the zone of the question name
+  RRsetList<kMaxCnameHops + 8> answer;
+  RRsetList<4> authority;
+  RRsetList<32> additional;
+  /// Owners of wildcard answers found after the first CNAME link (the
+  /// synthesized owner is the CNAME target, which exists nowhere else). Only
+  /// this path can allocate, for target names longer than the small-string
+  /// buffer.
+  std::array<dns::Name, kMaxCnameHops + 1> synthesized_owners{};
+};
+
+/// Answers `qname`/`qtype` from `zones` into `*out` (which is reset first).
+///
+/// qtype ANY (RFC 8482 §4.1): the answer is one RRset of the name, the one
+/// with the lowest type code, over UDP and TCP alike. Knot DNS does the same;
+/// NSD also answers a single RRset (its choice may differ). A CNAME at the name
+/// is returned without being followed.
+///
+/// Delegations (RFC 1034 §4.3.2 step 3b): a name at or below a non-apex NS
+/// RRset gets a referral (AA clear unless a CNAME led there), except qtype DS
+/// at the cut itself, which the parent answers (RFC 4035 §3.1.4.1).
+void lookup(const ZoneSet& zones, const dns::Name& qname, uint16_t qtype, LookupResult* out);
+
+}  // namespace zone
