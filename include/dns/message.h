@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dns/name.h"
@@ -104,6 +105,7 @@ struct QueryView {
   bool has_question = false;
   std::optional<Edns> edns;
   size_t question_end = 0;  // offset just past the question section
+  bool has_tsig = false;    // a TSIG record ends the message: use parse_message to verify it
 };
 
 /// Parses a query. An error means "answer FORMERR if header.id is usable":
@@ -126,7 +128,9 @@ class MessageWriter {
   bool add_question(const Name& name, uint16_t qtype, uint16_t qclass);
   bool add_rr(Section section, const Name& owner, uint16_t type, uint16_t rclass, uint32_t ttl,
               std::string_view rdata);
-  /// Adds the OPT record; reserve its 11 octets first with reserve().
+  /// Adds the OPT record (11 octets). Reserve them first with reserve(11);
+  /// add_opt may use up to 11 octets of whatever is still reserved, so it
+  /// succeeds without an unreserve(11); add it after the last other record.
   bool add_opt(uint16_t udp_size, uint8_t ext_rcode, uint8_t version, uint16_t flags);
   /// Keeps `n` octets free at the end of the limit (for OPT, TSIG).
   void reserve(size_t n);
@@ -139,6 +143,9 @@ class MessageWriter {
 
  private:
   bool write_name(const Name& name, bool compress);
+  bool write_bytes(const void* data, size_t n);
+  bool write_rdata(uint16_t type, std::string_view rdata);
+  bool name_matches_at(size_t at, const char* wire) const;
   uint8_t* buf_;
   size_t limit_;
   size_t reserved_ = 0;
