@@ -1,0 +1,44 @@
+// Where a change goes once a front end (stdin, UPDATE, HTTP) has built it:
+// applied locally on a single node, or proposed through Raft in a cluster.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+
+#include "store/change.h"
+#include "store/store.h"
+#include "util/result.h"
+
+namespace node {
+
+/// The outcome of a submitted change: the per-op results once it is applied,
+/// or why it could not be (no quorum, timeout, shutting down).
+using SubmitResult = util::Result<store::ApplyResult>;
+
+/// Takes a change and reports, once, after it has been applied to this
+/// node's store (so a query made after `done` sees it) or has failed.
+/// `done` may run on another thread, or inline before submit returns.
+class ChangeSubmitter {
+ public:
+  virtual ~ChangeSubmitter() = default;
+  virtual void submit(store::Change change, std::function<void(SubmitResult)> done) = 0;
+};
+
+/// Applies changes straight to the local store, in submission order, with
+/// increasing log indexes. For a node running alone; thread-safe.
+class LocalSubmitter final : public ChangeSubmitter {
+ public:
+  explicit LocalSubmitter(store::Store& store);
+  void submit(store::Change change, std::function<void(SubmitResult)> done) override;
+
+ private:
+  store::Store& store_;
+  std::mutex mu_;  // one writer at a time: Store::apply has a single writer
+};
+
+/// Submits and waits for the result (for callers that answer in order,
+/// like the stdin reader and startup).
+SubmitResult submit_and_wait(ChangeSubmitter& submitter, store::Change change);
+
+}  // namespace node

@@ -1,0 +1,69 @@
+// The replicated change path: drives the Raft core with the write-ahead log
+// and the peer transport, and applies committed changes to the store.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "node/change_submitter.h"
+#include "raft/transport.h"
+#include "store/store.h"
+#include "util/result.h"
+
+namespace node {
+
+/// Everything the cluster runtime needs from the config and command line.
+struct ClusterOptions {
+  uint32_t self = 0;                          ///< this node's numeric config id
+  std::map<uint32_t, std::string> members;    ///< numeric config id -> raft_loc, every voter (self included)
+  std::string secret;                         ///< cluster secret; empty only with insecure_peers
+  bool insecure_peers = false;
+  raft::UnreliableOptions unreliable;
+  std::string data_dir;                       ///< the WAL and snapshots live in <data_dir>/raft
+  uint32_t tick_ms = 100;                     ///< one Raft tick (heartbeat interval)
+  uint32_t election_ticks = 10;               ///< election timeout in ticks (randomised up to twice)
+  uint32_t propose_timeout_ms = 3000;         ///< how long a change may wait for its commit
+  uint64_t prune_lag_entries = 10000;         ///< entries kept for a node that is away
+  uint64_t checkpoint_every_entries = 1000;   ///< checkpoint after this many applied entries
+  uint64_t wal_segment_bytes = 8u << 20;      ///< WAL segment size (compaction drops whole segments)
+  bool fsync = true;
+};
+
+/// One node's membership in the Raft cluster. Owns an io thread that runs the
+/// Raft core, its storage and the transport; the store's only writer.
+class Cluster final : public ChangeSubmitter {
+ public:
+  /// Opens the data directory and restores the store from the latest
+  /// checkpoint plus the committed log, so the node can answer queries from
+  /// its own data before any peer is reachable. Errors name the file.
+  static util::Result<std::unique_ptr<Cluster>> open(ClusterOptions options, store::Store& store);
+  ~Cluster() override;
+
+  /// Binds the peer port and starts the io thread. Fails on a port in use.
+  util::Result<void> start();
+
+  /// Leaves gracefully: a leader hands leadership to a caught-up peer first
+  /// (bounded wait), then everything stops. Pending changes fail.
+  void stop();
+
+  /// Proposes the change through Raft (a follower forwards it to the
+  /// leader); `done` runs on the io thread once this node has applied it, or
+  /// with "no quorum" / "timeout" errors after propose_timeout_ms.
+  void submit(store::Change change, std::function<void(SubmitResult)> done) override;
+
+  /// The STATUS object: node, role, term, leader, commit_index,
+  /// applied_index, log_first_index, log_last_index, peers. Thread-safe.
+  nlohmann::json status();
+
+  class Impl;
+
+ private:
+  explicit Cluster(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace node

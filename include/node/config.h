@@ -1,0 +1,88 @@
+// The cluster configuration file (dns-config.json): nodes and their
+// addresses, cluster settings, TSIG keys and listener limits.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/result.h"
+
+namespace node {
+
+/// An IP literal and a port: "127.0.0.1:10053" or "[::1]:10053".
+struct Endpoint {
+  std::string host;  // IP literal without brackets ("127.0.0.1", "::1")
+  uint16_t port = 0;
+  bool ipv6 = false;
+
+  /// "127.0.0.1:10053" or "[::1]:10053", the form the config uses.
+  std::string to_string() const;
+  bool operator==(const Endpoint& o) const { return host == o.host && port == o.port; }
+};
+
+/// Parses "host:port". The host is an IPv4 literal, a bracketed IPv6 literal
+/// or "localhost" (taken as 127.0.0.1); the port is 1-65535.
+util::Result<Endpoint> parse_endpoint(std::string_view text);
+
+/// One node of the cluster, keyed by its id in "nodes".
+struct NodeConfig {
+  std::string id;                 // "0", "1", ... as written in the file
+  uint32_t numeric_id = 0;        // the same id as a number (origin of changes)
+  Endpoint query;                 // DNS over UDP and TCP
+  Endpoint raft;                  // peer traffic
+  std::optional<Endpoint> http;   // HTTP API and metrics, when configured
+};
+
+/// Settings shared by every node of the cluster ("cluster" object).
+struct ClusterConfig {
+  std::string secret;                  // HMAC key for peer frames; empty = none given
+  uint32_t propose_timeout_ms = 3000;  // how long a change waits for commit
+  uint64_t prune_lag_entries = 10000;  // log entries kept for a lagging node
+  uint32_t heartbeat_ms = 100;
+  uint32_t election_timeout_ms = 1000;
+  nlohmann::json raw = nlohmann::json::object();  // the whole object, for settings added later
+};
+
+/// A TSIG key (RFC 8945) for UPDATE and transfers.
+struct TsigKey {
+  std::string name;                      // key name, e.g. "update-key."
+  std::string algorithm = "hmac-sha256"; // hmac-md5, hmac-sha1, hmac-sha224/256/384/512
+  std::string secret;                    // base64, as in BIND's key statements
+};
+
+/// DNS over TCP limits (RFC 7766 §6.2.3 leaves them to the operator).
+struct TcpConfig {
+  uint32_t idle_timeout_ms = 10000;
+  uint32_t max_connections = 1000;
+  uint32_t max_buffered_output = 256 * 1024;  // bytes queued per connection before reading pauses
+};
+
+/// The whole configuration file.
+struct Config {
+  std::map<std::string, NodeConfig> nodes;
+  ClusterConfig cluster;
+  std::vector<TsigKey> tsig_keys;
+  TcpConfig tcp;
+  uint32_t udp_threads = 0;  // 0 = one per CPU (at most 8)
+  /// Keys the reader did not recognise; logged at startup, not fatal, so an
+  /// older binary can read a newer file.
+  std::vector<std::string> warnings;
+
+  /// The node with this id, or an error listing the known ids.
+  util::Result<const NodeConfig*> node(std::string_view id) const;
+};
+
+/// Parses configuration text. `source` (the file name) prefixes every error:
+/// "dns-config.json: nodes.\"1\".query_loc: bad port '99999' (must be 1-65535)".
+util::Result<Config> parse_config(std::string_view text, const std::string& source);
+
+/// Reads and parses a configuration file.
+util::Result<Config> load_config(const std::string& path);
+
+}  // namespace node

@@ -1,0 +1,74 @@
+// Operator commands on standard input: ADD:, REMOVE:, STATUS and HELP, one
+// reply line on standard output for every line read ("OK ..." or "ERROR: ...").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "node/change_submitter.h"
+#include "store/change.h"
+#include "store/store.h"
+#include "util/result.h"
+
+namespace node {
+
+/// TTL of a record added without one, when its RRset does not exist yet.
+inline constexpr uint32_t kDefaultStdinTtl = 3600;
+
+/// One parsed line.
+struct Command {
+  enum class Kind { Change, Status, Help, Empty };
+  Kind kind = Kind::Empty;
+  store::Op op;           // Kind::Change: Add, Remove or RemoveRRset
+  bool ttl_given = false; // Add without a TTL keeps the RRset's TTL
+};
+
+/// Parses one line (no line number in the message):
+///   ADD:    name [ttl] [IN] TYPE value
+///   REMOVE: name [ttl] [IN] TYPE value     (one record)
+///   REMOVE: name TYPE                      (the whole RRset)
+///   STATUS | HELP                           (blank lines and '#' comments: Empty)
+/// Fields are separated by spaces or tabs; the value is the rest of the line,
+/// in master-file syntax or the legacy JSON-list form for MX and SOA. Names
+/// are absolute whether or not they end in a dot. Keywords ignore case and
+/// the colon is optional.
+util::Result<Command> parse_command(std::string_view line);
+
+/// The one-line usage text HELP prints.
+std::string help_text();
+
+/// Turns stdin lines into changes and replies. The reply to a change is
+/// written only once the change is applied (or refused), so a query sent
+/// after reading "OK" sees it.
+class StdinCommands {
+ public:
+  /// `status` supplies the STATUS object (node id, role, applied index...).
+  StdinCommands(ChangeSubmitter& submitter, const store::Store& store, uint32_t origin,
+                std::function<nlohmann::json()> status);
+
+  /// Handles one line (counted from 1) and returns its reply, without newline.
+  std::string handle_line(std::string_view line);
+
+  /// Reads lines from `in_fd` and writes replies to `out_fd` until end of
+  /// input or until `stop_fd` becomes readable. Never closes either fd.
+  void run(int in_fd, int out_fd, int stop_fd);
+
+ private:
+  ChangeSubmitter& submitter_;
+  const store::Store& store_;
+  std::function<nlohmann::json()> status_;
+  uint32_t origin_;
+  uint64_t client_id_;
+  uint64_t sequence_ = 0;
+  uint64_t line_no_ = 0;
+};
+
+/// The STATUS object of a node running alone.
+nlohmann::json local_status(const std::string& node_id, const store::Store& store);
+
+}  // namespace node

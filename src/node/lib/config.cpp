@@ -1,0 +1,362 @@
+// Reads dns-config.json: strict about what it knows (types, ranges,
+// addresses), tolerant of keys it does not know (warned, not fatal).
+#include "node/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace node {
+namespace {
+
+using nlohmann::json;
+
+const char* type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "a list";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "true/false";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a fractional number";
+    default: return "an unsupported value";
+  }
+}
+
+/// Collects the first error; every reader below stops at it.
+struct Reader {
+  std::string source;
+  std::vector<std::string>* warnings;
+
+  util::Error fail(const std::string& path, const std::string& what) const {
+    return util::make_error(source + ": " + path + ": " + what);
+  }
+
+  util::Result<std::string> string_field(const json& obj, const std::string& key, const std::string& path) const {
+    const json& v = obj.at(key);
+    if (!v.is_string()) return fail(path, std::string("must be a string, not ") + type_name(v));
+    return v.get<std::string>();
+  }
+
+  util::Result<uint64_t> uint_field(const json& obj, const std::string& key, const std::string& path,
+                                    uint64_t min, uint64_t max) const {
+    const json& v = obj.at(key);
+    if (!v.is_number_integer()) {
+      return fail(path, std::string("must be a whole number, not ") + type_name(v));
+    }
+    if (v.is_number_unsigned() || v.get<int64_t>() >= 0) {
+      uint64_t n = v.get<uint64_t>();
+      if (n >= min && n <= max) return n;
+    }
+    return fail(path, "value " + v.dump() + " is out of range (" + std::to_string(min) + "-" +
+                          std::to_string(max) + ")");
+  }
+
+  void warn_unknown(const json& obj, const std::set<std::string>& known, const std::string& path) const {
+    for (const auto& [key, value] : obj.items()) {
+      if (!known.count(key)) warnings->push_back(source + ": " + path + key + ": unknown setting, ignored");
+    }
+  }
+
+  util::Result<Endpoint> endpoint_field(const json& obj, const std::string& key, const std::string& path) const {
+    auto text = string_field(obj, key, path);
+    if (!text) return text.error();
+    auto ep = parse_endpoint(*text);
+    if (!ep) return fail(path, ep.error().message);
+    return ep;
+  }
+};
+
+std::string quoted_path(const std::string& id, const char* field) {
+  return "nodes.\"" + id + "\"." + field;
+}
+
+util::Result<uint32_t> parse_node_id(const std::string& id) {
+  uint32_t n = 0;
+  auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
+  if (id.empty() || ec != std::errc() || end != id.data() + id.size() || (id.size() > 1 && id[0] == '0')) {
+    return util::make_error("node id \"" + id + "\" must be a whole number such as \"0\" or \"12\"");
+  }
+  return n;
+}
+
+bool valid_base64(std::string_view s) {
+  if (s.empty() || s.size() % 4 != 0) return false;
+  size_t pad = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (c == '=') {
+      ++pad;
+      if (i < s.size() - 2) return false;
+    } else if (pad > 0 || !(alnum || c == '+' || c == '/')) {
+      return false;
+    }
+  }
+  return pad <= 2;
+}
+
+util::Result<void> read_nodes(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("nodes")) return r.fail("nodes", "missing; list the cluster's nodes, e.g. {\"0\": {\"query_loc\": \"127.0.0.1:10053\", \"raft_loc\": \"127.0.0.1:4321\"}}");
+  const json& nodes = root.at("nodes");
+  if (!nodes.is_object()) return r.fail("nodes", std::string("must be an object keyed by node id, not ") + type_name(nodes));
+  if (nodes.empty()) return r.fail("nodes", "no nodes listed");
+
+  // Every address must be distinct: two listeners cannot share one.
+  std::map<std::string, std::string> used;  // "host:port" -> path that took it
+  std::set<uint32_t> numeric_ids;
+  for (const auto& [id, entry] : nodes.items()) {
+    std::string base = "nodes.\"" + id + "\"";
+    auto num = parse_node_id(id);
+    if (!num) return r.fail(base, num.error().message);
+    if (!numeric_ids.insert(*num).second) return r.fail(base, "the same node id is listed twice");
+    if (!entry.is_object()) return r.fail(base, std::string("must be an object, not ") + type_name(entry));
+
+    NodeConfig node;
+    node.id = id;
+    node.numeric_id = *num;
+    for (const char* field : {"query_loc", "raft_loc"}) {
+      if (!entry.contains(field)) {
+        return r.fail(quoted_path(id, field), "missing (an address such as \"127.0.0.1:10053\")");
+      }
+    }
+    auto q = r.endpoint_field(entry, "query_loc", quoted_path(id, "query_loc"));
+    if (!q) return q.error();
+    node.query = *q;
+    auto rf = r.endpoint_field(entry, "raft_loc", quoted_path(id, "raft_loc"));
+    if (!rf) return rf.error();
+    node.raft = *rf;
+    if (entry.contains("http_loc")) {
+      auto h = r.endpoint_field(entry, "http_loc", quoted_path(id, "http_loc"));
+      if (!h) return h.error();
+      node.http = *h;
+    }
+    r.warn_unknown(entry, {"query_loc", "raft_loc", "http_loc"}, base + ".");
+
+    std::vector<std::pair<const char*, Endpoint>> eps = {{"query_loc", node.query}, {"raft_loc", node.raft}};
+    if (node.http) eps.emplace_back("http_loc", *node.http);
+    for (const auto& [field, ep] : eps) {
+      auto [it, fresh] = used.emplace(ep.to_string(), quoted_path(id, field));
+      if (!fresh) {
+        return r.fail(quoted_path(id, field), "address " + ep.to_string() + " is already used by " + it->second);
+      }
+    }
+    cfg.nodes.emplace(id, std::move(node));
+  }
+  return {};
+}
+
+util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("cluster")) return {};
+  const json& c = root.at("cluster");
+  if (!c.is_object()) return r.fail("cluster", std::string("must be an object, not ") + type_name(c));
+  cfg.cluster.raw = c;
+  if (c.contains("secret")) {
+    auto s = r.string_field(c, "secret", "cluster.secret");
+    if (!s) return s.error();
+    if (s->empty()) return r.fail("cluster.secret", "must not be empty (remove it to run without peer authentication)");
+    cfg.cluster.secret = *s;
+  }
+  struct U32 {
+    const char* key;
+    uint32_t* dst;
+    uint64_t min, max;
+  };
+  for (const U32& f : {U32{"propose_timeout_ms", &cfg.cluster.propose_timeout_ms, 1, 3600000},
+                       U32{"heartbeat_ms", &cfg.cluster.heartbeat_ms, 1, 60000},
+                       U32{"election_timeout_ms", &cfg.cluster.election_timeout_ms, 10, 600000}}) {
+    if (!c.contains(f.key)) continue;
+    auto v = r.uint_field(c, f.key, std::string("cluster.") + f.key, f.min, f.max);
+    if (!v) return v.error();
+    *f.dst = static_cast<uint32_t>(*v);
+  }
+  if (c.contains("prune_lag_entries")) {
+    auto v = r.uint_field(c, "prune_lag_entries", "cluster.prune_lag_entries", 1, UINT64_MAX / 2);
+    if (!v) return v.error();
+    cfg.cluster.prune_lag_entries = *v;
+  }
+  // Other cluster keys are read by the modules that use them, from `raw`.
+  return {};
+}
+
+util::Result<void> read_tsig_keys(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("tsig_keys")) return {};
+  const json& keys = root.at("tsig_keys");
+  if (!keys.is_array()) return r.fail("tsig_keys", std::string("must be a list of keys, not ") + type_name(keys));
+  static const std::set<std::string> kAlgorithms = {"hmac-md5", "hmac-sha1", "hmac-sha224",
+                                                    "hmac-sha256", "hmac-sha384", "hmac-sha512"};
+  std::set<std::string> names;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::string base = "tsig_keys[" + std::to_string(i) + "]";
+    const json& k = keys[i];
+    if (!k.is_object()) return r.fail(base, std::string("must be an object, not ") + type_name(k));
+    TsigKey key;
+    for (const char* field : {"name", "secret"}) {
+      if (!k.contains(field)) return r.fail(base + "." + field, "missing");
+    }
+    auto name = r.string_field(k, "name", base + ".name");
+    if (!name) return name.error();
+    if (name->empty()) return r.fail(base + ".name", "must not be empty");
+    key.name = *name;
+    if (key.name.back() != '.') key.name += '.';
+    auto secret = r.string_field(k, "secret", base + ".secret");
+    if (!secret) return secret.error();
+    if (!valid_base64(*secret)) return r.fail(base + ".secret", "is not valid base64");
+    key.secret = *secret;
+    if (k.contains("algorithm")) {
+      auto alg = r.string_field(k, "algorithm", base + ".algorithm");
+      if (!alg) return alg.error();
+      std::string lower;
+      for (char ch : *alg) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (!lower.empty() && lower.back() == '.') lower.pop_back();
+      if (!kAlgorithms.count(lower)) {
+        return r.fail(base + ".algorithm", "unknown algorithm '" + *alg + "' (use hmac-sha256, hmac-sha512, ...)");
+      }
+      key.algorithm = lower;
+    }
+    std::string lname;
+    for (char ch : key.name) lname += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (!names.insert(lname).second) return r.fail(base + ".name", "key '" + key.name + "' is defined twice");
+    r.warn_unknown(k, {"name", "algorithm", "secret"}, base + ".");
+    cfg.tsig_keys.push_back(std::move(key));
+  }
+  return {};
+}
+
+util::Result<void> read_tcp(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("tcp")) return {};
+  const json& t = root.at("tcp");
+  if (!t.is_object()) return r.fail("tcp", std::string("must be an object, not ") + type_name(t));
+  struct U32 {
+    const char* key;
+    uint32_t* dst;
+    uint64_t min, max;
+  };
+  for (const U32& f : {U32{"idle_timeout_ms", &cfg.tcp.idle_timeout_ms, 1, 3600000},
+                       U32{"max_connections", &cfg.tcp.max_connections, 1, 1000000},
+                       U32{"max_buffered_output", &cfg.tcp.max_buffered_output, 65537, 1u << 30}}) {
+    if (!t.contains(f.key)) continue;
+    auto v = r.uint_field(t, f.key, std::string("tcp.") + f.key, f.min, f.max);
+    if (!v) return v.error();
+    *f.dst = static_cast<uint32_t>(*v);
+  }
+  r.warn_unknown(t, {"idle_timeout_ms", "max_connections", "max_buffered_output"}, "tcp.");
+  return {};
+}
+
+}  // namespace
+
+std::string Endpoint::to_string() const {
+  return ipv6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
+}
+
+util::Result<Endpoint> parse_endpoint(std::string_view text) {
+  std::string t(text);
+  Endpoint ep;
+  std::string port_text;
+  if (!t.empty() && t[0] == '[') {
+    size_t close = t.find(']');
+    if (close == std::string::npos) return util::make_error("address '" + t + "' has '[' without ']'");
+    ep.host = t.substr(1, close - 1);
+    ep.ipv6 = true;
+    if (close + 1 >= t.size() || t[close + 1] != ':') {
+      return util::make_error("address '" + t + "' has no port (write \"[::1]:10053\")");
+    }
+    port_text = t.substr(close + 2);
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, ep.host.c_str(), &a6) != 1) {
+      return util::make_error("'" + ep.host + "' in '" + t + "' is not an IPv6 address");
+    }
+  } else {
+    size_t colon = t.rfind(':');
+    if (colon == std::string::npos) {
+      return util::make_error("address '" + t + "' has no port (write \"127.0.0.1:10053\")");
+    }
+    if (t.find(':') != colon) {
+      return util::make_error("address '" + t + "': write IPv6 addresses in brackets, e.g. \"[::1]:10053\"");
+    }
+    ep.host = t.substr(0, colon);
+    port_text = t.substr(colon + 1);
+    if (ep.host == "localhost") ep.host = "127.0.0.1";
+    in_addr a4{};
+    if (ep.host.empty() || inet_pton(AF_INET, ep.host.c_str(), &a4) != 1) {
+      return util::make_error("'" + ep.host + "' in '" + t + "' is not an IPv4 address (use an IP literal)");
+    }
+  }
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
+    return util::make_error("bad port '" + port_text + "' in '" + t + "' (must be 1-65535)");
+  }
+  ep.port = static_cast<uint16_t>(port);
+  return ep;
+}
+
+util::Result<const NodeConfig*> Config::node(std::string_view id) const {
+  auto it = nodes.find(std::string(id));
+  if (it != nodes.end()) return &it->second;
+  std::string known;
+  for (const auto& [k, v] : nodes) known += (known.empty() ? "" : ", ") + k;
+  return util::make_error("node \"" + std::string(id) + "\" is not in the configuration (nodes: " + known + ")");
+}
+
+util::Result<Config> parse_config(std::string_view text, const std::string& source) {
+  json root;
+  try {
+    root = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    // Report the position as line:column, as an editor shows it.
+    size_t line = 1, col = 1;
+    size_t upto = e.byte > 0 ? std::min<size_t>(e.byte - 1, text.size()) : 0;
+    for (size_t i = 0; i < upto; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    std::string what = e.what();
+    size_t reason = what.find(": ", what.find("parse error"));
+    std::string detail = reason == std::string::npos ? what : what.substr(reason + 2);
+    return util::make_error(source + ":" + std::to_string(line) + ":" + std::to_string(col) +
+                            ": not valid JSON: " + detail);
+  }
+  Reader r{source, nullptr};
+  Config cfg;
+  r.warnings = &cfg.warnings;
+  if (!root.is_object()) {
+    return util::make_error(source + ": the top level must be an object with \"nodes\", not " + type_name(root));
+  }
+  if (auto n = read_nodes(r, root, cfg); !n) return n.error();
+  if (auto c = read_cluster(r, root, cfg); !c) return c.error();
+  if (auto k = read_tsig_keys(r, root, cfg); !k) return k.error();
+  if (auto t = read_tcp(r, root, cfg); !t) return t.error();
+  if (root.contains("udp_threads")) {
+    auto v = r.uint_field(root, "udp_threads", "udp_threads", 0, 256);
+    if (!v) return v.error();
+    cfg.udp_threads = static_cast<uint32_t>(*v);
+  }
+  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads"}, "");
+  return cfg;
+}
+
+util::Result<Config> load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return util::make_error(path + ": cannot read the configuration file: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace node

@@ -1,0 +1,256 @@
+// Operator commands on stdin: parse a line, submit the change, reply once.
+#include "node/stdin_commands.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <random>
+#include <vector>
+
+#include "dns/name.h"
+#include "dns/rr.h"
+#include "zone/zone_file.h"
+#include "zone/zone_set.h"
+
+namespace node {
+namespace {
+
+constexpr size_t kMaxLineLength = 65536;
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/// Splits off the next space/tab-separated field.
+std::string_view next_field(std::string_view& rest) {
+  size_t i = 0;
+  while (i < rest.size() && is_space(rest[i])) ++i;
+  size_t j = i;
+  while (j < rest.size() && !is_space(rest[j])) ++j;
+  std::string_view field = rest.substr(i, j - i);
+  rest.remove_prefix(j);
+  return field;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string describe(const dns::RR& rr) {
+  return rr.owner.to_text() + " " + std::to_string(rr.ttl) + " IN " + dns::type_to_text(rr.type) + " " +
+         dns::rdata_to_text(rr.type, rr.rdata);
+}
+
+uint64_t fresh_client_id() {
+  // Unique per process run: a restarted node must not look like a retry of
+  // the previous run's changes to the store's dedupe table.
+  std::random_device rd;
+  uint64_t r = (uint64_t(rd()) << 32) ^ rd();
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return (r ^ static_cast<uint64_t>(now)) | 1;
+}
+
+}  // namespace
+
+std::string help_text() {
+  return "commands: ADD: name [ttl] TYPE value | REMOVE: name [ttl] TYPE value | REMOVE: name TYPE | "
+         "STATUS | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
+}
+
+util::Result<Command> parse_command(std::string_view line) {
+  Command cmd;
+  std::string_view rest = line;
+  std::string_view keyword = next_field(rest);
+  if (keyword.empty() || keyword.front() == '#') return cmd;  // Kind::Empty
+
+  std::string kw = upper(keyword);
+  if (!kw.empty() && kw.back() == ':') kw.pop_back();
+  if (kw == "STATUS" || kw == "HELP") {
+    if (!trim(rest).empty()) return util::make_error(kw + " takes no arguments");
+    cmd.kind = kw == "STATUS" ? Command::Kind::Status : Command::Kind::Help;
+    return cmd;
+  }
+  bool add = kw == "ADD";
+  if (!add && kw != "REMOVE") {
+    return util::make_error("unknown command '" + std::string(keyword) + "' (try HELP)");
+  }
+  const char* usage = add ? " (ADD: name [ttl] TYPE value)" : " (REMOVE: name TYPE [value])";
+
+  std::string_view name_text = next_field(rest);
+  if (name_text.empty()) return util::make_error(std::string("missing name") + usage);
+  auto owner = dns::Name::from_text(name_text);
+  if (!owner) return util::make_error("bad name '" + std::string(name_text) + "': " + owner.error().message);
+
+  // Optional TTL and class (either order, as in master files), then the type.
+  std::optional<uint32_t> ttl;
+  bool class_seen = false;
+  std::optional<uint16_t> type;
+  for (int i = 0; i < 3 && !type; ++i) {
+    std::string_view field = next_field(rest);
+    if (field.empty()) return util::make_error(std::string("missing type") + usage);
+    if (auto t = dns::type_from_text(field)) {
+      type = *t;
+    } else if (auto c = dns::class_from_text(field); c && !class_seen) {
+      if (*c != dns::rrclass::IN) {
+        return util::make_error("class " + std::string(field) + " is not served (only IN)");
+      }
+      class_seen = true;
+    } else if (auto v = zone::parse_ttl(field); v.ok() && !ttl) {
+      ttl = *v;
+    } else {
+      return util::make_error("unknown type '" + std::string(field) + "'");
+    }
+  }
+  if (!type) return util::make_error(std::string("missing type") + usage);
+  if (dns::is_meta_type(*type)) {
+    return util::make_error("type " + dns::type_to_text(*type) + " cannot be stored in a zone");
+  }
+
+  std::string_view value = trim(rest);
+  cmd.kind = Command::Kind::Change;
+  cmd.op.rr.owner = std::move(*owner);
+  cmd.op.rr.type = *type;
+  cmd.op.rr.rclass = dns::rrclass::IN;
+  cmd.op.rr.ttl = ttl.value_or(kDefaultStdinTtl);
+  cmd.ttl_given = ttl.has_value();
+  if (value.empty()) {
+    if (add) return util::make_error("missing value for " + dns::type_to_text(*type) + usage);
+    cmd.op.kind = store::OpKind::RemoveRRset;
+    return cmd;
+  }
+  auto rdata = zone::parse_rdata_any(*type, value, dns::Name());
+  if (!rdata) {
+    return util::make_error("bad " + dns::type_to_text(*type) + " value '" + std::string(value) +
+                            "': " + rdata.error().message);
+  }
+  cmd.op.kind = add ? store::OpKind::Add : store::OpKind::Remove;
+  cmd.op.rr.rdata = std::move(*rdata);
+  return cmd;
+}
+
+StdinCommands::StdinCommands(ChangeSubmitter& submitter, const store::Store& store, uint32_t origin,
+                             std::function<nlohmann::json()> status)
+    : submitter_(submitter),
+      store_(store),
+      status_(std::move(status)),
+      origin_(origin),
+      client_id_(fresh_client_id()) {}
+
+std::string StdinCommands::handle_line(std::string_view line) {
+  ++line_no_;
+  auto parsed = parse_command(line);
+  if (!parsed) return "ERROR: line " + std::to_string(line_no_) + ": " + parsed.error().message;
+  Command& cmd = *parsed;
+  switch (cmd.kind) {
+    case Command::Kind::Empty:
+      return "OK";
+    case Command::Kind::Help:
+      return "OK " + help_text();
+    case Command::Kind::Status:
+      return "OK " + status_().dump();
+    case Command::Kind::Change:
+      break;
+  }
+
+  if (cmd.op.kind == store::OpKind::Add && !cmd.ttl_given) {
+    // Without a TTL, join the RRset at its TTL rather than reset it.
+    auto snap = store_.snapshot();
+    if (const zone::Zone* z = snap ? snap->find_zone(cmd.op.rr.owner) : nullptr) {
+      if (const zone::Node* n = z->find(cmd.op.rr.owner)) {
+        if (const zone::RRset* set = n->find(cmd.op.rr.type)) cmd.op.rr.ttl = set->ttl;
+      }
+    }
+  }
+
+  store::Change change;
+  change.origin = origin_;
+  change.client_id = client_id_;
+  change.sequence = ++sequence_;
+  change.ops.push_back(cmd.op);
+  SubmitResult result = submit_and_wait(submitter_, std::move(change));
+  if (!result) return "ERROR: " + result.error().message;
+  const store::ApplyResult& applied = *result;
+  std::string err = applied.first_error();
+  if (!err.empty()) return "ERROR: " + err;
+
+  switch (cmd.op.kind) {
+    case store::OpKind::Add:
+      return "OK added " + describe(cmd.op.rr);
+    case store::OpKind::Remove:
+      return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type) + " " +
+             dns::rdata_to_text(cmd.op.rr.type, cmd.op.rr.rdata);
+    case store::OpKind::RemoveRRset:
+      return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type);
+  }
+  return "OK";
+}
+
+void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
+  auto reply = [out_fd](std::string text) {
+    text += '\n';
+    size_t off = 0;
+    while (off < text.size()) {
+      ssize_t n = ::write(out_fd, text.data() + off, text.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // stdout gone: keep serving, just stop replying
+      off += static_cast<size_t>(n);
+    }
+  };
+
+  std::string pending;
+  bool overlong = false;  // discarding the rest of a line past kMaxLineLength
+  std::vector<char> buf(16384);
+  for (;;) {
+    pollfd fds[2] = {{in_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    int rc = ::poll(fds, stop_fd >= 0 ? 2 : 1, -1);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0) return;
+    if (stop_fd >= 0 && fds[1].revents) return;
+    ssize_t n = ::read(in_fd, buf.data(), buf.size());
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;  // end of input
+    pending.append(buf.data(), static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      if (overlong) {
+        overlong = false;
+        ++line_no_;
+        reply("ERROR: line " + std::to_string(line_no_) + ": line longer than " + std::to_string(kMaxLineLength) +
+              " bytes");
+        continue;
+      }
+      reply(handle_line(std::string_view(pending).substr(start, nl - start)));
+    }
+    pending.erase(0, start);
+    if (pending.size() > kMaxLineLength) {
+      overlong = true;
+      pending.clear();
+    }
+  }
+  if (overlong) {
+    ++line_no_;
+    reply("ERROR: line " + std::to_string(line_no_) + ": line longer than " + std::to_string(kMaxLineLength) +
+          " bytes");
+  } else if (!trim(pending).empty()) {
+    reply(handle_line(pending));  // a last line without its newline
+  }
+}
+
+nlohmann::json local_status(const std::string& node_id, const store::Store& store) {
+  auto snap = store.snapshot();
+  return nlohmann::json{{"node", node_id},
+                        {"role", "leader"},
+                        {"applied_index", store.applied_index()},
+                        {"records", snap ? snap->record_count() : 0},
+                        {"zones", snap ? snap->zone_names().size() : 0}};
+}
+
+}  // namespace node

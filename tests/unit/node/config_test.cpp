@@ -1,0 +1,203 @@
+// dns-config.json parsing: the seed's minimal file, optional sections, and
+// one clear error for each kind of mistake.
+#include "node/config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace node {
+namespace {
+
+const char* kSeed = R"({"nodes": {
+  "0": {"query_loc": "127.0.0.1:10053", "raft_loc": "127.0.0.1:4321"},
+  "1": {"query_loc": "127.0.0.1:10063", "raft_loc": "127.0.0.1:4322"},
+  "2": {"query_loc": "127.0.0.1:10073", "raft_loc": "127.0.0.1:4323"}}})";
+
+std::string error_of(const std::string& text) {
+  auto r = parse_config(text, "cfg.json");
+  EXPECT_FALSE(r.ok()) << "accepted: " << text;
+  return r.ok() ? "" : r.error().message;
+}
+
+std::string one_node(const std::string& fields) {
+  return R"({"nodes": {"0": {)" + fields + "}}}";
+}
+
+TEST(Config, SeedFormatParsesAsIs) {
+  auto r = parse_config(kSeed, "cfg.json");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->nodes.size(), 3u);
+  const NodeConfig& n1 = r->nodes.at("1");
+  EXPECT_EQ(n1.numeric_id, 1u);
+  EXPECT_EQ(n1.query.host, "127.0.0.1");
+  EXPECT_EQ(n1.query.port, 10063);
+  EXPECT_FALSE(n1.query.ipv6);
+  EXPECT_EQ(n1.raft.port, 4322);
+  EXPECT_FALSE(n1.http.has_value());
+  EXPECT_TRUE(r->warnings.empty());
+  // Defaults when the optional sections are absent.
+  EXPECT_EQ(r->cluster.propose_timeout_ms, 3000u);
+  EXPECT_EQ(r->cluster.prune_lag_entries, 10000u);
+  EXPECT_EQ(r->tcp.idle_timeout_ms, 10000u);
+  EXPECT_EQ(r->tcp.max_connections, 1000u);
+  EXPECT_EQ(r->udp_threads, 0u);
+}
+
+TEST(Config, OptionalSectionsAreRead) {
+  auto r = parse_config(R"({
+    "nodes": {"7": {"query_loc": "[::1]:10053", "raft_loc": "127.0.0.1:4321", "http_loc": "127.0.0.1:8080"}},
+    "cluster": {"secret": "s3cret", "propose_timeout_ms": 500, "prune_lag_entries": 42, "future_knob": true},
+    "tsig_keys": [{"name": "update-key", "algorithm": "HMAC-SHA512", "secret": "c2VjcmV0"}],
+    "tcp": {"idle_timeout_ms": 2000, "max_connections": 3},
+    "udp_threads": 4})",
+                        "cfg.json");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const NodeConfig& n = r->nodes.at("7");
+  EXPECT_EQ(n.numeric_id, 7u);
+  EXPECT_TRUE(n.query.ipv6);
+  EXPECT_EQ(n.query.host, "::1");
+  EXPECT_EQ(n.query.to_string(), "[::1]:10053");
+  ASSERT_TRUE(n.http.has_value());
+  EXPECT_EQ(n.http->port, 8080);
+  EXPECT_EQ(r->cluster.secret, "s3cret");
+  EXPECT_EQ(r->cluster.propose_timeout_ms, 500u);
+  EXPECT_EQ(r->cluster.prune_lag_entries, 42u);
+  EXPECT_TRUE(r->cluster.raw.at("future_knob").get<bool>());
+  ASSERT_EQ(r->tsig_keys.size(), 1u);
+  EXPECT_EQ(r->tsig_keys[0].name, "update-key.");
+  EXPECT_EQ(r->tsig_keys[0].algorithm, "hmac-sha512");
+  EXPECT_EQ(r->tsig_keys[0].secret, "c2VjcmV0");
+  EXPECT_EQ(r->tcp.idle_timeout_ms, 2000u);
+  EXPECT_EQ(r->tcp.max_connections, 3u);
+  EXPECT_EQ(r->udp_threads, 4u);
+}
+
+TEST(Config, UnknownKeysWarnButDoNotFail) {
+  auto r = parse_config(R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2", "colour": 1}},
+                            "extra": 1})",
+                        "cfg.json");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->warnings.size(), 2u);
+  EXPECT_NE(r->warnings[0].find("nodes.\"0\".colour"), std::string::npos) << r->warnings[0];
+  EXPECT_NE(r->warnings[1].find("extra"), std::string::npos) << r->warnings[1];
+}
+
+TEST(Config, NotJsonNamesLineAndColumn) {
+  std::string e = error_of("{\"nodes\": {\n  \"0\": {\"query_loc\": \"127.0.0.1:1\",}\n}}");
+  EXPECT_EQ(e.rfind("cfg.json:2:", 0), 0u) << e;
+  EXPECT_NE(e.find("not valid JSON"), std::string::npos) << e;
+}
+
+TEST(Config, TopLevelMustBeAnObject) {
+  EXPECT_NE(error_of("[1, 2]").find("top level"), std::string::npos);
+}
+
+TEST(Config, MissingOrEmptyNodes) {
+  EXPECT_NE(error_of("{}").find("nodes: missing"), std::string::npos);
+  EXPECT_NE(error_of(R"({"nodes": {}})").find("no nodes"), std::string::npos);
+  EXPECT_NE(error_of(R"({"nodes": [1]})").find("nodes: must be an object"), std::string::npos);
+}
+
+TEST(Config, NodeIdMustBeANumber) {
+  std::string e = error_of(R"({"nodes": {"alpha": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}})");
+  EXPECT_NE(e.find("\"alpha\""), std::string::npos) << e;
+  EXPECT_NE(e.find("whole number"), std::string::npos) << e;
+  EXPECT_FALSE(parse_config(R"({"nodes": {"01": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}})", "c")
+                   .ok());
+}
+
+TEST(Config, MissingAddressNamesTheField) {
+  std::string e = error_of(one_node(R"("query_loc": "127.0.0.1:10053")"));
+  EXPECT_NE(e.find("nodes.\"0\".raft_loc: missing"), std::string::npos) << e;
+  e = error_of(one_node(R"("raft_loc": "127.0.0.1:4321")"));
+  EXPECT_NE(e.find("nodes.\"0\".query_loc: missing"), std::string::npos) << e;
+}
+
+TEST(Config, MalformedAddresses) {
+  struct Case {
+    const char* addr;
+    const char* expect;
+  };
+  for (const Case& c : {Case{"127.0.0.1", "has no port"}, Case{"127.0.0.1:", "bad port"},
+                        Case{"127.0.0.1:99999", "bad port '99999'"}, Case{"127.0.0.1:0", "bad port '0'"},
+                        Case{"127.0.0.1:12ab", "bad port"}, Case{"example.com:53", "not an IPv4 address"},
+                        Case{"300.0.0.1:53", "not an IPv4 address"}, Case{"::1:53", "brackets"},
+                        Case{"[::1]53", "has no port"}, Case{"[::1:53", "without ']'"},
+                        Case{"[zz::1]:53", "not an IPv6 address"}}) {
+    std::string e = error_of(one_node(std::string(R"("query_loc": ")") + c.addr + R"(", "raft_loc": "127.0.0.1:2")"));
+    EXPECT_NE(e.find("nodes.\"0\".query_loc"), std::string::npos) << c.addr << " -> " << e;
+    EXPECT_NE(e.find(c.expect), std::string::npos) << c.addr << " -> " << e;
+  }
+}
+
+TEST(Config, AddressMustBeAString) {
+  std::string e = error_of(one_node(R"("query_loc": 10053, "raft_loc": "127.0.0.1:2")"));
+  EXPECT_NE(e.find("query_loc: must be a string, not an integer"), std::string::npos) << e;
+}
+
+TEST(Config, LocalhostMeansLoopback) {
+  auto ep = parse_endpoint("localhost:10053");
+  ASSERT_TRUE(ep.ok()) << ep.error().message;
+  EXPECT_EQ(ep->host, "127.0.0.1");
+}
+
+TEST(Config, DuplicateAddressesAreRefused) {
+  std::string e = error_of(R"({"nodes": {
+    "0": {"query_loc": "127.0.0.1:10053", "raft_loc": "127.0.0.1:4321"},
+    "1": {"query_loc": "127.0.0.1:10053", "raft_loc": "127.0.0.1:4322"}}})");
+  EXPECT_NE(e.find("127.0.0.1:10053 is already used by nodes.\"0\".query_loc"), std::string::npos) << e;
+  e = error_of(one_node(R"("query_loc": "127.0.0.1:5000", "raft_loc": "127.0.0.1:5000")"));
+  EXPECT_NE(e.find("already used"), std::string::npos) << e;
+}
+
+TEST(Config, WrongTypesNameTheField) {
+  std::string base = R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}, )";
+  struct Case {
+    const char* tail;
+    const char* expect;
+  };
+  for (const Case& c :
+       {Case{R"("udp_threads": "four"})", "udp_threads: must be a whole number, not a string"},
+        Case{R"("udp_threads": -1})", "udp_threads: value -1 is out of range"},
+        Case{R"("udp_threads": 1.5})", "udp_threads: must be a whole number, not a fractional number"},
+        Case{R"("cluster": []})", "cluster: must be an object"},
+        Case{R"("cluster": {"secret": 5}})", "cluster.secret: must be a string"},
+        Case{R"("cluster": {"secret": ""}})", "cluster.secret: must not be empty"},
+        Case{R"("cluster": {"propose_timeout_ms": "3s"}})", "cluster.propose_timeout_ms: must be a whole number"},
+        Case{R"("cluster": {"prune_lag_entries": 0}})", "cluster.prune_lag_entries: value 0 is out of range"},
+        Case{R"("tcp": {"idle_timeout_ms": true}})", "tcp.idle_timeout_ms: must be a whole number, not true/false"},
+        Case{R"("tcp": {"max_connections": 0}})", "tcp.max_connections: value 0 is out of range"},
+        Case{R"("tsig_keys": {}})", "tsig_keys: must be a list"},
+        Case{R"("tsig_keys": [{"secret": "c2VjcmV0"}]})", "tsig_keys[0].name: missing"},
+        Case{R"("tsig_keys": [{"name": "k", "secret": "not base64!"}]})", "tsig_keys[0].secret: is not valid base64"},
+        Case{R"("tsig_keys": [{"name": "k", "secret": "c2VjcmV0", "algorithm": "rot13"}]})",
+             "tsig_keys[0].algorithm: unknown algorithm 'rot13'"},
+        Case{R"("tsig_keys": [{"name": "k", "secret": "c2VjcmV0"}, {"name": "K.", "secret": "c2VjcmV0"}]})",
+             "tsig_keys[1].name: key 'K.' is defined twice"}}) {
+    std::string e = error_of(base + c.tail);
+    EXPECT_NE(e.find(c.expect), std::string::npos) << c.tail << " -> " << e;
+    EXPECT_EQ(e.rfind("cfg.json: ", 0), 0u) << e;
+  }
+}
+
+TEST(Config, UnknownNodeIdListsKnownOnes) {
+  auto r = parse_config(kSeed, "cfg.json");
+  ASSERT_TRUE(r.ok());
+  auto n = r->node("5");
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.error().message.find("node \"5\" is not in the configuration (nodes: 0, 1, 2)"), std::string::npos)
+      << n.error().message;
+  auto ok = r->node("2");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ((*ok)->query.port, 10073);
+}
+
+TEST(Config, UnreadableFileSaysSo) {
+  auto r = load_config("/nonexistent/dns-config.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("/nonexistent/dns-config.json: cannot read"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace node

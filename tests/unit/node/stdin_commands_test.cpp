@@ -1,0 +1,219 @@
+// Stdin commands: every syntax form, every error path, one reply per line,
+// and the reply coming only after the change is applied.
+#include "node/stdin_commands.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "dns/rr.h"
+#include "store/store.h"
+
+namespace node {
+namespace {
+
+Command parse_ok(const std::string& line) {
+  auto r = parse_command(line);
+  EXPECT_TRUE(r.ok()) << line << " -> " << (r.ok() ? "" : r.error().message);
+  return r.ok() ? *r : Command{};
+}
+
+std::string parse_error(const std::string& line) {
+  auto r = parse_command(line);
+  EXPECT_FALSE(r.ok()) << "accepted: " << line;
+  return r.ok() ? "" : r.error().message;
+}
+
+TEST(StdinParse, SeedAddLineWithSpacesAndTabs) {
+  Command c = parse_ok("ADD:  newdomain.com \t A  1.3.3.7  ");
+  ASSERT_EQ(c.kind, Command::Kind::Change);
+  EXPECT_EQ(c.op.kind, store::OpKind::Add);
+  EXPECT_EQ(c.op.rr.owner.to_text(), "newdomain.com.");
+  EXPECT_EQ(c.op.rr.type, dns::rrtype::A);
+  EXPECT_EQ(c.op.rr.rdata, std::string("\x01\x03\x03\x07", 4));
+  EXPECT_FALSE(c.ttl_given);
+  EXPECT_EQ(c.op.rr.ttl, kDefaultStdinTtl);
+}
+
+TEST(StdinParse, TtlAndClassAreOptional) {
+  Command c = parse_ok("ADD: host.example.com. 300 A 1.2.3.4");
+  EXPECT_TRUE(c.ttl_given);
+  EXPECT_EQ(c.op.rr.ttl, 300u);
+  c = parse_ok("ADD: host.example.com. IN 1h A 1.2.3.4");
+  EXPECT_EQ(c.op.rr.ttl, 3600u);
+  c = parse_ok("add host.example.com in a 1.2.3.4");  // keywords ignore case, colon optional
+  EXPECT_EQ(c.op.kind, store::OpKind::Add);
+  EXPECT_EQ(c.op.rr.type, dns::rrtype::A);
+}
+
+TEST(StdinParse, ValueIsTheRestOfTheLine) {
+  Command c = parse_ok("ADD: example.com MX 10 mail.example.com.");
+  EXPECT_EQ(c.op.rr.type, dns::rrtype::MX);
+  EXPECT_EQ(dns::rdata_to_text(c.op.rr.type, c.op.rr.rdata), "10 mail.example.com.");
+  c = parse_ok("ADD: example.com TXT \"hello   world\"");
+  EXPECT_EQ(c.op.rr.rdata, std::string("\x0dhello   world"));
+}
+
+TEST(StdinParse, LegacyJsonListForMx) {
+  Command c = parse_ok("ADD: example.com MX [\"mail2.example.com\", 20]");
+  EXPECT_EQ(dns::rdata_to_text(c.op.rr.type, c.op.rr.rdata), "20 mail2.example.com.");
+}
+
+TEST(StdinParse, RemoveOneRecordOrWholeRRset) {
+  Command c = parse_ok("REMOVE:  newdomain.com  A  1.3.3.7  ");
+  EXPECT_EQ(c.op.kind, store::OpKind::Remove);
+  EXPECT_EQ(c.op.rr.rdata.size(), 4u);
+  c = parse_ok("REMOVE: newdomain.com A");
+  EXPECT_EQ(c.op.kind, store::OpKind::RemoveRRset);
+  EXPECT_EQ(c.op.rr.type, dns::rrtype::A);
+  EXPECT_TRUE(c.op.rr.rdata.empty());
+}
+
+TEST(StdinParse, StatusHelpAndBlankLines) {
+  EXPECT_EQ(parse_ok("STATUS").kind, Command::Kind::Status);
+  EXPECT_EQ(parse_ok("  help  ").kind, Command::Kind::Help);
+  EXPECT_EQ(parse_ok("").kind, Command::Kind::Empty);
+  EXPECT_EQ(parse_ok("   \t ").kind, Command::Kind::Empty);
+  EXPECT_EQ(parse_ok("# a comment").kind, Command::Kind::Empty);
+}
+
+TEST(StdinParse, ErrorsSayWhatIsWrong) {
+  struct Case {
+    const char* line;
+    const char* expect;
+  };
+  for (const Case& c : {
+           Case{"FROB: a.example.com A 1.2.3.4", "unknown command 'FROB:'"},
+           Case{"ADD:", "missing name"},
+           Case{"ADD: a.example.com", "missing type"},
+           Case{"ADD: a.example.com 300", "missing type"},
+           Case{"ADD: a.example.com AX 1.2.3.4", "unknown type 'AX'"},
+           Case{"ADD: a.example.com A", "missing value for A"},
+           Case{"ADD: a.example.com A 1.2.3", "bad A value '1.2.3'"},
+           Case{"ADD: a.example.com AAAA 1.2.3.4", "bad AAAA value"},
+           Case{"ADD: a.example.com MX [\"mail.example.com\"]", "bad MX value"},
+           Case{"ADD: a.example.com CH A 1.2.3.4", "only IN"},
+           Case{"ADD: a.example.com ANY 1.2.3.4", "cannot be stored"},
+           Case{"ADD: a..example.com A 1.2.3.4", "bad name 'a..example.com'"},
+           Case{"REMOVE:", "missing name"},
+           Case{"STATUS now", "takes no arguments"},
+       }) {
+    std::string e = parse_error(c.line);
+    EXPECT_NE(e.find(c.expect), std::string::npos) << c.line << " -> " << e;
+  }
+}
+
+/// Records submissions and answers with a scripted result.
+class FakeSubmitter : public ChangeSubmitter {
+ public:
+  void submit(store::Change change, std::function<void(SubmitResult)> done) override {
+    changes.push_back(change);
+    if (!fail_with.empty()) return done(util::make_error(fail_with));
+    store::ApplyResult r;
+    r.op_errors.assign(change.ops.size(), op_error);
+    done(r);
+  }
+  std::vector<store::Change> changes;
+  std::string fail_with;
+  std::string op_error;
+};
+
+nlohmann::json fake_status() { return {{"node", "0"}, {"role", "leader"}}; }
+
+TEST(StdinCommands, ParseErrorsCarryTheLineNumber) {
+  FakeSubmitter sub;
+  store::Store st;
+  StdinCommands cmds(sub, st, 0, fake_status);
+  EXPECT_EQ(cmds.handle_line("ADD: a.example.com AX 1.2.3.4"), "ERROR: line 1: unknown type 'AX'");
+  EXPECT_EQ(cmds.handle_line("ADD: a.example.com AX 1.2.3.4"), "ERROR: line 2: unknown type 'AX'");
+  EXPECT_TRUE(sub.changes.empty());
+}
+
+TEST(StdinCommands, ApplyAndSubmitErrorsAreReported) {
+  FakeSubmitter sub;
+  store::Store st;
+  StdinCommands cmds(sub, st, 3, fake_status);
+  sub.op_error = "no zone for foo.invalid.";
+  EXPECT_EQ(cmds.handle_line("ADD: foo.invalid A 1.2.3.4"), "ERROR: no zone for foo.invalid.");
+  sub.fail_with = "no leader: the cluster has no quorum";
+  EXPECT_EQ(cmds.handle_line("ADD: foo.invalid A 1.2.3.4"), "ERROR: no leader: the cluster has no quorum");
+  ASSERT_EQ(sub.changes.size(), 2u);
+  // Each change names its origin and a rising sequence from one client.
+  EXPECT_EQ(sub.changes[0].origin, 3u);
+  EXPECT_EQ(sub.changes[0].client_id, sub.changes[1].client_id);
+  EXPECT_NE(sub.changes[0].client_id, 0u);
+  EXPECT_LT(sub.changes[0].sequence, sub.changes[1].sequence);
+}
+
+TEST(StdinCommands, StatusAndHelpAreOneLine) {
+  FakeSubmitter sub;
+  store::Store st;
+  StdinCommands cmds(sub, st, 0, fake_status);
+  std::string s = cmds.handle_line("STATUS");
+  EXPECT_EQ(s, "OK {\"node\":\"0\",\"role\":\"leader\"}");
+  std::string h = cmds.handle_line("HELP");
+  EXPECT_EQ(h.rfind("OK ", 0), 0u);
+  EXPECT_EQ(h.find('\n'), std::string::npos);
+  EXPECT_EQ(cmds.handle_line(""), "OK");
+}
+
+TEST(StdinCommands, AddThenRemoveThroughTheStore) {
+  store::Store st;
+  LocalSubmitter sub(st);
+  StdinCommands cmds(sub, st, 0, [&] { return local_status("0", st); });
+  std::string r = cmds.handle_line(
+      "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]");
+  ASSERT_EQ(r.rfind("OK", 0), 0u) << r;
+  r = cmds.handle_line("ADD: www.example.com 300 A 1.2.3.4");
+  ASSERT_EQ(r, "OK added www.example.com. 300 IN A 1.2.3.4");
+  // Without a TTL, a record joins its RRset at the RRset's TTL.
+  r = cmds.handle_line("ADD: www.example.com A 1.2.3.5");
+  ASSERT_EQ(r, "OK added www.example.com. 300 IN A 1.2.3.5");
+  EXPECT_EQ(st.snapshot()->record_count(), 3u);
+  r = cmds.handle_line("REMOVE: www.example.com A 1.2.3.4");
+  EXPECT_EQ(r.rfind("OK", 0), 0u) << r;
+  EXPECT_EQ(st.snapshot()->record_count(), 2u);
+  r = cmds.handle_line("REMOVE: www.example.com A");
+  EXPECT_EQ(r.rfind("OK", 0), 0u) << r;
+  EXPECT_EQ(st.snapshot()->record_count(), 1u);
+  r = cmds.handle_line("ADD: foo.invalid A 1.2.3.4");
+  EXPECT_EQ(r.rfind("ERROR: ", 0), 0u) << r;
+  auto status = nlohmann::json::parse(cmds.handle_line("STATUS").substr(3));
+  EXPECT_EQ(status["records"], 1);
+  EXPECT_EQ(status["role"], "leader");
+  EXPECT_GE(status["applied_index"].get<uint64_t>(), 5u);
+}
+
+TEST(StdinCommands, RunRepliesOncePerLineAndSurvivesEof) {
+  FakeSubmitter sub;
+  store::Store st;
+  StdinCommands cmds(sub, st, 0, fake_status);
+  int in[2], out[2];
+  ASSERT_EQ(pipe(in), 0);
+  ASSERT_EQ(pipe(out), 0);
+  std::string input = "HELP\nADD: a.example.com AX 1\n\nADD: a.example.com A 1.2.3.4\nSTATUS";  // last line has no newline
+  ASSERT_EQ(write(in[1], input.data(), input.size()), static_cast<ssize_t>(input.size()));
+  close(in[1]);
+  cmds.run(in[0], out[1], -1);  // returns at end of input
+  close(out[1]);
+  std::string output;
+  char buf[4096];
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) output.append(buf, static_cast<size_t>(n));
+  close(in[0]);
+  close(out[0]);
+  std::vector<std::string> lines;
+  for (size_t start = 0, nl; (nl = output.find('\n', start)) != std::string::npos; start = nl + 1) {
+    lines.push_back(output.substr(start, nl - start));
+  }
+  ASSERT_EQ(lines.size(), 5u) << output;
+  EXPECT_EQ(lines[0].rfind("OK commands:", 0), 0u);
+  EXPECT_EQ(lines[1], "ERROR: line 2: unknown type 'AX'");
+  EXPECT_EQ(lines[2], "OK");
+  EXPECT_EQ(lines[3], "OK added a.example.com. 3600 IN A 1.2.3.4");
+  EXPECT_EQ(lines[4].rfind("OK {", 0), 0u);
+}
+
+}  // namespace
+}  // namespace node
