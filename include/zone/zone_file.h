@@ -33,15 +33,19 @@ ZoneFileResult read_zone_file(const std::string& path, const dns::Name& default_
 ZoneFileResult parse_master(const std::string& text, const std::string& source,
                             const dns::Name& origin, const std::string& base_dir);
 
-/// Parses the legacy format: "name TYPE value" per line, '#' comments, MX and
-/// SOA values as JSON lists, every name absolute.
+/// Parses the legacy format: "name [TTL] TYPE value" per line, '#' comments,
+/// MX and SOA values as JSON lists, every name absolute. A line starting with
+/// white space is appended, stripped, to the line before (a wrapped value).
 ZoneFileResult parse_legacy(const std::string& text, const std::string& source);
 
 /// Parses a TTL: seconds, or units w/d/h/m/s ("1h30m"). Rejects overflow.
 util::Result<uint32_t> parse_ttl(std::string_view text);
 
 /// Parses one record value in either syntax: master-file rdata text, or the
-/// legacy JSON-list form for MX and SOA. Used by zone files and stdin.
+/// legacy JSON-list form (MX ["exchange", pref], SOA ["mname", "rname",
+/// serial?, refresh?, retry?, expire?, minimum?], other types: the fields as
+/// list items). An unquoted TXT value is one string, spaces included, as in
+/// the legacy files. Used by legacy zone files and stdin commands.
 util::Result<std::string> parse_rdata_any(uint16_t type, std::string_view value, const dns::Name& origin);
 
 }  // namespace zone

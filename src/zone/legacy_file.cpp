@@ -1,6 +1,7 @@
 // Reader for the legacy zone-file format: "name [TTL] TYPE value" per line,
 // '#' comments, absolute names, MX and SOA values as JSON lists.
 #include <string_view>
+#include <vector>
 
 #include "zone/zone_file.h"
 
@@ -55,18 +56,37 @@ bool is_ttl_field(std::string_view f) { return !f.empty() && f[0] >= '0' && f[0]
 ZoneFileResult parse_legacy(const std::string& text, const std::string& source) {
   ZoneFileResult result;
   const dns::Name root;
+
+  // Join continuation lines first: a line that starts with white space is
+  // stripped and appended, without a separator, to the line before it (so a
+  // long TXT value can be wrapped). A continuation of a comment stays a comment.
+  struct Logical {
+    size_t line;
+    std::string text;
+  };
+  std::vector<Logical> lines;
   size_t line_no = 0;
   size_t pos = 0;
-  while (pos <= text.size()) {
+  while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
     if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + pos, nl - pos);
+    std::string_view raw(text.data() + pos, nl - pos);
     pos = nl + 1;
     ++line_no;
+    std::string_view body = trim(raw);
+    if (body.empty()) continue;
+    if (is_blank(raw.front()) && body.front() != '#' && !lines.empty()) {
+      lines.back().text += body;
+      continue;
+    }
+    lines.push_back({line_no, std::string(body)});
+  }
+
+  for (const Logical& l : lines) {
     auto fail = [&](const std::string& why) {
-      result.errors.push_back(source + ":" + std::to_string(line_no) + ": " + why);
+      result.errors.push_back(source + ":" + std::to_string(l.line) + ": " + why);
     };
-    std::string_view rest = trim(strip_comment(line));
+    std::string_view rest = trim(strip_comment(l.text));
     if (rest.empty()) continue;
 
     std::string_view name_f = next_field(rest);
@@ -114,8 +134,8 @@ ZoneFileResult parse_legacy(const std::string& text, const std::string& source) 
       fail(rdata.error().message);
       continue;
     }
-    result.records.push_back(
-        dns::RR{std::move(owner).value(), *type, dns::rrclass::IN, ttl.value_or(kLegacyDefaultTtl), std::move(rdata).value()});
+    result.records.push_back(dns::RR{std::move(owner).value(), *type, dns::rrclass::IN,
+                                     ttl.value_or(kLegacyDefaultTtl), std::move(rdata).value()});
   }
   return result;
 }

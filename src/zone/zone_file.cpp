@@ -160,6 +160,18 @@ util::Result<std::string> parse_rdata_any(uint16_t type, std::string_view value,
   value = trim(value);
   if (value.empty()) return util::make_error("missing " + dns::type_to_text(type) + " value");
   if (value.front() == '[') return rdata_from_json(type, value, origin);
+  // Legacy TXT: an unquoted value is one string, spaces included ("hello
+  // this is some text"); over 255 octets it is split by rdata_from_text.
+  bool txt = type == dns::rrtype::TXT || type == 99;
+  if (txt && value.front() != '"' && value.substr(0, 2) != "\\#") {
+    std::string quoted = "\"";
+    for (char c : value) {
+      if (c == '"') quoted.push_back('\\');
+      quoted.push_back(c);
+    }
+    quoted.push_back('"');
+    return dns::rdata_from_text(type, quoted, origin);
+  }
   return dns::rdata_from_text(type, value, origin);
 }
 
@@ -186,7 +198,17 @@ ZoneFileFormat detect_format(const std::string& text) {
       ++legacy;
       continue;
     }
-    if (is_blank(line.front())) ++master;  // blank owner or continuation
+    // A line starting with white space is a blank owner in master files
+    // ("   IN NS ns2") and a wrapped value in legacy files.
+    std::string first_field{t.substr(0, t.find_first_of(" \t"))};
+    if (is_blank(line.front())) {
+      bool record_like = dns::type_from_text(first_field) || dns::class_from_text(first_field) ||
+                         (!first_field.empty() && first_field[0] >= '0' && first_field[0] <= '9');
+      record_like ? ++master : ++legacy;
+      continue;
+    }
+    // Legacy names are absolute, so a single-label owner is a relative name.
+    if (first_field.find('.') == std::string::npos && first_field != "@") ++master;
     if (t.find('(') != std::string_view::npos && t.find('[') == std::string_view::npos) ++master;
     if (t.front() == '@') ++master;
     // Fields: a class field or a JSON list value.

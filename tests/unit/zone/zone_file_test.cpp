@@ -228,7 +228,8 @@ TEST(Legacy, ShippedFormat) {
                         "example.com SOA [\"a.example.com\", \"b.example.com\", 7, 60, 30, 9000, 5]\n"
                         "example.com CAA 0 issue \"ca.example\"\n"
                         "_sip._udp.example.com SRV [1, 2, 5060, \"sip.example.com\"]\n"
-                        "example.com TXT [\"a b\", \"c\"]\n",
+                        "example.com TXT [\"a b\", \"c\"]\n"
+                        "example.com CNAME target.example.org\n",
                         "zf1.txt");
   EXPECT_EQ(errors(r), "");
   std::vector<std::string> want = {
@@ -242,8 +243,30 @@ TEST(Legacy, ShippedFormat) {
       "example.com. 3600 CAA 0 issue \"ca.example\"",
       "_sip._udp.example.com. 3600 SRV 1 2 5060 sip.example.com.",
       "example.com. 3600 TXT \"a b\" \"c\"",
+      "example.com. 3600 CNAME target.example.org.",
   };
   EXPECT_EQ(texts(r), want);
+}
+
+TEST(Legacy, UnquotedTxtIsOneStringAndWrappedLinesJoin) {
+  std::string long_value(300, 'k');
+  auto r = parse_legacy("# header comment\n"
+                        "example.com  TXT     some words with spaces\n"
+                        "example.org  TXT     " + long_value.substr(0, 100) + "\n"
+                        "    " + long_value.substr(100, 100) + "\n"
+                        "\t" + long_value.substr(200) + "\n"
+                        "#commented.example  TXT  first part\n"
+                        "#    second part of the comment\n"
+                        "example.net  A       192.0.2.7\n",
+                        "zf.txt");
+  EXPECT_EQ(errors(r), "");
+  ASSERT_EQ(r.records.size(), 3u);
+  EXPECT_EQ(dns::rdata_to_text(dns::rrtype::TXT, r.records[0].rdata), "\"some words with spaces\"");
+  // 300 octets joined from three lines, stored as a 255 + 45 octet pair.
+  EXPECT_EQ(r.records[1].rdata.size(), 302u);
+  EXPECT_EQ(dns::rdata_to_text(dns::rrtype::TXT, r.records[1].rdata),
+            "\"" + long_value.substr(0, 255) + "\" \"" + long_value.substr(255) + "\"");
+  EXPECT_EQ(rr_text(r.records[2]), "example.net. 3600 A 192.0.2.7");
 }
 
 TEST(Legacy, BadLinesAreReportedAndSkipped) {
@@ -313,6 +336,10 @@ TEST(DetectFormat, ByContent) {
   EXPECT_EQ(detect_format("example.com MX [\"mail.example.com\", 10]\n"), ZoneFileFormat::Legacy);
   EXPECT_EQ(detect_format("example.com A 1.2.3.4\n"), ZoneFileFormat::Legacy);
   EXPECT_EQ(detect_format(""), ZoneFileFormat::Legacy);
+  // Relative single-label owners only occur in master files.
+  EXPECT_EQ(detect_format("www A 1.2.3.4\nmail A 1.2.3.5\n"), ZoneFileFormat::Master);
+  // Wrapped legacy values are not blank owners.
+  EXPECT_EQ(detect_format("a.example.com TXT abc\n    defghijkl\n"), ZoneFileFormat::Legacy);
 }
 
 TEST(ReadZoneFile, UnreadableAndLegacyFiles) {
