@@ -2,26 +2,19 @@
 // snapshots for readers, and serializes its whole state for checkpoints.
 #include "store/store.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "util/bytes.h"
+#include "util/file.h"
 
 namespace store {
 namespace {
 
 constexpr std::string_view kStateMagic = "DNSNODE-STATE\x01";
 constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
-
-std::string errno_text() { return std::strerror(errno); }
 
 bool is_soa_add(const Op& op) { return op.kind == OpKind::Add && op.rr.type == dns::rrtype::SOA; }
 
@@ -50,46 +43,6 @@ std::string apply_op(zone::ZoneSet& zones, const Op& op) {
     }
   }
   return "unknown operation";
-}
-
-// Writes `bytes` to `path` so that after a crash the file is either the old
-// version or the new one, never a mix: temp file, fsync, rename, fsync dir.
-util::Result<void> write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return util::make_error("cannot create " + tmp + ": " + errno_text());
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      std::string err = "cannot write " + tmp + ": " + errno_text();
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return util::make_error(err);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    std::string err = "cannot fsync " + tmp + ": " + errno_text();
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return util::make_error(err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string err = "cannot rename " + tmp + " to " + path + ": " + errno_text();
-    ::unlink(tmp.c_str());
-    return util::make_error(err);
-  }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
 }
 
 }  // namespace
@@ -245,18 +198,14 @@ util::Result<void> Store::save_checkpoint(const std::string& path) const {
   w.u64(state.size());
   w.raw(state);
   w.u32(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size()))));
-  return write_file_atomically(path, file);
+  return util::write_file_atomically(path, file);
 }
 
 util::Result<bool> Store::load_checkpoint(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (!std::filesystem::exists(path)) return false;
-    return util::make_error("cannot read checkpoint " + path + ": " + errno_text());
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string file = buf.str();
+  if (!std::filesystem::exists(path)) return false;
+  auto contents = util::read_file(path);
+  if (!contents) return contents.error();
+  const std::string& file = contents.value();
   util::ByteReader r(file);
   if (r.raw(kCheckpointMagic.size()) != kCheckpointMagic) {
     return util::make_error("checkpoint " + path + " is not a dns-node checkpoint (bad magic at offset 0)");
