@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,32 @@ struct Membership {
   std::vector<NodeId> voters;
   std::vector<NodeId> learners;
   bool operator==(const Membership&) const = default;
+
+  bool is_voter(NodeId id) const;
+  bool is_learner(NodeId id) const;
+  bool contains(NodeId id) const { return is_voter(id) || is_learner(id); }
+};
+
+/// The kinds of single-server membership change (dissertation §4.1).
+enum class ConfChangeType : uint8_t {
+  AddLearner = 1,  // add a node that receives the log but never votes
+  Promote = 2,     // turn a learner into a voter
+  Remove = 3,      // remove a voter or a learner
+};
+
+/// One membership change; stored encoded in the data of a ConfChange entry.
+struct ConfChange {
+  ConfChangeType type = ConfChangeType::AddLearner;
+  NodeId node = kNoNode;
+  bool operator==(const ConfChange&) const = default;
+
+  /// Fixed 9-byte encoding: type, then node id little-endian.
+  std::string encode() const;
+  /// nullopt when `data` is not a valid encoding.
+  static std::optional<ConfChange> decode(const std::string& data);
+  /// `m` with this change applied; nullopt when the change does not fit `m`
+  /// (adding a present node, promoting a non-learner, removing an absent node).
+  std::optional<Membership> apply_to(const Membership& m) const;
 };
 
 /// A snapshot of the state machine up to (and including) `index`.
@@ -90,7 +117,21 @@ struct Message {
   SnapshotMeta snapshot;   // Snapshot chunks: meta of the snapshot being sent
   uint64_t offset = 0;     // Snapshot chunks: byte offset of `data`
   bool done = false;       // Snapshot chunks: last chunk
-  std::string data;        // Snapshot chunk bytes; Forward/ReadIndex context
+  std::string data;        // Snapshot chunk bytes; Forward: proposal bytes
+  // --- fields added for the core; zero when unused ---
+  std::string context;     // ReadIndex/ReadIndexResp/Heartbeat(+Resp): read request context
+  Index applied = 0;       // AppendResp/HeartbeatResp/AppliedReport: sender's durably applied index
+  Index compact_hint = 0;  // Append/Heartbeat: index up to which the leader lets logs be pruned
+  uint64_t snapshot_size = 0;  // Snapshot chunks: total size of the snapshot data in bytes
+  bool leader_transfer = false;  // Vote: campaign started by TimeoutNow (ignores the leader lease)
+};
+
+/// The answer to a read_index() request: reads of state applied through `index`
+/// are linearizable (§6.4). `context` is the caller's request context.
+struct ReadState {
+  Index index = 0;
+  std::string context;
+  bool operator==(const ReadState&) const = default;
 };
 
 }  // namespace raft
