@@ -143,6 +143,7 @@ class MessageWriter {
 
  private:
   bool write_name(const Name& name, bool compress);
+  bool write_wire_name(std::string_view wire, bool compress);
   bool write_bytes(const void* data, size_t n);
   bool write_rdata(uint16_t type, std::string_view rdata);
   bool name_matches_at(size_t at, const char* wire) const;

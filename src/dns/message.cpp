@@ -11,9 +11,10 @@ namespace dns {
 util::Result<Name> read_name(const uint8_t* msg, size_t len, size_t* offset) {
   // RFC 1035 §4.1.4. Pointers must point strictly backwards, to before the
   // start of the label sequence that holds them: that alone rules out loops.
-  // The hop bound is a second guard.
-  std::string wire;
-  wire.reserve(64);
+  // The hop bound is a second guard. The name is assembled on the stack so
+  // the only allocation is the Name itself.
+  char wire[kMaxNameLength];
+  size_t wlen = 0;
   size_t pos = *offset;
   size_t end_after = 0;  // where the caller continues: after the first pointer
   bool jumped = false;
@@ -35,22 +36,22 @@ util::Result<Name> read_name(const uint8_t* msg, size_t len, size_t* offset) {
     }
     if ((b & 0xC0) != 0) return util::make_error("unknown label type");
     if (b == 0) {
-      wire.push_back('\0');
-      if (wire.size() > kMaxNameLength) return util::make_error("name longer than 255 octets");
+      wire[wlen++] = '\0';
       if (!jumped) end_after = pos + 1;
       break;
     }
     if (pos + 1 + b > len) return util::make_error("label runs past the end of the message");
-    if (wire.size() + 1 + b + 1 > kMaxNameLength) return util::make_error("name longer than 255 octets");
-    wire.append(reinterpret_cast<const char*>(msg + pos), 1 + b);
+    // Room for this label and the final zero octet within 255.
+    if (wlen + 1 + b + 1 > kMaxNameLength) return util::make_error("name longer than 255 octets");
+    std::memcpy(wire + wlen, msg + pos, 1 + b);
+    wlen += 1 + b;
     pos += 1 + b;
   }
-  auto n = Name::from_wire(wire);
+  auto n = Name::from_wire(std::string_view(wire, wlen));
   if (!n) return n.error();
   *offset = end_after;
   return n;
 }
-
 
 namespace {
 
@@ -266,17 +267,18 @@ bool MessageWriter::name_matches_at(size_t at, const char* wire) const {
     }
     if (b != static_cast<uint8_t>(wire[w])) return false;
     if (b == 0) return true;
-    for (size_t i = 1; i <= b; ++i) {
-      if (ascii_lower(buf_[pos + i]) != ascii_lower(static_cast<uint8_t>(wire[w + i]))) return false;
-    }
+    // Exact octets, not case-insensitive: a pointer must not change the case
+    // of the name it stands for (RFC 4343 §4.1 asks to preserve case).
+    if (std::memcmp(buf_ + pos + 1, wire + w + 1, b) != 0) return false;
     pos += 1 + b;
     w += 1 + b;
   }
   return false;
 }
 
-bool MessageWriter::write_name(const Name& name, bool compress) {
-  const std::string& wire = name.wire();
+bool MessageWriter::write_name(const Name& name, bool compress) { return write_wire_name(name.wire(), compress); }
+
+bool MessageWriter::write_wire_name(std::string_view wire, bool compress) {
   const size_t room = limit_ - reserved_;
   // Find the longest suffix of `name` already in the message (RFC 1035 §4.1.4).
   size_t prefix_len = wire.size();  // octets written literally
@@ -341,8 +343,7 @@ bool MessageWriter::write_rdata(uint16_t type, std::string_view rdata) {
   int names = (type == rrtype::SOA || type == 14) ? 2 : 1;
   for (int i = 0; i < names; ++i) {
     size_t end = detail::wire_name_end(rdata, p);
-    auto n = Name::from_wire(rdata.substr(p, end - p));
-    if (!n || !write_name(*n, true)) return false;
+    if (!write_wire_name(rdata.substr(p, end - p), true)) return false;
     p = end;
   }
   return write_bytes(rdata.data() + p, rdata.size() - p);

@@ -275,6 +275,20 @@ TEST(MessageWriter, CompressesRdataNamesOfRfc1035Types) {
   EXPECT_EQ(n, 29u + 2 + 10 + 4);
 }
 
+TEST(MessageWriter, CompressionPreservesCase) {
+  std::vector<uint8_t> buf(512);
+  MessageWriter w(buf.data(), buf.size());
+  ASSERT_TRUE(w.add_question(N("WWW.Example.COM."), rrtype::CNAME, rrclass::IN));
+  ASSERT_TRUE(w.add_rr(Section::Answer, N("WWW.Example.COM."), rrtype::CNAME, rrclass::IN, 60, rd(rrtype::CNAME, "host")));
+  size_t n = w.finish();
+  auto m = parse_message(buf.data(), n);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->answers[0].owner.to_text(), "WWW.Example.COM.");
+  EXPECT_EQ(rdata_to_text(rrtype::CNAME, m->answers[0].rdata), "host.example.com.");
+  // The owner was a pointer to the question; the target is not.
+  EXPECT_EQ(n, 12u + 17 + 4 + 2 + 10 + 18);
+}
+
 TEST(MessageWriter, OverLimitRollsBackAndKeepsCounts) {
   std::vector<uint8_t> buf(100);
   MessageWriter w(buf.data(), 100);
