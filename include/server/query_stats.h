@@ -1,0 +1,77 @@
+// Query counters: one block per listener thread, written by that thread
+// only, summed on demand (for logs and /metrics).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "server/responder.h"
+
+namespace server {
+
+/// "NOERROR", "NXDOMAIN", ..., or "RCODE<n>".
+std::string rcode_name(uint16_t rcode);
+
+/// Counters of one thread. Single writer: increments are plain load+store
+/// (no locked instruction on the query path); readers on other threads see
+/// a value at most a few queries old.
+class QueryCounters {
+ public:
+  static constexpr size_t kRcodeSlots = 24;  // rcodes 0-22 each, then "other"
+
+  /// Counts one answered (or dropped, when response_len is 0) query.
+  void count(const ResponseInfo& info, size_t response_len, bool over_tcp) {
+    bump(over_tcp ? tcp_ : udp_);
+    if (response_len == 0) {
+      bump(dropped_);
+      return;
+    }
+    bump(by_qtype_[qtype_slot(info.qtype)]);
+    bump(by_rcode_[info.rcode < kRcodeSlots - 1 ? info.rcode : kRcodeSlots - 1]);
+    if (info.truncated) bump(truncated_);
+  }
+
+  /// Query types counted by name; anything else is "other".
+  static constexpr std::array<uint16_t, 13> kTypes = {1, 2, 5, 6, 12, 15, 16, 28, 33, 257, 255, 252, 251};
+  static constexpr size_t kTypeSlots = kTypes.size() + 1;
+  static size_t qtype_slot(uint16_t qtype) {
+    for (size_t i = 0; i < kTypes.size(); ++i) {
+      if (kTypes[i] == qtype) return i;
+    }
+    return kTypes.size();
+  }
+
+ private:
+  friend class QueryStats;
+  static void bump(std::atomic<uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+
+  std::atomic<uint64_t> udp_{0}, tcp_{0}, dropped_{0}, truncated_{0};
+  std::array<std::atomic<uint64_t>, kTypeSlots> by_qtype_{};
+  std::array<std::atomic<uint64_t>, kRcodeSlots> by_rcode_{};
+};
+
+/// Sums over every thread's counters.
+struct QueryTotals {
+  uint64_t udp = 0, tcp = 0, dropped = 0, truncated = 0;
+  std::map<std::string, uint64_t> by_qtype;  // "A", "MX", ..., "other"; only non-zero
+  std::map<std::string, uint64_t> by_rcode;  // "NOERROR", ...; only non-zero
+};
+
+/// Owns the per-thread counter blocks; blocks never move once handed out.
+class QueryStats {
+ public:
+  /// A fresh block for one thread.
+  QueryCounters& add_thread();
+  QueryTotals totals() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::deque<QueryCounters> threads_;
+};
+
+}  // namespace server

@@ -1,0 +1,48 @@
+// DNS over TCP (RFC 7766): length-framed queries, several per connection,
+// each answered as it arrives; idle timeout, connection cap, output bound.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "server/listen_address.h"
+#include "server/query_stats.h"
+#include "store/store.h"
+#include "util/result.h"
+
+namespace server {
+
+struct TcpOptions {
+  ListenAddress address;
+  uint32_t idle_timeout_ms = 10000;      // close a connection silent this long (RFC 7766 §6.2.3)
+  uint32_t max_connections = 1000;       // newer connections beyond this are closed at once
+  uint32_t max_buffered_output = 256 * 1024;  // queued answers before reading pauses
+  bool query_log = false;
+};
+
+/// The TCP listener: one event-loop thread. bind() first, then start().
+class TcpServer {
+ public:
+  TcpServer(const store::Store& store, QueryStats& stats, TcpOptions options);
+  ~TcpServer();
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+
+  /// Opens, binds and listens. The error names the address.
+  util::Result<void> bind();
+  void start();
+  void stop();
+
+  /// Connections open now, and refused so far because of the cap.
+  size_t open_connections() const;
+  uint64_t refused_connections() const;
+
+  struct Impl;  // the event loop and its state, in tcp_server.cpp
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace server

@@ -1,0 +1,48 @@
+// DNS over UDP: one socket per worker thread (SO_REUSEPORT), batched
+// receive and send, answers from each worker's cached snapshot.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "server/listen_address.h"
+#include "server/query_stats.h"
+#include "store/store.h"
+#include "util/result.h"
+
+namespace server {
+
+struct UdpOptions {
+  ListenAddress address;
+  unsigned threads = 1;
+  bool query_log = false;  // one info line per query
+};
+
+/// The UDP listener. bind() first (so a busy port is reported before
+/// anything is served), then start(); stop() joins the workers.
+class UdpServer {
+ public:
+  UdpServer(const store::Store& store, QueryStats& stats, UdpOptions options);
+  ~UdpServer();
+  UdpServer(const UdpServer&) = delete;
+  UdpServer& operator=(const UdpServer&) = delete;
+
+  /// Opens and binds one socket per worker. The error names the address.
+  util::Result<void> bind();
+  void start();
+  void stop();
+
+ private:
+  void worker(int fd, QueryCounters& counters);
+
+  const store::Store& store_;
+  QueryStats& stats_;
+  UdpOptions options_;
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace server
