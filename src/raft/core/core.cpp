@@ -903,7 +903,9 @@ void Core::handle_append_resp(const Message& m, Progress& pr) {
     after_commit();
     if (state_ != State::Leader) return;
   } else if (was_paused) {
-    maybe_send_append(m.from, false);
+    // The follower was held back (probing) and may have missed commit
+    // updates meanwhile: send them even with no new entries.
+    maybe_send_append(m.from, true);
   }
   send_appends(m.from);
   if (m.from == transferee_ && pr.match == log_.last_index()) send_timeout_now(m.from);
