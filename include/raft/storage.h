@@ -68,7 +68,9 @@ struct RecoveryReport {
 /// state) the storage is failed(): every write returns an error until the
 /// process reopens it and recovers from what is really on disk. A failed
 /// write (short write, disk full) is rolled back and may be retried by
-/// calling sync() again. Not thread-safe: one owner (the node's Raft thread).
+/// calling sync() again. The live entries are also kept in memory (reads never
+/// touch the disk), so compact() is what bounds memory as well as disk.
+/// Not thread-safe: one owner (the node's Raft thread).
 class LogStorage {
  public:
   /// Opens (creating if needed) the storage in `dir` and recovers it:
@@ -160,7 +162,7 @@ class LogStorage {
   util::Result<void> start_segment(uint64_t seq);
   util::Result<void> write_records(const std::string& records, Index max_index);
   util::Result<void> maybe_roll();
-  void apply_base(Index index, Term term);
+  bool apply_base(Index index, Term term);
   void append_in_memory(const Entry& e);
   util::Result<void> fail(std::string message);
   util::Result<void> check_writable() const;

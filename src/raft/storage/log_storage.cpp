@@ -65,7 +65,7 @@ util::Result<void> LogStorage::recover() {
   // the log recorded it) still becomes the base, by the InstallSnapshot rule;
   // it is written down below so that later appends replay on top of it.
   bool base_from_snapshot = snapshot_meta_.index > base_index_;
-  if (base_from_snapshot) apply_base(snapshot_meta_.index, snapshot_meta_.term);
+  bool kept_suffix = base_from_snapshot && apply_base(snapshot_meta_.index, snapshot_meta_.term);
 
   if (segments_.empty()) {
     if (auto r = start_segment(1); !r) return r;
@@ -85,7 +85,8 @@ util::Result<void> LogStorage::recover() {
     }
   }
   if (base_from_snapshot) {
-    wal::append_record(pending_, RecordType::LogBase, wal::encode_base(base_index_, base_term_));
+    wal::append_record(pending_, RecordType::LogBase,
+                       wal::encode_base({base_index_, base_term_, kept_suffix}));
     segments_.back().max_index = std::max(segments_.back().max_index, base_index_);
   }
   if (!pending_.empty()) {
@@ -191,10 +192,13 @@ util::Result<void> LogStorage::replay_segment(Segment& seg, bool first, bool las
           if (!e) return util::make_error(at(off) + e.error().message);
           seg.max_index = std::max(seg.max_index, e->index);
           if (e->index <= base_index_) {
-            // Only in the first segment: the log was overwritten below the
-            // point where replay starts. What follows replaces the suffix.
+            // Only in the first segment replayed: the log was overwritten
+            // below the point where replay starts (the entries before it were
+            // in compacted segments). The log now ends at this entry; it
+            // becomes the base, and what follows is appended after it.
             entries_.clear();
-            if (e->index == base_index_) base_term_ = e->term;
+            base_index_ = e->index;
+            base_term_ = e->term;
           } else if (e->index > last_index() + 1) {
             return util::make_error(at(off) + "entry " + std::to_string(e->index) +
                                     " leaves a gap after index " + std::to_string(last_index()));
@@ -212,8 +216,17 @@ util::Result<void> LogStorage::replay_segment(Segment& seg, bool first, bool las
         case RecordType::LogBase: {
           auto b = wal::decode_base(rec->payload);
           if (!b) return util::make_error(at(off) + b.error().message);
-          seg.max_index = std::max(seg.max_index, b->first);
-          apply_base(b->first, b->second);
+          seg.max_index = std::max(seg.max_index, b->index);
+          if (!b->kept_suffix) {
+            // The whole log was replaced by the snapshot. Replay may have
+            // started above b->index (first segment after compaction); the
+            // log still ended at the snapshot then, so the base moves down.
+            entries_.clear();
+            base_index_ = b->index;
+            base_term_ = b->term;
+          } else if (b->index > base_index_) {
+            apply_base(b->index, b->term);
+          }
           break;
         }
         default:
@@ -252,18 +265,19 @@ void LogStorage::append_in_memory(const Entry& e) {
   entries_.push_back(e);
 }
 
-void LogStorage::apply_base(Index index, Term term) {
-  if (index <= base_index_) return;  // older than what we already cover
+bool LogStorage::apply_base(Index index, Term term) {
   // Raft §7: keep the entries after the snapshot only if the log agrees with
   // it at its last index; otherwise the snapshot replaces the whole log.
   auto t = this->term(index);
-  if (t && *t == term) {
+  bool keep = t && *t == term;
+  if (keep) {
     entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
   } else {
     entries_.clear();
   }
   base_index_ = index;
   base_term_ = term;
+  return keep;
 }
 
 uint64_t LogStorage::size_on_disk() const {
@@ -301,13 +315,25 @@ util::Result<void> LogStorage::append(const std::vector<Entry>& entries) {
                               std::to_string(options_.max_entry_bytes));
     }
   }
+  // Skip what the log already has: entries covered by the base, and entries
+  // with the same index and term (by Log Matching, §5.3, the same entry).
   size_t skip = 0;
-  while (skip < entries.size() && entries[skip].index <= base_index_) ++skip;
+  while (skip < entries.size() && (entries[skip].index <= base_index_ ||
+                                   term(entries[skip].index) == entries[skip].term)) {
+    ++skip;
+  }
   if (skip == entries.size()) return {};
   Index first = entries[skip].index;
   if (first > last_index() + 1) {
     return util::make_error("append: entry " + std::to_string(first) + " would leave a gap after index " +
                             std::to_string(last_index()));
+  }
+  if (first <= snapshot_meta_.index) {
+    // The snapshot holds applied, hence committed, entries: Raft never
+    // replaces those, so this is a bug in the caller, not a conflict.
+    return util::make_error("append: entry " + std::to_string(first) + " term " +
+                            std::to_string(entries[skip].term) + " would replace a committed entry "
+                            "covered by the snapshot at index " + std::to_string(snapshot_meta_.index));
   }
   if (first <= durable_index_) durable_index_ = first - 1;
   Index max_index = 0;
@@ -389,6 +415,11 @@ util::Result<void> LogStorage::start_segment(uint64_t seq) {
 util::Result<void> LogStorage::compact(Index index) {
   if (auto r = check_writable(); !r) return r;
   if (index <= base_index_) return {};
+  if (!pending_.empty() || unsynced_) {
+    // A snapshot marker still in the buffer must not outlive the segments
+    // that give it meaning: compact only a fully synced log.
+    return util::make_error("compact(" + std::to_string(index) + "): the log has unsynced writes; call sync() first");
+  }
   if (index > durable_index_) {
     return util::make_error("compact(" + std::to_string(index) + "): only durable entries can be "
                             "compacted, and the log is durable up to index " +
@@ -471,10 +502,9 @@ util::Result<void> LogStorage::apply_snapshot(const SnapshotMeta& meta) {
                             " is not the saved one; call save_snapshot() first");
   }
   if (meta.index <= base_index_) return {};
-  bool agrees = term(meta.index) == meta.term;
-  wal::append_record(pending_, RecordType::LogBase, wal::encode_base(meta.index, meta.term));
   segments_.back().max_index = std::max(segments_.back().max_index, meta.index);
-  apply_base(meta.index, meta.term);
+  bool agrees = apply_base(meta.index, meta.term);
+  wal::append_record(pending_, RecordType::LogBase, wal::encode_base({meta.index, meta.term, agrees}));
   // Everything up to meta.index is in the (durable) snapshot file; a crash
   // before the marker is synced ends in the same log (see recover()).
   durable_index_ = agrees ? std::max(durable_index_, meta.index) : meta.index;

@@ -171,16 +171,17 @@ util::Result<HardState> decode_hard_state(std::string_view p) {
   return HardState{get_u64(p, 0), get_u64(p, 8), get_u64(p, 16)};
 }
 
-std::string encode_base(Index index, Term term) {
+std::string encode_base(const LogBase& b) {
   std::string out;
-  put_u64(out, index);
-  put_u64(out, term);
+  put_u64(out, b.index);
+  put_u64(out, b.term);
+  out.push_back(b.kept_suffix ? 1 : 0);
   return out;
 }
 
-util::Result<std::pair<Index, Term>> decode_base(std::string_view p) {
-  if (p.size() != 16) return util::make_error("log base record is not 16 bytes");
-  return std::pair<Index, Term>{get_u64(p, 0), get_u64(p, 8)};
+util::Result<LogBase> decode_base(std::string_view p) {
+  if (p.size() != 17 || static_cast<uint8_t>(p[16]) > 1) return util::make_error("log base record is malformed");
+  return LogBase{get_u64(p, 0), get_u64(p, 8), p[16] == 1};
 }
 
 std::string encode_segment_header(const SegmentHeader& h) {

@@ -21,7 +21,7 @@ enum class RecordType : uint8_t {
   SegmentHeader = 1,  // magic, version, segment seq, index/term of the entry before it
   Entry = 2,          // one log entry
   HardState = 3,      // term, vote, commit
-  LogBase = 4,        // index, term: entries <= index are covered by a snapshot
+  LogBase = 4,        // index, term, kept flag: a snapshot became the log base
 };
 
 /// Appends one framed record to `out`.
@@ -46,8 +46,15 @@ std::string encode_entry(const Entry& e);
 util::Result<Entry> decode_entry(std::string_view p);
 std::string encode_hard_state(const HardState& hs);
 util::Result<HardState> decode_hard_state(std::string_view p);
-std::string encode_base(Index index, Term term);
-util::Result<std::pair<Index, Term>> decode_base(std::string_view p);
+/// A snapshot became the log base. `kept_suffix` records whether the entries
+/// after it were kept (the log agreed at index) or the whole log was dropped.
+struct LogBase {
+  Index index = 0;
+  Term term = 0;
+  bool kept_suffix = false;
+};
+std::string encode_base(const LogBase& b);
+util::Result<LogBase> decode_base(std::string_view p);
 struct SegmentHeader {
   uint64_t seq = 0;
   Index prev_index = 0;  // last index of the log when the segment was started
