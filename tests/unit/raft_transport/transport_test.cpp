@@ -267,5 +267,171 @@ TEST(Transport, RemovedPeerIsDisconnectedAndItsMessagesDropped) {
   ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 2; }));
 }
 
+// ---- hostile input on an inbound connection ------------------------------
+
+// A raw client connection to a transport, for writing arbitrary bytes.
+struct RawClient {
+  RawClient(asio::io_context& io, uint16_t port) : socket(io) {
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  }
+  void write(const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
+  // Starts a read that completes when the server closes the connection.
+  void watch_close() {
+    socket.async_read_some(asio::buffer(&byte, 1), [this](const boost::system::error_code& ec, std::size_t) {
+      closed = static_cast<bool>(ec);
+    });
+  }
+  tcp::socket socket;
+  char byte = 0;
+  bool closed = false;
+};
+
+std::string le32(uint32_t v) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return s;
+}
+
+TEST(TransportInbound, LyingLengthClosesConnection) {
+  asio::io_context io;
+  Node b(io, 2);
+  RawClient c(io, b.port());
+  c.watch_close();
+  c.write(le32(0xfffffff0u) + "xxxx");
+  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
+  EXPECT_EQ(b.t->stats().decode_failures, 1u);
+  EXPECT_TRUE(b.got.empty());
+}
+
+TEST(TransportInbound, TooShortLengthClosesConnection) {
+  asio::io_context io;
+  Node b(io, 2);
+  RawClient c(io, b.port());
+  c.watch_close();
+  c.write(le32(3) + "abc");
+  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
+  EXPECT_EQ(b.t->stats().decode_failures, 1u);
+}
+
+TEST(TransportInbound, ForgedFrameIsDroppedButStreamContinues) {
+  asio::io_context io;
+  Node b(io, 2);
+  RawClient c(io, b.port());
+  codec::FrameKey key("test-secret");
+  std::string garbage(100, 'g');
+  c.write(le32(static_cast<uint32_t>(garbage.size())) + garbage);           // bad MAC
+  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 5), codec::FrameKey("other")));  // wrong key
+  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 6), key));       // good
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
+  EXPECT_EQ(b.got[0].index, 6u);
+  EXPECT_EQ(b.t->stats().auth_failures, 2u);
+  EXPECT_EQ(b.t->stats().frames_received, 1u);
+}
+
+TEST(TransportInbound, AuthenticatedGarbageIsADecodeFailure) {
+  asio::io_context io;
+  Node b(io, 2);
+  RawClient c(io, b.port());
+  codec::FrameKey key("test-secret");
+  std::string payload = codec::encode(msg(MessageType::Vote, 1, 2, 5));
+  payload[0] = 42;  // unknown codec version, correctly authenticated
+  auto tag = key.mac(payload);
+  std::string body = payload + std::string(tag.begin(), tag.end());
+  c.write(le32(static_cast<uint32_t>(body.size())) + body);
+  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 6), key));
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
+  EXPECT_EQ(b.t->stats().decode_failures, 1u);
+  EXPECT_EQ(b.t->stats().auth_failures, 0u);
+}
+
+TEST(TransportInbound, MisaddressedFrameIsDropped) {
+  asio::io_context io;
+  Node b(io, 2);
+  RawClient c(io, b.port());
+  codec::FrameKey key("test-secret");
+  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 3, 5), key));  // meant for node 3
+  c.write(codec::encode_frame(msg(MessageType::Vote, 2, 2, 5), key));  // claims to be from b itself
+  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 6), key));
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
+  EXPECT_EQ(b.got[0].index, 6u);
+  EXPECT_EQ(b.t->stats().decode_failures, 2u);
+}
+
+TEST(TransportInbound, SenderChangingMidConnectionIsCutOff) {
+  asio::io_context io;
+  Node b(io, 2);
+  RawClient c(io, b.port());
+  c.watch_close();
+  codec::FrameKey key("test-secret");
+  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 1), key));
+  c.write(codec::encode_frame(msg(MessageType::Vote, 3, 2, 2), key));
+  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 3), key));
+  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
+  ASSERT_EQ(b.got.size(), 1u);
+  EXPECT_EQ(b.got[0].index, 1u);
+  EXPECT_EQ(b.t->stats().auth_failures, 1u);
+}
+
+TEST(TransportInbound, FrameAboveConfiguredLimitClosesConnection) {
+  asio::io_context io;
+  Transport::Options opt;
+  opt.max_frame_size = 1024;
+  Node b(io, 2, "test-secret", opt);
+  RawClient c(io, b.port());
+  c.watch_close();
+  Message big = msg(MessageType::Snapshot, 1, 2, 1);
+  big.data.assign(2048, 'x');
+  c.write(codec::encode_frame(big, codec::FrameKey("test-secret")));
+  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
+  EXPECT_EQ(b.t->stats().decode_failures, 1u);
+  EXPECT_TRUE(b.got.empty());
+}
+
+TEST(Transport, SplitsHostAndPort) {
+  auto r = split_host_port("10.0.0.2:7000");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first, "10.0.0.2");
+  EXPECT_EQ(r->second, 7000);
+  r = split_host_port("[::1]:65535");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->first, "::1");
+  EXPECT_EQ(r->second, 65535);
+  for (const char* bad : {"", "host", ":80", "host:", "host:65536", "host:8x", "::1:80", "[::1]80", "[::1"}) {
+    auto e = split_host_port(bad);
+    EXPECT_FALSE(e.ok()) << bad;
+    if (!e.ok()) {
+      EXPECT_NE(e.error().message.find("bad address"), std::string::npos) << e.error().message;
+    }
+  }
+}
+
+TEST(Transport, ClassifiesControlAndBulk) {
+  EXPECT_TRUE(is_control_message(MessageType::Heartbeat));
+  EXPECT_TRUE(is_control_message(MessageType::Vote));
+  EXPECT_TRUE(is_control_message(MessageType::PreVote));
+  EXPECT_TRUE(is_control_message(MessageType::AppendResp));
+  EXPECT_FALSE(is_control_message(MessageType::Append));
+  EXPECT_FALSE(is_control_message(MessageType::Snapshot));
+  EXPECT_FALSE(is_control_message(MessageType::Forward));
+}
+
+TEST(Transport, StopFromInsideTheHandlerIsSafe) {
+  asio::io_context io;
+  Node b(io, 2);
+  Node a(io, 1);
+  a.t->set_peers({{2, addr(b.port())}});
+  int calls = 0;
+  b.t->on_message([&](Message) {
+    ++calls;
+    b.t.reset();  // destroy the transport while it is delivering
+  });
+  a.t->send(msg(MessageType::Heartbeat, 1, 2, 1));
+  a.t->send(msg(MessageType::Heartbeat, 1, 2, 2));
+  ASSERT_TRUE(run_until(io, [&] { return calls == 1; }));
+  io.restart();
+  io.run_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace raft
