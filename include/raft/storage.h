@@ -108,8 +108,11 @@ class LogStorage {
   // ---- Writing (buffered until sync()) ----
 
   /// Appends contiguous entries. If the first index is <= last_index() the
-  /// existing suffix from that index on is replaced (Raft §5.3). Entries at
-  /// or below the log base are skipped (a snapshot already covers them).
+  /// existing suffix from that index on is replaced (Raft §5.3), whatever its
+  /// terms: the log mirrors what the core hands out. Entries a snapshot
+  /// covers (at or below the log base, or below the saved snapshot with the
+  /// same term) are skipped. Refused: a gap after last_index(), and replacing
+  /// an entry covered by the saved snapshot (it is committed).
   util::Result<void> append(const std::vector<Entry>& entries);
 
   /// Records term, vote and commit. A no-op if unchanged.
@@ -123,7 +126,10 @@ class LogStorage {
   /// Drops entries <= `index` from memory and deletes whole segments that
   /// hold nothing above `index`, keeping the log bounded. Call it once the
   /// state machine up to `index` is durable elsewhere (a snapshot or a
-  /// checkpoint). index <= last_index(); smaller than first_index() is a no-op.
+  /// checkpoint). Needs a synced log (call sync() first) and
+  /// index <= durable_index(); below first_index() it is a no-op. After a
+  /// restart the log may start a little earlier than `index` (replay resumes
+  /// at the oldest kept segment), never later.
   util::Result<void> compact(Index index);
 
   // ---- Snapshots ----

@@ -315,11 +315,14 @@ util::Result<void> LogStorage::append(const std::vector<Entry>& entries) {
                               std::to_string(options_.max_entry_bytes));
     }
   }
-  // Skip what the log already has: entries covered by the base, and entries
-  // with the same index and term (by Log Matching, §5.3, the same entry).
+  // Skip entries a snapshot already covers: those at or below the base, and
+  // those at or below the saved snapshot that the log has with the same term
+  // (by Log Matching, §5.3, the same entry). From the first entry on, the log
+  // mirrors the batch: whatever it held from that index on is replaced.
   size_t skip = 0;
-  while (skip < entries.size() && (entries[skip].index <= base_index_ ||
-                                   term(entries[skip].index) == entries[skip].term)) {
+  while (skip < entries.size() &&
+         (entries[skip].index <= base_index_ ||
+          (entries[skip].index <= snapshot_meta_.index && term(entries[skip].index) == entries[skip].term))) {
     ++skip;
   }
   if (skip == entries.size()) return {};

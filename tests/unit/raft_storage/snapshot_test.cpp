@@ -218,6 +218,21 @@ TEST(Snapshots, InstallThenCrashBeforeSyncStillUsesTheSnapshot) {
   EXPECT_EQ(s->all_entries(), entries(21, 25, 4));
 }
 
+TEST(Snapshots, AppendCannotReplaceEntriesTheSnapshotHolds) {
+  MemFileSystem fs;
+  auto s = open_ok(fs);
+  ASSERT_TRUE(s->append(entries(1, 10, 1)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  ASSERT_TRUE(s->save_snapshot(snap(6, 1, "s6")).ok());
+  auto r = s->append(entries(5, 7, 2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(contains(r.error().message, "committed")) << r.error().message;
+  EXPECT_EQ(s->last_index(), 10u);
+  // The same entries again are fine: they are skipped up to the snapshot.
+  ASSERT_TRUE(s->append(entries(5, 7, 1)).ok());
+  EXPECT_EQ(s->all_entries(), entries(1, 7, 1));
+}
+
 TEST(Snapshots, ApplyRequiresTheSnapshotToBeSavedFirst) {
   MemFileSystem fs;
   auto s = open_ok(fs);

@@ -101,6 +101,16 @@ TEST(Wal, ConflictingAppendReplacesTheSuffix) {
   EXPECT_EQ(s->all_entries(), want);
 }
 
+TEST(Wal, AppendFromAnEarlierIndexMirrorsTheBatch) {
+  // The core hands out entries from the point its own log was cut: storage
+  // cuts there too, even where the terms agree, so the two never diverge.
+  MemFileSystem fs;
+  auto s = open_ok(fs);
+  ASSERT_TRUE(s->append(entries(1, 10, 1)).ok());
+  ASSERT_TRUE(s->append(entries(4, 5, 1)).ok());
+  EXPECT_EQ(s->all_entries(), entries(1, 5, 1));
+}
+
 TEST(Wal, AppendRefusesGapsAndNonContiguousBatches) {
   MemFileSystem fs;
   auto s = open_ok(fs);
