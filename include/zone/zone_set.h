@@ -30,6 +30,10 @@ struct Node {
   dns::Name name;
   std::vector<RRset> rrsets;  // sorted by type
   uint32_t children = 0;      // nodes exactly one label below this one
+  /// The apex of a nested zone served separately. Kept (empty) in the parent
+  /// so the names between the two apexes exist there (RFC 8020: they must not
+  /// be NXDOMAIN, since names below them do exist).
+  bool nested_apex = false;
   const RRset* find(uint16_t type) const;
   bool empty_nonterminal() const { return rrsets.empty(); }
 };

@@ -126,7 +126,7 @@ struct Zone::Data {
     std::string key(w);
     while (!is_apex(key)) {
       auto it = nodes.find(key);
-      if (it == nodes.end() || !it->second.rrsets.empty() || it->second.children > 0) return;
+      if (it == nodes.end() || !it->second.rrsets.empty() || it->second.children > 0 || it->second.nested_apex) return;
       nodes.erase(it);
       key = std::string(parent_wire(key));
       if (Node* p = find(key)) p->children--;
@@ -241,6 +241,18 @@ struct ZoneSet::Impl {
     return z;
   }
 
+  /// Marks each zone's apex in the zone enclosing it, creating the empty
+  /// non-terminals between the two apexes. Zones come and go rarely: O(zones).
+  void mark_nested_apexes() {
+    for (auto& [key, z] : zones) {
+      Zone* p = parent_of(z);
+      if (!p) continue;
+      const Node* existing = p->data_->find(z.apex().wire());
+      if (existing && existing->nested_apex) continue;
+      mut(*p).ensure(z.apex()).nested_apex = true;
+    }
+  }
+
   static Zone::Data& mut(Zone& z) {
     if (z.data_.use_count() != 1) z.data_ = std::make_shared<Zone::Data>(*z.data_);
     return const_cast<Zone::Data&>(*z.data_);  // created non-const by make_shared, now unshared
@@ -319,19 +331,19 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
         const bool ds_at_cut = r.type == kDs && r.owner == rr.owner;
         (below && !ds_at_cut ? moved : kept).push_back(std::move(r));
       }
-      if (!moved.empty()) {
-        auto rebuilt = std::make_shared<Zone::Data>();
-        rebuilt->apex = pd.apex;
-        rebuilt->nodes.emplace(lower_wire(pd.apex.wire()), Node{pd.apex, {}, 0});
-        for (const dns::RR& r : kept) rebuilt->insert(r);
-        rebuilt->refresh_soa_facts();
-        z->data_ = std::move(rebuilt);
-      }
+      // Rebuilt from its records; the nested-apex marks are redone below.
+      auto rebuilt = std::make_shared<Zone::Data>();
+      rebuilt->apex = pd.apex;
+      rebuilt->nodes.emplace(lower_wire(pd.apex.wire()), Node{pd.apex, {}, 0});
+      for (const dns::RR& r : kept) rebuilt->insert(r);
+      rebuilt->refresh_soa_facts();
+      z->data_ = std::move(rebuilt);
     }
     data->insert(rr);
     for (const dns::RR& r : moved) data->insert(r);
     impl.zones.emplace(lower_wire(rr.owner.wire()), Zone(std::move(data)));
     impl.records += 1;
+    impl.mark_nested_apexes();
     return {};
   }
 
@@ -376,8 +388,17 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
                               " other records; remove them before its SOA");
     }
     Impl& impl = mutable_impl();
-    impl.zones.erase(impl.zones.find(std::string_view(rr.owner.wire())));
+    auto it = impl.zones.find(std::string_view(rr.owner.wire()));
+    if (Zone* parent = impl.parent_of(it->second)) {
+      Zone::Data& pd = Impl::mut(*parent);
+      if (Node* n = pd.find(rr.owner.wire())) {
+        n->nested_apex = false;
+        pd.prune(rr.owner.wire());
+      }
+    }
+    impl.zones.erase(it);
     impl.records -= 1;
+    impl.mark_nested_apexes();  // zones nested in the removed one now hang off its parent
     return true;
   }
   const Zone* cz = impl_->zone_for(rr.owner, rr.type);

@@ -357,3 +357,19 @@ TEST_F(Lookup, ResultIsResetBetweenLookups) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LookupNested, NameAboveNestedApexIsNoDataNotNxDomain_Rfc8020) {
+  auto zones = zone_test::zones({kSoaLine, "example. 3600 NS ns1.example.",
+                                 "a.b.example. 3600 SOA ns.a.b.example. admin.example. 1 2 3 4 60",
+                                 "a.b.example. 3600 NS ns.a.b.example."});
+  zone::LookupResult r;
+  const dns::Name q = name("b.example.");
+  zone::lookup(zones, q, dns::rrtype::A, &r);
+  EXPECT_EQ(r.status, zone::LookupStatus::NoData);
+  EXPECT_EQ(r.rcode, dns::rcode::NOERROR);
+  EXPECT_EQ(lines(r.authority), (V{kNegSoa}));
+}
+
+}  // namespace

@@ -243,3 +243,55 @@ TEST(ZoneSet, ForEachRecordIsInCanonicalOrder) {
 }
 
 }  // namespace
+
+namespace {
+
+const char* kChildSoa = "a.b.example. 3600 SOA ns.a.b.example. admin.example. 1 7200 3600 1209600 300";
+
+TEST(ZoneSetNested, NamesAboveNestedApexExistInParent_Rfc8020) {
+  auto z = base();
+  ASSERT_TRUE(z.add(rr(kChildSoa)).ok());
+  const zone::Zone* parent = z.find_zone(name("example."));
+  ASSERT_NE(parent->find(name("b.example.")), nullptr);
+  EXPECT_TRUE(parent->find(name("b.example."))->empty_nonterminal());
+  ASSERT_NE(parent->find(name("a.b.example.")), nullptr);
+  EXPECT_TRUE(parent->find(name("a.b.example."))->nested_apex);
+  EXPECT_EQ(z.record_count(), 4u);
+  EXPECT_EQ(parent->record_count(), 3u);
+}
+
+TEST(ZoneSetNested, ChildLoadedBeforeParentIsMarkedToo) {
+  auto z = zone_test::zones({kChildSoa, kSoa});
+  ASSERT_NE(z.find_zone(name("example."))->find(name("b.example.")), nullptr);
+}
+
+TEST(ZoneSetNested, MarkSurvivesRemovalOfRecordsAroundIt) {
+  auto z = base();
+  ASSERT_TRUE(z.add(rr(kChildSoa)).ok());
+  ASSERT_TRUE(z.add(rr("x.b.example. 300 A 192.0.2.1")).ok());
+  ASSERT_TRUE(z.add(rr("a.b.example. 300 DS \\# 6 00010802aabb")).ok());
+  ASSERT_TRUE(z.remove(rr("x.b.example. 300 A 192.0.2.1")).value());
+  ASSERT_TRUE(z.remove(rr("a.b.example. 300 DS \\# 6 00010802aabb")).value());
+  ASSERT_NE(z.find_zone(name("example."))->find(name("b.example.")), nullptr);
+}
+
+TEST(ZoneSetNested, RemovingNestedZoneRemovesItsMark) {
+  auto z = base();
+  ASSERT_TRUE(z.add(rr(kChildSoa)).ok());
+  ASSERT_TRUE(z.remove(rr(kChildSoa)).value());
+  EXPECT_EQ(z.find_zone(name("example."))->find(name("b.example.")), nullptr);
+  EXPECT_EQ(z.find_zone(name("x.a.b.example."))->apex(), name("example."));
+}
+
+TEST(ZoneSetNested, ZoneBetweenTwoOthersTakesTheMark) {
+  auto z = base();
+  ASSERT_TRUE(z.add(rr(kChildSoa)).ok());
+  ASSERT_TRUE(z.add(rr("b.example. 3600 SOA ns.b.example. admin.example. 1 7200 3600 1209600 300")).ok());
+  EXPECT_EQ(z.find_zone(name("example."))->find(name("a.b.example.")), nullptr);
+  ASSERT_NE(z.find_zone(name("b.example."))->find(name("a.b.example.")), nullptr);
+  EXPECT_TRUE(z.find_zone(name("b.example."))->find(name("a.b.example."))->nested_apex);
+  ASSERT_TRUE(z.remove(rr("b.example. 3600 SOA ns.b.example. admin.example. 1 7200 3600 1209600 300")).value());
+  ASSERT_NE(z.find_zone(name("example."))->find(name("a.b.example.")), nullptr) << "marked in the parent again";
+}
+
+}  // namespace
