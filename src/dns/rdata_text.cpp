@@ -115,7 +115,8 @@ std::optional<uint32_t> parse_time(std::string_view s) {
     cur = 0;
     have_digits = false;
   }
-  if (have_digits) return std::nullopt;  // "1h30" is ambiguous: reject
+  total += cur;  // a final number without a unit counts as seconds ("1h30")
+  if (total > 0xFFFFFFFFu) return std::nullopt;
   return static_cast<uint32_t>(total);
 }
 

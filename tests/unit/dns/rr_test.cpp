@@ -87,6 +87,10 @@ TEST(Rdata, SoaAndFields) {
   EXPECT_FALSE(rdata_from_text(rrtype::SOA, "ns1 hm 1 2 3 4", origin()).ok());
   EXPECT_FALSE(rdata_from_text(rrtype::SOA, "ns1 hm x 2 3 4 5", origin()).ok());
   EXPECT_FALSE(rdata_from_text(rrtype::SOA, "ns1 hm 1 2 3 4 5x", origin()).ok());
+  EXPECT_FALSE(rdata_from_text(rrtype::SOA, "ns1 hm 1 2 3 4 h", origin()).ok());
+  EXPECT_FALSE(rdata_from_text(rrtype::SOA, "ns1 hm 1 2 3 4 99999999999", origin()).ok());
+  std::string units = from_text(rrtype::SOA, "ns1 hm 1 1h30 2d 1W 1m1s");
+  EXPECT_EQ(rdata_to_text(rrtype::SOA, units), "ns1.example.com. hm.example.com. 1 3630 172800 604800 61");
   EXPECT_FALSE(soa_decode(w.substr(0, w.size() - 1)).ok());
 }
 
