@@ -52,7 +52,7 @@ struct SimOptions {
   uint64_t seed = 1;
   int nodes = 3;
   FaultMix mix;
-  int chaos_ticks = 150;     ///< ticks of faults before healing
+  int chaos_ticks = 300;     ///< ticks of faults before healing
   int heal_ticks = 200;      ///< bound for liveness after healing
   bool trace = false;        ///< print every event (replay/debug)
 };
