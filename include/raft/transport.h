@@ -7,7 +7,8 @@
 // for Raft I/O). send() is the exception that may be called from any thread:
 // off the io thread it posts itself there. on_message is always invoked on
 // the io thread. Destroy the Transport on the io thread, or after the
-// io_context has stopped; no callback runs after stop() or destruction.
+// io_context has stopped; no callback runs after stop() or destruction. The
+// io_context must outlive the Transport.
 //
 // Queueing: each peer has two queues, written in strict priority order on a
 // single connection. The control queue (votes, heartbeats and every response,
@@ -87,6 +88,9 @@ class Transport {
     std::size_t max_queue_bytes = 256u << 20;
     /// Upper bound on the bytes handed to one socket write (one frame is always allowed).
     std::size_t max_write_batch_bytes = 256u << 10;
+    /// Inbound connections beyond this are closed on accept (a cluster needs
+    /// about one per peer; old ones linger briefly after a peer restarts).
+    std::size_t max_inbound_connections = 256;
     /// Reconnect backoff: doubles from min to max after each failure, resets on success.
     std::chrono::milliseconds backoff_min{50};
     std::chrono::milliseconds backoff_max{2000};

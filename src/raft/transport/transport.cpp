@@ -78,6 +78,7 @@ struct Session {
   tcp::socket socket;
   uint8_t prefix[codec::kLengthPrefixSize] = {};
   std::string body;
+  std::size_t expected = 0;  // body length announced by the prefix
   NodeId peer_id = kNoNode;  // pinned by the first authenticated frame
   std::string remote;        // for log messages
 };
@@ -107,6 +108,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
   std::set<std::shared_ptr<asio::steady_timer>> delayed_;
   bool started_ = false;
   bool stopped_ = false;
+  uint64_t refused_inbound_ = 0;
   std::atomic<uint16_t> port_{0};
   Counters counters_;
   std::mt19937_64 rng_;
@@ -426,6 +428,17 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
         });
         return;
       }
+      if (self->sessions_.size() >= self->opt_.max_inbound_connections) {
+        // Each peer needs one connection; this many means something is wrong.
+        uint64_t n = ++self->refused_inbound_;
+        if (worth_logging(n)) {
+          spdlog::warn("raft transport: node {} refuses an inbound connection: already {} open ({} refused so far)",
+                       self->self_, self->sessions_.size(), n);
+        }
+        error_code ignored;
+        socket.close(ignored);
+        return self->accept();
+      }
       auto s = std::make_shared<Session>(std::move(socket));
       error_code ignored;
       auto remote = s->socket.remote_endpoint(ignored);
@@ -455,21 +468,31 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
                      len.error().message);
         return self->close_session(s);
       }
-      s->body.resize(*len);
+      s->expected = *len;
+      s->body.clear();
       self->read_body(s);
     });
   }
 
+  // Reads the body in steps of at most kBodyStep bytes, growing the buffer
+  // only as bytes arrive: a peer announcing a 64 MiB frame and sending
+  // nothing costs one step of memory, not 64 MiB.
+  static constexpr std::size_t kBodyStep = 1u << 20;
+
   void read_body(const std::shared_ptr<Session>& s) {
-    asio::async_read(s->socket, asio::buffer(s->body), [self = shared_from_this(), s](const error_code& ec,
-                                                                                      std::size_t) {
-      if (self->stopped_) return;
-      if (ec) return self->close_session(s);
-      if (!self->handle_frame(s)) return self->close_session(s);
-      // Do not keep a multi-megabyte snapshot buffer per idle connection.
-      if (s->body.capacity() > (1u << 20)) std::string().swap(s->body);
-      if (!self->stopped_) self->read_prefix(s);
-    });
+    std::size_t have = s->body.size();
+    std::size_t step = std::min(kBodyStep, s->expected - have);
+    s->body.resize(have + step);
+    asio::async_read(s->socket, asio::buffer(s->body.data() + have, step),
+                     [self = shared_from_this(), s](const error_code& ec, std::size_t) {
+                       if (self->stopped_) return;
+                       if (ec) return self->close_session(s);
+                       if (s->body.size() < s->expected) return self->read_body(s);
+                       if (!self->handle_frame(s)) return self->close_session(s);
+                       // Do not keep a multi-megabyte snapshot buffer per idle connection.
+                       if (s->body.capacity() > kBodyStep) std::string().swap(s->body);
+                       if (!self->stopped_) self->read_prefix(s);
+                     });
   }
 
   // Returns false when the connection must be closed.

@@ -9,8 +9,12 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <memory>
+#include <thread>
 #include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
 
 namespace raft {
 namespace {
@@ -385,6 +389,64 @@ TEST(TransportInbound, FrameAboveConfiguredLimitClosesConnection) {
   ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
   EXPECT_EQ(b.t->stats().decode_failures, 1u);
   EXPECT_TRUE(b.got.empty());
+}
+
+TEST(TransportInbound, MultiMegabyteFrameArrivesIntact) {
+  asio::io_context io;
+  Node a(io, 1), b(io, 2);
+  a.t->set_peers({{2, addr(b.port())}});
+  Message big = msg(MessageType::Snapshot, 1, 2, 1);
+  big.data.resize((3u << 20) + 12345);
+  for (std::size_t i = 0; i < big.data.size(); ++i) big.data[i] = static_cast<char>(i * 131 + (i >> 13));
+  a.t->send(big);
+  a.t->send(msg(MessageType::Append, 1, 2, 2));
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 2; }));
+  EXPECT_TRUE(b.got[0].data == big.data);
+  EXPECT_EQ(b.got[1].index, 2u);
+}
+
+TEST(TransportInbound, ConnectionsBeyondTheCapAreRefused) {
+  asio::io_context io;
+  Transport::Options opt;
+  opt.max_inbound_connections = 1;
+  Node b(io, 2, "test-secret", opt);
+  RawClient first(io, b.port());
+  first.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 1), codec::FrameKey("test-secret")));
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
+  RawClient second(io, b.port());
+  second.watch_close();
+  ASSERT_TRUE(run_until(io, [&] { return second.closed; }));
+  // The first connection is unaffected.
+  first.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 2), codec::FrameKey("test-secret")));
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 2; }));
+}
+
+TEST(Transport, SendFromAnotherThreadIsPostedToTheIoThread) {
+  asio::io_context io;
+  Node a(io, 1), b(io, 2);
+  a.t->set_peers({{2, addr(b.port())}});
+  constexpr int kCount = 300;
+  std::promise<void> all_arrived;
+  std::thread::id delivered_on;
+  int n = 0;
+  b.t->on_message([&](Message) {
+    delivered_on = std::this_thread::get_id();
+    if (++n == kCount) all_arrived.set_value();
+  });
+  auto guard = asio::make_work_guard(io);
+  std::thread io_thread([&] { io.run(); });
+  for (int i = 1; i <= kCount; ++i) a.t->send(msg(MessageType::Append, 1, 2, static_cast<Index>(i)));
+  auto arrived = all_arrived.get_future().wait_for(std::chrono::seconds(20));
+  guard.reset();
+  io.stop();
+  std::thread::id io_id = io_thread.get_id();
+  io_thread.join();
+  // Write completions already queued when the io thread stopped.
+  io.restart();
+  io.poll();
+  ASSERT_EQ(arrived, std::future_status::ready);
+  EXPECT_EQ(delivered_on, io_id);
+  EXPECT_EQ(a.t->stats().frames_sent, static_cast<uint64_t>(kCount));
 }
 
 TEST(Transport, SplitsHostAndPort) {
