@@ -78,6 +78,9 @@ class LogStorage {
   /// tail of the last segment (reported in recovery().warnings), and fails
   /// with a message naming file and byte offset if a record in the middle of
   /// the log is corrupt, a segment is missing, or the snapshot is corrupt.
+  /// The recovered log starts right after the newest snapshot (entries it
+  /// covers are dropped, the whole log if it disagrees at the snapshot index).
+  /// Hand the core: hard_state(), snapshot_meta(), all_entries().
   static util::Result<std::unique_ptr<LogStorage>> open(const std::string& dir,
                                                         StorageOptions options = {});
   ~LogStorage();
@@ -129,7 +132,7 @@ class LogStorage {
   /// checkpoint). Needs a synced log (call sync() first) and
   /// index <= durable_index(); below first_index() it is a no-op. After a
   /// restart the log may start a little earlier than `index` (replay resumes
-  /// at the oldest kept segment), never later.
+  /// at the oldest kept segment), never later unless a snapshot covers more.
   util::Result<void> compact(Index index);
 
   // ---- Snapshots ----
