@@ -45,9 +45,11 @@ namespace raft {
 struct Config {
   NodeId id = kNoNode;  ///< this node, >= 1
   /// Membership of the cluster when it was first created. Used only when the
-  /// restored log is empty and has no snapshot (a brand new node). Every node
+  /// restored state has no snapshot membership (a brand new node). Every node
   /// must be given the same value, including nodes added later by
-  /// propose_conf_change (they learn the rest from the log).
+  /// propose_conf_change: they replay the log from index 1 (or receive a
+  /// snapshot) on top of it. A node that is not in its own membership (not
+  /// yet added, or removed) never campaigns.
   Membership initial_membership;
   int election_tick = 10;   ///< base election timeout; actual is random in [e, 2e)
   int heartbeat_tick = 1;   ///< leader heartbeat interval; must be < election_tick
@@ -145,8 +147,14 @@ struct Status {
 };
 
 /// Inputs that were refused, counted (never trusted).
+///
+/// Leader traffic (Append, Heartbeat, Snapshot, TimeoutNow) and vote requests
+/// are judged by term and log rather than by sender, because a legitimate
+/// leader may have been added by entries this node has not received yet.
+/// Every other message (answers, Forward, ReadIndex, AppliedReport) must come
+/// from a member of a configuration still in this node's log.
 struct Counters {
-  uint64_t unknown_sender = 0;    ///< from a node outside the membership
+  uint64_t unknown_sender = 0;    ///< from a node outside every known configuration
   uint64_t stale_term = 0;        ///< from an older term
   uint64_t out_of_range = 0;      ///< indexes/offsets that cannot be right
   uint64_t malformed = 0;         ///< inconsistent fields (gaps in entries, bad terms, wrong type for role)
@@ -310,7 +318,6 @@ class Core {
   void rebuild_known();
   void update_compact_hint();
   void abort_transfer();
-  void release_ready_reads();
   bool promotable() const;
   void reset_randomized_timeout();
   int rand_int(int n);
