@@ -21,6 +21,17 @@
 // The MAC covers the payload (version byte included) under the cluster
 // secret. In insecure mode (no secret, `--insecure-peers`) the MAC is 32 zero
 // bytes and is not checked. The length covers payload and MAC, never itself.
+//
+// Sender identity: there is no hello. `from` and `to` are inside the MAC, the
+// receiver drops frames not addressed to it, and a connection is pinned to
+// the first sender it authenticates. Frames carry no nonce, so a captured
+// frame can be replayed; to Raft that is the same as a network duplicate or a
+// delayed message, which it tolerates by design (stale terms are ignored).
+//
+// Adding a field to Message, Entry, SnapshotMeta or Membership breaks the
+// build of codec.cpp (structured bindings name every field) until it is
+// encoded; a new MessageType or EntryType likewise (-Wswitch). Append new
+// fields at the end and, if old nodes must keep talking, bump kCodecVersion.
 #pragma once
 
 #include <array>
