@@ -3,10 +3,14 @@
 // edits propagate and runtime changes survive a restart.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "dns/rr.h"
+#include "node/change_submitter.h"
+#include "node/zone_loader.h"
+#include "store/store.h"
 #include "store/change.h"
 #include "util/result.h"
 
@@ -22,5 +26,15 @@ std::vector<store::Op> zone_seed_diff(const std::vector<dns::RR>& last_loaded,
 /// directory. A missing file means nothing was loaded yet.
 util::Result<std::vector<dns::RR>> load_seed_state(const std::string& path);
 util::Result<void> save_seed_state(const std::string& path, const std::vector<dns::RR>& records);
+
+/// Proposes the difference between the zone files and what this node last
+/// loaded from them, retrying until the cluster commits it or `stopping` is
+/// set, then records the files as loaded. A record refused because its zone
+/// did not exist yet (its SOA is in another node's file, still on its way)
+/// is proposed again once the zone appears, for up to `zone_wait_ms`; other
+/// refusals are logged and stay out of the saved state, so the next start
+/// reports them again.
+void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store, const std::string& state_path,
+                          const ZoneLoad& load, const std::atomic<bool>& stopping, int zone_wait_ms = 60000);
 
 }  // namespace node

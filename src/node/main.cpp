@@ -4,12 +4,16 @@
 //
 // A query: UdpServer/TcpServer (src/server) -> server::respond() against the
 // worker's snapshot of the store. A change: stdin line -> StdinCommands ->
-// ChangeSubmitter -> store::Store::apply() -> new snapshot for the workers.
+// Cluster (Raft: forward to the leader, replicate, commit) -> apply on every
+// node -> store::Store::apply() -> new snapshot for the workers.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
@@ -20,10 +24,12 @@
 #include <spdlog/spdlog.h>
 
 #include "node/change_submitter.h"
+#include "node/cluster.h"
 #include "node/cli.h"
 #include "node/config.h"
 #include "node/stdin_commands.h"
 #include "node/zone_loader.h"
+#include "node/zone_seed.h"
 #include "server/query_stats.h"
 #include "server/tcp_server.h"
 #include "server/udp_server.h"
@@ -54,27 +60,14 @@ unsigned udp_thread_count(const node::Config& cfg) {
   return std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
 }
 
-/// Reads the zone files and applies them as one change. Returns false if a
-/// file could not be read at all (a typo in -z should not start an empty node).
-bool seed_from_zone_files(const std::vector<std::string>& paths, node::ChangeSubmitter& submitter,
-                          uint32_t origin) {
+/// Reads the zone files. Returns nullopt if a file could not be read at all
+/// (a typo in -z should not start a node that then removes its records).
+std::optional<node::ZoneLoad> read_zone_files(const std::vector<std::string>& paths) {
   node::ZoneLoad load = node::load_zone_files(paths);
   for (const std::string& e : load.fatal) spdlog::critical("{}", e);
-  if (!load.fatal.empty()) return false;
+  if (!load.fatal.empty()) return std::nullopt;
   for (const std::string& w : load.warnings) spdlog::warn("{}", w);
-  if (load.change.ops.empty()) return true;
-  load.change.origin = origin;
-  size_t ops = load.change.ops.size();
-  node::SubmitResult result = node::submit_and_wait(submitter, load.change);
-  if (!result) {
-    spdlog::error("zone files not loaded: {}", result.error().message);
-    return true;  // keep serving; the operator can retry through stdin
-  }
-  std::vector<std::string> rejected = node::rejected_records(load, *result);
-  for (const std::string& r : rejected) spdlog::warn("{}", r);
-  spdlog::info("loaded {} records from {} zone file(s), {} rejected, {} lines skipped", ops - rejected.size(),
-               paths.size(), rejected.size(), load.warnings.size());
-  return true;
+  return load;
 }
 
 }  // namespace
@@ -113,9 +106,23 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   const node::NodeConfig& me = **self;
-  if (opts.unreliable || opts.insecure_peers || opts.join) {
-    spdlog::info("peer options (--unreliable, --insecure-peers, --join) apply to cluster traffic; this node runs alone");
+  // Peers authenticate with the cluster secret (DESIGN.md); running without
+  // it must be a deliberate choice.
+  if (config->nodes.size() > 1 && config->cluster.secret.empty() && !opts.insecure_peers) {
+    spdlog::critical(
+        "{}: a cluster of {} nodes needs a shared secret to authenticate peer traffic: add "
+        "\"cluster\": {{\"secret\": \"...\"}} with the same value on every node (make one with "
+        "`openssl rand -base64 32`), or start with --insecure-peers on a trusted network",
+        opts.config_path, config->nodes.size());
+    return kExitFailure;
   }
+  if (config->cluster.secret.empty() && config->nodes.size() > 1) {
+    spdlog::warn("--insecure-peers: peer traffic is not authenticated; use only on a trusted network");
+  }
+  if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
+  if (opts.join) spdlog::warn("--join is not supported yet; the config's nodes are the members");
+  auto zones = read_zone_files(opts.zone_files);
+  if (!zones) return kExitFailure;
 
   store::Store store;
   server::QueryStats stats;
@@ -136,8 +143,43 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
 
-  node::LocalSubmitter submitter(store);
-  if (!seed_from_zone_files(opts.zone_files, submitter, me.numeric_id)) return kExitFailure;
+  // Restore the store from this node's checkpoint and log before serving:
+  // a restarted node answers from its own data before any peer does.
+  node::ClusterOptions co;
+  co.self = me.numeric_id;
+  for (const auto& [id, n] : config->nodes) co.members[n.numeric_id] = n.raft.to_string();
+  co.secret = config->cluster.secret;
+  // A node alone has no peers, so nothing to authenticate.
+  co.insecure_peers = opts.insecure_peers || config->nodes.size() == 1;
+  if (opts.unreliable) co.unreliable = *opts.unreliable;
+  co.data_dir = opts.data_dir;
+  co.tick_ms = config->cluster.heartbeat_ms;
+  co.election_ticks = std::max<uint32_t>(2, config->cluster.election_timeout_ms / std::max<uint32_t>(1, co.tick_ms));
+  co.propose_timeout_ms = config->cluster.propose_timeout_ms;
+  co.prune_lag_entries = config->cluster.prune_lag_entries;
+  co.checkpoint_every_entries = config->cluster.raw.value("checkpoint_every_entries", co.checkpoint_every_entries);
+  co.wal_segment_bytes = config->cluster.raw.value("wal_segment_bytes", co.wal_segment_bytes);
+  auto cluster = node::Cluster::open(co, store);
+  if (!cluster) {
+    spdlog::critical("{}", cluster.error().message);
+    return kExitFailure;
+  }
+  if (auto started = (*cluster)->start(); !started) {
+    spdlog::critical("{}", started.error().message);
+    return kExitFailure;
+  }
+  node::ChangeSubmitter& submitter = **cluster;
+  std::atomic<bool> stopping{false};
+  const std::string seed_state = opts.data_dir + "/zone-seed.state";
+  std::thread seed_thread;
+  if (config->nodes.size() == 1) {
+    // Alone, the node commits at once: serve only once the zones are in.
+    node::seed_from_zone_files(submitter, store, seed_state, *zones, stopping, /*zone_wait_ms=*/0);
+  } else {
+    // In a cluster the zone files' changes wait for a quorum; meanwhile the
+    // node serves what it already has.
+    seed_thread = std::thread([&] { node::seed_from_zone_files(submitter, store, seed_state, *zones, stopping); });
+  }
 
   udp.start();
   tcp.start();
@@ -152,7 +194,7 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   node::StdinCommands commands(submitter, store, me.numeric_id,
-                               [&] { return node::local_status(me.id, store); });
+                               [&] { return (*cluster)->status(); });
   std::thread stdin_thread([&] {
     commands.run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
     spdlog::debug("end of standard input; still serving");
@@ -162,7 +204,10 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   spdlog::info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   (void)!write(stop_pipe[1], "x", 1);
+  stopping = true;
   stdin_thread.join();
+  (*cluster)->stop();
+  if (seed_thread.joinable()) seed_thread.join();
   tcp.stop();
   udp.stop();
   server::QueryTotals totals = stats.totals();

@@ -3,7 +3,13 @@
 // changes to the store, which queries read without waiting on any of this.
 #include "node/cluster.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -36,6 +42,9 @@ constexpr auto kReproposeInterval = std::chrono::milliseconds(1000);
 class Cluster::Impl {
  public:
   Impl(ClusterOptions options, store::Store& store) : options_(std::move(options)), store_(store) {}
+  ~Impl() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
 
   util::Result<void> open();
   util::Result<void> start();
@@ -85,6 +94,7 @@ class Cluster::Impl {
   raft::Index applied_ = 0;
   raft::Index snapshot_index_ = 0;
   raft::Index compact_hint_ = 0;
+  int lock_fd_ = -1;
 };
 
 util::Result<void> Cluster::Impl::open() {
@@ -92,6 +102,14 @@ util::Result<void> Cluster::Impl::open() {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return util::make_error("cannot create data directory " + dir + ": " + ec.message());
+  // Two processes on one data directory would corrupt each other's log.
+  const std::string lock_path = options_.data_dir + "/LOCK";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) return util::make_error("cannot open " + lock_path + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return util::make_error("data directory " + options_.data_dir + " is in use by another dns-node process (" +
+                            lock_path + " is locked)");
+  }
 
   raft::StorageOptions so;
   so.fsync = options_.fsync;
@@ -342,11 +360,11 @@ void Cluster::Impl::process_ready() {
   // 4. Apply.
   apply_committed(rd.committed_entries);
   if (rd.snapshot) core_->report_checkpoint(snapshot_index_);
-  // 5. Checkpoint and prune.
+  core_->advance();
+  // 5. Checkpoint and prune, once the core counts this batch as applied.
   if (rd.compact_hint) compact_hint_ = *rd.compact_hint;
   if (rd.need_snapshot || applied_ >= snapshot_index_ + options_.checkpoint_every_entries) take_checkpoint();
   maybe_compact();
-  core_->advance();
 }
 
 void Cluster::Impl::apply_committed(const std::vector<raft::Entry>& entries) {
@@ -399,7 +417,7 @@ void Cluster::Impl::take_checkpoint() {
 
 void Cluster::Impl::maybe_compact() {
   raft::Index target = std::min(compact_hint_, snapshot_index_);
-  if (target < core_->first_index()) return;
+  if (target < core_->first_index() && target < storage_->first_index()) return;
   if (auto r = storage_->compact(target); !r) {
     spdlog::error("log compaction to {} failed: {}", target, r.error().message);
     return;

@@ -82,45 +82,5 @@ TEST(Cli, HelpAndVersionExitZeroOnStdout) {
   EXPECT_NE(v.out.find("dns-node 9.9.9"), std::string::npos) << v.out;
 }
 
-TEST(Unreliable, FullSpec) {
-  auto r = parse_unreliable("drop=0.2,dup=0.05,delay=5-50ms");
-  ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_DOUBLE_EQ(r->drop, 0.2);
-  EXPECT_DOUBLE_EQ(r->dup, 0.05);
-  EXPECT_EQ(r->delay_min_ms, 5u);
-  EXPECT_EQ(r->delay_max_ms, 50u);
-  EXPECT_TRUE(r->any());
-}
-
-TEST(Unreliable, DelayForms) {
-  struct Case {
-    const char* spec;
-    uint32_t lo, hi;
-  };
-  for (const Case& c : {Case{"delay=20ms", 20, 20}, Case{"delay=20", 20, 20}, Case{"delay=1s", 1000, 1000},
-                        Case{"delay=5ms-1s", 5, 1000}, Case{"delay=0-10", 0, 10}, Case{" reorder=0.1 , delay=3-4ms ", 3, 4}}) {
-    auto r = parse_unreliable(c.spec);
-    ASSERT_TRUE(r.ok()) << c.spec << ": " << r.error().message;
-    EXPECT_EQ(r->delay_min_ms, c.lo) << c.spec;
-    EXPECT_EQ(r->delay_max_ms, c.hi) << c.spec;
-  }
-}
-
-TEST(Unreliable, BadSpecsSayWhy) {
-  struct Case {
-    const char* spec;
-    const char* expect;
-  };
-  for (const Case& c : {Case{"", "empty"}, Case{"drop", "not key=value"}, Case{"drop=1.5", "probability"},
-                        Case{"drop=-0.1", "probability"}, Case{"dup=x", "probability"}, Case{"drop=", "probability"},
-                        Case{"loss=0.1", "unknown key 'loss'"}, Case{"delay=50-5ms", "minimum is above"},
-                        Case{"delay=fast", "delay such as"}, Case{"delay=5-ms", "delay such as"},
-                        Case{"delay=999s", "delay such as"}}) {
-    auto r = parse_unreliable(c.spec);
-    ASSERT_FALSE(r.ok()) << "accepted: " << c.spec;
-    EXPECT_NE(r.error().message.find(c.expect), std::string::npos) << c.spec << " -> " << r.error().message;
-  }
-}
-
 }  // namespace
 }  // namespace node

@@ -1,0 +1,5 @@
+"""Lets the cluster tests import their harness."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
