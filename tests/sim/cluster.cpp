@@ -62,6 +62,29 @@ std::vector<FaultMix> standard_mixes() {
   chaos.membership = 0.04;
   chaos.transfer = 0.02;
   mixes.push_back(chaos);
+
+  FaultMix slow;
+  slow.name = "slow";  // delays up to 5 ticks: answers overtake Appends, heartbeats race
+  slow.drop = 0.03;
+  slow.duplicate = 0.03;
+  slow.min_delay = 5;
+  slow.max_delay = 50;
+  slow.crash = 0.01;
+  slow.membership = 0.03;
+  mixes.push_back(slow);
+
+  FaultMix classic;
+  classic.name = "classic";
+  classic.classic = true;
+  classic.drop = 0.05;
+  classic.duplicate = 0.03;
+  classic.max_delay = 15;
+  classic.partition = 0.03;
+  classic.one_way = 0.02;
+  classic.crash = 0.02;
+  classic.membership = 0.03;
+  classic.transfer = 0.01;
+  mixes.push_back(classic);
   return mixes;
 }
 
@@ -148,6 +171,10 @@ Config Cluster::config_for(NodeId id) const {
   c.snapshot_chunk_bytes = 64;
   c.snapshot_window_chunks = 2;
   c.max_log_lag_entries = 40;
+  if (opts_.mix.classic) {
+    c.pre_vote = false;
+    c.check_quorum = false;
+  }
   return c;
 }
 

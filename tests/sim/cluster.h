@@ -31,6 +31,7 @@ struct FaultMix {
   double transfer = 0;        ///< per tick: try a leadership transfer
   double propose = 0.5;       ///< per tick: a client proposal
   double read = 0.1;          ///< per tick: a ReadIndex request
+  bool classic = false;       ///< PreVote and CheckQuorum off: the plain algorithm of the paper
 };
 
 /// The fault mixes the test suite runs.

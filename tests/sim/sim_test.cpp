@@ -38,7 +38,7 @@ uint64_t env_u64(const char* name, uint64_t dflt) {
 
 class SimTest : public testing::TestWithParam<Case> {};
 
-// Default: 280 seeds per case x 18 cases = 5040 seeds.
+// Default: 280 seeds per case x 24 cases = 6720 seeds.
 // RAFT_SIM_SEED=<s>   run only seed s (replay); RAFT_SIM_TRACE=1 prints every event.
 // RAFT_SIM_SEEDS=<n>  seeds per case; RAFT_SIM_FIRST=<s> first seed.
 TEST_P(SimTest, SafetyAndLiveness) {
