@@ -170,8 +170,13 @@ util::Result<Message> parse_message(const uint8_t* data, size_t len) {
         pos += rdlength;
         continue;
       }
-      auto rdata = rdata_from_wire(type, data, len, pos, rdlength);
-      if (!rdata) return util::make_error(where + ": " + rdata.error().message);
+      // RFC 2136 §2.4 and §2.5: prerequisites and deletions of class ANY or
+      // NONE carry empty rdata whatever the type.
+      util::Result<std::string> rdata = std::string();
+      if (rdlength != 0 || (rclass != rrclass::ANY && rclass != rrclass::NONE)) {
+        rdata = rdata_from_wire(type, data, len, pos, rdlength);
+        if (!rdata) return util::make_error(where + ": " + rdata.error().message);
+      }
       pos += rdlength;
       RR rr{std::move(owner).value(), type, rclass, ttl, std::move(rdata).value()};
       if (type == rrtype::TSIG) {

@@ -187,6 +187,28 @@ TEST(ParseMessage, MalformedInputsAreErrors) {
   EXPECT_FALSE(parse_query(none.data(), none.size(), &ok).ok());
 }
 
+TEST(ParseMessage, UpdateRecordsWithEmptyRdataOfClassAnyOrNone) {
+  // RFC 2136: zone section, one prerequisite "RRset exists" (ANY, A, rdlen 0),
+  // one update "delete RRset" (ANY, A, rdlen 0) and "RRset does not exist" (NONE).
+  std::string zone = std::string("\7example\3com\0\0\6\0\1", 17);
+  std::string any_a = std::string("\xC0\x0c\0\1\0\xff\0\0\0\0\0\0", 12);
+  std::string none_a = std::string("\xC0\x0c\0\1\0\xfe\0\0\0\0\0\0", 12);
+  auto p = packet(1, 2, 1, 0, zone + any_a + none_a + any_a);
+  p[2] = 0x28;  // opcode UPDATE
+  auto m = parse_message(p.data(), p.size());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(m->header.opcode(), opcode::UPDATE);
+  ASSERT_EQ(m->answers.size(), 2u);
+  EXPECT_EQ(m->answers[0].rclass, rrclass::ANY);
+  EXPECT_TRUE(m->answers[0].rdata.empty());
+  EXPECT_EQ(m->answers[1].rclass, rrclass::NONE);
+  ASSERT_EQ(m->authorities.size(), 1u);
+  // Class IN with empty A rdata is still malformed.
+  std::string in_a = std::string("\xC0\x0c\0\1\0\1\0\0\0\0\0\0", 12);
+  auto bad = packet(1, 0, 1, 0, zone + in_a);
+  EXPECT_FALSE(parse_message(bad.data(), bad.size()).ok());
+}
+
 TEST(ParseMessage, EveryTruncationOfAValidMessageFailsCleanly) {
   std::vector<uint8_t> buf(512);
   MessageWriter w(buf.data(), buf.size());
