@@ -55,6 +55,12 @@ class Cluster final : public ChangeSubmitter {
   /// with "no quorum" / "timeout" errors after propose_timeout_ms.
   void submit(store::Change change, std::function<void(SubmitResult)> done) override;
 
+  /// A linearizable read point (ReadIndex, Raft dissertation §6.4): `done`
+  /// runs once this node has applied everything committed when it was
+  /// called, as confirmed by a leader that still holds its quorum; or with an
+  /// error ("no quorum ...", "timeout ...") after propose_timeout_ms.
+  void read_barrier(std::function<void(util::Result<void>)> done);
+
   /// The STATUS object: node, role, term, leader, commit_index,
   /// applied_index, log_first_index, log_last_index, peers. Thread-safe.
   nlohmann::json status();

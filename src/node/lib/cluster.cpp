@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <boost/asio/io_context.hpp>
@@ -50,6 +51,7 @@ class Cluster::Impl {
   util::Result<void> start();
   void stop();
   void submit(store::Change change, std::function<void(SubmitResult)> done);
+  void read_barrier(std::function<void(util::Result<void>)> done);
   nlohmann::json status();
 
  private:
@@ -64,6 +66,16 @@ class Cluster::Impl {
     raft::Term appended_term = 0;  // leader: term it was appended in (0 = forwarded or not yet)
   };
   using PendingKey = std::pair<uint64_t, uint64_t>;
+
+  // A read barrier waiting for its ReadState, then for apply to reach it.
+  struct PendingRead {
+    std::function<void(util::Result<void>)> done;
+    Clock::time_point deadline;
+    Clock::time_point next_try;
+    raft::Index read_index = 0;  // 0 until the leader confirmed it
+  };
+  void try_read_index(uint64_t id, PendingRead& r);
+  void release_reads();
 
   void try_propose(Pending& p);
   void on_tick();
@@ -91,6 +103,8 @@ class Cluster::Impl {
   std::atomic<bool> stopping_{false};
 
   std::map<PendingKey, Pending> pending_;
+  std::map<uint64_t, PendingRead> pending_reads_;
+  uint64_t next_read_id_ = 1;
   raft::Index applied_ = 0;
   raft::Index snapshot_index_ = 0;
   raft::Index compact_hint_ = 0;
@@ -217,6 +231,8 @@ void Cluster::Impl::stop() {
     stopping_ = true;
     for (auto& [key, p] : pending_) p.done(util::make_error("shutting down: the change's outcome is unknown"));
     pending_.clear();
+    for (auto& [id, r] : pending_reads_) r.done(util::make_error("shutting down"));
+    pending_reads_.clear();
     if (tick_timer_) tick_timer_->cancel();
     transport_->stop();
     io_.stop();
@@ -251,6 +267,35 @@ void Cluster::Impl::submit(store::Change change, std::function<void(SubmitResult
   });
 }
 
+void Cluster::Impl::read_barrier(std::function<void(util::Result<void>)> done) {
+  boost::asio::post(io_, [this, done = std::move(done)]() mutable {
+    if (stopping_) return done(util::make_error("shutting down"));
+    uint64_t id = next_read_id_++;
+    PendingRead r;
+    r.done = std::move(done);
+    r.deadline = Clock::now() + std::chrono::milliseconds(options_.propose_timeout_ms);
+    try_read_index(id, pending_reads_.emplace(id, std::move(r)).first->second);
+    schedule_ready();
+  });
+}
+
+void Cluster::Impl::try_read_index(uint64_t id, PendingRead& r) {
+  // The context names the request; a lost request is asked again later.
+  r.next_try = Clock::now() + kReproposeInterval;
+  (void)core_->read_index(std::to_string(id));
+}
+
+void Cluster::Impl::release_reads() {
+  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+    if (it->second.read_index != 0 && applied_ >= it->second.read_index) {
+      it->second.done({});
+      it = pending_reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Cluster::Impl::try_propose(Pending& p) {
   auto r = core_->propose_or_forward(p.bytes);
   p.next_try = Clock::now() + kReproposeInterval;
@@ -277,6 +322,9 @@ void Cluster::Impl::on_tick() {
                          core_->role() == raft::Role::Leader;
     if (!appended_here && now >= p.next_try) try_propose(p);
   }
+  for (auto& [id, r] : pending_reads_) {
+    if (r.read_index == 0 && now >= r.next_try) try_read_index(id, r);
+  }
   fail_pending_past_deadline();
   schedule_ready();
 }
@@ -297,6 +345,16 @@ void Cluster::Impl::fail_pending_past_deadline() {
                                        " ms; the change was not applied"));
     }
     it = pending_.erase(it);
+  }
+  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    it->second.done(util::make_error(core_->leader() == raft::kNoNode
+                                         ? "no quorum: no leader reachable for a consistent read"
+                                         : "timeout: the leader did not confirm a consistent read in time"));
+    it = pending_reads_.erase(it);
   }
 }
 
@@ -360,6 +418,11 @@ void Cluster::Impl::process_ready() {
   // 4. Apply.
   apply_committed(rd.committed_entries);
   if (rd.snapshot) core_->report_checkpoint(snapshot_index_);
+  for (const raft::ReadState& rs : rd.read_states) {
+    uint64_t id = std::strtoull(rs.context.c_str(), nullptr, 10);
+    if (auto it = pending_reads_.find(id); it != pending_reads_.end()) it->second.read_index = std::max<raft::Index>(rs.index, 1);
+  }
+  release_reads();
   core_->advance();
   // 5. Checkpoint and prune, once the core counts this batch as applied.
   if (rd.compact_hint) compact_hint_ = *rd.compact_hint;
@@ -493,6 +556,7 @@ void Cluster::stop() { impl_->stop(); }
 void Cluster::submit(store::Change change, std::function<void(SubmitResult)> done) {
   impl_->submit(std::move(change), std::move(done));
 }
+void Cluster::read_barrier(std::function<void(util::Result<void>)> done) { impl_->read_barrier(std::move(done)); }
 nlohmann::json Cluster::status() { return impl_->status(); }
 
 }  // namespace node
