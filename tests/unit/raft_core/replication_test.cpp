@@ -270,6 +270,45 @@ TEST(Replication, CandidateDropsForwardedProposal) {
   EXPECT_EQ(c->last_index(), 0u);
 }
 
+TEST(Replication, HeartbeatCommitIsLimitedToFollowerMatch) {
+  Net net(3);
+  net.elect(1);
+  net.isolate(3);
+  for (int i = 0; i < 3; ++i) (void)net.at(1).propose("p");
+  net.deliver_all();
+  Index match3 = 0;
+  for (const auto& p : net.at(1).status().peers) {
+    if (p.id == 3) match3 = p.match;
+  }
+  ASSERT_LT(match3, net.at(1).commit());
+  net.sent.clear();
+  net.tick_all(1);
+  bool seen = false;
+  for (const auto& m : net.sent) {
+    if (m.type == MessageType::Heartbeat && m.to == 3) {
+      seen = true;
+      EXPECT_EQ(m.commit, match3) << "a follower may only commit what it is known to hold";
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
+TEST(Replication, FollowersReportAppliedIndexToLeader) {
+  Net net(3);
+  net.elect(1);
+  (void)net.at(1).propose("x");
+  net.deliver_all();
+  net.at(2).report_checkpoint(net.at(2).applied());
+  net.deliver_all();
+  for (const auto& p : net.at(1).status().peers) {
+    if (p.id == 2) {
+      EXPECT_EQ(p.applied, net.at(2).applied());
+    } else {
+      EXPECT_EQ(p.applied, 0u) << "node 3 reported nothing";
+    }
+  }
+}
+
 TEST(Replication, StatusReportsRoleAndPeerProgress) {
   Net net(3);
   net.elect(1);
