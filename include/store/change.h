@@ -1,8 +1,10 @@
-// A change: an ordered batch of record operations, the unit that Raft
-// replicates and apply executes. Carries its origin for exactly-once apply.
+// A change: an ordered batch of record operations, or one RFC 2136 UPDATE,
+// the unit that Raft replicates and apply executes. Carries its origin for
+// exactly-once apply.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,8 +25,46 @@ struct Op {
   dns::RR rr;
 };
 
+/// The five prerequisite kinds of RFC 2136 §2.4 (evaluated as §3.2).
+enum class PrereqKind : uint8_t {
+  RRsetExists = 1,       // §2.4.1 (class ANY, type T): an RRset of rr.type exists at rr.owner
+  RRsetExistsValue = 2,  // §2.4.2 (class IN): the RRset equals the prerequisite records of that name and type
+  RRsetAbsent = 3,       // §2.4.3 (class NONE, type T): no RRset of rr.type at rr.owner
+  NameInUse = 4,         // §2.4.4 (class ANY, type ANY): rr.owner owns at least one record
+  NameNotInUse = 5,      // §2.4.5 (class NONE, type ANY): rr.owner owns no record
+};
+
+struct Prereq {
+  PrereqKind kind = PrereqKind::NameInUse;
+  dns::RR rr;  // owner always; type for the RRset kinds; rdata for RRsetExistsValue
+};
+
+/// The update kinds of RFC 2136 §2.5 (applied as §3.4.2).
+enum class UpdateKind : uint8_t {
+  Add = 1,          // §2.5.1 add rr to its RRset
+  DeleteRRset = 2,  // §2.5.2 delete the RRset of rr.type at rr.owner
+  DeleteName = 3,   // §2.5.3 delete every RRset at rr.owner
+  DeleteRR = 4,     // §2.5.4 delete the record matching rr (owner, type, rdata)
+};
+
+struct UpdateOp {
+  UpdateKind kind = UpdateKind::Add;
+  dns::RR rr;  // class is IN whatever the wire class was
+};
+
+/// One RFC 2136 UPDATE, evaluated in apply against the replicated state so
+/// that every node reaches the same outcome: all prerequisites hold and every
+/// update is applied, or nothing changes (the rcode says why).
+struct Update {
+  dns::Name zone;                 // the zone section's name (an apex)
+  std::vector<Prereq> prereqs;    // in message order
+  std::vector<UpdateOp> updates;  // in message order
+};
+
 /// A batch of operations. Ops are applied in order; each succeeds or fails
-/// on its own (a zone file seeding a cluster loads what it can).
+/// on its own (a zone file seeding a cluster loads what it can). A change
+/// carrying an `update` is an RFC 2136 UPDATE instead, all or nothing; its
+/// `ops` are then empty.
 /// (origin, client_id, sequence) identify the change for deduplication: a
 /// change whose sequence is not above the last applied one from the same
 /// (origin, client_id) is not applied again, and gets the earlier result.
@@ -33,6 +73,7 @@ struct Change {
   uint64_t client_id = 0;   // a client of that node (stdin, an UPDATE socket, ...)
   uint64_t sequence = 0;    // increasing per (origin, client_id); 0 = no dedupe
   std::vector<Op> ops;
+  std::optional<Update> update;
 };
 
 /// Compact, versioned binary encoding (the bytes stored in the Raft log).

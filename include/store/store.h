@@ -15,15 +15,25 @@
 
 namespace store {
 
+/// RFC 1982 serial number arithmetic: whether `a` is newer than `b`.
+inline bool serial_newer(uint32_t a, uint32_t b) { return a != b && static_cast<uint32_t>(a - b) < 0x80000000u; }
+
 /// What applying one change did: per op, empty on success or the reason.
+/// For an UPDATE (Change::update): `rcode` is the RFC 2136 outcome
+/// (NOERROR, NXRRSET, YXRRSET, NXDOMAIN, YXDOMAIN, NOTZONE, NOTAUTH, SERVFAIL)
+/// and op_errors holds one entry with the reason when it is not NOERROR.
 struct ApplyResult {
   std::vector<std::string> op_errors;  // one entry per op, "" when it applied
   bool duplicate = false;              // already applied earlier; results are the earlier ones
+  uint16_t rcode = 0;                  // DNS rcode of the outcome; 0 (NOERROR) for plain ops
   bool all_ok() const;
   /// First error, or "" when every op applied.
   std::string first_error() const;
 };
 
+/// Every committed change that modifies a zone advances the zone's SOA serial
+/// by one (RFC 1982), unless the change itself set a newer serial; an SOA
+/// added with a serial not newer than the current one keeps the current one.
 /// The record store. One writer (the apply loop) and many readers (query
 /// threads). Readers call snapshot() or, on the hot path, check generation()
 /// and keep their snapshot until it moves.
@@ -61,6 +71,7 @@ class Store {
   struct Dedupe {
     uint64_t sequence = 0;
     std::vector<std::string> op_errors;
+    uint16_t rcode = 0;
   };
   ApplyResult apply_one(zone::ZoneSet& next, const Change& change);
   void publish(zone::ZoneSet next, uint64_t index);

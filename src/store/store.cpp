@@ -5,7 +5,11 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
+
+#include "dns/message.h"
 
 #include "util/bytes.h"
 #include "util/file.h"
@@ -13,12 +17,138 @@
 namespace store {
 namespace {
 
-constexpr std::string_view kStateMagic = "DNSNODE-STATE\x01";
+// Version 2 added the rcode of each dedupe entry.
+constexpr std::string_view kStateMagic = "DNSNODE-STATE\x02";
 constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
 
 bool is_soa_add(const Op& op) { return op.kind == OpKind::Add && op.rr.type == dns::rrtype::SOA; }
 
-std::string apply_op(zone::ZoneSet& zones, const Op& op) {
+std::optional<uint32_t> soa_serial(const zone::Zone& z) {
+  const zone::RRset* soa = z.soa();
+  if (!soa || soa->rdatas.empty()) return std::nullopt;
+  auto fields = dns::soa_decode(soa->rdatas.front());
+  if (!fields) return std::nullopt;
+  return fields->serial;
+}
+
+/// Edits a ZoneSet on behalf of one change and keeps track of which zones the
+/// change modified, so finish() can advance each one's SOA serial once
+/// (DESIGN.md: every committed change to a zone advances its serial). Being
+/// part of apply, this happens identically on every node.
+class ZoneEditor {
+ public:
+  explicit ZoneEditor(zone::ZoneSet& zones) : zones_(zones) {}
+
+  /// Adds a record; returns whether anything changed. An SOA whose serial is
+  /// not newer than the current one keeps the current serial, so re-adding
+  /// an older SOA (a zone file seeding again) never moves it backwards.
+  util::Result<bool> add(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (rr.type == dns::rrtype::SOA && (!z || z->apex() != rr.owner)) {
+      // A new zone (possibly nested in `z`, which then loses records to it).
+      Touched* parent = z ? &touch(*z) : nullptr;
+      auto added = zones_.add(rr);
+      if (!added) return added.error();
+      if (parent) parent->modified = true;
+      Touched& created = touched_[key(rr.owner)];
+      created.apex = rr.owner;
+      created.created = true;
+      return true;
+    }
+    if (!z) {
+      auto added = zones_.add(rr);  // refused with the reason ("outside every zone")
+      if (!added) return added.error();
+      return true;
+    }
+    Touched& t = touch(*z);
+    dns::RR to_add = rr;
+    if (rr.type == dns::rrtype::SOA) {
+      auto fields = dns::soa_decode(rr.rdata);
+      if (fields && t.serial_before && !serial_newer(fields->serial, *t.serial_before)) {
+        fields->serial = *t.serial_before;
+        to_add.rdata = dns::soa_encode(*fields);
+      } else if (fields) {
+        t.explicit_serial = true;
+      }
+    }
+    if (const zone::Node* n = z->find(rr.owner)) {
+      if (const zone::RRset* rs = n->find(rr.type); rs && rs->ttl == to_add.ttl &&
+                                                   std::find(rs->rdatas.begin(), rs->rdatas.end(), to_add.rdata) !=
+                                                       rs->rdatas.end()) {
+        return false;  // already there, same TTL
+      }
+    }
+    auto added = zones_.add(to_add);
+    if (!added) return added.error();
+    t.modified = true;
+    return true;
+  }
+
+  util::Result<bool> remove(const dns::RR& rr) {
+    Touched* t = touch_owner(rr.owner);
+    auto removed = zones_.remove(rr);
+    if (!removed) return removed.error();
+    if (t && removed.value()) t->modified = true;
+    return removed.value();
+  }
+
+  util::Result<size_t> remove_rrset(const dns::Name& owner, uint16_t type) {
+    Touched* t = touch_owner(owner);
+    auto removed = zones_.remove_rrset(owner, type);
+    if (!removed) return removed.error();
+    if (t && removed.value() > 0) t->modified = true;
+    return removed.value();
+  }
+
+  /// Advances the serial of every zone this change modified, unless the
+  /// change created the zone or set a newer serial itself.
+  void finish() {
+    for (auto& [k, t] : touched_) {
+      if (t.created || t.explicit_serial || !t.modified || !t.serial_before) continue;
+      const zone::Zone* z = zones_.find_zone(t.apex);
+      if (!z || z->apex() != t.apex || !z->soa() || z->soa()->rdatas.empty()) continue;  // zone removed
+      auto fields = dns::soa_decode(z->soa()->rdatas.front());
+      if (!fields) continue;
+      fields->serial = *t.serial_before + 1;  // RFC 1982 §3.1: addition modulo 2^32
+      dns::RR soa;
+      soa.owner = z->apex();
+      soa.type = dns::rrtype::SOA;
+      soa.ttl = z->soa()->ttl;
+      soa.rdata = dns::soa_encode(*fields);
+      (void)zones_.add(soa);  // replaces the apex SOA; valid since it was stored before
+    }
+  }
+
+ private:
+  struct Touched {
+    dns::Name apex;
+    std::optional<uint32_t> serial_before;
+    bool created = false;          // the change made this zone
+    bool explicit_serial = false;  // the change set a newer serial itself
+    bool modified = false;
+  };
+
+  static std::string key(const dns::Name& apex) { return apex.lowercased().wire(); }
+
+  Touched& touch(const zone::Zone& z) {
+    auto [it, fresh] = touched_.try_emplace(key(z.apex()));
+    if (fresh) {
+      it->second.apex = z.apex();
+      it->second.serial_before = soa_serial(z);
+    }
+    return it->second;
+  }
+
+  Touched* touch_owner(const dns::Name& owner) {
+    const zone::Zone* z = zones_.find_zone(owner);
+    return z ? &touch(*z) : nullptr;
+  }
+
+  zone::ZoneSet& zones_;
+  std::map<std::string, Touched> touched_;
+};
+
+std::string apply_op(ZoneEditor& zones, const Op& op) {
   switch (op.kind) {
     case OpKind::Add: {
       auto r = zones.add(op.rr);
@@ -43,6 +173,159 @@ std::string apply_op(zone::ZoneSet& zones, const Op& op) {
     }
   }
   return "unknown operation";
+}
+
+struct UpdateOutcome {
+  uint16_t rcode = dns::rcode::NOERROR;
+  std::string reason;
+};
+
+std::string describe(const dns::RR& rr) { return rr.owner.to_text() + " " + dns::type_to_text(rr.type); }
+
+/// RFC 2136 §3.2: the prerequisites, checked against the zone as it is now.
+UpdateOutcome check_prerequisites(const zone::ZoneSet& zones, const zone::Zone& z, const Update& u) {
+  // §3.2.3: value-dependent prerequisites of one name and type form one
+  // RRset, compared as a whole once all are collected.
+  std::map<std::pair<std::string, uint16_t>, std::pair<dns::Name, std::vector<std::string>>> expected;
+  for (const Prereq& p : u.prereqs) {
+    const zone::Zone* owner_zone = zones.find_zone(p.rr.owner);
+    if (!owner_zone || owner_zone->apex() != z.apex()) {
+      return {dns::rcode::NOTZONE, "prerequisite name " + p.rr.owner.to_text() + " is not in zone " + z.apex().to_text()};
+    }
+    const zone::Node* n = z.find(p.rr.owner);
+    const bool in_use = n && !n->rrsets.empty();
+    const bool has_rrset = n && n->find(p.rr.type);
+    switch (p.kind) {
+      case PrereqKind::NameInUse:
+        if (!in_use) return {dns::rcode::NXDOMAIN, "prerequisite failed: " + p.rr.owner.to_text() + " has no records"};
+        break;
+      case PrereqKind::NameNotInUse:
+        if (in_use) return {dns::rcode::YXDOMAIN, "prerequisite failed: " + p.rr.owner.to_text() + " has records"};
+        break;
+      case PrereqKind::RRsetExists:
+        if (!has_rrset) return {dns::rcode::NXRRSET, "prerequisite failed: no " + describe(p.rr) + " RRset"};
+        break;
+      case PrereqKind::RRsetAbsent:
+        if (has_rrset) return {dns::rcode::YXRRSET, "prerequisite failed: " + describe(p.rr) + " RRset exists"};
+        break;
+      case PrereqKind::RRsetExistsValue: {
+        auto& e = expected[{p.rr.owner.lowercased().wire(), p.rr.type}];
+        e.first = p.rr.owner;
+        e.second.push_back(p.rr.rdata);
+        break;
+      }
+    }
+  }
+  for (auto& [k, e] : expected) {
+    std::vector<std::string>& want = e.second;
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    const zone::Node* n = z.find(e.first);
+    const zone::RRset* rs = n ? n->find(k.second) : nullptr;
+    std::vector<std::string> have = rs ? rs->rdatas : std::vector<std::string>{};
+    std::sort(have.begin(), have.end());
+    if (have != want) {
+      return {dns::rcode::NXRRSET,
+              "prerequisite failed: the " + e.first.to_text() + " " + dns::type_to_text(k.second) +
+                  " RRset differs from the one required"};
+    }
+  }
+  return {};
+}
+
+/// RFC 2136 §3.4.2: the updates, with the apex SOA and NS rules and the
+/// CNAME rules, into `zones` (a trial copy the caller keeps only on NOERROR).
+UpdateOutcome apply_updates(zone::ZoneSet& zones, const Update& u) {
+  ZoneEditor editor(zones);
+  auto node_at = [&](const dns::Name& name) -> const zone::Node* {
+    const zone::Zone* z = zones.find_zone(name);
+    return z ? z->find(name) : nullptr;
+  };
+  for (const UpdateOp& op : u.updates) {
+    const zone::Zone* z = zones.find_zone(op.rr.owner);
+    if (!z || z->apex() != u.zone) {
+      return {dns::rcode::NOTZONE, "update name " + op.rr.owner.to_text() + " is not in zone " + u.zone.to_text()};
+    }
+    const bool at_apex = op.rr.owner == u.zone;
+    dns::RR rr = op.rr;
+    rr.rclass = dns::rrclass::IN;
+    switch (op.kind) {
+      case UpdateKind::Add: {
+        const zone::Node* n = node_at(rr.owner);
+        if (rr.type == dns::rrtype::SOA) {
+          // §3.4.2.2: an SOA only at the apex, and only with a newer serial.
+          if (!at_apex) continue;
+          auto fields = dns::soa_decode(rr.rdata);
+          auto current = soa_serial(*z);
+          if (!fields || (current && !serial_newer(fields->serial, *current))) continue;
+        } else if (rr.type == dns::rrtype::CNAME) {
+          // §3.4.2.2: a CNAME beside other data is ignored; one CNAME
+          // replaces another.
+          bool other_data = false;
+          const zone::RRset* cname = nullptr;
+          if (n) {
+            for (const zone::RRset& rs : n->rrsets) {
+              if (rs.type == dns::rrtype::CNAME) cname = &rs;
+              else other_data = true;
+            }
+          }
+          if (other_data) continue;
+          if (cname && !(cname->rdatas.size() == 1 && cname->rdatas.front() == rr.rdata)) {
+            if (auto r = editor.remove_rrset(rr.owner, dns::rrtype::CNAME); !r) {
+              return {dns::rcode::SERVFAIL, r.error().message};
+            }
+          }
+        } else if (n && n->find(dns::rrtype::CNAME)) {
+          continue;  // §3.4.2.2: other data beside a CNAME is ignored
+        }
+        if (auto r = editor.add(rr); !r) return {dns::rcode::SERVFAIL, r.error().message};
+        break;
+      }
+      case UpdateKind::DeleteRRset:
+        // §3.4.2.3: the apex SOA and NS RRsets are never deleted this way.
+        if (at_apex && (rr.type == dns::rrtype::SOA || rr.type == dns::rrtype::NS)) continue;
+        if (auto r = editor.remove_rrset(rr.owner, rr.type); !r) return {dns::rcode::SERVFAIL, r.error().message};
+        break;
+      case UpdateKind::DeleteName: {
+        std::vector<uint16_t> types;
+        if (const zone::Node* n = node_at(rr.owner)) {
+          for (const zone::RRset& rs : n->rrsets) types.push_back(rs.type);
+        }
+        for (uint16_t type : types) {
+          // §3.4.2.3: at the apex, SOA and NS stay.
+          if (at_apex && (type == dns::rrtype::SOA || type == dns::rrtype::NS)) continue;
+          if (auto r = editor.remove_rrset(rr.owner, type); !r) return {dns::rcode::SERVFAIL, r.error().message};
+        }
+        break;
+      }
+      case UpdateKind::DeleteRR: {
+        // §3.4.2.4: the SOA is never deleted, nor the last apex NS.
+        if (rr.type == dns::rrtype::SOA) continue;
+        if (at_apex && rr.type == dns::rrtype::NS) {
+          const zone::Node* n = node_at(rr.owner);
+          const zone::RRset* ns = n ? n->find(dns::rrtype::NS) : nullptr;
+          if (ns && ns->rdatas.size() == 1 && ns->rdatas.front() == rr.rdata) continue;
+        }
+        if (auto r = editor.remove(rr); !r) return {dns::rcode::SERVFAIL, r.error().message};
+        break;
+      }
+    }
+  }
+  editor.finish();
+  return {};
+}
+
+/// RFC 2136 §3: zone check, prerequisites, then updates, all or nothing.
+UpdateOutcome apply_update(zone::ZoneSet& zones, const Update& u) {
+  const zone::Zone* z = zones.find_zone(u.zone);
+  if (!z || z->apex() != u.zone) {
+    return {dns::rcode::NOTAUTH, "not authoritative for zone " + u.zone.to_text()};  // §3.1.1
+  }
+  if (UpdateOutcome pre = check_prerequisites(zones, *z, u); pre.rcode != dns::rcode::NOERROR) return pre;
+  zone::ZoneSet trial = zones;
+  UpdateOutcome out = apply_updates(trial, u);
+  if (out.rcode == dns::rcode::NOERROR) zones = std::move(trial);
+  return out;
 }
 
 }  // namespace
@@ -72,23 +355,32 @@ ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change) {
       result.duplicate = true;
       if (change.sequence == it->second.sequence) {
         result.op_errors = it->second.op_errors;
+        result.rcode = it->second.rcode;
       } else {
         result.op_errors.assign(change.ops.size(), "");
       }
       return result;
     }
   }
-  result.op_errors.resize(change.ops.size());
-  // SOA additions go first so that a batch which creates a zone (a zone file
-  // seeding the cluster) can hold the zone's other records in any order.
-  for (size_t i = 0; i < change.ops.size(); ++i) {
-    if (is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(next, change.ops[i]);
-  }
-  for (size_t i = 0; i < change.ops.size(); ++i) {
-    if (!is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(next, change.ops[i]);
+  if (change.update) {
+    UpdateOutcome out = apply_update(next, *change.update);
+    result.rcode = out.rcode;
+    if (out.rcode != dns::rcode::NOERROR) result.op_errors.push_back(out.reason);
+  } else {
+    result.op_errors.resize(change.ops.size());
+    ZoneEditor editor(next);
+    // SOA additions go first so that a batch which creates a zone (a zone file
+    // seeding the cluster) can hold the zone's other records in any order.
+    for (size_t i = 0; i < change.ops.size(); ++i) {
+      if (is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(editor, change.ops[i]);
+    }
+    for (size_t i = 0; i < change.ops.size(); ++i) {
+      if (!is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(editor, change.ops[i]);
+    }
+    editor.finish();
   }
   if (change.sequence != 0) {
-    dedupe_[{change.origin, change.client_id}] = Dedupe{change.sequence, result.op_errors};
+    dedupe_[{change.origin, change.client_id}] = Dedupe{change.sequence, result.op_errors, result.rcode};
   }
   return result;
 }
@@ -129,6 +421,7 @@ std::string Store::serialize() const {
     w.u64(d.sequence);
     w.u32(static_cast<uint32_t>(d.op_errors.size()));
     for (const auto& e : d.op_errors) w.str(e);
+    w.u16(d.rcode);
   }
   w.u64(zones->record_count());
   zones->for_each_record([&](const dns::RR& rr) {
@@ -156,6 +449,7 @@ util::Result<void> Store::restore(std::string_view bytes) {
     uint32_t n = r.u32();
     if (n > r.remaining()) return util::make_error("state: dedupe entry " + std::to_string(i) + " is corrupt");
     for (uint32_t j = 0; j < n && r.ok(); ++j) d.op_errors.emplace_back(r.str());
+    d.rcode = r.u16();
     dedupe[{origin, client}] = std::move(d);
   }
   uint64_t record_count = r.u64();
