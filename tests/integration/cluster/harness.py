@@ -52,11 +52,14 @@ class Node:
         self.proc = None
         self.replies = None
         self.extra_args = []
+        # A config file of this node's own (e.g. the chaos harness routes its
+        # peer links through proxies); None: the cluster's shared file.
+        self.config_path = None
 
     def start(self, extra_args=None):
         if extra_args is not None:
             self.extra_args = extra_args
-        args = [BIN, "-n", str(self.id), "-c", self.cluster.config_path, "-z", self.zone_file,
+        args = [BIN, "-n", str(self.id), "-c", self.config_path or self.cluster.config_path, "-z", self.zone_file,
                 "--data-dir", self.data_dir, "--log-level", "debug"] + self.extra_args
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
