@@ -194,3 +194,28 @@ def test_query_log_only_when_asked(start_node):
     time.sleep(0.2)
     assert "www.example.com. A" not in quiet.stderr
     assert "www.example.com. A -> NOERROR" in loud.stderr
+
+
+def test_client_that_does_not_read_gets_every_answer_later(start_node):
+    # Output is bounded per connection: the server stops reading from a client
+    # that does not read its answers, and loses none of them.
+    import threading
+    node = start_node(config=config_for(extra={"tcp": {"max_buffered_output": 65537}}))
+    count = 8000
+    template = dns.message.make_query("nope.example.com.", "A").to_wire()
+    stream = b"".join(struct.pack("!HH", len(template), i) + template[2:] for i in range(count))
+    with tcp_connect(node) as s:
+        s.settimeout(20)
+        sender = threading.Thread(target=lambda: s.sendall(stream))
+        sender.start()
+        time.sleep(0.3)  # the server fills its bound while nobody reads
+        # Other clients are served meanwhile.
+        assert node.query("www.example.com.", "A", tcp=True).rcode() == dns.rcode.NOERROR
+        seen = set()
+        for _ in range(count):
+            (n,) = struct.unpack("!H", read_exact(s, 2))
+            qid, flags = struct.unpack("!HH", read_exact(s, n)[:4])
+            assert flags & 0xF == dns.rcode.NXDOMAIN
+            seen.add(qid)
+        sender.join()
+        assert seen == set(range(count))
