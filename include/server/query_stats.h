@@ -36,6 +36,22 @@ class QueryCounters {
     if (info.truncated) bump(truncated_);
   }
 
+  /// Upper bounds (nanoseconds) of the latency histogram's buckets; a last
+  /// bucket takes the rest.
+  static constexpr std::array<uint64_t, 9> kLatencyBoundsNs = {10'000,    25'000,    50'000,     100'000,   250'000,
+                                                                500'000, 1'000'000, 5'000'000, 25'000'000};
+  static constexpr size_t kLatencySlots = kLatencyBoundsNs.size() + 1;
+
+  /// Records `queries` answers that each took at most `ns` inside the server
+  /// (the UDP path measures a whole recvmmsg batch and gives every query of
+  /// it the batch's time). No lock, no allocation.
+  void observe_latency(uint64_t ns, uint64_t queries = 1) {
+    size_t slot = 0;
+    while (slot < kLatencyBoundsNs.size() && ns > kLatencyBoundsNs[slot]) ++slot;
+    add(latency_[slot], queries);
+    add(latency_sum_ns_, ns * queries);
+  }
+
   /// Query types counted by name; anything else is "other".
   static constexpr std::array<uint16_t, 13> kTypes = {1, 2, 5, 6, 12, 15, 16, 28, 33, 257, 255, 252, 251};
   static constexpr size_t kTypeSlots = kTypes.size() + 1;
@@ -48,11 +64,16 @@ class QueryCounters {
 
  private:
   friend class QueryStats;
-  static void bump(std::atomic<uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  static void bump(std::atomic<uint64_t>& c) { add(c, 1); }
+  static void add(std::atomic<uint64_t>& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
 
   std::atomic<uint64_t> udp_{0}, tcp_{0}, dropped_{0}, truncated_{0};
   std::array<std::atomic<uint64_t>, kTypeSlots> by_qtype_{};
   std::array<std::atomic<uint64_t>, kRcodeSlots> by_rcode_{};
+  std::array<std::atomic<uint64_t>, kLatencySlots> latency_{};
+  std::atomic<uint64_t> latency_sum_ns_{0};
 };
 
 /// Sums over every thread's counters.
@@ -60,6 +81,10 @@ struct QueryTotals {
   uint64_t udp = 0, tcp = 0, dropped = 0, truncated = 0;
   std::map<std::string, uint64_t> by_qtype;  // "A", "MX", ..., "other"; only non-zero
   std::map<std::string, uint64_t> by_rcode;  // "NOERROR", ...; only non-zero
+  /// Latency histogram: per bucket of QueryCounters::kLatencyBoundsNs (not
+  /// cumulative; the last slot is above every bound), and the sum.
+  std::array<uint64_t, QueryCounters::kLatencySlots> latency{};
+  uint64_t latency_sum_ns = 0;
 };
 
 /// Owns the per-thread counter blocks; blocks never move once handed out.

@@ -30,6 +30,9 @@
 #include "node/stdin_commands.h"
 #include "node/zone_loader.h"
 #include "node/zone_seed.h"
+#include "server/http_api.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
 #include "server/query_stats.h"
 #include "server/tcp_server.h"
 #include "server/udp_server.h"
@@ -68,6 +71,14 @@ std::optional<node::ZoneLoad> read_zone_files(const std::vector<std::string>& pa
   if (!load.fatal.empty()) return std::nullopt;
   for (const std::string& w : load.warnings) spdlog::warn("{}", w);
   return load;
+}
+
+/// HTTP API credentials: each TSIG key of the config, user = key name,
+/// password = its base64 secret.
+std::vector<server::HttpCredential> http_credentials(const node::Config& cfg) {
+  std::vector<server::HttpCredential> out;
+  for (const node::TsigKey& k : cfg.tsig_keys) out.push_back(server::HttpCredential{k.name, k.secret, {}});
+  return out;
 }
 
 }  // namespace
@@ -169,6 +180,28 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   node::ChangeSubmitter& submitter = **cluster;
+  // The HTTP API (DynDNS2, REST, /health, /metrics), when this node has an http_loc.
+  server::Metrics metrics;
+  server::HttpApiDeps http_deps{&store,
+                                [&](store::Change c, std::function<void(node::SubmitResult)> done) {
+                                  submitter.submit(std::move(c), std::move(done));
+                                },
+                                [&](std::function<void(util::Result<void>)> done) {
+                                  (*cluster)->read_barrier(std::move(done));
+                                },
+                                [&] { return (*cluster)->status(); },
+                                me.numeric_id, http_credentials(*config), &metrics, &stats};
+  server::HttpApi http_api(std::move(http_deps));
+  std::optional<server::HttpServer> http;
+  if (me.http) {
+    http.emplace(http_api, server::HttpServerOptions{listen_address(*me.http)});
+    if (auto bound = http->bind(); !bound) {
+      spdlog::critical("{}", bound.error().message);
+      return kExitFailure;
+    }
+    http->start();
+  }
+
   std::atomic<bool> stopping{false};
   const std::string seed_state = opts.data_dir + "/zone-seed.state";
   std::thread seed_thread;
@@ -207,6 +240,7 @@ int main(int argc, char** argv) {
   stopping = true;
   stdin_thread.join();
   (*cluster)->stop();
+  if (http) http->stop();  // after the cluster: changes in flight get their answer first
   if (seed_thread.joinable()) seed_thread.join();
   tcp.stop();
   udp.stop();

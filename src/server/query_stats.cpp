@@ -33,6 +33,8 @@ QueryTotals QueryStats::totals() const {
         t.by_qtype[name] += n;
       }
     }
+    for (size_t i = 0; i < QueryCounters::kLatencySlots; ++i) t.latency[i] += get(c.latency_[i]);
+    t.latency_sum_ns += get(c.latency_sum_ns_);
     for (size_t i = 0; i < QueryCounters::kRcodeSlots; ++i) {
       if (uint64_t n = get(c.by_rcode_[i])) {
         t.by_rcode[i + 1 < QueryCounters::kRcodeSlots ? rcode_name(static_cast<uint16_t>(i)) : "other"] += n;

@@ -93,8 +93,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // client matches answers by ID, so no ordering is kept.
     while (auto msg = framer_.next()) {
       ResponseInfo info;
+      const auto start = std::chrono::steady_clock::now();
       size_t len = respond(zones, msg->data(), msg->size(), out + 2, kMaxMessage, true, &info);
       server_.counters->count(info, len, true);
+      server_.counters->observe_latency(
+          static_cast<uint64_t>((std::chrono::steady_clock::now() - start) / std::chrono::nanoseconds(1)));
       if (server_.options.query_log) log_query("tcp", peer_, msg->data(), msg->size(), info, len);
       if (len == 0) continue;
       put_length_prefix(out, len);

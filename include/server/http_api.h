@@ -1,0 +1,165 @@
+// The HTTP API's request handling, independent of the HTTP transport:
+// DynDNS2 (/nic/update), the REST records API, /health and /metrics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dns/name.h"
+#include "server/metrics.h"
+#include "store/change.h"
+#include "store/store.h"
+#include "util/result.h"
+
+namespace server {
+
+/// One parsed HTTP request, as the transport hands it over.
+struct HttpRequest {
+  std::string method;         ///< "GET", "POST", ...
+  std::string target;         ///< path and query string, still percent-encoded
+  std::string authorization;  ///< the Authorization header, "" when absent
+  std::string content_type;
+  std::string body;
+  std::string client_ip;      ///< the peer's address ("127.0.0.1", "::1"); v4-mapped v6 already unwrapped
+};
+
+/// The answer to one request.
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers (WWW-Authenticate, ...)
+};
+
+// --- helpers shared by the handlers (exposed for tests) ---
+
+/// Decodes %XX escapes and '+' (as space, the form encoding browsers and
+/// ddclient use in query strings). Fails on a malformed escape.
+util::Result<std::string> url_decode(std::string_view text);
+
+/// Splits "a=1&b=x%20y" into decoded pairs. A repeated key keeps the first
+/// value. Fails on a malformed escape, naming the parameter.
+util::Result<std::map<std::string, std::string>> parse_query_string(std::string_view query);
+
+/// Splits a target into its path and its query string (without the '?').
+std::pair<std::string_view, std::string_view> split_target(std::string_view target);
+
+/// Standard base64 (RFC 4648 §4) decoding; padding optional, no white space.
+std::optional<std::string> base64_decode(std::string_view text);
+
+/// The user and password of an "Authorization: Basic <base64(user:pass)>"
+/// header (RFC 7617), or nullopt when it is absent or not Basic.
+std::optional<std::pair<std::string, std::string>> parse_basic_auth(std::string_view header);
+
+/// Whether an address is loopback (127.0.0.0/8 or ::1).
+bool is_loopback_address(std::string_view ip);
+
+/// Parses an IPv4 or IPv6 literal into A or AAAA rdata (type, wire bytes).
+std::optional<std::pair<uint16_t, std::string>> ip_to_rdata(std::string_view ip);
+
+/// A credential the HTTP API accepts: the name and base64 secret of a TSIG
+/// key from the config, with that key's update policy.
+struct HttpCredential {
+  std::string user;      ///< the key name, "ddns-key." (matched with or without the final dot)
+  std::string password;  ///< the key's secret exactly as written in the config (base64 text)
+  /// Whether this key may change records of `type` at `name` in the zone
+  /// whose apex is `zone`. Empty = may change everything (a key without policy).
+  std::function<bool(const dns::Name& zone, const dns::Name& name, uint16_t type)> may_update;
+};
+
+/// The user whose name and password match, or null. Compares secrets in
+/// constant time.
+const HttpCredential* authenticate(const std::vector<HttpCredential>& credentials, std::string_view user,
+                                   std::string_view password);
+
+/// The outcome of a submitted change: per-op results or why it failed
+/// ("no quorum ...", "timeout ...").
+using HttpSubmitResult = util::Result<store::ApplyResult>;
+
+/// What the API needs from the node, as plain functions so the server
+/// module does not depend on the cluster (node) module.
+struct HttpApiDeps {
+  const store::Store* store = nullptr;
+  /// Submits a change; `done` runs once, maybe on another thread, after this
+  /// node has applied it (node::ChangeSubmitter::submit).
+  std::function<void(store::Change, std::function<void(HttpSubmitResult)>)> submit;
+  /// ReadIndex barrier (node::Cluster::read_barrier); empty = reads are local only.
+  std::function<void(std::function<void(util::Result<void>)>)> read_barrier;
+  /// The cluster STATUS object (node::Cluster::status()).
+  std::function<nlohmann::json()> status;
+  uint32_t origin = 0;  ///< this node's numeric id, set on every change
+  std::vector<HttpCredential> credentials;
+  Metrics* metrics = nullptr;          ///< update counters, rendering; may be null
+  const QueryStats* query_stats = nullptr;
+};
+
+/// Tunables of the DynDNS2 endpoint.
+struct DynDnsOptions {
+  uint32_t ttl = 60;                  ///< TTL of a new A/AAAA RRset (an existing RRset keeps its TTL)
+  uint32_t max_hosts = 20;            ///< hostnames per request ("numhost" beyond)
+  uint32_t max_changes_per_minute = 30;  ///< per hostname; beyond it the answer is "abuse"
+};
+
+/// Turns requests into answers. Thread-safe; `reply` runs exactly once per
+/// request, possibly on another thread (after a change commits).
+class HttpApi {
+ public:
+  explicit HttpApi(HttpApiDeps deps, DynDnsOptions dyndns = {});
+
+  void handle(const HttpRequest& request, std::function<void(HttpResponse)> reply);
+
+  /// Observes the cluster status (for the leader-change counter); called by
+  /// the transport's timer and on every scrape.
+  void poll_status();
+
+  /// The Prometheus text for /metrics.
+  std::string render_metrics();
+
+ private:
+  struct Auth;
+  void nic_update(const HttpRequest& req, const std::map<std::string, std::string>& params,
+                  std::function<void(HttpResponse)> reply);
+  void records(const HttpRequest& req, std::string_view zone_text, const std::map<std::string, std::string>& params,
+               std::function<void(HttpResponse)> reply);
+  void list_records(const dns::Name& zone, const std::map<std::string, std::string>& params,
+                    std::function<void(HttpResponse)> reply);
+  void change_record(const HttpRequest& req, const dns::Name& zone, const std::map<std::string, std::string>& params,
+                     std::function<void(HttpResponse)> reply);
+  HttpResponse health();
+  bool rate_limited(const dns::Name& host);
+  uint64_t next_sequence();
+  void count_update(const std::string& source, const std::string& result);
+
+  HttpApiDeps deps_;
+  DynDnsOptions dyndns_;
+  uint64_t client_id_;
+  std::mutex mu_;
+  uint64_t sequence_ = 0;
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> recent_changes_;  // host -> times
+};
+
+/// Maps a store op error or a submit error to an HTTP status: 404 for a
+/// missing record or zone, 409 for a conflict (CNAME beside data, an SOA
+/// that still has records), 503 no quorum, 504 timeout, else 400.
+unsigned status_for_store_error(std::string_view message);
+unsigned status_for_submit_error(std::string_view message);
+
+/// Parses the JSON body (or query parameters) of a record request into an
+/// op for `zone`. `name` may be absolute ("www.example.com."), "@" for the
+/// apex, or relative to the zone ("www"); a name without the final dot that
+/// already ends in the zone's name is taken as absolute. Errors name the field.
+util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::Name& zone, bool adding,
+                                        const store::Store* store);
+
+}  // namespace server

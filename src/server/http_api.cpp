@@ -1,0 +1,766 @@
+// HTTP API handlers: DynDNS2 /nic/update, the REST records API, /health and
+// /metrics. Every change goes through the submit function (Raft), as stdin's do.
+#include "server/http_api.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "dns/rr.h"
+#include "zone/zone_file.h"
+#include "zone/zone_set.h"
+
+namespace server {
+namespace {
+
+constexpr uint32_t kDefaultRecordTtl = 3600;  // as stdin's ADD without a TTL
+constexpr uint16_t kTypeDs = 43;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string strip_dot(std::string_view s) {
+  if (!s.empty() && s.back() == '.') s.remove_suffix(1);
+  return lower(s);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Length is not secret (it follows from the key's size); contents are.
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+uint64_t fresh_client_id() {
+  // Unique per process run, so a restarted node's changes are not taken for
+  // retries of the previous run's by the store's dedupe table.
+  std::random_device rd;
+  uint64_t r = (uint64_t(rd()) << 32) ^ rd();
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return (r ^ static_cast<uint64_t>(now) ^ 0x4854545000000000ull) | 1;
+}
+
+HttpResponse json_response(unsigned status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = body.dump() + "\n";
+  return r;
+}
+
+HttpResponse json_error(unsigned status, const std::string& message) {
+  return json_response(status, nlohmann::json{{"error", message}});
+}
+
+HttpResponse text_response(unsigned status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse unauthorized(std::string body, bool json) {
+  HttpResponse r = json ? json_error(401, body) : text_response(401, std::move(body));
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"dns-node\", charset=\"UTF-8\"");
+  return r;
+}
+
+nlohmann::json record_json(const dns::RR& rr) {
+  return nlohmann::json{{"name", rr.owner.to_text()},
+                        {"type", dns::type_to_text(rr.type)},
+                        {"ttl", rr.ttl},
+                        {"data", dns::rdata_to_text(rr.type, rr.rdata)}};
+}
+
+bool truthy(const std::map<std::string, std::string>& params, const char* key) {
+  auto it = params.find(key);
+  if (it == params.end()) return false;
+  std::string v = lower(it->second);
+  return v == "true" || v == "1" || v == "yes" || v.empty();
+}
+
+/// The RRset of `type` at `name` in the current snapshot, or null.
+const zone::RRset* find_rrset(const zone::ZoneSet& zones, const dns::Name& name, uint16_t type) {
+  const zone::Zone* z = zones.find_zone(name);
+  if (!z) return nullptr;
+  const zone::Node* n = z->find(name);
+  return n ? n->find(type) : nullptr;
+}
+
+/// The served zone whose apex is exactly `apex`, or null.
+const zone::Zone* exact_zone(const zone::ZoneSet& zones, const dns::Name& apex) {
+  const zone::Zone* z = zones.find_zone(apex);
+  return z && z->apex() == apex ? z : nullptr;
+}
+
+}  // namespace
+
+// --- helpers ---
+
+util::Result<std::string> url_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= text.size()) return util::make_error("truncated %-escape in '" + std::string(text) + "'");
+      int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+      if (hi < 0 || lo < 0) return util::make_error("bad %-escape in '" + std::string(text) + "'");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+util::Result<std::map<std::string, std::string>> parse_query_string(std::string_view query) {
+  std::map<std::string, std::string> out;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto key = url_decode(pair.substr(0, eq));
+    if (!key) return util::make_error("query parameter: " + key.error().message);
+    auto value = url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!value) return util::make_error("query parameter '" + *key + "': " + value.error().message);
+    out.emplace(std::move(*key), std::move(*value));  // the first of repeated keys wins
+  }
+  return out;
+}
+
+std::pair<std::string_view, std::string_view> split_target(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = value(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::optional<std::pair<std::string, std::string>> parse_basic_auth(std::string_view header) {
+  while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
+  if (header.size() < 6 || lower(header.substr(0, 6)) != "basic ") return std::nullopt;
+  header.remove_prefix(6);
+  while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
+  while (!header.empty() && header.back() == ' ') header.remove_suffix(1);
+  auto decoded = base64_decode(header);
+  if (!decoded) return std::nullopt;
+  size_t colon = decoded->find(':');  // RFC 7617 §2: the user-id cannot contain ':'
+  if (colon == std::string::npos) return std::nullopt;
+  return std::make_pair(decoded->substr(0, colon), decoded->substr(colon + 1));
+}
+
+bool is_loopback_address(std::string_view ip) {
+  in_addr a4{};
+  in6_addr a6{};
+  std::string s(ip);
+  if (inet_pton(AF_INET, s.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, s.c_str(), &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+  return false;
+}
+
+std::optional<std::pair<uint16_t, std::string>> ip_to_rdata(std::string_view ip) {
+  std::string s(ip);
+  in_addr a4{};
+  in6_addr a6{};
+  if (inet_pton(AF_INET, s.c_str(), &a4) == 1) {
+    return std::make_pair(dns::rrtype::A, std::string(reinterpret_cast<const char*>(&a4), 4));
+  }
+  if (inet_pton(AF_INET6, s.c_str(), &a6) == 1) {
+    return std::make_pair(dns::rrtype::AAAA, std::string(reinterpret_cast<const char*>(&a6), 16));
+  }
+  return std::nullopt;
+}
+
+const HttpCredential* authenticate(const std::vector<HttpCredential>& credentials, std::string_view user,
+                                   std::string_view password) {
+  const std::string want = strip_dot(user);
+  const HttpCredential* found = nullptr;
+  for (const HttpCredential& c : credentials) {
+    // Check every key, so the time taken does not tell which names exist.
+    bool match = strip_dot(c.user) == want;
+    // The same secret may be written with or without base64 padding: compare
+    // the decoded bytes when both decode, else the text.
+    auto mine = base64_decode(c.password), theirs = base64_decode(password);
+    bool secret_ok = mine && theirs && !mine->empty() ? constant_time_equal(*mine, *theirs)
+                                                      : constant_time_equal(c.password, password);
+    if (match && secret_ok && !found) found = &c;
+  }
+  return found;
+}
+
+unsigned status_for_store_error(std::string_view m) {
+  if (m.find("no such record") != std::string_view::npos || m.find(" records at ") != std::string_view::npos ||
+      m.find("no zone for") != std::string_view::npos) {
+    return 404;
+  }
+  if (m.find("CNAME") != std::string_view::npos || m.find("still has") != std::string_view::npos) return 409;
+  return 400;
+}
+
+unsigned status_for_submit_error(std::string_view m) {
+  if (m.find("timeout") != std::string_view::npos || m.find("timed out") != std::string_view::npos) return 504;
+  return 503;
+}
+
+util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::Name& zone, bool adding,
+                                        const store::Store* store) {
+  if (!body.is_object()) return util::make_error("the request body must be a JSON object {name, type, ttl?, data}");
+  for (const auto& [key, value] : body.items()) {
+    (void)value;
+    if (key != "name" && key != "type" && key != "ttl" && key != "data") {
+      return util::make_error("unknown field '" + key + "' (fields: name, type, ttl, data)");
+    }
+  }
+  auto name_it = body.find("name");
+  if (name_it == body.end() || !name_it->is_string() || name_it->get<std::string>().empty()) {
+    return util::make_error("field 'name' is required: a string such as \"www\" or \"www." + zone.to_text() + "\"");
+  }
+  std::string name_text = name_it->get<std::string>();
+  // "www.example.com" (no final dot) inside zone example.com is meant as
+  // absolute; other names without the dot are relative to the zone.
+  std::string zone_plain = strip_dot(zone.to_text());
+  std::string lname = lower(name_text);
+  if (lname.back() != '.' && (lname == zone_plain || (lname.size() > zone_plain.size() &&
+                                                      lname.compare(lname.size() - zone_plain.size(), zone_plain.size(),
+                                                                    zone_plain) == 0 &&
+                                                      lname[lname.size() - zone_plain.size() - 1] == '.'))) {
+    name_text += '.';
+  }
+  auto owner = dns::Name::from_text(name_text, &zone);
+  if (!owner) return util::make_error("bad name '" + name_it->get<std::string>() + "': " + owner.error().message);
+  if (!owner->is_subdomain_of(zone)) {
+    return util::make_error("name " + owner->to_text() + " is not in zone " + zone.to_text());
+  }
+
+  auto type_it = body.find("type");
+  if (type_it == body.end() || !type_it->is_string()) {
+    return util::make_error("field 'type' is required: a string such as \"A\"");
+  }
+  auto type = dns::type_from_text(type_it->get<std::string>());
+  if (!type) return util::make_error("unknown type '" + type_it->get<std::string>() + "'");
+  if (dns::is_meta_type(*type)) {
+    return util::make_error("type " + dns::type_to_text(*type) + " cannot be stored in a zone");
+  }
+
+  store::Op op;
+  op.rr.owner = std::move(*owner);
+  op.rr.type = *type;
+  op.rr.rclass = dns::rrclass::IN;
+  std::optional<uint32_t> ttl;
+  if (auto ttl_it = body.find("ttl"); ttl_it != body.end() && !ttl_it->is_null()) {
+    if (ttl_it->is_number_unsigned()) {
+      uint64_t v = ttl_it->get<uint64_t>();
+      if (v > 0x7fffffffu) return util::make_error("ttl " + std::to_string(v) + " is above 2147483647 (RFC 2181 §8)");
+      ttl = static_cast<uint32_t>(v);
+    } else if (ttl_it->is_string()) {
+      auto v = zone::parse_ttl(ttl_it->get<std::string>());
+      if (!v) return util::make_error("bad ttl '" + ttl_it->get<std::string>() + "': " + v.error().message);
+      ttl = *v;
+    } else {
+      return util::make_error("field 'ttl' must be a number of seconds or a string such as \"1h\"");
+    }
+  }
+
+  std::optional<std::string> value;
+  if (auto data_it = body.find("data"); data_it != body.end() && !data_it->is_null()) {
+    if (data_it->is_string()) {
+      value = data_it->get<std::string>();
+    } else if (data_it->is_array()) {
+      value = data_it->dump();  // the JSON-list form of MX and SOA values, as stdin takes it
+    } else {
+      return util::make_error("field 'data' must be a string in presentation form, e.g. \"192.0.2.1\"");
+    }
+  }
+  if (!value || value->empty()) {
+    if (adding) return util::make_error("field 'data' is required to add a " + dns::type_to_text(*type) + " record");
+    op.kind = store::OpKind::RemoveRRset;
+    return op;
+  }
+  auto rdata = zone::parse_rdata_any(*type, *value, zone);
+  if (!rdata) {
+    return util::make_error("bad " + dns::type_to_text(*type) + " value '" + *value + "': " + rdata.error().message);
+  }
+  op.rr.rdata = std::move(*rdata);
+  op.kind = adding ? store::OpKind::Add : store::OpKind::Remove;
+  op.rr.ttl = ttl.value_or(kDefaultRecordTtl);
+  if (adding && !ttl && store) {
+    // Without a TTL, join the RRset at its TTL rather than reset it.
+    if (const zone::RRset* set = find_rrset(*store->snapshot(), op.rr.owner, op.rr.type)) op.rr.ttl = set->ttl;
+  }
+  return op;
+}
+
+// --- the API ---
+
+HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns)
+    : deps_(std::move(deps)), dyndns_(dyndns), client_id_(fresh_client_id()) {}
+
+uint64_t HttpApi::next_sequence() {
+  std::lock_guard lock(mu_);
+  return ++sequence_;
+}
+
+void HttpApi::count_update(const std::string& source, const std::string& result) {
+  if (deps_.metrics) deps_.metrics->count_update(source, result);
+}
+
+void HttpApi::poll_status() {
+  if (deps_.status && deps_.metrics) deps_.metrics->observe_status(deps_.status());
+}
+
+std::string HttpApi::render_metrics() {
+  nlohmann::json status = deps_.status ? deps_.status() : nlohmann::json::object();
+  if (deps_.metrics) {
+    deps_.metrics->observe_status(status);
+    QueryTotals totals;
+    if (deps_.query_stats) totals = deps_.query_stats->totals();
+    return deps_.metrics->render(deps_.query_stats ? &totals : nullptr, status);
+  }
+  return Metrics().render(nullptr, status);
+}
+
+void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> reply) {
+  Metrics* metrics = deps_.metrics;
+  auto counted = [metrics, reply = std::move(reply)](HttpResponse r) {
+    if (metrics) metrics->count_http(r.status);
+    reply(std::move(r));
+  };
+  auto [path, query] = split_target(req.target);
+  auto params = parse_query_string(query);
+  if (!params) return counted(text_response(400, params.error().message + "\n"));
+
+  if (path == "/nic/update" || path == "/v3/update") {
+    if (req.method != "GET" && req.method != "POST") {
+      HttpResponse r = text_response(405, "use GET\n");
+      r.headers.emplace_back("Allow", "GET, POST");
+      return counted(r);
+    }
+    return nic_update(req, *params, std::move(counted));
+  }
+  if (path == "/health") {
+    if (req.method != "GET" && req.method != "HEAD") return counted(json_error(405, "use GET"));
+    return counted(health());
+  }
+  if (path == "/metrics") {
+    if (req.method != "GET" && req.method != "HEAD") return counted(text_response(405, "use GET\n"));
+    HttpResponse r = text_response(200, render_metrics());
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return counted(r);
+  }
+  constexpr std::string_view kZones = "/api/v1/zones/";
+  constexpr std::string_view kRecords = "/records";
+  if (path.size() > kZones.size() + kRecords.size() && path.substr(0, kZones.size()) == kZones &&
+      path.substr(path.size() - kRecords.size()) == kRecords) {
+    std::string_view zone = path.substr(kZones.size(), path.size() - kZones.size() - kRecords.size());
+    if (zone.find('/') == std::string_view::npos) return records(req, zone, *params, std::move(counted));
+  }
+  return counted(json_error(404, "no such endpoint " + std::string(path) +
+                                     " (endpoints: /nic/update, /api/v1/zones/{zone}/records, /health, /metrics)"));
+}
+
+// --- DynDNS2 (the dyndns.org "Remote Access Update API", as ddclient and inadyn speak it) ---
+
+bool HttpApi::rate_limited(const dns::Name& host) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  if (recent_changes_.size() > 10000) {
+    // Bound memory: forget hosts with nothing in the last minute.
+    for (auto it = recent_changes_.begin(); it != recent_changes_.end();) {
+      if (it->second.empty() || now - it->second.back() > std::chrono::minutes(1)) {
+        it = recent_changes_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  auto& times = recent_changes_[lower(host.to_text())];
+  while (!times.empty() && now - times.front() > std::chrono::minutes(1)) times.erase(times.begin());
+  if (times.size() >= dyndns_.max_changes_per_minute) return true;
+  times.push_back(now);
+  return false;
+}
+
+void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std::string>& params,
+                         std::function<void(HttpResponse)> reply) {
+  auto creds = parse_basic_auth(req.authorization);
+  if (!creds) {
+    count_update("dyndns", "badauth");
+    return reply(unauthorized("badauth\n", false));
+  }
+  const HttpCredential* cred = authenticate(deps_.credentials, creds->first, creds->second);
+  if (!cred) {
+    spdlog::info("http {}: /nic/update: bad credentials for user '{}'", req.client_ip, creds->first);
+    count_update("dyndns", "badauth");
+    return reply(text_response(200, "badauth\n"));
+  }
+
+  // The addresses: myip (a comma-separated list of at most one IPv4 and one
+  // IPv6 address, as inadyn sends for dual stack), else the client's own.
+  std::string myip = params.count("myip") ? params.at("myip") : "";
+  if (myip.empty() && params.count("myipv6")) myip = params.at("myipv6");
+  if (myip.empty()) myip = req.client_ip;
+  std::vector<std::pair<uint16_t, std::string>> addrs;  // (type, rdata)
+  std::vector<std::string> addr_texts;
+  for (size_t start = 0; start <= myip.size();) {
+    size_t comma = myip.find(',', start);
+    std::string one = myip.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? myip.size() + 1 : comma + 1;
+    if (one.empty()) continue;
+    auto rd = ip_to_rdata(one);
+    if (!rd) {
+      count_update("dyndns", "badip");
+      return reply(text_response(400, "myip '" + one + "' is not an IPv4 or IPv6 address\n"));
+    }
+    for (const auto& a : addrs) {
+      if (a.first == rd->first) {
+        count_update("dyndns", "badip");
+        return reply(text_response(400, "myip has two " + dns::type_to_text(rd->first) +
+                                            " addresses; give at most one IPv4 and one IPv6 address\n"));
+      }
+    }
+    addrs.push_back(std::move(*rd));
+    addr_texts.push_back(dns::rdata_to_text(addrs.back().first, addrs.back().second));
+  }
+  std::string ip_list;
+  for (const std::string& t : addr_texts) ip_list += (ip_list.empty() ? "" : ",") + t;
+
+  // One answer line per hostname, in the order given.
+  std::vector<std::string> hosts;
+  std::string host_param = params.count("hostname") ? params.at("hostname") : "";
+  for (size_t start = 0; start <= host_param.size();) {
+    size_t comma = host_param.find(',', start);
+    std::string one = host_param.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? host_param.size() + 1 : comma + 1;
+    if (!one.empty()) hosts.push_back(one);
+  }
+  if (hosts.empty()) {
+    count_update("dyndns", "notfqdn");
+    return reply(text_response(200, "notfqdn\n"));
+  }
+  if (hosts.size() > dyndns_.max_hosts) {
+    count_update("dyndns", "numhost");
+    return reply(text_response(200, "numhost\n"));
+  }
+
+  struct Pending {
+    std::mutex mu;
+    std::vector<std::string> lines;
+    size_t outstanding = 0;
+    std::function<void(HttpResponse)> reply;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->lines.resize(hosts.size());
+  pending->reply = std::move(reply);
+  auto finish_one = [pending](size_t i, std::string line) {
+    std::function<void(HttpResponse)> send;
+    std::string body;
+    {
+      std::lock_guard lock(pending->mu);
+      pending->lines[i] = std::move(line);
+      if (--pending->outstanding > 0) return;
+      for (const std::string& l : pending->lines) body += l + "\n";
+      send = std::move(pending->reply);
+    }
+    send(text_response(200, std::move(body)));
+  };
+
+  auto snapshot = deps_.store->snapshot();
+  std::vector<std::pair<size_t, store::Change>> changes;
+  std::vector<std::string> immediate(hosts.size());
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    auto name = dns::Name::from_text(hosts[i]);
+    if (!name || name->label_count() < 2 || name->is_wildcard()) {
+      immediate[i] = "notfqdn";
+      continue;
+    }
+    const zone::Zone* zone = snapshot->find_zone(*name);
+    bool allowed = zone != nullptr;
+    for (const auto& a : addrs) {
+      if (allowed && cred->may_update) allowed = cred->may_update(zone->apex(), *name, a.first);
+    }
+    if (!allowed) {
+      // Not served here, or not this key's to change: either way the host
+      // "does not exist in this user account".
+      spdlog::info("http {}: /nic/update {}: nohost for key {}", req.client_ip, name->to_text(), cred->user);
+      immediate[i] = "nohost";
+      continue;
+    }
+    bool unchanged = true;
+    store::Change change;
+    change.origin = deps_.origin;
+    change.client_id = client_id_;
+    for (const auto& [type, rdata] : addrs) {
+      const zone::RRset* set = find_rrset(*snapshot, *name, type);
+      if (!(set && set->rdatas.size() == 1 && set->rdatas[0] == rdata)) unchanged = false;
+      // Replace the RRset: delete it, then add the one address (applied in order).
+      store::Op remove;
+      remove.kind = store::OpKind::RemoveRRset;
+      remove.rr.owner = *name;
+      remove.rr.type = type;
+      change.ops.push_back(remove);
+      store::Op add;
+      add.kind = store::OpKind::Add;
+      add.rr.owner = *name;
+      add.rr.type = type;
+      add.rr.ttl = set ? set->ttl : dyndns_.ttl;
+      add.rr.rdata = rdata;
+      change.ops.push_back(std::move(add));
+    }
+    if (unchanged) {
+      immediate[i] = "nochg " + ip_list;
+      continue;
+    }
+    if (rate_limited(*name)) {
+      spdlog::warn("http {}: /nic/update {}: more than {} changes a minute; answering abuse", req.client_ip,
+                   name->to_text(), dyndns_.max_changes_per_minute);
+      immediate[i] = "abuse";
+      continue;
+    }
+    change.sequence = next_sequence();
+    changes.emplace_back(i, std::move(change));
+  }
+
+  pending->outstanding = hosts.size();
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    if (!immediate[i].empty()) {
+      count_update("dyndns", immediate[i].substr(0, immediate[i].find(' ')));
+    }
+  }
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    if (!immediate[i].empty()) finish_one(i, immediate[i]);
+  }
+  for (auto& [i, change] : changes) {
+    std::string host = change.ops.front().rr.owner.to_text();
+    std::string client = req.client_ip;
+    deps_.submit(std::move(change), [this, finish_one, i, host, client, ip_list](HttpSubmitResult result) {
+      if (!result) {
+        spdlog::warn("http {}: /nic/update {}: {}", client, host, result.error().message);
+        count_update("dyndns", "911");
+        return finish_one(i, "911");
+      }
+      // The RRset deletes may find nothing (a new host); only the adds matter.
+      for (size_t k = 1; k < result->op_errors.size(); k += 2) {
+        if (!result->op_errors[k].empty()) {
+          spdlog::warn("http {}: /nic/update {}: {}", client, host, result->op_errors[k]);
+          count_update("dyndns", "dnserr");
+          return finish_one(i, "dnserr");
+        }
+      }
+      spdlog::info("http {}: /nic/update {} -> {}", client, host, ip_list);
+      count_update("dyndns", "good");
+      finish_one(i, "good " + ip_list);
+    });
+  }
+}
+
+// --- REST records API ---
+
+void HttpApi::records(const HttpRequest& req, std::string_view zone_text,
+                      const std::map<std::string, std::string>& params, std::function<void(HttpResponse)> reply) {
+  auto decoded = url_decode(zone_text);
+  if (!decoded) return reply(json_error(400, decoded.error().message));
+  std::string zt = *decoded;
+  if (zt.empty() || zt.back() != '.') zt += '.';
+  auto zone = dns::Name::from_text(zt);
+  if (!zone) return reply(json_error(400, "bad zone name '" + *decoded + "': " + zone.error().message));
+  if (!exact_zone(*deps_.store->snapshot(), *zone)) {
+    return reply(json_error(404, "no zone " + zone->to_text() + " is served here"));
+  }
+
+  if (req.method == "GET" || req.method == "HEAD") {
+    // Reads are open from loopback; from elsewhere they need a key too.
+    if (!is_loopback_address(req.client_ip)) {
+      auto creds = parse_basic_auth(req.authorization);
+      if (!creds || !authenticate(deps_.credentials, creds->first, creds->second)) {
+        return reply(unauthorized("reading records from " + req.client_ip + " needs a key (basic auth)", true));
+      }
+    }
+    return list_records(*zone, params, std::move(reply));
+  }
+  if (req.method == "POST" || req.method == "DELETE") return change_record(req, *zone, params, std::move(reply));
+  HttpResponse r = json_error(405, "use GET, POST or DELETE");
+  r.headers.emplace_back("Allow", "GET, POST, DELETE");
+  reply(r);
+}
+
+void HttpApi::list_records(const dns::Name& zone, const std::map<std::string, std::string>& params,
+                           std::function<void(HttpResponse)> reply) {
+  std::optional<dns::Name> name_filter;
+  std::optional<uint16_t> type_filter;
+  if (auto it = params.find("name"); it != params.end() && !it->second.empty()) {
+    auto n = parse_record_op(nlohmann::json{{"name", it->second}, {"type", "A"}}, zone, false, nullptr);
+    if (!n) return reply(json_error(400, n.error().message));
+    name_filter = n->rr.owner;
+  }
+  if (auto it = params.find("type"); it != params.end() && !it->second.empty()) {
+    type_filter = dns::type_from_text(it->second);
+    if (!type_filter) return reply(json_error(400, "unknown type '" + it->second + "'"));
+  }
+  const store::Store* store = deps_.store;
+  auto list = [store, zone, name_filter, type_filter, reply](util::Result<void> barrier) {
+    if (!barrier) {
+      return reply(json_error(status_for_submit_error(barrier.error().message),
+                              "consistent read failed: " + barrier.error().message));
+    }
+    auto snap = store->snapshot();
+    if (!exact_zone(*snap, zone)) return reply(json_error(404, "no zone " + zone.to_text() + " is served here"));
+    nlohmann::json records = nlohmann::json::array();
+    snap->for_each_record([&](const dns::RR& rr) {
+      if (!rr.owner.is_subdomain_of(zone)) return;
+      if (name_filter && !(rr.owner == *name_filter)) return;
+      if (type_filter && rr.type != *type_filter) return;
+      // A record belongs to the deepest zone holding it; DS at a nested
+      // apex to the parent (RFC 4035 §2.4).
+      const zone::Zone* z = snap->find_zone(rr.owner);
+      if (!z) return;
+      if (rr.type == kTypeDs && z->apex() == rr.owner) z = snap->find_parent_zone(*z);
+      if (!z || !(z->apex() == zone)) return;
+      records.push_back(record_json(rr));
+    });
+    reply(json_response(200, nlohmann::json{{"zone", zone.to_text()},
+                                            {"applied_index", store->applied_index()},
+                                            {"records", records}}));
+  };
+  if (truthy(params, "consistent")) {
+    if (!deps_.read_barrier) return list(util::Result<void>());  // a node alone: local reads are current
+    return deps_.read_barrier(std::move(list));
+  }
+  list(util::Result<void>());
+}
+
+void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
+                            const std::map<std::string, std::string>& params,
+                            std::function<void(HttpResponse)> reply) {
+  const bool adding = req.method == "POST";
+  const char* source = "rest";
+  auto creds = parse_basic_auth(req.authorization);
+  if (!creds) {
+    count_update(source, "unauthorized");
+    return reply(unauthorized("changing records needs a key: basic auth with the key name and its secret", true));
+  }
+  const HttpCredential* cred = authenticate(deps_.credentials, creds->first, creds->second);
+  if (!cred) {
+    count_update(source, "unauthorized");
+    return reply(unauthorized("bad credentials for key '" + creds->first + "'", true));
+  }
+
+  nlohmann::json body;
+  if (!req.body.empty()) {
+    body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) {
+      count_update(source, "bad_request");
+      return reply(json_error(400, "the request body is not valid JSON"));
+    }
+  } else if (!adding) {
+    // DELETE may carry its fields as query parameters instead.
+    body = nlohmann::json::object();
+    for (const char* key : {"name", "type", "ttl", "data"}) {
+      if (auto it = params.find(key); it != params.end()) body[key] = it->second;
+    }
+  } else {
+    count_update(source, "bad_request");
+    return reply(json_error(400, "POST needs a JSON body {\"name\", \"type\", \"ttl\"?, \"data\"}"));
+  }
+  auto op = parse_record_op(body, zone, adding, deps_.store);
+  if (!op) {
+    count_update(source, "bad_request");
+    return reply(json_error(400, op.error().message));
+  }
+  if (cred->may_update && !cred->may_update(zone, op->rr.owner, op->rr.type)) {
+    count_update(source, "forbidden");
+    return reply(json_error(403, "key " + cred->user + " may not change " + dns::type_to_text(op->rr.type) +
+                                     " records at " + op->rr.owner.to_text()));
+  }
+
+  store::Change change;
+  change.origin = deps_.origin;
+  change.client_id = client_id_;
+  change.sequence = next_sequence();
+  change.ops.push_back(*op);
+  nlohmann::json described = record_json(op->rr);
+  if (op->kind == store::OpKind::RemoveRRset) described.erase("data");
+  if (op->kind != store::OpKind::Add) described.erase("ttl");
+  std::string client = req.client_ip;
+  deps_.submit(std::move(change), [this, reply, described, adding, client, source](HttpSubmitResult result) {
+    if (!result) {
+      count_update(source, "unavailable");
+      return reply(json_error(status_for_submit_error(result.error().message), result.error().message));
+    }
+    std::string err = result->first_error();
+    if (!err.empty()) {
+      count_update(source, "rejected");
+      return reply(json_error(status_for_store_error(err), err));
+    }
+    count_update(source, "ok");
+    spdlog::info("http {}: {} {}", client, adding ? "added" : "removed", described.dump());
+    reply(json_response(adding ? 201 : 200, nlohmann::json{{adding ? "added" : "removed", described}}));
+  });
+}
+
+// --- /health ---
+
+HttpResponse HttpApi::health() {
+  nlohmann::json status = deps_.status ? deps_.status() : nlohmann::json::object();
+  if (deps_.metrics) deps_.metrics->observe_status(status);
+  nlohmann::json h = nlohmann::json::object();
+  for (const char* key : {"node", "role", "leader", "term", "commit_index", "applied_index", "peers", "error"}) {
+    if (status.contains(key)) h[key] = status[key];
+  }
+  uint64_t commit = status.value("commit_index", uint64_t{0});
+  uint64_t applied = status.value("applied_index", uint64_t{0});
+  h["lag"] = commit > applied ? commit - applied : 0;
+  const bool has_leader = status.contains("leader") && status["leader"].is_string();
+  h["healthy"] = has_leader;
+  // 503 tells a load balancer that writes cannot commit here now; queries
+  // are still answered from the local store.
+  return json_response(has_leader ? 200 : 503, h);
+}
+
+}  // namespace server

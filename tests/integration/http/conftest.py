@@ -1,0 +1,7 @@
+"""Lets the HTTP API tests import the cluster harness and their own helpers."""
+import os
+import sys
+
+HERE = os.path.dirname(__file__)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "cluster"))

@@ -1,0 +1,429 @@
+// HTTP API handlers: query strings, basic auth, DynDNS2 answers and the REST
+// records API, against a real store with an in-process submit.
+#include "server/http_api.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "dns/rr.h"
+#include "zone/zone_set.h"
+
+namespace server {
+namespace {
+
+std::string basic(const std::string& user, const std::string& pass) {
+  static const char* const kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string in = user + ":" + pass, out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    for (int k = 3; k >= 0; --k) out += kAlphabet[(v >> (6 * k)) & 63];
+  }
+  if (in.size() - i == 1) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += "==";
+  } else if (in.size() - i == 2) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += '=';
+  }
+  return "Basic " + out;
+}
+
+dns::Name name(const char* text) { return *dns::Name::from_text(text); }
+
+dns::RR rr(const char* owner, uint16_t type, const char* data, uint32_t ttl = 300) {
+  dns::RR r;
+  r.owner = name(owner);
+  r.type = type;
+  r.ttl = ttl;
+  auto rd = dns::rdata_from_text(type, data, dns::Name());
+  EXPECT_TRUE(rd.ok()) << data;
+  r.rdata = *rd;
+  return r;
+}
+
+/// A node in a test: a real store, changes applied at once (or failed with a
+/// chosen error, or held until released).
+struct Fixture {
+  store::Store store;
+  Metrics metrics;
+  uint64_t index = 0;
+  std::optional<std::string> submit_error;
+  size_t submits = 0;
+  size_t barriers = 0;
+  std::unique_ptr<HttpApi> api;
+  std::string key_secret = "c2VjcmV0LWtleS1ieXRlcw==";
+
+  explicit Fixture(std::function<bool(const dns::Name&, const dns::Name&, uint16_t)> policy = {}) {
+    store::Change seed;
+    auto add = [&](dns::RR r) { seed.ops.push_back(store::Op{store::OpKind::Add, std::move(r)}); };
+    add(rr("example.com.", dns::rrtype::SOA, "ns1.example.com. hostmaster.example.com. 1 3600 600 86400 300"));
+    add(rr("example.com.", dns::rrtype::NS, "ns1.example.com."));
+    add(rr("ns1.example.com.", dns::rrtype::A, "127.0.0.1"));
+    add(rr("old.example.com.", dns::rrtype::A, "192.0.2.1", 120));
+    add(rr("alias.example.com.", dns::rrtype::CNAME, "old.example.com."));
+    store.apply(seed, ++index);
+
+    HttpApiDeps deps;
+    deps.store = &store;
+    deps.submit = [this](store::Change c, std::function<void(HttpSubmitResult)> done) {
+      ++submits;
+      if (submit_error) return done(util::make_error(*submit_error));
+      done(store.apply(c, ++index));
+    };
+    deps.read_barrier = [this](std::function<void(util::Result<void>)> done) {
+      ++barriers;
+      if (submit_error) return done(util::make_error(*submit_error));
+      done(util::Result<void>());
+    };
+    deps.status = [] {
+      return nlohmann::json{{"node", "0"}, {"role", "leader"}, {"leader", "0"}, {"term", 3},
+                            {"commit_index", 10}, {"applied_index", 8}};
+    };
+    deps.origin = 1;
+    deps.credentials.push_back(HttpCredential{"ddns-key.", key_secret, std::move(policy)});
+    deps.metrics = &metrics;
+    DynDnsOptions opts;
+    opts.max_changes_per_minute = 3;
+    api = std::make_unique<HttpApi>(std::move(deps), opts);
+  }
+
+  HttpResponse call(const std::string& method, const std::string& target, const std::string& auth = "",
+                    const std::string& body = "", const std::string& client = "127.0.0.1") {
+    HttpRequest req{method, target, auth, "application/json", body, client};
+    std::optional<HttpResponse> out;
+    api->handle(req, [&](HttpResponse r) { out = std::move(r); });
+    EXPECT_TRUE(out.has_value()) << "no reply to " << method << " " << target;
+    return out.value_or(HttpResponse{});
+  }
+
+  HttpResponse nic(const std::string& query, const std::string& client = "203.0.113.9") {
+    return call("GET", "/nic/update?" + query, basic("ddns-key", key_secret), "", client);
+  }
+
+  /// The A (or AAAA) values at a name, as text.
+  std::vector<std::string> values(const char* owner, uint16_t type = dns::rrtype::A) {
+    std::vector<std::string> out;
+    auto snap = store.snapshot();
+    const zone::Zone* z = snap->find_zone(name(owner));
+    if (!z) return out;
+    const zone::Node* n = z->find(name(owner));
+    const zone::RRset* s = n ? n->find(type) : nullptr;
+    if (!s) return out;
+    for (const auto& rd : s->rdatas) out.push_back(dns::rdata_to_text(type, rd));
+    return out;
+  }
+};
+
+// --- query strings and auth ---
+
+TEST(UrlDecode, DecodesPercentEscapesAndPlus) {
+  EXPECT_EQ(*url_decode("a%20b+c%2Cd"), "a b c,d");
+  EXPECT_FALSE(url_decode("bad%2").ok());
+  EXPECT_FALSE(url_decode("bad%zz").ok());
+}
+
+TEST(QueryString, SplitsDecodesAndKeepsTheFirstOfRepeatedKeys) {
+  auto q = parse_query_string("hostname=h.example.com&myip=1.2.3.4&myip=5.6.7.8&flag&empty=");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->at("hostname"), "h.example.com");
+  EXPECT_EQ(q->at("myip"), "1.2.3.4");
+  EXPECT_EQ(q->at("flag"), "");
+  EXPECT_EQ(q->at("empty"), "");
+  EXPECT_FALSE(parse_query_string("x=%4").ok());
+  auto [path, query] = split_target("/nic/update?a=b");
+  EXPECT_EQ(path, "/nic/update");
+  EXPECT_EQ(query, "a=b");
+}
+
+TEST(BasicAuth, ParsesUserAndPasswordWithColons) {
+  auto c = parse_basic_auth(basic("ddns-key.", "abc:def=="));
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->first, "ddns-key.");
+  EXPECT_EQ(c->second, "abc:def==");
+  EXPECT_FALSE(parse_basic_auth("Bearer abc").has_value());
+  EXPECT_FALSE(parse_basic_auth("Basic !!!").has_value());
+  EXPECT_FALSE(parse_basic_auth("Basic " + std::string("bm9jb2xvbg==")).has_value());  // "nocolon"
+  EXPECT_FALSE(parse_basic_auth("").has_value());
+}
+
+TEST(BasicAuth, KeyNameMatchesWithOrWithoutTheFinalDotAndSecretMustMatch) {
+  std::vector<HttpCredential> creds{{"DDNS-Key.", "s3cret", {}}};
+  EXPECT_NE(authenticate(creds, "ddns-key", "s3cret"), nullptr);
+  EXPECT_NE(authenticate(creds, "ddns-key.", "s3cret"), nullptr);
+  EXPECT_EQ(authenticate(creds, "ddns-key", "s3cre"), nullptr);
+  EXPECT_EQ(authenticate(creds, "other", "s3cret"), nullptr);
+}
+
+TEST(Addresses, LoopbackAndRdata) {
+  EXPECT_TRUE(is_loopback_address("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_address("127.8.9.1"));
+  EXPECT_TRUE(is_loopback_address("::1"));
+  EXPECT_FALSE(is_loopback_address("192.0.2.1"));
+  EXPECT_FALSE(is_loopback_address("::ffff:192.0.2.1"));
+  EXPECT_EQ(ip_to_rdata("192.0.2.1")->first, dns::rrtype::A);
+  EXPECT_EQ(ip_to_rdata("2001:db8::1")->first, dns::rrtype::AAAA);
+  EXPECT_FALSE(ip_to_rdata("192.0.2").has_value());
+  EXPECT_FALSE(ip_to_rdata("host.example.com").has_value());
+}
+
+// --- DynDNS2 ---
+
+TEST(DynDns, GoodCredentialsReplaceTheARRsetAndAnswerGood) {
+  Fixture f;
+  HttpResponse r = f.nic("hostname=old.example.com&myip=198.51.100.7");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "good 198.51.100.7\n");
+  EXPECT_EQ(f.values("old.example.com."), std::vector<std::string>{"198.51.100.7"});
+  // The RRset keeps its TTL.
+  auto snap = f.store.snapshot();
+  EXPECT_EQ(snap->find_zone(name("old.example.com."))->find(name("old.example.com."))->find(1)->ttl, 120u);
+  EXPECT_EQ((f.metrics.updates()[{"dyndns", "good"}]), 1u);
+}
+
+TEST(DynDns, SameAddressAgainIsNochgAndSubmitsNothing) {
+  Fixture f;
+  EXPECT_EQ(f.nic("hostname=new.example.com&myip=198.51.100.7").body, "good 198.51.100.7\n");
+  size_t submits = f.submits;
+  EXPECT_EQ(f.nic("hostname=new.example.com&myip=198.51.100.7").body, "nochg 198.51.100.7\n");
+  EXPECT_EQ(f.submits, submits);
+}
+
+TEST(DynDns, MissingAuthIs401AndWrongSecretIsBadauthWithoutChange) {
+  Fixture f;
+  HttpResponse none = f.call("GET", "/nic/update?hostname=old.example.com&myip=198.51.100.7");
+  EXPECT_EQ(none.status, 401u);
+  EXPECT_EQ(none.body, "badauth\n");
+  bool challenge = false;
+  for (const auto& [k, v] : none.headers) challenge |= k == "WWW-Authenticate" && v.find("Basic") == 0;
+  EXPECT_TRUE(challenge);
+  HttpResponse bad = f.call("GET", "/nic/update?hostname=old.example.com&myip=198.51.100.7",
+                            basic("ddns-key", "d3Jvbmc="));
+  EXPECT_EQ(bad.body, "badauth\n");
+  EXPECT_EQ(f.values("old.example.com."), std::vector<std::string>{"192.0.2.1"});
+  EXPECT_EQ(f.submits, 0u);
+}
+
+TEST(DynDns, BadHostnamesAreNotfqdnAndUnservedOnesNohost) {
+  Fixture f;
+  EXPECT_EQ(f.nic("myip=198.51.100.7").body, "notfqdn\n");
+  EXPECT_EQ(f.nic("hostname=localhost&myip=198.51.100.7").body, "notfqdn\n");
+  EXPECT_EQ(f.nic("hostname=a..b.example.com&myip=198.51.100.7").body, "notfqdn\n");
+  EXPECT_EQ(f.nic("hostname=host.example.org&myip=198.51.100.7").body, "nohost\n");
+  EXPECT_EQ(f.submits, 0u);
+}
+
+TEST(DynDns, PolicyThatRefusesTheNameAnswersNohost) {
+  Fixture f([](const dns::Name&, const dns::Name& n, uint16_t) { return n == name("mine.example.com."); });
+  EXPECT_EQ(f.nic("hostname=old.example.com&myip=198.51.100.7").body, "nohost\n");
+  EXPECT_EQ(f.values("old.example.com."), std::vector<std::string>{"192.0.2.1"});
+  EXPECT_EQ(f.nic("hostname=mine.example.com&myip=198.51.100.7").body, "good 198.51.100.7\n");
+}
+
+TEST(DynDns, Ipv6MyipSetsAAAAAndLeavesA) {
+  Fixture f;
+  EXPECT_EQ(f.nic("hostname=old.example.com&myip=2001:db8::7").body, "good 2001:db8::7\n");
+  EXPECT_EQ(f.values("old.example.com.", dns::rrtype::AAAA), std::vector<std::string>{"2001:db8::7"});
+  EXPECT_EQ(f.values("old.example.com."), std::vector<std::string>{"192.0.2.1"});
+}
+
+TEST(DynDns, DualStackMyipSetsBoth) {
+  Fixture f;
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.7,2001:db8::7").body, "good 198.51.100.7,2001:db8::7\n");
+  EXPECT_EQ(f.values("h.example.com.", dns::rrtype::AAAA), std::vector<std::string>{"2001:db8::7"});
+  EXPECT_EQ(f.values("h.example.com."), std::vector<std::string>{"198.51.100.7"});
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.7,198.51.100.8").status, 400u);
+}
+
+TEST(DynDns, MissingMyipUsesTheClientAddress) {
+  Fixture f;
+  EXPECT_EQ(f.nic("hostname=h.example.com", "203.0.113.9").body, "good 203.0.113.9\n");
+  EXPECT_EQ(f.values("h.example.com."), std::vector<std::string>{"203.0.113.9"});
+}
+
+TEST(DynDns, MalformedMyipIsRefused) {
+  Fixture f;
+  HttpResponse r = f.nic("hostname=h.example.com&myip=300.1.2.3");
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_NE(r.body.find("300.1.2.3"), std::string::npos);
+  EXPECT_EQ(f.submits, 0u);
+}
+
+TEST(DynDns, NoQuorumOrTimeoutIs911) {
+  Fixture f;
+  f.submit_error = "no quorum: 1 of 3 nodes reachable";
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.7").body, "911\n");
+  f.submit_error = "timeout: not committed within 3000 ms";
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.7").body, "911\n");
+}
+
+TEST(DynDns, SeveralHostsGetOneLineEach) {
+  Fixture f;
+  EXPECT_EQ(f.nic("hostname=a.example.com,host.example.org,b.example.com&myip=198.51.100.7").body,
+            "good 198.51.100.7\nnohost\ngood 198.51.100.7\n");
+}
+
+TEST(DynDns, TooManyChangesToOneHostIsAbuse) {
+  Fixture f;  // three changes a minute allowed
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.1").body, "good 198.51.100.1\n");
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.2").body, "good 198.51.100.2\n");
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.3").body, "good 198.51.100.3\n");
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.4").body, "abuse\n");
+  EXPECT_EQ(f.values("h.example.com."), std::vector<std::string>{"198.51.100.3"});
+  // Unchanged answers are not changes.
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.3").body, "nochg 198.51.100.3\n");
+}
+
+TEST(DynDns, HostWithCnameIsDnserrAndKeepsTheCname) {
+  Fixture f;
+  EXPECT_EQ(f.nic("hostname=alias.example.com&myip=198.51.100.7").body, "dnserr\n");
+  EXPECT_TRUE(f.values("alias.example.com.").empty());
+  EXPECT_EQ(f.values("alias.example.com.", dns::rrtype::CNAME), std::vector<std::string>{"old.example.com."});
+}
+
+// --- REST ---
+
+TEST(RecordOp, NamesAreRelativeToTheZoneUnlessTheyEndInIt) {
+  dns::Name zone = name("example.com.");
+  auto op = [&](const char* n) {
+    return parse_record_op(nlohmann::json{{"name", n}, {"type", "A"}, {"data", "192.0.2.9"}}, zone, true, nullptr);
+  };
+  EXPECT_EQ(op("www")->rr.owner, name("www.example.com."));
+  EXPECT_EQ(op("www.example.com")->rr.owner, name("www.example.com."));
+  EXPECT_EQ(op("www.example.com.")->rr.owner, name("www.example.com."));
+  EXPECT_EQ(op("@")->rr.owner, name("example.com."));
+  EXPECT_EQ(op("a.b")->rr.owner, name("a.b.example.com."));
+  auto outside = op("www.example.org.");
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.error().message.find("not in zone example.com."), std::string::npos);
+}
+
+TEST(RecordOp, ValidationErrorsNameTheField) {
+  dns::Name zone = name("example.com.");
+  auto err = [&](const nlohmann::json& j) {
+    auto r = parse_record_op(j, zone, true, nullptr);
+    return r.ok() ? std::string("ok") : r.error().message;
+  };
+  EXPECT_NE(err(nlohmann::json::array()).find("JSON object"), std::string::npos);
+  EXPECT_NE(err({{"type", "A"}, {"data", "1.2.3.4"}}).find("'name'"), std::string::npos);
+  EXPECT_NE(err({{"name", "w"}, {"data", "1.2.3.4"}}).find("'type'"), std::string::npos);
+  EXPECT_NE(err({{"name", "w"}, {"type", "BOGUS"}, {"data", "1.2.3.4"}}).find("unknown type 'BOGUS'"),
+            std::string::npos);
+  EXPECT_NE(err({{"name", "w"}, {"type", "A"}}).find("'data' is required"), std::string::npos);
+  EXPECT_NE(err({{"name", "w"}, {"type", "A"}, {"data", "1.2.3"}}).find("bad A value '1.2.3'"), std::string::npos);
+  EXPECT_NE(err({{"name", "w"}, {"type", "A"}, {"data", "1.2.3.4"}, {"value", 1}}).find("unknown field 'value'"),
+            std::string::npos);
+  EXPECT_NE(err({{"name", "w"}, {"type", "A"}, {"data", "1.2.3.4"}, {"ttl", -1}}).find("ttl"), std::string::npos);
+  EXPECT_NE(err({{"name", "w"}, {"type", "ANY"}, {"data", "1.2.3.4"}}).find("cannot be stored"), std::string::npos);
+  EXPECT_EQ(err({{"name", "w"}, {"type", "MX"}, {"data", nlohmann::json::array({"mail.example.com.", 10})}}), "ok");
+  auto ttl = parse_record_op({{"name", "w"}, {"type", "A"}, {"data", "1.2.3.4"}, {"ttl", "1h"}}, zone, true, nullptr);
+  EXPECT_EQ(ttl->rr.ttl, 3600u);
+}
+
+TEST(Rest, AddListRemoveRoundTrip) {
+  Fixture f;
+  std::string auth = basic("ddns-key.", f.key_secret);
+  HttpResponse added = f.call("POST", "/api/v1/zones/example.com/records", auth,
+                              R"({"name": "www", "type": "A", "ttl": 600, "data": "192.0.2.80"})");
+  EXPECT_EQ(added.status, 201u) << added.body;
+  EXPECT_EQ(f.values("www.example.com."), std::vector<std::string>{"192.0.2.80"});
+
+  HttpResponse list = f.call("GET", "/api/v1/zones/example.com./records?type=A&name=www");
+  ASSERT_EQ(list.status, 200u) << list.body;
+  auto j = nlohmann::json::parse(list.body);
+  ASSERT_EQ(j["records"].size(), 1u);
+  EXPECT_EQ(j["records"][0], (nlohmann::json{{"name", "www.example.com."}, {"type", "A"}, {"ttl", 600},
+                                             {"data", "192.0.2.80"}}));
+
+  HttpResponse all = f.call("GET", "/api/v1/zones/example.com/records");
+  EXPECT_EQ(nlohmann::json::parse(all.body)["records"].size(), 6u);
+
+  HttpResponse removed = f.call("DELETE", "/api/v1/zones/example.com/records", auth,
+                                R"({"name": "www.example.com.", "type": "A", "data": "192.0.2.80"})");
+  EXPECT_EQ(removed.status, 200u) << removed.body;
+  EXPECT_TRUE(f.values("www.example.com.").empty());
+  HttpResponse again = f.call("DELETE", "/api/v1/zones/example.com/records?name=www&type=A&data=192.0.2.80", auth);
+  EXPECT_EQ(again.status, 404u) << again.body;
+  EXPECT_NE(again.body.find("no such record"), std::string::npos);
+}
+
+TEST(Rest, DeleteWithoutDataRemovesTheRRset) {
+  Fixture f;
+  std::string auth = basic("ddns-key.", f.key_secret);
+  HttpResponse r = f.call("DELETE", "/api/v1/zones/example.com/records?name=old&type=A", auth);
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_TRUE(f.values("old.example.com.").empty());
+}
+
+TEST(Rest, ErrorsCarryTheReasonAndTheRightStatus) {
+  Fixture f;
+  std::string auth = basic("ddns-key.", f.key_secret);
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.org/records").status, 404u);
+  HttpResponse conflict = f.call("POST", "/api/v1/zones/example.com/records", auth,
+                                 R"({"name": "alias", "type": "A", "data": "192.0.2.1"})");
+  EXPECT_EQ(conflict.status, 409u) << conflict.body;
+  EXPECT_NE(conflict.body.find("CNAME"), std::string::npos);
+  HttpResponse bad = f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name": "x", "type": "A", "data": "nope"})");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_NE(bad.body.find("bad A value 'nope'"), std::string::npos);
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, "{not json").status, 400u);
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", "", R"({"name":"x","type":"A","data":"1.2.3.4"})").status,
+            401u);
+  EXPECT_EQ(f.call("PUT", "/api/v1/zones/example.com/records", auth).status, 405u);
+  EXPECT_EQ(f.call("GET", "/nope").status, 404u);
+  f.submit_error = "no quorum: cannot reach a majority";
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name":"x","type":"A","data":"1.2.3.4"})").status,
+            503u);
+  f.submit_error = "timeout: not committed within 3000 ms";
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name":"x","type":"A","data":"1.2.3.4"})").status,
+            504u);
+}
+
+TEST(Rest, ReadsAreOpenOnLoopbackOnly) {
+  Fixture f;
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records", "", "", "::1").status, 200u);
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records", "", "", "192.0.2.50").status, 401u);
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records", basic("ddns-key", f.key_secret), "", "192.0.2.50").status,
+            200u);
+}
+
+TEST(Rest, ConsistentReadGoesThroughTheBarrier) {
+  Fixture f;
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records").status, 200u);
+  EXPECT_EQ(f.barriers, 0u);
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records?consistent=true").status, 200u);
+  EXPECT_EQ(f.barriers, 1u);
+  f.submit_error = "no quorum: cannot confirm leadership";
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records?consistent=true").status, 503u);
+}
+
+TEST(Rest, PolicyRefusalIs403) {
+  Fixture f([](const dns::Name&, const dns::Name&, uint16_t type) { return type == dns::rrtype::A; });
+  std::string auth = basic("ddns-key.", f.key_secret);
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name":"x","type":"TXT","data":"hi"})").status,
+            403u);
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name":"x","type":"A","data":"1.2.3.4"})").status,
+            201u);
+}
+
+TEST(Health, ReportsRoleLeaderTermAndLag) {
+  Fixture f;
+  HttpResponse r = f.call("GET", "/health");
+  EXPECT_EQ(r.status, 200u);
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["role"], "leader");
+  EXPECT_EQ(j["leader"], "0");
+  EXPECT_EQ(j["term"], 3);
+  EXPECT_EQ(j["applied_index"], 8);
+  EXPECT_EQ(j["lag"], 2);
+  EXPECT_EQ(j["healthy"], true);
+}
+
+}  // namespace
+}  // namespace server
