@@ -155,12 +155,13 @@ class Server:
     """A server process started by a benchmark; `pid` is the process that was
     exec'd (taskset execs the server, so it is the server's own PID)."""
 
-    def __init__(self, name, argv, port, workdir, ready_zone, env=None, stdin=None):
+    def __init__(self, name, argv, port, workdir, ready_zone, env=None, stdin=None, stdout=None):
         self.name, self.argv, self.port, self.workdir, self.ready_zone = name, argv, port, Path(workdir), ready_zone
         self.logpath = self.workdir / f"{name}.log"
         self.log = open(self.logpath, "w")
         self.t_start = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+        self.proc = subprocess.Popen(argv, stdout=stdout if stdout is not None else self.log,
+                                     stderr=self.log, env=env,
                                      stdin=stdin if stdin is not None else subprocess.DEVNULL,
                                      start_new_session=True)
         self.pid = self.proc.pid

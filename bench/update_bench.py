@@ -127,7 +127,7 @@ class DnsNodeCluster:
             argv = [b.dns_node_bin(), "-n", str(i), "-c", str(self.dir / "cfg.json"), "-z", str(zone),
                     "--data-dir", str(self.dir / f"data{i}")]
             self.servers.append(b.Server(f"dns-node{i}", argv, self.qports[i], self.dir, ORIGIN,
-                                         stdin=subprocess.PIPE))
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE))
         for s in self.servers:
             s.wait_ready(timeout=60, poll=0.05)
         self.update_port = self.qports[0]
@@ -162,23 +162,14 @@ class DnsNodeCluster:
             s.proc.stdin.write(f"ADD: {owner}.{ORIGIN} 300 A {ip}\n".encode())
             s.proc.stdin.flush()
             line = self._stdout_line()
-        return line.startswith("OK") or "ok" in line.lower()[:10]
+        return line.startswith("OK")
 
     def _stdout_line(self):
-        # Stdout is the server's log file (stderr is merged into it); replies
-        # are lines without the log prefix. Read new lines from the file.
-        if not hasattr(self, "_out"):
-            self._out = open(self.servers[0].logpath)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self._out.readline()
-            if not line:
-                time.sleep(0.0002)
-                continue
-            if " node 0: " in line[:40]:
-                continue  # a log line
-            return line.strip()
-        raise TimeoutError("no reply on dns-node stdout")
+        # Stdout carries only the replies to stdin commands (logs go to stderr).
+        line = self.servers[0].proc.stdout.readline()
+        if not line:
+            raise ConnectionError("dns-node closed its stdout")
+        return line.decode().strip()
 
     def client(self):
         if self.mode == "dns":
