@@ -146,9 +146,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.set(http::field::content_type, r.content_type);
     res_.set(http::field::cache_control, "no-store");
     for (const auto& [k, v] : r.headers) res_.set(k, v);
+    const size_t length = r.body.size();
     res_.body() = head_ ? std::string() : std::move(r.body);
     res_.keep_alive(keep_alive_);
     res_.prepare_payload();
+    if (head_) res_.content_length(length);  // HEAD: the length GET would send, no body
     stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
     http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec || !self->keep_alive_) return self->close();

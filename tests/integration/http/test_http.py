@@ -151,3 +151,42 @@ def test_metrics_parse_as_prometheus_text_with_sane_values(cluster):
     assert after["dnsnode_peer_auth_failures_total"] == 0
     leaders = sum(metrics(n)[1]["dnsnode_raft_is_leader"] for n in cluster.nodes)
     assert leaders == 1
+
+
+def test_listener_limits_and_keep_alive(cluster):
+    import socket
+    node = cluster.nodes[0]
+
+    def exchange(raw, sock=None):
+        s = sock or socket.create_connection(("127.0.0.1", node.http_port), timeout=5)
+        s.sendall(raw)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), b"0"))
+        while len(body) < length:
+            body += s.recv(65536)
+        return s, head.split(b"\r\n")[0].decode(), body
+
+    # Keep-alive: two requests on one connection.
+    s, status, _ = exchange(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == "HTTP/1.1 200 OK"
+    _, status, body = exchange(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", s)
+    assert status == "HTTP/1.1 200 OK" and b"# TYPE dnsnode_raft_term gauge" in body
+    s.close()
+    # Too large a body, too large headers, not HTTP.
+    big = b"x" * 70000
+    _, status, _ = exchange(b"POST /api/v1/zones/example.com/records HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                            % len(big) + big)
+    assert status.startswith("HTTP/1.1 413"), status
+    _, status, _ = exchange(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n")
+    assert status.startswith("HTTP/1.1 431"), status
+    _, status, _ = exchange(b"NOT HTTP AT ALL\r\n\r\n")
+    assert status.startswith("HTTP/1.1 400"), status
+    # Still serving.
+    assert get_json(node, "/health")[0] == 200
