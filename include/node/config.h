@@ -49,11 +49,34 @@ struct ClusterConfig {
   nlohmann::json raw = nlohmann::json::object();  // the whole object, for settings added later
 };
 
+/// One rule of a TSIG key's update policy (in the spirit of BIND's
+/// update-policy), an entry of the key's "policy" list:
+///   {"grant": "subdomain", "name": "dyn.example.com.", "types": ["A", "AAAA"]}
+///       the name and every name below it
+///   {"grant": "name", "name": "host.example.com."}   exactly that name
+///   {"grant": "self", "types": ["A", "AAAA"]}        exactly the key's own name
+/// "types" absent, or ["ANY"], allows every type. An update is allowed when
+/// every record it changes matches some rule; otherwise it is REFUSED.
+struct UpdatePolicyRule {
+  std::string grant;               // "subdomain", "name" or "self"
+  std::string name;                // absolute, with the trailing dot; empty for "self"
+  std::vector<std::string> types;  // upper-case mnemonics; empty = every type
+};
+
 /// A TSIG key (RFC 8945) for UPDATE and transfers.
 struct TsigKey {
   std::string name;                      // key name, e.g. "update-key."
   std::string algorithm = "hmac-sha256"; // hmac-md5, hmac-sha1, hmac-sha224/256/384/512
   std::string secret;                    // base64, as in BIND's key statements
+  /// The key's "policy" list; absent = the key may update every zone.
+  std::optional<std::vector<UpdatePolicyRule>> policy;
+};
+
+/// RFC 2136 UPDATE settings (top-level "update" object):
+///   "update": {"allow_unsigned_from": ["127.0.0.0/8", "::1/128"]}
+/// Unsigned updates are REFUSED unless they come from one of these networks.
+struct UpdateConfig {
+  std::vector<std::string> allow_unsigned_from;  // "addr/len" or a bare address
 };
 
 /// DNS over TCP limits (RFC 7766 §6.2.3 leaves them to the operator).
@@ -69,6 +92,7 @@ struct Config {
   ClusterConfig cluster;
   std::vector<TsigKey> tsig_keys;
   TcpConfig tcp;
+  UpdateConfig update;
   uint32_t udp_threads = 0;  // 0 = one per CPU (at most 8)
   /// Keys the reader did not recognise; logged at startup, not fatal, so an
   /// older binary can read a newer file.

@@ -14,6 +14,8 @@
 
 namespace server {
 
+class UpdateHandler;
+
 struct TcpOptions {
   ListenAddress address;
   uint32_t idle_timeout_ms = 10000;      // close a connection silent this long (RFC 7766 §6.2.3)
@@ -32,6 +34,9 @@ class TcpServer {
 
   /// Opens, binds and listens. The error names the address.
   util::Result<void> bind();
+  /// RFC 2136 UPDATE messages go to `handler`; their answers are written on
+  /// the connection when the change is committed. Call before start().
+  void set_update_handler(UpdateHandler* handler);
   void start();
   void stop();
 

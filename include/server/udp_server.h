@@ -2,6 +2,8 @@
 // receive and send, answers from each worker's cached snapshot.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -13,6 +15,8 @@
 #include "util/result.h"
 
 namespace server {
+
+class UpdateHandler;
 
 struct UdpOptions {
   ListenAddress address;
@@ -31,11 +35,15 @@ class UdpServer {
 
   /// Opens and binds one socket per worker. The error names the address.
   util::Result<void> bind();
+  /// RFC 2136 UPDATE messages go to `handler` (answered later, from its
+  /// thread); without one they get NOTIMP. Call before start().
+  void set_update_handler(UpdateHandler* handler) { update_ = handler; }
   void start();
   void stop();
 
  private:
   void worker(int fd, QueryCounters& counters);
+  void hand_over_update(int fd, const uint8_t* packet, size_t len, const sockaddr_storage& peer, socklen_t peer_len);
 
   const store::Store& store_;
   QueryStats& stats_;
@@ -43,6 +51,7 @@ class UdpServer {
   std::vector<int> fds_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
+  UpdateHandler* update_ = nullptr;
 };
 
 }  // namespace server

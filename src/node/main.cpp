@@ -29,6 +29,7 @@
 #include "node/config.h"
 #include "node/stdin_commands.h"
 #include "node/zone_loader.h"
+#include "node/update_options.h"
 #include "node/zone_seed.h"
 #include "server/http_api.h"
 #include "server/http_server.h"
@@ -36,6 +37,7 @@
 #include "server/query_stats.h"
 #include "server/tcp_server.h"
 #include "server/udp_server.h"
+#include "server/update.h"
 #include "store/store.h"
 
 #ifndef DNSNODE_VERSION
@@ -180,6 +182,20 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   node::ChangeSubmitter& submitter = **cluster;
+  // RFC 2136 UPDATE on the DNS port: checked and TSIG-verified by the
+  // handler, then submitted like any other change.
+  std::vector<std::string> update_warnings;
+  auto update_options = node::make_update_options(*config, &update_warnings);
+  for (const std::string& w : update_warnings) spdlog::warn("{}", w);
+  if (!update_options) {
+    spdlog::critical("{}", update_options.error().message);
+    return kExitFailure;
+  }
+  server::UpdateHandler update_handler(
+      store, [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+      std::move(update_options.value()));
+  udp.set_update_handler(&update_handler);
+  tcp.set_update_handler(&update_handler);
   // The HTTP API (DynDNS2, REST, /health, /metrics), when this node has an http_loc.
   server::Metrics metrics;
   server::HttpApiDeps http_deps{&store,

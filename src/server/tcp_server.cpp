@@ -13,6 +13,7 @@
 #include "server/responder.h"
 #include "server/snapshot_cache.h"
 #include "server/tcp_framing.h"
+#include "server/update.h"
 
 namespace server {
 
@@ -34,6 +35,7 @@ struct TcpServer::Impl {
   std::atomic<size_t> open{0};
   std::atomic<uint64_t> refused{0};
   QueryCounters* counters = nullptr;
+  UpdateHandler* update = nullptr;  // RFC 2136 UPDATE, when configured
   SnapshotCache cache;  // used on the event-loop thread only
   std::vector<uint8_t> scratch = std::vector<uint8_t>(2 + kMaxMessage);  // one answer, length-prefixed
   asio::io_context io{1};
@@ -53,6 +55,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ++server_.open;
     boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
+    remote_ = ep;
     peer_ = ec ? "?" : (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) +
                            ":" + std::to_string(ep.port());
   }
@@ -82,7 +85,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec) {
       // The client may half-close after its last query: answer, then close.
       peer_done_ = ec == asio::error::eof;
-      if (!peer_done_ || queued() == 0) close();
+      if (!peer_done_ || (queued() == 0 && updates_in_flight_ == 0)) close();
       return;
     }
     arm_idle_timer();
@@ -92,6 +95,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // RFC 7766 §6.2.1.1: answer each query as soon as it is complete; the
     // client matches answers by ID, so no ordering is kept.
     while (auto msg = framer_.next()) {
+      if (server_.update && UpdateHandler::is_update(msg->data(), msg->size())) {
+        hand_over_update(msg->data(), msg->size());
+        continue;
+      }
       ResponseInfo info;
       const auto start = std::chrono::steady_clock::now();
       size_t len = respond(zones, msg->data(), msg->size(), out + 2, kMaxMessage, true, &info);
@@ -106,6 +113,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
     write();
     // Reading pauses while too much is queued for a client that does not read.
     if (queued() <= server_.options.max_buffered_output) read();
+  }
+
+  /// An UPDATE is answered when its change commits: the handler's callback
+  /// (any thread) posts the answer back to the event loop, keeping the
+  /// connection alive until then.
+  void hand_over_update(const uint8_t* data, size_t size) {
+    ++updates_in_flight_;
+    server_.update->handle(data, size, remote_.data(), [self = shared_from_this()](std::string answer) {
+      asio::post(self->server_.io, [self, answer = std::move(answer)] { self->on_update_answer(answer); });
+    });
+  }
+
+  void on_update_answer(const std::string& answer) {
+    --updates_in_flight_;
+    if (closed_) return;
+    if (!answer.empty() && answer.size() <= kMaxMessage) {
+      uint8_t prefix[2];
+      put_length_prefix(prefix, answer.size());
+      pending_.insert(pending_.end(), prefix, prefix + 2);
+      pending_.insert(pending_.end(), answer.begin(), answer.end());
+    }
+    write();
+    if (peer_done_ && queued() == 0 && updates_in_flight_ == 0) close();
   }
 
   void write() {
@@ -123,7 +153,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     writing_.clear();
     write();
     if (peer_done_) {
-      if (queued() == 0) close();
+      if (queued() == 0 && updates_in_flight_ == 0) close();
       return;
     }
     if (!reading_ && queued() <= server_.options.max_buffered_output) read();
@@ -160,6 +190,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;
   bool peer_done_ = false;  // the client closed its side
   bool closed_ = false;
+  tcp::endpoint remote_;
+  unsigned updates_in_flight_ = 0;  // UPDATEs handed over, not answered yet
 };
 
 }  // namespace
@@ -212,6 +244,8 @@ util::Result<void> TcpServer::bind() {
   if (ec) return util::make_error("cannot listen on " + where + ": " + ec.message());
   return {};
 }
+
+void TcpServer::set_update_handler(UpdateHandler* handler) { impl_->update = handler; }
 
 void TcpServer::start() {
   Impl& s = *impl_;

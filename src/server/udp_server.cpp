@@ -18,6 +18,7 @@
 #include "server/query_log.h"
 #include "server/responder.h"
 #include "server/snapshot_cache.h"
+#include "server/update.h"
 
 namespace server {
 namespace {
@@ -82,6 +83,18 @@ void UdpServer::stop() {
   threads_.clear();
 }
 
+void UdpServer::hand_over_update(int fd, const uint8_t* packet, size_t len, const sockaddr_storage& peer,
+                                 socklen_t peer_len) {
+  // The answer comes once the change is committed, from another thread;
+  // sendto on the worker's socket is safe from any thread.
+  update_->handle(packet, len, reinterpret_cast<const sockaddr*>(&peer), [fd, peer, peer_len](std::string reply) {
+    if (reply.empty()) return;
+    if (::sendto(fd, reply.data(), reply.size(), 0, reinterpret_cast<const sockaddr*>(&peer), peer_len) < 0) {
+      spdlog::debug("udp: update answer not sent: {}", errno_text(errno));
+    }
+  });
+}
+
 void UdpServer::worker(int fd, QueryCounters& counters) {
   // Everything the loop touches is allocated here, once. The buffers are
   // left uninitialised so untouched pages cost no memory.
@@ -123,6 +136,10 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
       ResponseInfo& info = infos[i];
       info = ResponseInfo{};
       size_t len = 0;
+      if (update_ && UpdateHandler::is_update(query, query_len) && !(in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+        hand_over_update(fd, query, query_len, peers[i], in_msgs[i].msg_hdr.msg_namelen);
+        continue;
+      }
       // A datagram cut short by the buffer cannot be a sane query; drop it.
       if (!(in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
         len = respond(zones, query, query_len, out.get() + i * kMaxDatagram, kMaxDatagram, false, &info);

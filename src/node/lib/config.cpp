@@ -13,6 +13,9 @@
 #include <set>
 #include <sstream>
 
+#include "dns/rr.h"
+#include "server/update.h"
+
 namespace node {
 namespace {
 
@@ -188,6 +191,83 @@ util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) 
   return {};
 }
 
+/// A key's "policy": a list of grant rules (see UpdatePolicyRule).
+util::Result<std::vector<UpdatePolicyRule>> read_policy(const Reader& r, const json& policy, const std::string& path) {
+  if (!policy.is_array()) {
+    return r.fail(path, std::string("must be a list of rules such as {\"grant\": \"subdomain\", \"name\": "
+                                    "\"dyn.example.com.\"}, not ") + type_name(policy));
+  }
+  std::vector<UpdatePolicyRule> rules;
+  for (size_t i = 0; i < policy.size(); ++i) {
+    std::string base = path + "[" + std::to_string(i) + "]";
+    const json& p = policy[i];
+    if (!p.is_object()) return r.fail(base, std::string("must be an object, not ") + type_name(p));
+    if (!p.contains("grant")) return r.fail(base + ".grant", "missing (\"subdomain\", \"name\" or \"self\")");
+    auto grant = r.string_field(p, "grant", base + ".grant");
+    if (!grant) return grant.error();
+    UpdatePolicyRule rule;
+    rule.grant = *grant;
+    if (rule.grant != "subdomain" && rule.grant != "name" && rule.grant != "self") {
+      return r.fail(base + ".grant", "unknown grant '" + rule.grant + "' (use \"subdomain\", \"name\" or \"self\")");
+    }
+    if (rule.grant == "self") {
+      if (p.contains("name")) return r.fail(base + ".name", "not allowed with \"self\" (the name is the key's own)");
+    } else {
+      if (!p.contains("name")) return r.fail(base + ".name", "missing (the domain name the rule grants)");
+      auto name = r.string_field(p, "name", base + ".name");
+      if (!name) return name.error();
+      auto parsed = dns::Name::from_text(*name);
+      if (name->empty() || !parsed) {
+        return r.fail(base + ".name", "'" + *name + "' is not a domain name" +
+                                          (parsed ? std::string() : ": " + parsed.error().message));
+      }
+      rule.name = parsed->to_text();
+    }
+    if (p.contains("types")) {
+      const json& types = p.at("types");
+      if (!types.is_array()) return r.fail(base + ".types", std::string("must be a list such as [\"A\", \"AAAA\"], not ") + type_name(types));
+      for (size_t j = 0; j < types.size(); ++j) {
+        std::string tpath = base + ".types[" + std::to_string(j) + "]";
+        if (!types[j].is_string()) return r.fail(tpath, std::string("must be a string, not ") + type_name(types[j]));
+        auto type = dns::type_from_text(types[j].get<std::string>());
+        if (!type) return r.fail(tpath, "unknown record type '" + types[j].get<std::string>() + "'");
+        if (*type == dns::rrtype::ANY) {
+          rule.types.clear();  // every type
+          break;
+        }
+        if (dns::is_meta_type(*type)) return r.fail(tpath, "'" + types[j].get<std::string>() + "' cannot be stored in a zone");
+        rule.types.push_back(dns::type_to_text(*type));
+      }
+    }
+    r.warn_unknown(p, {"grant", "name", "types"}, base + ".");
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+/// The top-level "update" object (see UpdateConfig).
+util::Result<void> read_update(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("update")) return {};
+  const json& u = root.at("update");
+  if (!u.is_object()) return r.fail("update", std::string("must be an object, not ") + type_name(u));
+  if (u.contains("allow_unsigned_from")) {
+    const json& nets = u.at("allow_unsigned_from");
+    if (!nets.is_array()) {
+      return r.fail("update.allow_unsigned_from",
+                    std::string("must be a list of networks such as [\"127.0.0.0/8\"], not ") + type_name(nets));
+    }
+    for (size_t i = 0; i < nets.size(); ++i) {
+      std::string path = "update.allow_unsigned_from[" + std::to_string(i) + "]";
+      if (!nets[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(nets[i]));
+      auto net = server::Network::parse(nets[i].get<std::string>());
+      if (!net) return r.fail(path, net.error().message);
+      cfg.update.allow_unsigned_from.push_back(nets[i].get<std::string>());
+    }
+  }
+  r.warn_unknown(u, {"allow_unsigned_from"}, "update.");
+  return {};
+}
+
 util::Result<void> read_tsig_keys(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("tsig_keys")) return {};
   const json& keys = root.at("tsig_keys");
@@ -226,7 +306,12 @@ util::Result<void> read_tsig_keys(const Reader& r, const json& root, Config& cfg
     std::string lname;
     for (char ch : key.name) lname += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (!names.insert(lname).second) return r.fail(base + ".name", "key '" + key.name + "' is defined twice");
-    r.warn_unknown(k, {"name", "algorithm", "secret"}, base + ".");
+    if (k.contains("policy")) {
+      auto policy = read_policy(r, k.at("policy"), base + ".policy");
+      if (!policy) return policy.error();
+      key.policy = std::move(policy.value());
+    }
+    r.warn_unknown(k, {"name", "algorithm", "secret", "policy"}, base + ".");
     cfg.tsig_keys.push_back(std::move(key));
   }
   return {};
@@ -342,12 +427,13 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
   if (auto c = read_cluster(r, root, cfg); !c) return c.error();
   if (auto k = read_tsig_keys(r, root, cfg); !k) return k.error();
   if (auto t = read_tcp(r, root, cfg); !t) return t.error();
+  if (auto u = read_update(r, root, cfg); !u) return u.error();
   if (root.contains("udp_threads")) {
     auto v = r.uint_field(root, "udp_threads", "udp_threads", 0, 256);
     if (!v) return v.error();
     cfg.udp_threads = static_cast<uint32_t>(*v);
   }
-  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads"}, "");
+  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update"}, "");
   return cfg;
 }
 

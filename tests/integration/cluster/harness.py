@@ -146,7 +146,7 @@ class Node:
 class Cluster:
     """N nodes sharing one dns-config.json in a temporary directory."""
 
-    def __init__(self, workdir, size, cluster_settings=None, zone_extra=None):
+    def __init__(self, workdir, size, cluster_settings=None, zone_extra=None, extra_config=None):
         self.workdir = str(workdir)
         self.nodes = [Node(self, i) for i in range(size)]
         self.config_path = os.path.join(self.workdir, "dns-config.json")
@@ -157,6 +157,7 @@ class Cluster:
         config = {"nodes": {str(n.id): {"query_loc": f"127.0.0.1:{n.query_port}",
                                         "raft_loc": f"127.0.0.1:{n.raft_port}"} for n in self.nodes},
                   "cluster": settings}
+        config.update(extra_config or {})  # more top-level settings ("tsig_keys", "update", ...)
         with open(self.config_path, "w") as f:
             json.dump(config, f, indent=1)
         for n in self.nodes:

@@ -1,0 +1,392 @@
+// RFC 2136 UPDATE front end: TSIG (RFC 8945 §5.2), zone section (§3.1),
+// prerequisite and update section checks (§3.2, §3.4.1), key policy (§3.3),
+// then a store::Change whose committed outcome is the response's rcode.
+#include "server/update.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <iterator>
+#include <mutex>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "dns/message.h"
+
+namespace server {
+
+namespace {
+
+constexpr size_t kMaxResponse = 4096;
+
+/// The result of checking the message before it goes to apply: either a
+/// change to submit, or the rcode to answer at once.
+struct Checked {
+  uint16_t rcode = dns::rcode::NOERROR;
+  std::string reason;
+  store::Update update;
+};
+
+Checked fail(uint16_t rcode, std::string reason) { return Checked{rcode, std::move(reason), {}}; }
+
+std::string describe(const dns::RR& rr) {
+  return rr.owner.to_text() + " " + dns::class_to_text(rr.rclass) + " " + dns::type_to_text(rr.type);
+}
+
+/// RFC 2136 §3.2.1-§3.2.3 (prerequisite forms) and §3.4.1.2-§3.4.1.3
+/// (update forms): everything that can be checked without the zone data.
+Checked check_sections(const dns::Message& m, const zone::ZoneSet& zones) {
+  // §3.1.1: exactly one zone, of type SOA.
+  if (m.questions.size() != 1) return fail(dns::rcode::FORMERR, "the zone section must hold exactly one zone");
+  const dns::Question& z = m.questions.front();
+  if (z.qtype != dns::rrtype::SOA) return fail(dns::rcode::FORMERR, "the zone section's type must be SOA");
+  if (z.qclass != dns::rrclass::IN) return fail(dns::rcode::NOTAUTH, "class " + dns::class_to_text(z.qclass) + " is not served");
+  const zone::Zone* served = zones.find_zone(z.name);
+  if (!served || served->apex() != z.name) return fail(dns::rcode::NOTAUTH, "zone " + z.name.to_text() + " is not served here");
+  Checked out;
+  out.update.zone = served->apex();
+  // §3.2: prerequisites.
+  for (const dns::RR& rr : m.answers) {
+    if (rr.ttl != 0) return fail(dns::rcode::FORMERR, "prerequisite " + describe(rr) + " has a TTL other than 0");
+    if (!rr.owner.is_subdomain_of(z.name)) return fail(dns::rcode::NOTZONE, "prerequisite " + describe(rr) + " is outside the zone");
+    store::Prereq p;
+    p.rr = rr;
+    if (rr.rclass == dns::rrclass::ANY || rr.rclass == dns::rrclass::NONE) {
+      if (!rr.rdata.empty()) return fail(dns::rcode::FORMERR, "prerequisite " + describe(rr) + " must have no rdata");
+      const bool any_type = rr.type == dns::rrtype::ANY;
+      if (!any_type && dns::is_meta_type(rr.type)) return fail(dns::rcode::FORMERR, "prerequisite " + describe(rr) + " names a meta type");
+      if (rr.rclass == dns::rrclass::ANY) {
+        p.kind = any_type ? store::PrereqKind::NameInUse : store::PrereqKind::RRsetExists;
+      } else {
+        p.kind = any_type ? store::PrereqKind::NameNotInUse : store::PrereqKind::RRsetAbsent;
+      }
+    } else if (rr.rclass == z.qclass) {
+      if (dns::is_meta_type(rr.type)) return fail(dns::rcode::FORMERR, "prerequisite " + describe(rr) + " names a meta type");
+      p.kind = store::PrereqKind::RRsetExistsValue;
+    } else {
+      return fail(dns::rcode::FORMERR, "prerequisite " + describe(rr) + " has a bad class");
+    }
+    p.rr.rclass = dns::rrclass::IN;
+    out.update.prereqs.push_back(std::move(p));
+  }
+  // §3.4.1: updates.
+  for (const dns::RR& rr : m.authorities) {
+    if (!rr.owner.is_subdomain_of(z.name)) return fail(dns::rcode::NOTZONE, "update " + describe(rr) + " is outside the zone");
+    store::UpdateOp op;
+    op.rr = rr;
+    if (rr.rclass == z.qclass) {
+      if (dns::is_meta_type(rr.type)) return fail(dns::rcode::FORMERR, "update " + describe(rr) + " adds a meta type");
+      op.kind = store::UpdateKind::Add;
+    } else if (rr.rclass == dns::rrclass::ANY) {
+      if (rr.ttl != 0 || !rr.rdata.empty()) return fail(dns::rcode::FORMERR, "update " + describe(rr) + " must have TTL 0 and no rdata");
+      if (rr.type == dns::rrtype::ANY) {
+        op.kind = store::UpdateKind::DeleteName;
+      } else if (dns::is_meta_type(rr.type)) {
+        return fail(dns::rcode::FORMERR, "update " + describe(rr) + " names a meta type");
+      } else {
+        op.kind = store::UpdateKind::DeleteRRset;
+      }
+    } else if (rr.rclass == dns::rrclass::NONE) {
+      if (rr.ttl != 0) return fail(dns::rcode::FORMERR, "update " + describe(rr) + " must have TTL 0");
+      if (dns::is_meta_type(rr.type)) return fail(dns::rcode::FORMERR, "update " + describe(rr) + " names a meta type");
+      op.kind = store::UpdateKind::DeleteRR;
+    } else {
+      return fail(dns::rcode::FORMERR, "update " + describe(rr) + " has a bad class");
+    }
+    op.rr.rclass = dns::rrclass::IN;
+    if (op.kind != store::UpdateKind::Add) op.rr.ttl = 0;
+    out.update.updates.push_back(std::move(op));
+  }
+  return out;
+}
+
+/// RFC 2136 §3.3: may this key make these updates?
+bool grant_allows(const UpdateGrant& g, const dns::Name& key_name, const store::UpdateOp& op) {
+  const dns::Name& owner = op.rr.owner;
+  switch (g.match) {
+    case UpdateGrant::Match::Subdomain:
+      if (!owner.is_subdomain_of(g.name)) return false;
+      break;
+    case UpdateGrant::Match::Name:
+      if (owner != g.name) return false;
+      break;
+    case UpdateGrant::Match::Self:
+      if (owner != key_name) return false;
+      break;
+  }
+  if (g.types.empty()) return true;
+  // Deleting every RRset at a name touches every type: only an unrestricted rule allows it.
+  if (op.kind == store::UpdateKind::DeleteName) return false;
+  return std::find(g.types.begin(), g.types.end(), op.rr.type) != g.types.end();
+}
+
+std::string check_policy(const UpdateKey& key, const store::Update& u) {
+  if (!key.restricted) return "";
+  for (const store::UpdateOp& op : u.updates) {
+    bool allowed = false;
+    for (const UpdateGrant& g : key.grants) {
+      if (grant_allows(g, key.key.name, op)) {
+        allowed = true;
+        break;
+      }
+    }
+    if (!allowed) {
+      return "key " + key.key.name.to_text() + " may not change " + op.rr.owner.to_text() + " " +
+             (op.kind == store::UpdateKind::DeleteName ? std::string("(all types)") : dns::type_to_text(op.rr.type));
+    }
+  }
+  return "";
+}
+
+std::string peer_text(const sockaddr* peer) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (!peer) return buf;
+  if (peer->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(peer)->sin_addr, buf, sizeof buf);
+  } else if (peer->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+std::string rcode_name(uint16_t rcode) {
+  static const char* kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+                                 "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE"};
+  return rcode < std::size(kNames) ? kNames[rcode] : "rcode " + std::to_string(rcode);
+}
+
+void put48(std::string& s, uint64_t v) {
+  for (int shift = 40; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+}  // namespace
+
+util::Result<Network> Network::parse(std::string_view text) {
+  Network n;
+  std::string t(text);
+  std::string addr = t;
+  int prefix = -1;
+  if (size_t slash = t.find('/'); slash != std::string::npos) {
+    addr = t.substr(0, slash);
+    std::string p = t.substr(slash + 1);
+    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
+    if (p.empty() || ec != std::errc() || end != p.data() + p.size()) {
+      return util::make_error("'" + t + "': bad prefix length '" + p + "'");
+    }
+  }
+  if (inet_pton(AF_INET, addr.c_str(), n.addr) == 1) {
+    n.ipv6 = false;
+    if (prefix < 0) prefix = 32;
+    if (prefix > 32) return util::make_error("'" + t + "': an IPv4 prefix length is 0-32");
+  } else if (inet_pton(AF_INET6, addr.c_str(), n.addr) == 1) {
+    n.ipv6 = true;
+    if (prefix < 0) prefix = 128;
+    if (prefix > 128) return util::make_error("'" + t + "': an IPv6 prefix length is 0-128");
+  } else {
+    return util::make_error("'" + t + "' is not an IP address or prefix (write \"127.0.0.0/8\" or \"::1/128\")");
+  }
+  n.prefix = static_cast<uint8_t>(prefix);
+  return n;
+}
+
+bool Network::contains(const sockaddr* address) const {
+  if (!address) return false;
+  const uint8_t* a = nullptr;
+  bool v6 = false;
+  if (address->sa_family == AF_INET) {
+    a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(address)->sin_addr);
+  } else if (address->sa_family == AF_INET6) {
+    a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr);
+    v6 = true;
+    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    if (std::memcmp(a, kMapped, 12) == 0) {  // ::ffff:a.b.c.d is an IPv4 peer
+      a += 12;
+      v6 = false;
+    }
+  } else {
+    return false;
+  }
+  if (v6 != ipv6) return false;
+  size_t full = prefix / 8;
+  if (std::memcmp(a, addr, full) != 0) return false;
+  if (unsigned rest = prefix % 8; rest != 0) {
+    uint8_t mask = static_cast<uint8_t>(0xFF << (8 - rest));
+    if ((a[full] & mask) != (addr[full] & mask)) return false;
+  }
+  return true;
+}
+
+/// Shared with the callbacks of changes in flight, so they stay valid
+/// whatever happens to the handler.
+struct UpdateHandler::State {
+  const store::Store& store;
+  SubmitFn submit;
+  UpdateOptions options;
+  std::vector<dns::tsig::Key> keys;  // options.keys[i].key, for tsig::verify
+  std::function<uint64_t()> now;
+
+  /// Each change needs a (client id, sequence) for exactly-once apply.
+  /// Concurrent updates each take a lane, used by one change at a time, so a
+  /// lane's sequences commit in order; lanes are reused, keeping the dedupe
+  /// table at the number of updates ever in flight at once.
+  struct Lane {
+    uint64_t client_id = 0;
+    uint64_t sequence = 0;
+  };
+  std::mutex mu;
+  std::vector<Lane> free_lanes;
+  std::mt19937_64 rng{std::random_device{}()};
+
+  Lane take_lane() {
+    std::lock_guard lock(mu);
+    if (free_lanes.empty()) return Lane{rng() | 1, 0};
+    Lane l = free_lanes.back();
+    free_lanes.pop_back();
+    return l;
+  }
+  void return_lane(Lane l) {
+    std::lock_guard lock(mu);
+    free_lanes.push_back(l);
+  }
+
+  State(const store::Store& s, SubmitFn f, UpdateOptions o, std::function<uint64_t()> n)
+      : store(s), submit(std::move(f)), options(std::move(o)), now(std::move(n)) {
+    for (const UpdateKey& k : options.keys) keys.push_back(k.key);
+    if (!now) now = [] { return static_cast<uint64_t>(::time(nullptr)); };
+  }
+};
+
+namespace {
+
+/// How the response is to be signed (RFC 8945 §5.3).
+struct Signing {
+  const dns::tsig::Key* key = nullptr;  // null: unsigned
+  std::string request_mac;
+};
+
+/// RFC 2136 §3.8: the header (ID, opcode, rcode) and the zone section.
+std::string build_response(uint16_t id, uint16_t query_flags, const dns::Question* zone, uint16_t rcode) {
+  uint8_t buf[kMaxResponse];
+  dns::MessageWriter w(buf, sizeof buf);
+  dns::Header h;
+  h.id = id;
+  h.flags = static_cast<uint16_t>(dns::flag::QR | (query_flags & 0x7800) | (rcode & 0xF));
+  w.set_header(h);
+  if (zone) w.add_question(zone->name, zone->qtype, zone->qclass);
+  size_t n = w.finish();
+  return std::string(reinterpret_cast<const char*>(buf), n);
+}
+
+std::string finish_response(std::string msg, const Signing& signing, uint64_t now, uint16_t fudge) {
+  if (signing.key) dns::tsig::sign(msg, *signing.key, now, signing.request_mac, 0, {}, fudge);
+  return msg;
+}
+
+}  // namespace
+
+UpdateHandler::UpdateHandler(const store::Store& store, SubmitFn submit, UpdateOptions options,
+                             std::function<uint64_t()> now)
+    : state_(std::make_shared<State>(store, std::move(submit), std::move(options), std::move(now))) {}
+
+UpdateHandler::~UpdateHandler() = default;
+
+void UpdateHandler::handle(const uint8_t* packet, size_t len, const sockaddr* peer,
+                           std::function<void(std::string)> reply) {
+  State& s = *state_;
+  if (!is_update(packet, len)) return reply({});
+  const uint16_t id = static_cast<uint16_t>((packet[0] << 8) | packet[1]);
+  const uint16_t flags = static_cast<uint16_t>((packet[2] << 8) | packet[3]);
+  const std::string who = peer_text(peer);
+  const uint64_t now = s.now();
+
+  auto parsed = dns::parse_message(packet, len);
+  if (!parsed) {
+    spdlog::info("update from {}: FORMERR: {}", who, parsed.error().message);
+    return reply(build_response(id, flags, nullptr, dns::rcode::FORMERR));
+  }
+  const dns::Message& m = parsed.value();
+  const dns::Question* zone = m.questions.size() == 1 ? &m.questions.front() : nullptr;
+
+  // RFC 8945 §5.2: the signature is checked before anything else.
+  Signing signing;
+  const UpdateKey* key = nullptr;
+  if (m.tsig) {
+    dns::tsig::Verification v = dns::tsig::verify(packet, len, m, s.keys, now);
+    if (v.error == dns::rcode::FORMERR) {
+      spdlog::info("update from {}: FORMERR: {}", who, v.reason);
+      return reply(build_response(id, flags, zone, dns::rcode::FORMERR));
+    }
+    if (v.error == dns::rcode::BADTIME) {
+      // §5.2.3: signed, with the request's time and ours in Other Data.
+      spdlog::info("update from {}: NOTAUTH (BADTIME): {}", who, v.reason);
+      std::string msg = build_response(id, flags, zone, dns::rcode::NOTAUTH);
+      std::string other;
+      put48(other, now);
+      dns::tsig::sign(msg, *v.key, v.rdata.time_signed, v.rdata.mac, dns::rcode::BADTIME, other, v.rdata.fudge);
+      return reply(std::move(msg));
+    }
+    if (v.error != 0) {
+      // §5.3.2: BADKEY and BADSIG answers are not signed.
+      spdlog::info("update from {}: NOTAUTH: {}", who, v.reason);
+      std::string msg = build_response(id, flags, zone, dns::rcode::NOTAUTH);
+      dns::tsig::append_unsigned(msg, v.key_name, v.rdata.algorithm, now, v.error, v.rdata.fudge);
+      return reply(std::move(msg));
+    }
+    key = &s.options.keys[static_cast<size_t>(v.key - s.keys.data())];
+    signing.key = v.key;
+    signing.request_mac = v.rdata.mac;
+  } else {
+    bool allowed = false;
+    for (const Network& n : s.options.allow_unsigned_from) allowed = allowed || n.contains(peer);
+    if (!allowed) {
+      spdlog::info("update from {}: REFUSED: not signed (configure a TSIG key, or update.allow_unsigned_from)", who);
+      return reply(build_response(id, flags, zone, dns::rcode::REFUSED));
+    }
+  }
+  const uint16_t fudge = s.options.fudge;
+  auto answer = [&](uint16_t rcode) { return finish_response(build_response(id, flags, zone, rcode), signing, now, fudge); };
+
+  Checked checked = check_sections(m, *s.store.snapshot());
+  if (checked.rcode != dns::rcode::NOERROR) {
+    spdlog::info("update from {}: {}: {}", who, rcode_name(checked.rcode), checked.reason);
+    return reply(answer(checked.rcode));
+  }
+  if (key) {
+    if (std::string denied = check_policy(*key, checked.update); !denied.empty()) {
+      spdlog::info("update from {}: REFUSED: {}", who, denied);
+      return reply(answer(dns::rcode::REFUSED));
+    }
+  }
+
+  State::Lane lane = s.take_lane();
+  store::Change change;
+  change.client_id = lane.client_id;
+  change.sequence = ++lane.sequence;
+  change.update = std::move(checked.update);
+  const std::string zone_text = zone->name.to_text();
+  std::string response_head = build_response(id, flags, zone, 0);
+  s.submit(std::move(change), [state = state_, lane, signing = std::move(signing), response_head, who, zone_text,
+                               fudge, reply = std::move(reply)](util::Result<store::ApplyResult> result) {
+    state->return_lane(lane);
+    uint16_t rcode = dns::rcode::SERVFAIL;
+    if (result) {
+      rcode = result->rcode;
+      if (rcode == dns::rcode::NOERROR) {
+        spdlog::info("update from {} for {}: committed", who, zone_text);
+      } else {
+        spdlog::info("update from {} for {}: {}: {}", who, zone_text, rcode_name(rcode), result->first_error());
+      }
+    } else {
+      spdlog::warn("update from {} for {}: SERVFAIL: {}", who, zone_text, result.error().message);
+    }
+    std::string msg = response_head;
+    msg[3] = static_cast<char>((msg[3] & 0xF0) | (rcode & 0xF));
+    reply(finish_response(std::move(msg), signing, state->now(), fudge));
+  });
+}
+
+}  // namespace server
