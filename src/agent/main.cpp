@@ -292,8 +292,10 @@ int main(int argc, char** argv) {
     }
     const char* why = "interval";
     if (changed) {
-      // Let a burst of events settle (DAD finishing, several addresses).
-      while (watch->wait(200)) {
+      // Let a burst of events settle (several addresses at once). A new IPv6
+      // address is tentative during DAD; the kernel reports it again when
+      // it becomes usable, so no long wait is needed here.
+      while (watch->wait(50)) {
       }
       auto now_addrs = current_addresses();
       if (now_addrs && published && *now_addrs == *published) continue;  // nothing we publish changed
