@@ -1,5 +1,5 @@
 """CI entry of the chaos harness: a bounded run (CHAOS_DURATION seconds of
-faults, default 90) of tests/chaos/chaos.py against a 5-node cluster; it must
+faults, default 75) of tests/chaos/chaos.py against a 5-node cluster; it must
 lose no acknowledged change and leave no node divergent. The figures are
 printed whatever the outcome."""
 import os
@@ -12,7 +12,7 @@ import chaos  # noqa: E402
 
 
 def test_chaos_run_loses_nothing_and_converges(tmp_path, capsys):
-    duration = float(os.environ.get("CHAOS_DURATION", "90"))
+    duration = float(os.environ.get("CHAOS_DURATION", "75"))
     seed = int(os.environ.get("CHAOS_SEED", random.randrange(1 << 30)))
     run = chaos.Chaos(str(tmp_path), duration, seed)
     try:
