@@ -32,6 +32,7 @@
 #include "node/update_options.h"
 #include "node/zone_seed.h"
 #include "server/http_api.h"
+#include "server/http_policy.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/query_stats.h"
@@ -73,14 +74,6 @@ std::optional<node::ZoneLoad> read_zone_files(const std::vector<std::string>& pa
   if (!load.fatal.empty()) return std::nullopt;
   for (const std::string& w : load.warnings) spdlog::warn("{}", w);
   return load;
-}
-
-/// HTTP API credentials: each TSIG key of the config, user = key name,
-/// password = its base64 secret.
-std::vector<server::HttpCredential> http_credentials(const node::Config& cfg) {
-  std::vector<server::HttpCredential> out;
-  for (const node::TsigKey& k : cfg.tsig_keys) out.push_back(server::HttpCredential{k.name, k.secret, {}});
-  return out;
 }
 
 }  // namespace
@@ -191,13 +184,19 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", update_options.error().message);
     return kExitFailure;
   }
+  server::Metrics metrics;  // for /metrics; UPDATE outcomes are counted once committed
   server::UpdateHandler update_handler(
-      store, [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+      store,
+      [&submitter, &metrics](store::Change c, auto done) {
+        submitter.submit(std::move(c), [&metrics, done = std::move(done)](node::SubmitResult r) {
+          metrics.count_update("rfc2136", r ? server::rcode_name(r->rcode) : "unavailable");
+          done(std::move(r));
+        });
+      },
       std::move(update_options.value()));
   udp.set_update_handler(&update_handler);
   tcp.set_update_handler(&update_handler);
   // The HTTP API (DynDNS2, REST, /health, /metrics), when this node has an http_loc.
-  server::Metrics metrics;
   server::HttpApiDeps http_deps{&store,
                                 [&](store::Change c, std::function<void(node::SubmitResult)> done) {
                                   submitter.submit(std::move(c), std::move(done));
@@ -206,7 +205,10 @@ int main(int argc, char** argv) {
                                   (*cluster)->read_barrier(std::move(done));
                                 },
                                 [&] { return (*cluster)->status(); },
-                                me.numeric_id, http_credentials(*config), &metrics, &stats};
+                                me.numeric_id,
+                                // The UPDATE keys and their policies: user = key name, password = base64 secret.
+                                server::http_credentials(node::make_update_options(*config, nullptr)->keys),
+                                &metrics, &stats};
   server::HttpApi http_api(std::move(http_deps));
   std::optional<server::HttpServer> http;
   if (me.http) {

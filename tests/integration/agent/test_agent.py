@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harness import REPO, free_port
-from http_harness import KEY_NAME, KEY_SECRET, LIMITED_NAME, LIMITED_SECRET, http_cluster
+from http_harness import KEY_NAME, KEY_SECRET, LIMITED_NAME, LIMITED_SECRET, http_cluster, metrics
 
 AGENT = os.environ.get("DNSREGISTER_BIN",
                        os.path.join(os.path.dirname(os.environ.get("DNSNODE_BIN", os.path.join(
@@ -58,6 +58,9 @@ def test_once_with_ip_moves_the_name_and_every_node_answers_it(cluster):
     r = register("--name", "desk.example.com", "--zone", "example.com", "--ip", "198.51.100.8", *servers(cluster))
     assert r.returncode == 0, r.stderr
     cluster.wait_all_answer("desk.example.com.", {"198.51.100.8"}, timeout=5)
+    # The follower counted the committed UPDATE in /metrics.
+    _, samples = metrics(follower)
+    assert samples.get('dnsnode_updates_total{source="rfc2136",result="NOERROR"}', 0) >= 1
 
 
 def test_unreachable_servers_are_skipped(cluster):

@@ -7,12 +7,19 @@ import urllib.parse
 import dns.rdatatype
 import pytest
 
-from http_harness import KEY_NAME, KEY_SECRET, curl, get_json, http_cluster, metrics
+from http_harness import KEY_NAME, KEY_SECRET, LIMITED_NAME, LIMITED_SECRET, curl, get_json, http_cluster, metrics
+
+KEYS = [
+    {"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET},
+    # May change only A/AAAA below dyn.example.com.
+    {"name": LIMITED_NAME, "algorithm": "hmac-sha512", "secret": LIMITED_SECRET,
+     "policy": [{"grant": "subdomain", "name": "dyn.example.com.", "types": ["A", "AAAA"]}]},
+]
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = http_cluster(tmp_path_factory.mktemp("http"), 3)
+    c = http_cluster(tmp_path_factory.mktemp("http"), 3, tsig_keys=KEYS)
     c.start()
     yield c
     c.stop()
@@ -190,3 +197,16 @@ def test_listener_limits_and_keep_alive(cluster):
     assert status.startswith("HTTP/1.1 400"), status
     # Still serving.
     assert get_json(node, "/health")[0] == 200
+
+
+def test_a_keys_update_policy_holds_over_http(cluster):
+    node = cluster.nodes[1]
+    assert curl(node, "/nic/update?hostname=seed2.example.com&myip=198.51.100.70", LIMITED_NAME, LIMITED_SECRET) == \
+        (200, "nohost")
+    assert curl(node, "/nic/update?hostname=pc.dyn.example.com&myip=198.51.100.70", LIMITED_NAME, LIMITED_SECRET) == \
+        (200, "good 198.51.100.70")
+    cluster.wait_all_answer("pc.dyn.example.com.", {"198.51.100.70"}, timeout=5)
+    assert cluster.nodes[0].addresses("seed2.example.com.") == {"10.0.0.3"}
+    code, body = curl(node, "/api/v1/zones/example.com/records", LIMITED_NAME, LIMITED_SECRET, "POST",
+                      json.dumps({"name": "pc.dyn", "type": "TXT", "data": "hello"}))
+    assert code == 403, body
