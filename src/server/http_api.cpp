@@ -180,6 +180,9 @@ std::optional<std::string> base64_decode(std::string_view text) {
       out += static_cast<char>((acc >> bits) & 0xff);
     }
   }
+  // Canonical form only (RFC 4648 §3.5): the unused bits of the last
+  // character are zero, so one secret has one spelling.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
 
