@@ -11,6 +11,7 @@
 
 #include "server/listen_address.h"
 #include "server/query_stats.h"
+#include "server/rrl.h"
 #include "store/store.h"
 #include "util/result.h"
 
@@ -22,6 +23,7 @@ struct UdpOptions {
   ListenAddress address;
   unsigned threads = 1;
   bool query_log = false;  // one info line per query
+  RrlOptions rrl;          // response rate limiting; off by default
 };
 
 /// The UDP listener. bind() first (so a busy port is reported before
@@ -40,6 +42,9 @@ class UdpServer {
   void set_update_handler(UpdateHandler* handler) { update_ = handler; }
   void start();
   void stop();
+  /// Responses RRL dropped and sent truncated so far (0 when it is off).
+  uint64_t rrl_dropped() const { return rrl_ ? rrl_->dropped() : 0; }
+  uint64_t rrl_slipped() const { return rrl_ ? rrl_->slipped() : 0; }
 
  private:
   void worker(int fd, QueryCounters& counters);
@@ -52,6 +57,7 @@ class UdpServer {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   UpdateHandler* update_ = nullptr;
+  std::unique_ptr<ResponseRateLimiter> rrl_;  // null when RRL is off
 };
 
 }  // namespace server

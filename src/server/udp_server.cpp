@@ -1,5 +1,6 @@
 // DNS over UDP: receive a batch -> answer each from the cached snapshot ->
-// send the batch. One socket and one thread per worker, no locks shared.
+// send the batch. One socket and one thread per worker; the only shared lock is
+// RRL's (sharded), when response rate limiting is on.
 #include "server/udp_server.h"
 
 #include <netinet/in.h>
@@ -34,6 +35,7 @@ std::string errno_text(int err) { return std::strerror(err); }
 UdpServer::UdpServer(const store::Store& store, QueryStats& stats, UdpOptions options)
     : store_(store), stats_(stats), options_(std::move(options)) {
   if (options_.threads == 0) options_.threads = 1;
+  if (options_.rrl.enabled()) rrl_ = std::make_unique<ResponseRateLimiter>(options_.rrl);
 }
 
 UdpServer::~UdpServer() {
@@ -147,6 +149,16 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
       counters.count(info, len, false);
       if (options_.query_log) {
         log_query("udp", peer_to_string(reinterpret_cast<sockaddr*>(&peers[i])), query, query_len, info, len);
+      }
+      // RRL: a limited response is dropped or, every slip-th time, sent
+      // truncated so a real client behind the flooded network retries over TCP.
+      if (len > 0 && rrl_) {
+        uint8_t* response = out.get() + i * kMaxDatagram;
+        switch (rrl_->check(reinterpret_cast<const sockaddr*>(&peers[i]), classify_response(response, len))) {
+          case RrlAction::Send: break;
+          case RrlAction::Drop: len = 0; break;
+          case RrlAction::Slip: len = truncate_response(response, len); break;
+        }
       }
       if (len == 0) continue;
       out_iov[replies] = {out.get() + i * kMaxDatagram, len};
