@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/rrl.h"
 #include "util/result.h"
 
 namespace node {
@@ -93,6 +94,7 @@ struct Config {
   std::vector<TsigKey> tsig_keys;
   TcpConfig tcp;
   UpdateConfig update;
+  server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; off by default
   uint32_t udp_threads = 0;  // 0 = one per CPU (at most 8)
   /// Keys the reader did not recognise; logged at startup, not fatal, so an
   /// older binary can read a newer file.

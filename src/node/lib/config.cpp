@@ -428,12 +428,17 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
   if (auto k = read_tsig_keys(r, root, cfg); !k) return k.error();
   if (auto t = read_tcp(r, root, cfg); !t) return t.error();
   if (auto u = read_update(r, root, cfg); !u) return u.error();
+  if (root.contains("rrl")) {
+    auto rrl = server::parse_rrl_options(root.at("rrl"));
+    if (!rrl) return util::make_error(r.source + ": " + rrl.error().message);
+    cfg.rrl = *rrl;
+  }
   if (root.contains("udp_threads")) {
     auto v = r.uint_field(root, "udp_threads", "udp_threads", 0, 256);
     if (!v) return v.error();
     cfg.udp_threads = static_cast<uint32_t>(*v);
   }
-  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update"}, "");
+  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl"}, "");
   return cfg;
 }
 
