@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/change_submitter.h"
+#include "node/membership.h"
 #include "raft/transport.h"
 #include "store/store.h"
 #include "util/result.h"
@@ -19,7 +20,8 @@ namespace node {
 /// Everything the cluster runtime needs from the config and command line.
 struct ClusterOptions {
   uint32_t self = 0;                          ///< this node's numeric config id
-  std::map<uint32_t, std::string> members;    ///< numeric config id -> raft_loc, every voter (self included)
+  MemberMap members;                          ///< the config file's nodes (self included): the first members
+  std::string join;                           ///< --join: raft_loc of a running member; this node starts as a learner
   std::string secret;                         ///< cluster secret; empty only with insecure_peers
   bool insecure_peers = false;
   raft::UnreliableOptions unreliable;
@@ -54,6 +56,16 @@ class Cluster final : public ChangeSubmitter {
   /// leader); `done` runs on the io thread once this node has applied it, or
   /// with "no quorum" / "timeout" errors after propose_timeout_ms.
   void submit(store::Change change, std::function<void(SubmitResult)> done) override;
+
+  /// MEMBER ADD / MEMBER REMOVE (dissertation §4.1): records the change in
+  /// the replicated member list; the leader then adds the node as a learner,
+  /// promotes it once caught up, or removes it (handing leadership over
+  /// first when it is the one removed). Refused while an earlier change is
+  /// still in progress. `done` runs once this node has applied the change.
+  void change_members(MemberOp op, std::function<void(SubmitResult)> done);
+
+  /// MEMBERS: the committed member list and each member's role. Thread-safe.
+  nlohmann::json members();
 
   /// A linearizable read point (ReadIndex, Raft dissertation §6.4): `done`
   /// runs once this node has applied everything committed when it was

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/change_submitter.h"
+#include "node/membership.h"
 #include "store/change.h"
 #include "store/store.h"
 #include "util/result.h"
@@ -22,16 +23,18 @@ inline constexpr uint32_t kDefaultStdinTtl = 3600;
 
 /// One parsed line.
 struct Command {
-  enum class Kind { Change, Status, Help, Empty };
+  enum class Kind { Change, Status, Help, Empty, MemberChange, Members };
   Kind kind = Kind::Empty;
   store::Op op;           // Kind::Change: Add, Remove or RemoveRRset
   bool ttl_given = false; // Add without a TTL keeps the RRset's TTL
+  MemberOp member;        // Kind::MemberChange: MEMBER ADD / MEMBER REMOVE
 };
 
 /// Parses one line (no line number in the message):
 ///   ADD:    name [ttl] [IN] TYPE value
 ///   REMOVE: name [ttl] [IN] TYPE value     (one record)
 ///   REMOVE: name TYPE                      (the whole RRset)
+///   MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS
 ///   STATUS | HELP                           (blank lines and '#' comments: Empty)
 /// Fields are separated by spaces or tabs; the value is the rest of the line,
 /// in master-file syntax or the legacy JSON-list form for MX and SOA. Names
@@ -51,6 +54,11 @@ class StdinCommands {
   StdinCommands(ChangeSubmitter& submitter, const store::Store& store, uint32_t origin,
                 std::function<nlohmann::json()> status);
 
+  /// Lets MEMBER/MEMBERS reach the cluster: `change` submits a member change
+  /// and waits for its outcome; `list` returns the member list. Without
+  /// them those commands answer with an error.
+  void set_membership(std::function<SubmitResult(MemberOp)> change, std::function<nlohmann::json()> list);
+
   /// Handles one line (counted from 1) and returns its reply, without newline.
   std::string handle_line(std::string_view line);
 
@@ -62,6 +70,8 @@ class StdinCommands {
   ChangeSubmitter& submitter_;
   const store::Store& store_;
   std::function<nlohmann::json()> status_;
+  std::function<SubmitResult(MemberOp)> change_members_;
+  std::function<nlohmann::json()> list_members_;
   uint32_t origin_;
   uint64_t client_id_;
   uint64_t sequence_ = 0;

@@ -99,6 +99,8 @@ enum class MessageType : uint8_t {
   ReadIndex = 13,
   ReadIndexResp = 14,
   AppliedReport = 15,  // a follower reports its durably applied index
+  JoinRequest = 16,    // a joining node asks a member for the cluster's peer addresses (to = kNoNode)
+  JoinResponse = 17,   // the member's answer; data carries the addresses (host layer, not the core)
 };
 
 /// One message between peers. Fields unused by a type are left zero.

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
+#include <future>
 #include <memory>
 #include <thread>
 
@@ -114,7 +115,9 @@ int main(int argc, char** argv) {
   const node::NodeConfig& me = **self;
   // Peers authenticate with the cluster secret (DESIGN.md); running without
   // it must be a deliberate choice.
-  if (config->nodes.size() > 1 && config->cluster.secret.empty() && !opts.insecure_peers) {
+  // A node alone has no peers: nothing to authenticate, and it commits at once.
+  const bool alone = config->nodes.size() == 1 && !opts.join;
+  if (!alone && config->cluster.secret.empty() && !opts.insecure_peers) {
     spdlog::critical(
         "{}: a cluster of {} nodes needs a shared secret to authenticate peer traffic: add "
         "\"cluster\": {{\"secret\": \"...\"}} with the same value on every node (make one with "
@@ -122,11 +125,10 @@ int main(int argc, char** argv) {
         opts.config_path, config->nodes.size());
     return kExitFailure;
   }
-  if (config->cluster.secret.empty() && config->nodes.size() > 1) {
+  if (config->cluster.secret.empty() && !alone) {
     spdlog::warn("--insecure-peers: peer traffic is not authenticated; use only on a trusted network");
   }
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
-  if (opts.join) spdlog::warn("--join is not supported yet; the config's nodes are the members");
   auto zones = read_zone_files(opts.zone_files);
   if (!zones) return kExitFailure;
 
@@ -153,10 +155,10 @@ int main(int argc, char** argv) {
   // a restarted node answers from its own data before any peer does.
   node::ClusterOptions co;
   co.self = me.numeric_id;
-  for (const auto& [id, n] : config->nodes) co.members[n.numeric_id] = n.raft.to_string();
+  for (const auto& [id, n] : config->nodes) co.members[n.numeric_id] = {n.query.to_string(), n.raft.to_string()};
+  if (opts.join) co.join = *opts.join;
   co.secret = config->cluster.secret;
-  // A node alone has no peers, so nothing to authenticate.
-  co.insecure_peers = opts.insecure_peers || config->nodes.size() == 1;
+  co.insecure_peers = opts.insecure_peers || alone;
   if (opts.unreliable) co.unreliable = *opts.unreliable;
   co.data_dir = opts.data_dir;
   co.tick_ms = config->cluster.heartbeat_ms;
@@ -223,7 +225,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> stopping{false};
   const std::string seed_state = opts.data_dir + "/zone-seed.state";
   std::thread seed_thread;
-  if (config->nodes.size() == 1) {
+  if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
     node::seed_from_zone_files(submitter, store, seed_state, *zones, stopping, /*zone_wait_ms=*/0);
   } else {
@@ -246,6 +248,14 @@ int main(int argc, char** argv) {
   }
   node::StdinCommands commands(submitter, store, me.numeric_id,
                                [&] { return (*cluster)->status(); });
+  commands.set_membership(
+      [&](node::MemberOp op) {
+        std::promise<node::SubmitResult> promise;
+        auto future = promise.get_future();
+        (*cluster)->change_members(std::move(op), [&promise](node::SubmitResult r) { promise.set_value(std::move(r)); });
+        return future.get();
+      },
+      [&] { return (*cluster)->members(); });
   std::thread stdin_thread([&] {
     commands.run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
     spdlog::debug("end of standard input; still serving");

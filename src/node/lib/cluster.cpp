@@ -24,6 +24,7 @@
 
 #include "raft/core.h"
 #include "raft/storage.h"
+#include "util/file.h"
 
 namespace node {
 namespace {
@@ -37,6 +38,13 @@ uint32_t config_id(raft::NodeId id) { return static_cast<uint32_t>(id - 1); }
 // How often a change that has not been applied yet is proposed again (a
 // forwarded proposal may have been lost; apply deduplicates the copies).
 constexpr auto kReproposeInterval = std::chrono::milliseconds(1000);
+
+// Transport id under which a joining node keeps the --join address until it
+// learns the members' real ids.
+constexpr raft::NodeId kJoinPeer = ~raft::NodeId{0};
+
+// A learner is promoted once it is this close to the leader's last index.
+constexpr raft::Index kPromoteLag = 20;
 
 }  // namespace
 
@@ -52,13 +60,14 @@ class Cluster::Impl {
   void stop();
   void submit(store::Change change, std::function<void(SubmitResult)> done);
   void read_barrier(std::function<void(util::Result<void>)> done);
+  void change_members(MemberOp op, std::function<void(SubmitResult)> done);
+  nlohmann::json members();
   nlohmann::json status();
 
  private:
   // A change waiting for its commit, keyed by (client id, sequence).
   struct Pending {
-    store::Change change;
-    std::string bytes;
+    std::string bytes;  // the log entry: an encoded store::Change or MemberOp
     std::function<void(SubmitResult)> done;
     Clock::time_point deadline;
     Clock::time_point next_try;
@@ -76,6 +85,17 @@ class Cluster::Impl {
   };
   void try_read_index(uint64_t id, PendingRead& r);
   void release_reads();
+
+  // Membership.
+  void enqueue(std::pair<uint64_t, uint64_t> key, std::string bytes, std::function<void(SubmitResult)> done);
+  util::Result<void> create_core(const std::vector<raft::NodeId>& voters);
+  raft::Transport::PeerMap peer_map() const;
+  void reconcile_membership();
+  bool membership_settled() const;
+  void handle_join_request(const raft::Message& m);
+  void handle_join_response(const raft::Message& m);
+  std::string bootstrap_path() const { return options_.data_dir + "/cluster-bootstrap.json"; }
+  nlohmann::json members_on_io_thread() const;
 
   void try_propose(Pending& p);
   void on_tick();
@@ -109,6 +129,14 @@ class Cluster::Impl {
   raft::Index snapshot_index_ = 0;
   raft::Index compact_hint_ = 0;
   int lock_fd_ = -1;
+
+  MemberMap members_;                          // replicated: the committed member list
+  MemberMap learned_members_;                  // a joining node: what a member told it
+  std::vector<raft::NodeId> bootstrap_voters_;  // the cluster's first voters (Raft's initial membership)
+  raft::Restored restored_;                    // kept until the core exists (a joining node waits)
+  uint64_t ticks_ = 0;
+  uint64_t bootstrap_proposed_at_ = 0;
+  bool removed_ = false;
 };
 
 util::Result<void> Cluster::Impl::open() {
@@ -139,10 +167,13 @@ util::Result<void> Cluster::Impl::open() {
   if (!snapshot) return util::make_error(snapshot.error().message);
   if (snapshot.value()) {
     const raft::Snapshot& snap = *snapshot.value();
-    if (auto r = store_.restore(snap.data); !r) {
+    auto state = decode_cluster_state(snap.data);
+    if (!state) return util::make_error("checkpoint in " + dir + ": " + state.error().message);
+    if (auto r = store_.restore(state->second); !r) {
       return util::make_error("checkpoint in " + dir + " (index " + std::to_string(snap.meta.index) +
                               "): " + r.error().message);
     }
+    members_ = state->first;
     restored.snapshot = snap.meta;
     snapshot_index_ = snap.meta.index;
     applied_ = snap.meta.index;
@@ -153,23 +184,52 @@ util::Result<void> Cluster::Impl::open() {
     if (e.index > restored.snapshot.index) restored.entries.push_back(std::move(e));
   }
   restored.applied = restored.snapshot.index;
+  restored_ = std::move(restored);
 
+  // Raft's initial membership must be the same on every node, for ever
+  // (including nodes added later), so it is recorded at the first start:
+  // from the config file, or from the member a joining node asked.
+  if (std::filesystem::exists(bootstrap_path())) {
+    auto text = util::read_file(bootstrap_path());
+    if (!text) return text.error();
+    auto j = nlohmann::json::parse(text.value(), nullptr, false);
+    if (j.is_discarded() || !j.contains("voters") || !j["voters"].is_array()) {
+      return util::make_error(bootstrap_path() + " is corrupt");
+    }
+    for (const auto& v : j["voters"]) bootstrap_voters_.push_back(v.get<raft::NodeId>());
+  } else if (options_.join.empty()) {
+    bool fresh = restored_.hard_state.term == 0 && restored_.entries.empty() && restored_.snapshot.index == 0;
+    if (!fresh) return util::make_error(bootstrap_path() + " is missing but " + dir + " holds a log");
+    for (const auto& [id, info] : options_.members) bootstrap_voters_.push_back(raft_id(id));
+    nlohmann::json j{{"voters", bootstrap_voters_}};
+    if (auto r = util::write_file_atomically(bootstrap_path(), j.dump()); !r) return r;
+  }
+  if (!bootstrap_voters_.empty()) {
+    if (auto r = create_core(bootstrap_voters_); !r) return r;
+  } else {
+    spdlog::info("joining through {}: waiting for a member to answer", options_.join);
+  }
+  return {};
+}
+
+util::Result<void> Cluster::Impl::create_core(const std::vector<raft::NodeId>& voters) {
   raft::Config rc;
   rc.id = raft_id(options_.self);
-  for (const auto& [id, addr] : options_.members) rc.initial_membership.voters.push_back(raft_id(id));
+  rc.initial_membership.voters = voters;
   rc.election_tick = static_cast<int>(options_.election_ticks);
   rc.heartbeat_tick = 1;
   rc.seed = (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) << 8) ^ rc.id;
   rc.max_log_lag_entries = options_.prune_lag_entries;
-  auto core = raft::Core::create(rc, std::move(restored));
-  if (!core) return util::make_error("raft state in " + dir + ": " + core.error().message);
+  auto core = raft::Core::create(rc, std::move(restored_));
+  if (!core) return util::make_error("raft state in " + options_.data_dir + "/raft: " + core.error().message);
   core_ = std::move(core.value());
-  if (snapshot.value()) {
-    const raft::Snapshot& snap = *snapshot.value();
-    (void)core_->set_snapshot(snap.meta, std::make_shared<const std::string>(snap.data));
-    core_->report_checkpoint(snap.meta.index);
+  if (snapshot_index_ > 0) {
+    auto snap = storage_->load_snapshot();
+    if (snap && snap.value()) {
+      (void)core_->set_snapshot((*snap.value()).meta, std::make_shared<const std::string>((*snap.value()).data));
+      core_->report_checkpoint(snapshot_index_);
+    }
   }
-
   // Replay what the log says is committed, before serving: a restarted node
   // answers from its own data at once (DESIGN.md "Reads never need a quorum").
   while (core_->has_ready()) process_ready();
@@ -177,21 +237,27 @@ util::Result<void> Cluster::Impl::open() {
   return {};
 }
 
-util::Result<void> Cluster::Impl::start() {
+raft::Transport::PeerMap Cluster::Impl::peer_map() const {
+  const MemberMap& source = !members_.empty() ? members_ : !learned_members_.empty() ? learned_members_ : options_.members;
   raft::Transport::PeerMap peers;
-  for (const auto& [id, addr] : options_.members) {
-    if (id != options_.self) peers[raft_id(id)] = addr;
+  for (const auto& [id, info] : source) {
+    if (id != options_.self) peers[raft_id(id)] = info.raft_loc;
   }
+  if (!core_ && !options_.join.empty()) peers[kJoinPeer] = options_.join;
+  return peers;
+}
+
+util::Result<void> Cluster::Impl::start() {
   raft::Transport::Options to;
   to.insecure = options_.insecure_peers;
   to.unreliable = options_.unreliable;
-  transport_ = std::make_unique<raft::Transport>(io_, raft_id(options_.self), options_.members.at(options_.self),
-                                                 peers, options_.secret, to);
+  transport_ = std::make_unique<raft::Transport>(io_, raft_id(options_.self), options_.members.at(options_.self).raft_loc,
+                                                 peer_map(), options_.secret, to);
   transport_->on_message([this](raft::Message m) { on_message(std::move(m)); });
   if (auto r = transport_->start(); !r) return r;
 
   // A cluster of one elects itself at once instead of waiting a timeout.
-  if (core_->membership().voters.size() == 1 && core_->membership().voters[0] == core_->id()) {
+  if (core_ && core_->membership().voters.size() == 1 && core_->membership().voters[0] == core_->id()) {
     core_->campaign();
   }
   tick_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
@@ -208,7 +274,7 @@ void Cluster::Impl::stop() {
   std::promise<raft::NodeId> transfer;
   boost::asio::post(io_, [this, &transfer] {
     raft::NodeId target = raft::kNoNode;
-    if (core_->role() == raft::Role::Leader) {
+    if (core_ && core_->role() == raft::Role::Leader) {
       raft::Index best = 0;
       for (const auto& p : core_->status().peers) {
         if (!p.learner && p.match > best) best = p.match, target = p.id;
@@ -222,7 +288,7 @@ void Cluster::Impl::stop() {
     auto until = Clock::now() + std::chrono::milliseconds(options_.tick_ms * options_.election_ticks);
     while (Clock::now() < until) {
       std::promise<bool> still_leader;
-      boost::asio::post(io_, [this, &still_leader] { still_leader.set_value(core_->role() == raft::Role::Leader); });
+      boost::asio::post(io_, [this, &still_leader] { still_leader.set_value(core_ && core_->role() == raft::Role::Leader); });
       if (!still_leader.get_future().get()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -242,25 +308,34 @@ void Cluster::Impl::stop() {
 
 void Cluster::Impl::submit(store::Change change, std::function<void(SubmitResult)> done) {
   change.origin = options_.self;
-  boost::asio::post(io_, [this, change = std::move(change), done = std::move(done)]() mutable {
-    if (stopping_) {
-      done(util::make_error("shutting down"));
-      return;
+  std::pair<uint64_t, uint64_t> key{change.client_id, change.sequence};
+  enqueue(key, store::encode_change(change), std::move(done));
+}
+
+void Cluster::Impl::change_members(MemberOp op, std::function<void(SubmitResult)> done) {
+  op.origin = options_.self;
+  boost::asio::post(io_, [this, op = std::move(op), done = std::move(done)]() mutable {
+    // One change at a time (dissertation §4.1): the previous one must have
+    // reached Raft's membership before the next is recorded.
+    if (core_ && !membership_settled()) {
+      return done(util::make_error("a membership change is still in progress (see MEMBERS); try again when it is done"));
     }
-    if (storage_failed_) {
-      done(util::make_error("this node's log storage failed (see its log); changes are refused"));
-      return;
-    }
-    PendingKey key{change.client_id, change.sequence};
+    std::pair<uint64_t, uint64_t> key{op.client_id, op.sequence};
+    enqueue(key, encode_member_op(op), std::move(done));
+  });
+}
+
+void Cluster::Impl::enqueue(std::pair<uint64_t, uint64_t> key, std::string bytes, std::function<void(SubmitResult)> done) {
+  boost::asio::post(io_, [this, key, bytes = std::move(bytes), done = std::move(done)]() mutable {
+    if (stopping_) return done(util::make_error("shutting down"));
+    if (storage_failed_) return done(util::make_error("this node's log storage failed (see its log); changes are refused"));
+    if (removed_) return done(util::make_error("this node was removed from the cluster; send changes to a member"));
+    if (!core_) return done(util::make_error("no quorum: this node has not joined the cluster yet"));
+    if (pending_.count(key)) return done(util::make_error("a change with this client id and sequence is already pending"));
     Pending p;
-    p.bytes = store::encode_change(change);
-    p.change = std::move(change);
+    p.bytes = std::move(bytes);
     p.done = std::move(done);
     p.deadline = Clock::now() + std::chrono::milliseconds(options_.propose_timeout_ms);
-    if (pending_.count(key)) {
-      p.done(util::make_error("a change with this client id and sequence is already pending"));
-      return;
-    }
     auto it = pending_.emplace(key, std::move(p)).first;
     try_propose(it->second);
     schedule_ready();
@@ -270,6 +345,7 @@ void Cluster::Impl::submit(store::Change change, std::function<void(SubmitResult
 void Cluster::Impl::read_barrier(std::function<void(util::Result<void>)> done) {
   boost::asio::post(io_, [this, done = std::move(done)]() mutable {
     if (stopping_) return done(util::make_error("shutting down"));
+    if (!core_) return done(util::make_error("no quorum: this node has not joined the cluster yet"));
     uint64_t id = next_read_id_++;
     PendingRead r;
     r.done = std::move(done);
@@ -314,7 +390,26 @@ void Cluster::Impl::schedule_tick() {
 }
 
 void Cluster::Impl::on_tick() {
+  ++ticks_;
+  if (!core_) {
+    // Joining: ask the --join address for the members until one answers.
+    if (ticks_ % options_.election_ticks == 1) {
+      raft::Message m;
+      m.type = raft::MessageType::JoinRequest;
+      m.from = raft_id(options_.self);
+      m.to = kJoinPeer;
+      transport_->send(std::move(m));
+    }
+    return;
+  }
   core_->tick();
+  if (core_->role() == raft::Role::Leader) reconcile_membership();
+  bool removed = !members_.empty() && !members_.count(options_.self);
+  if (removed && !removed_) {
+    spdlog::warn("this node was removed from the cluster: it keeps answering queries from its data but takes no "
+                 "part in the cluster and refuses changes");
+  }
+  removed_ = removed;
   auto now = Clock::now();
   for (auto& [key, p] : pending_) {
     // A leader's own appended entry needs no second copy unless its term passed.
@@ -360,18 +455,138 @@ void Cluster::Impl::fail_pending_past_deadline() {
 
 void Cluster::Impl::on_message(raft::Message m) {
   if (stopping_) return;
+  if (m.type == raft::MessageType::JoinRequest) return handle_join_request(m);
+  if (m.type == raft::MessageType::JoinResponse) return handle_join_response(m);
+  if (!core_) return;
   core_->step(m);
   schedule_ready();
+}
+
+void Cluster::Impl::handle_join_request(const raft::Message& m) {
+  // Answered only once the operator has added the node (MEMBER ADD): until
+  // then its address is unknown here and the transport drops the reply.
+  raft::Message reply;
+  reply.type = raft::MessageType::JoinResponse;
+  reply.from = raft_id(options_.self);
+  reply.to = m.from;
+  const MemberMap& known = members_.empty() ? options_.members : members_;
+  reply.data = nlohmann::json{{"voters", bootstrap_voters_}, {"members", members_to_json(known)}}.dump();
+  spdlog::info("node {} asks to join", config_id(m.from));
+  transport_->send(std::move(reply));
+}
+
+void Cluster::Impl::handle_join_response(const raft::Message& m) {
+  if (core_) return;
+  auto j = nlohmann::json::parse(m.data, nullptr, false);
+  if (j.is_discarded() || !j.contains("voters") || !j.contains("members")) {
+    spdlog::warn("ignoring a malformed join response from node {}", config_id(m.from));
+    return;
+  }
+  std::vector<raft::NodeId> voters = j["voters"].get<std::vector<raft::NodeId>>();
+  MemberMap learned;
+  for (const auto& [id, info] : j["members"].items()) {
+    learned[static_cast<uint32_t>(std::stoul(id))] = {info.value("query_loc", ""), info.value("raft_loc", "")};
+  }
+  if (auto r = util::write_file_atomically(bootstrap_path(), nlohmann::json{{"voters", voters}}.dump()); !r) {
+    spdlog::error("cannot record the cluster's first members: {}", r.error().message);
+    return;
+  }
+  bootstrap_voters_ = voters;
+  learned_members_ = std::move(learned);
+  if (auto r = create_core(voters); !r) {
+    spdlog::critical("cannot start Raft after joining: {}", r.error().message);
+    return;
+  }
+  transport_->set_peers(peer_map());
+  spdlog::info("joined through node {}: {} members; waiting to be caught up and promoted", config_id(m.from),
+               learned_members_.size());
+  schedule_ready();
+}
+
+bool Cluster::Impl::membership_settled() const {
+  const raft::Membership& ms = core_->membership();
+  if (!ms.learners.empty()) return false;
+  if (members_.empty()) return true;
+  if (ms.voters.size() != members_.size()) return false;
+  for (raft::NodeId v : ms.voters) {
+    if (!members_.count(config_id(v))) return false;
+  }
+  return true;
+}
+
+void Cluster::Impl::reconcile_membership() {
+  // The leader moves Raft's membership towards the committed member list,
+  // one single-server change at a time (dissertation §4.1); the core refuses
+  // a second change while one is uncommitted, so retrying each tick is safe.
+  if (members_.empty()) {
+    // First leader of a new cluster: record the config's members.
+    if (bootstrap_proposed_at_ != 0 && ticks_ < bootstrap_proposed_at_ + 20) return;
+    bootstrap_proposed_at_ = ticks_;
+    for (raft::NodeId v : core_->membership().voters) {
+      auto it = options_.members.find(config_id(v));
+      if (it == options_.members.end()) continue;
+      MemberOp op;
+      op.id = it->first;
+      op.info = it->second;
+      op.origin = options_.self;
+      (void)core_->propose(encode_member_op(op));
+    }
+    schedule_ready();
+    return;
+  }
+  const raft::Membership& ms = core_->membership();
+  for (const auto& [id, info] : members_) {
+    if (!ms.contains(raft_id(id))) {
+      if (core_->propose_conf_change({raft::ConfChangeType::AddLearner, raft_id(id)})) {
+        spdlog::info("adding node {} as a learner", id);
+        schedule_ready();
+      }
+      return;
+    }
+  }
+  for (raft::NodeId l : ms.learners) {
+    if (members_.count(config_id(l)) && core_->is_caught_up(l, kPromoteLag)) {
+      if (core_->propose_conf_change({raft::ConfChangeType::Promote, l})) {
+        spdlog::info("node {} caught up: promoting it to voter", config_id(l));
+        schedule_ready();
+      }
+      return;
+    }
+  }
+  std::vector<raft::NodeId> everyone = ms.voters;
+  everyone.insert(everyone.end(), ms.learners.begin(), ms.learners.end());
+  for (raft::NodeId n : everyone) {
+    if (members_.count(config_id(n))) continue;
+    if (n == core_->id()) {
+      // Removing the leader: hand leadership to the most caught-up voter first.
+      raft::NodeId target = raft::kNoNode;
+      raft::Index best = 0;
+      for (const auto& p : core_->status().peers) {
+        if (!p.learner && members_.count(config_id(p.id)) && p.match >= best) best = p.match, target = p.id;
+      }
+      if (target != raft::kNoNode && core_->status().transferee == raft::kNoNode &&
+          core_->transfer_leadership(target)) {
+        spdlog::info("this node is being removed: handing leadership to node {}", config_id(target));
+        schedule_ready();
+      }
+      return;
+    }
+    if (core_->propose_conf_change({raft::ConfChangeType::Remove, n})) {
+      spdlog::info("removing node {}", config_id(n));
+      schedule_ready();
+    }
+    return;
+  }
 }
 
 void Cluster::Impl::schedule_ready() {
   // Coalesce: everything that arrives before the io thread gets here shares
   // one Ready, hence one fsync (group commit).
-  if (ready_scheduled_) return;
+  if (ready_scheduled_ || !core_) return;
   ready_scheduled_ = true;
   boost::asio::post(io_, [this] {
     ready_scheduled_ = false;
-    if (stopping_) return;
+    if (stopping_ || !core_) return;
     while (core_->has_ready()) process_ready();
   });
 }
@@ -394,9 +609,13 @@ void Cluster::Impl::process_ready() {
   // 1. A snapshot from the leader replaces the state machine.
   if (rd.snapshot) {
     if (auto r = storage_->install_snapshot(*rd.snapshot); !r) return fatal_storage("installing a snapshot", r.error());
-    if (auto r = store_.restore(rd.snapshot->data); !r) {
+    auto state = decode_cluster_state(rd.snapshot->data);
+    if (!state) return fatal_storage("loading the snapshot from the leader", state.error());
+    if (auto r = store_.restore(state->second); !r) {
       return fatal_storage("loading the snapshot from the leader", r.error());
     }
+    members_ = state->first;
+    if (transport_) transport_->set_peers(peer_map());
     applied_ = rd.snapshot->meta.index;
     snapshot_index_ = rd.snapshot->meta.index;
     spdlog::info("installed snapshot at index {} from the leader", applied_);
@@ -434,8 +653,28 @@ void Cluster::Impl::apply_committed(const std::vector<raft::Entry>& entries) {
   if (entries.empty()) return;
   std::vector<std::pair<store::Change, uint64_t>> batch;
   batch.reserve(entries.size());
+  // Replies for this node's own requests: (client id, sequence) -> result.
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, store::ApplyResult>> member_results;
+  bool members_changed = false;
   for (const raft::Entry& e : entries) {
-    if (e.type != raft::EntryType::Normal) continue;
+    if (e.type != raft::EntryType::Normal || e.data.empty()) continue;
+    if (is_member_entry(e.data)) {
+      auto op = decode_member_op(e.data);
+      if (!op) {
+        spdlog::error("log entry {} is not a member change this version understands: {}", e.index, op.error().message);
+        continue;
+      }
+      MemberMap before = members_;
+      std::string err = apply_member_op(members_, op.value());
+      members_changed |= members_ != before;
+      if (!err.empty()) spdlog::info("member change at {} refused: {}", e.index, err);
+      if (op->origin == options_.self) {
+        store::ApplyResult r;
+        r.op_errors.push_back(err);
+        member_results.push_back({{op->client_id, op->sequence}, std::move(r)});
+      }
+      continue;
+    }
     auto change = store::decode_change(e.data);
     if (!change) {
       // Every node decodes the same bytes the same way, so skipping keeps
@@ -447,14 +686,18 @@ void Cluster::Impl::apply_committed(const std::vector<raft::Entry>& entries) {
   }
   std::vector<store::ApplyResult> results = store_.apply_batch(batch);
   applied_ = entries.back().index;
+  if (members_changed && transport_) transport_->set_peers(peer_map());
+  auto complete = [this](std::pair<uint64_t, uint64_t> key, store::ApplyResult result) {
+    auto it = pending_.find(key);
+    if (it == pending_.end()) return;
+    it->second.done(std::move(result));
+    pending_.erase(it);
+  };
   for (size_t i = 0; i < batch.size(); ++i) {
     const store::Change& c = batch[i].first;
-    if (c.origin != options_.self) continue;
-    auto it = pending_.find({c.client_id, c.sequence});
-    if (it == pending_.end()) continue;
-    it->second.done(std::move(results[i]));
-    pending_.erase(it);
+    if (c.origin == options_.self) complete({c.client_id, c.sequence}, std::move(results[i]));
   }
+  for (auto& [key, result] : member_results) complete(key, std::move(result));
 }
 
 void Cluster::Impl::take_checkpoint() {
@@ -464,7 +707,7 @@ void Cluster::Impl::take_checkpoint() {
     spdlog::warn("checkpoint at {} skipped: {}", applied_, meta.error().message);
     return;
   }
-  auto data = std::make_shared<const std::string>(store_.serialize());
+  auto data = std::make_shared<const std::string>(encode_cluster_state(members_, store_.serialize()));
   if (auto r = storage_->save_snapshot(raft::Snapshot{meta.value(), *data}); !r) {
     // Disk full or similar: keep the log (nothing is lost), try again later.
     spdlog::error("checkpoint at index {} failed: {}", applied_, r.error().message);
@@ -489,6 +732,10 @@ void Cluster::Impl::maybe_compact() {
 }
 
 nlohmann::json Cluster::Impl::status_on_io_thread() const {
+  if (!core_) {
+    return nlohmann::json{{"node", std::to_string(options_.self)}, {"role", "joining"}, {"join", options_.join},
+                          {"applied_index", applied_}, {"records", store_.snapshot()->record_count()}};
+  }
   raft::Status s = core_->status();
   nlohmann::json j;
   j["node"] = std::to_string(options_.self);
@@ -503,11 +750,16 @@ nlohmann::json Cluster::Impl::status_on_io_thread() const {
   j["checkpoint_index"] = snapshot_index_;
   j["records"] = store_.snapshot()->record_count();
   j["storage_failed"] = storage_failed_;
+  j["removed"] = removed_;
   nlohmann::json voters = nlohmann::json::array();
   for (auto v : s.membership.voters) voters.push_back(std::to_string(config_id(v)));
   j["voters"] = voters;
+  nlohmann::json learners = nlohmann::json::array();
+  for (auto v : s.membership.learners) learners.push_back(std::to_string(config_id(v)));
+  j["learners"] = learners;
   nlohmann::json peers = nlohmann::json::object();
-  for (const auto& [id, addr] : options_.members) {
+  const MemberMap& known = members_.empty() ? options_.members : members_;
+  for (const auto& [id, info] : known) {
     if (id == options_.self) continue;
     nlohmann::json p;
     p["connected"] = transport_ ? transport_->connected(raft_id(id)) : false;
@@ -527,6 +779,29 @@ nlohmann::json Cluster::Impl::status_on_io_thread() const {
     j["peer_decode_failures"] = ts.decode_failures;
   }
   return j;
+}
+
+nlohmann::json Cluster::Impl::members_on_io_thread() const {
+  nlohmann::json j = members_to_json(members_.empty() ? options_.members : members_);
+  if (core_) {
+    const raft::Membership& ms = core_->membership();
+    for (auto& [id, m] : j.items()) {
+      raft::NodeId rid = raft_id(static_cast<uint32_t>(std::stoul(id)));
+      m["role"] = ms.is_voter(rid) ? "voter" : ms.is_learner(rid) ? "learner" : "pending";
+    }
+  }
+  return j;
+}
+
+nlohmann::json Cluster::Impl::members() {
+  if (!io_thread_.joinable() || stopping_) return members_on_io_thread();
+  std::promise<nlohmann::json> result;
+  auto future = result.get_future();
+  boost::asio::post(io_, [this, &result] { result.set_value(members_on_io_thread()); });
+  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+    return nlohmann::json{{"error", "raft thread busy"}};
+  }
+  return future.get();
 }
 
 nlohmann::json Cluster::Impl::status() {
@@ -556,6 +831,10 @@ void Cluster::stop() { impl_->stop(); }
 void Cluster::submit(store::Change change, std::function<void(SubmitResult)> done) {
   impl_->submit(std::move(change), std::move(done));
 }
+void Cluster::change_members(MemberOp op, std::function<void(SubmitResult)> done) {
+  impl_->change_members(std::move(op), std::move(done));
+}
+nlohmann::json Cluster::members() { return impl_->members(); }
 void Cluster::read_barrier(std::function<void(util::Result<void>)> done) { impl_->read_barrier(std::move(done)); }
 nlohmann::json Cluster::status() { return impl_->status(); }
 

@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <random>
 #include <vector>
 
 #include "dns/name.h"
 #include "dns/rr.h"
+#include "node/config.h"
 #include "zone/zone_file.h"
 #include "zone/zone_set.h"
 
@@ -58,11 +60,43 @@ uint64_t fresh_client_id() {
   return (r ^ static_cast<uint64_t>(now)) | 1;
 }
 
+/// MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id
+util::Result<Command> parse_member_command(std::string_view rest) {
+  constexpr const char* kUsage = " (MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id)";
+  Command cmd;
+  cmd.kind = Command::Kind::MemberChange;
+  std::string action = upper(next_field(rest));
+  if (action != "ADD" && action != "REMOVE") {
+    return util::make_error("MEMBER needs ADD or REMOVE" + std::string(kUsage));
+  }
+  std::string_view id_text = next_field(rest);
+  uint32_t id = 0;
+  auto [end, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+  if (id_text.empty() || ec != std::errc() || end != id_text.data() + id_text.size() || id > 1000000) {
+    return util::make_error("bad node id '" + std::string(id_text) + "' (a number from 0 to 1000000)" + kUsage);
+  }
+  cmd.member.id = id;
+  if (action == "REMOVE") {
+    cmd.member.kind = MemberOp::Kind::Remove;
+  } else {
+    cmd.member.kind = MemberOp::Kind::Set;
+    for (std::string* loc : {&cmd.member.info.query_loc, &cmd.member.info.raft_loc}) {
+      std::string_view field = next_field(rest);
+      if (field.empty()) return util::make_error(std::string("missing address") + kUsage);
+      auto ep = parse_endpoint(field);
+      if (!ep) return util::make_error("bad address '" + std::string(field) + "': " + ep.error().message);
+      *loc = ep->to_string();
+    }
+  }
+  if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
+  return cmd;
+}
+
 }  // namespace
 
 std::string help_text() {
   return "commands: ADD: name [ttl] TYPE value | REMOVE: name [ttl] TYPE value | REMOVE: name TYPE | "
-         "STATUS | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
+         "MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS | STATUS | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
 }
 
 util::Result<Command> parse_command(std::string_view line) {
@@ -78,6 +112,12 @@ util::Result<Command> parse_command(std::string_view line) {
     cmd.kind = kw == "STATUS" ? Command::Kind::Status : Command::Kind::Help;
     return cmd;
   }
+  if (kw == "MEMBERS") {
+    if (!trim(rest).empty()) return util::make_error("MEMBERS takes no arguments");
+    cmd.kind = Command::Kind::Members;
+    return cmd;
+  }
+  if (kw == "MEMBER") return parse_member_command(rest);
   bool add = kw == "ADD";
   if (!add && kw != "REMOVE") {
     return util::make_error("unknown command '" + std::string(keyword) + "' (try HELP)");
@@ -144,6 +184,12 @@ StdinCommands::StdinCommands(ChangeSubmitter& submitter, const store::Store& sto
       origin_(origin),
       client_id_(fresh_client_id()) {}
 
+void StdinCommands::set_membership(std::function<SubmitResult(MemberOp)> change,
+                                   std::function<nlohmann::json()> list) {
+  change_members_ = std::move(change);
+  list_members_ = std::move(list);
+}
+
 std::string StdinCommands::handle_line(std::string_view line) {
   ++line_no_;
   auto parsed = parse_command(line);
@@ -156,6 +202,22 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK " + help_text();
     case Command::Kind::Status:
       return "OK " + status_().dump();
+    case Command::Kind::Members:
+      if (!list_members_) return "ERROR: this node has no cluster membership";
+      return "OK " + list_members_().dump();
+    case Command::Kind::MemberChange: {
+      if (!change_members_) return "ERROR: this node has no cluster membership";
+      cmd.member.client_id = client_id_;
+      cmd.member.sequence = ++sequence_;
+      SubmitResult result = change_members_(cmd.member);
+      if (!result) return "ERROR: " + result.error().message;
+      if (std::string err = result->first_error(); !err.empty()) return "ERROR: " + err;
+      if (cmd.member.kind == MemberOp::Kind::Remove) {
+        return "OK node " + std::to_string(cmd.member.id) + " is being removed";
+      }
+      return "OK node " + std::to_string(cmd.member.id) + " added; it joins as a learner and becomes a voter once "
+             "caught up (start it with --join)";
+    }
     case Command::Kind::Change:
       break;
   }

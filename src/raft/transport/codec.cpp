@@ -80,6 +80,8 @@ bool known_message_type(uint8_t raw) {
     case MessageType::ReadIndex:
     case MessageType::ReadIndexResp:
     case MessageType::AppliedReport:
+    case MessageType::JoinRequest:
+    case MessageType::JoinResponse:
       return true;
   }
   return false;
@@ -409,6 +411,8 @@ const char* message_type_name(MessageType t) {
     case MessageType::ReadIndex: return "ReadIndex";
     case MessageType::ReadIndexResp: return "ReadIndexResp";
     case MessageType::AppliedReport: return "AppliedReport";
+    case MessageType::JoinRequest: return "JoinRequest";
+    case MessageType::JoinResponse: return "JoinResponse";
   }
   return "?";
 }

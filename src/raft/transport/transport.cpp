@@ -316,6 +316,9 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
       }
       return;
     }
+    // A join request goes to an address whose node id the sender does not
+    // know yet (kept under a placeholder id): it is addressed to no one.
+    if (m.type == MessageType::JoinRequest) m.to = kNoNode;
     bool control = is_control_message(m.type);
     auto frame = std::make_shared<const std::string>(codec::encode_frame(m, key_));
     if (frame->size() - codec::kLengthPrefixSize > opt_.max_frame_size) {
@@ -515,7 +518,10 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
       return true;
     }
     Message& m = opened.message;
-    if (m.to != self_ || m.from == kNoNode || m.from == self_) {
+    // A joining node does not know the id of the member it asks, so a
+    // JoinRequest alone may be addressed to no one in particular.
+    bool join_to_anyone = m.type == MessageType::JoinRequest && m.to == kNoNode;
+    if ((m.to != self_ && !join_to_anyone) || m.from == kNoNode || m.from == self_) {
       uint64_t n = counters_.decode_failures.fetch_add(1, std::memory_order_relaxed) + 1;
       if (worth_logging(n)) {
         spdlog::warn("raft transport: node {} dropped a {} from {} claiming to be from node {} to node {}", self_,
@@ -616,6 +622,8 @@ bool is_control_message(MessageType t) {
     case MessageType::ReadIndex:
     case MessageType::ReadIndexResp:
     case MessageType::AppliedReport:
+    case MessageType::JoinRequest:
+    case MessageType::JoinResponse:
       return true;
   }
   return false;

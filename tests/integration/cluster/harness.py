@@ -52,6 +52,7 @@ class Node:
         self.proc = None
         self.replies = None
         self.extra_args = []
+        self.config_path = None  # the cluster's shared config unless set
         # A config file of this node's own (e.g. the chaos harness routes its
         # peer links through proxies); None: the cluster's shared file.
         self.config_path = None
@@ -60,7 +61,7 @@ class Node:
         if extra_args is not None:
             self.extra_args = extra_args
         args = [BIN, "-n", str(self.id), "-c", self.config_path or self.cluster.config_path, "-z", self.zone_file,
-                "--data-dir", self.data_dir, "--log-level", "debug"] + self.extra_args
+                "--data-dir", self.data_dir, "--log-level", "info"] + self.extra_args
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                      text=True, bufsize=1)
@@ -106,6 +107,11 @@ class Node:
 
     def status(self):
         reply = self.command("STATUS")
+        assert reply.startswith("OK "), reply
+        return json.loads(reply[3:])
+
+    def members(self):
+        reply = self.command("MEMBERS")
         assert reply.startswith("OK "), reply
         return json.loads(reply[3:])
 
@@ -166,6 +172,23 @@ class Cluster:
                 f.write(f"seed{n.id}.example.com A 10.0.0.{n.id + 1}\n")
                 if zone_extra:
                     f.write(zone_extra.get(n.id, ""))
+
+    def new_node(self, node_id):
+        """A node outside the cluster, with a config holding only itself and
+        the cluster secret: it joins with --join (MEMBER ADD it first)."""
+        n = Node(self, node_id)
+        with open(self.config_path) as f:
+            shared = json.load(f)
+        own = {"nodes": {str(node_id): {"query_loc": f"127.0.0.1:{n.query_port}",
+                                        "raft_loc": f"127.0.0.1:{n.raft_port}"}},
+               "cluster": shared["cluster"]}
+        n.config_path = os.path.join(self.workdir, f"config-{node_id}.json")
+        with open(n.config_path, "w") as f:
+            json.dump(own, f)
+        with open(n.zone_file, "w") as f:
+            f.write(f"# node {node_id} brings no records of its own\n")
+        self.nodes.append(n)
+        return n
 
     def start(self, extra_args=None):
         # Start them together: each waits for a quorum only in the background.

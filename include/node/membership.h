@@ -1,0 +1,55 @@
+// Cluster membership as replicated state: which nodes belong and where they
+// listen. The config file gives the first members; afterwards the committed
+// member list counts (it is in every checkpoint and survives restarts).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "util/result.h"
+
+namespace node {
+
+struct MemberInfo {
+  std::string query_loc;
+  std::string raft_loc;
+  bool operator==(const MemberInfo&) const = default;
+};
+
+/// Config id -> addresses of every member.
+using MemberMap = std::map<uint32_t, MemberInfo>;
+
+/// One change to the member list, carried in a Raft log entry of its own.
+struct MemberOp {
+  enum class Kind : uint8_t { Set = 1, Remove = 2 } kind = Kind::Set;
+  uint32_t id = 0;
+  MemberInfo info;  // Set only
+  // Who asked, for the reply (the same identity a store::Change carries).
+  uint32_t origin = 0;
+  uint64_t client_id = 0;
+  uint64_t sequence = 0;
+};
+
+/// True if a log entry's bytes hold a MemberOp rather than a store change.
+bool is_member_entry(std::string_view bytes);
+std::string encode_member_op(const MemberOp& op);
+util::Result<MemberOp> decode_member_op(std::string_view bytes);
+
+/// Applies `op` to `members` deterministically (every node gets the same
+/// outcome): "" on success, or the reason it was refused.
+std::string apply_member_op(MemberMap& members, const MemberOp& op);
+
+/// The bytes of a checkpoint: the member list, then the store's state.
+std::string encode_cluster_state(const MemberMap& members, std::string_view store_state);
+/// Splits checkpoint bytes into the member list and the store's state.
+util::Result<std::pair<MemberMap, std::string_view>> decode_cluster_state(std::string_view bytes);
+
+/// {"0": {"query_loc": ..., "raft_loc": ...}, ...}
+nlohmann::json members_to_json(const MemberMap& members);
+
+}  // namespace node

@@ -1,0 +1,114 @@
+// Encoding and deterministic application of member-list changes.
+#include "node/membership.h"
+
+#include "util/bytes.h"
+
+namespace node {
+namespace {
+// First byte of a member entry; store changes start with their version (small numbers).
+constexpr uint8_t kMemberEntryTag = 0xCE;
+constexpr std::string_view kClusterStateMagic = "DNSNODE-CLUSTER\x01";
+constexpr uint32_t kMaxMembers = 1000;
+}  // namespace
+
+bool is_member_entry(std::string_view bytes) {
+  return !bytes.empty() && static_cast<uint8_t>(bytes[0]) == kMemberEntryTag;
+}
+
+std::string encode_member_op(const MemberOp& op) {
+  std::string out;
+  util::ByteWriter w(out);
+  w.u8(kMemberEntryTag);
+  w.u32(op.origin);
+  w.u64(op.client_id);
+  w.u64(op.sequence);
+  w.u8(static_cast<uint8_t>(op.kind));
+  w.u32(op.id);
+  w.str(op.info.query_loc);
+  w.str(op.info.raft_loc);
+  return out;
+}
+
+util::Result<MemberOp> decode_member_op(std::string_view bytes) {
+  util::ByteReader r(bytes);
+  if (r.u8() != kMemberEntryTag) return util::make_error("member entry: bad tag");
+  MemberOp op;
+  op.origin = r.u32();
+  op.client_id = r.u64();
+  op.sequence = r.u64();
+  uint8_t kind = r.u8();
+  op.id = r.u32();
+  op.info.query_loc = std::string(r.str());
+  op.info.raft_loc = std::string(r.str());
+  if (!r.ok() || !r.at_end()) return util::make_error("member entry: truncated or trailing bytes");
+  if (kind != static_cast<uint8_t>(MemberOp::Kind::Set) && kind != static_cast<uint8_t>(MemberOp::Kind::Remove)) {
+    return util::make_error("member entry: unknown kind " + std::to_string(kind));
+  }
+  op.kind = static_cast<MemberOp::Kind>(kind);
+  return op;
+}
+
+std::string apply_member_op(MemberMap& members, const MemberOp& op) {
+  const std::string who = "node " + std::to_string(op.id);
+  if (op.kind == MemberOp::Kind::Set) {
+    auto it = members.find(op.id);
+    if (it != members.end()) {
+      if (it->second == op.info) return "";  // a retry, or a new leader recording the same list
+      return who + " is already a member (at " + it->second.raft_loc + "); remove it first";
+    }
+    for (const auto& [id, info] : members) {
+      if (info.raft_loc == op.info.raft_loc || info.query_loc == op.info.query_loc) {
+        return "node " + std::to_string(id) + " already uses " +
+               (info.raft_loc == op.info.raft_loc ? info.raft_loc : info.query_loc);
+      }
+    }
+    if (members.size() >= kMaxMembers) return "too many members";
+    members[op.id] = op.info;
+    return "";
+  }
+  if (!members.count(op.id)) return who + " is not a member";
+  if (members.size() == 1) return who + " is the last member; a cluster cannot remove its last node";
+  members.erase(op.id);
+  return "";
+}
+
+std::string encode_cluster_state(const MemberMap& members, std::string_view store_state) {
+  std::string out;
+  util::ByteWriter w(out);
+  w.raw(kClusterStateMagic);
+  w.u32(static_cast<uint32_t>(members.size()));
+  for (const auto& [id, info] : members) {
+    w.u32(id);
+    w.str(info.query_loc);
+    w.str(info.raft_loc);
+  }
+  w.raw(store_state);
+  return out;
+}
+
+util::Result<std::pair<MemberMap, std::string_view>> decode_cluster_state(std::string_view bytes) {
+  util::ByteReader r(bytes);
+  if (r.raw(kClusterStateMagic.size()) != kClusterStateMagic) {
+    return util::make_error("checkpoint: not a dns-node cluster state (bad magic)");
+  }
+  MemberMap members;
+  uint32_t n = r.u32();
+  if (n > kMaxMembers) return util::make_error("checkpoint: member count " + std::to_string(n) + " is corrupt");
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    uint32_t id = r.u32();
+    MemberInfo info;
+    info.query_loc = std::string(r.str());
+    info.raft_loc = std::string(r.str());
+    members[id] = std::move(info);
+  }
+  if (!r.ok()) return util::make_error("checkpoint: member list is truncated");
+  return std::make_pair(std::move(members), bytes.substr(r.position()));
+}
+
+nlohmann::json members_to_json(const MemberMap& members) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [id, info] : members) j[std::to_string(id)] = {{"query_loc", info.query_loc}, {"raft_loc", info.raft_loc}};
+  return j;
+}
+
+}  // namespace node

@@ -1,0 +1,75 @@
+// Member-list changes: encoding, deterministic application, checkpoint format.
+#include "node/membership.h"
+
+#include <gtest/gtest.h>
+
+namespace {
+
+node::MemberOp set(uint32_t id, const std::string& q, const std::string& r) {
+  node::MemberOp op;
+  op.id = id;
+  op.info = {q, r};
+  return op;
+}
+
+node::MemberOp remove(uint32_t id) {
+  node::MemberOp op;
+  op.kind = node::MemberOp::Kind::Remove;
+  op.id = id;
+  return op;
+}
+
+TEST(Membership, OpRoundTripsAndIsToldApartFromStoreChanges) {
+  auto op = set(3, "127.0.0.1:10083", "127.0.0.1:4324");
+  op.origin = 1;
+  op.client_id = 9;
+  op.sequence = 4;
+  std::string bytes = node::encode_member_op(op);
+  EXPECT_TRUE(node::is_member_entry(bytes));
+  EXPECT_FALSE(node::is_member_entry(std::string(1, '\x01')));
+  auto back = node::decode_member_op(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->id, 3u);
+  EXPECT_EQ(back->info, op.info);
+  EXPECT_EQ(back->sequence, 4u);
+  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(node::decode_member_op(bytes.substr(0, n))) << n;
+}
+
+TEST(Membership, AddingAnExistingIdWithOtherAddressesIsRefused) {
+  node::MemberMap m;
+  EXPECT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
+  EXPECT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");  // same: idempotent
+  EXPECT_NE(node::apply_member_op(m, set(0, "127.0.0.1:5", "127.0.0.1:6")), "");
+  EXPECT_EQ(m.at(0).raft_loc, "127.0.0.1:2");
+}
+
+TEST(Membership, AnAddressInUseByAnotherMemberIsRefused) {
+  node::MemberMap m;
+  ASSERT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
+  EXPECT_NE(node::apply_member_op(m, set(1, "127.0.0.1:3", "127.0.0.1:2")), "");
+  EXPECT_EQ(m.size(), 1u);
+}
+
+TEST(Membership, RemovingAnUnknownOrTheLastMemberIsRefused) {
+  node::MemberMap m;
+  ASSERT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
+  EXPECT_NE(node::apply_member_op(m, remove(5)), "");
+  EXPECT_NE(node::apply_member_op(m, remove(0)), "");
+  ASSERT_EQ(node::apply_member_op(m, set(1, "127.0.0.1:3", "127.0.0.1:4")), "");
+  EXPECT_EQ(node::apply_member_op(m, remove(0)), "");
+  EXPECT_EQ(m.count(0), 0u);
+}
+
+TEST(Membership, ClusterStateCarriesMembersAndStoreBytes) {
+  node::MemberMap m;
+  m[2] = {"[::1]:53", "[::1]:4000"};
+  std::string bytes = node::encode_cluster_state(m, "store-bytes");
+  auto back = node::decode_cluster_state(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->first, m);
+  EXPECT_EQ(back->second, "store-bytes");
+  EXPECT_FALSE(node::decode_cluster_state("garbage"));
+  EXPECT_FALSE(node::decode_cluster_state(bytes.substr(0, 20)));
+}
+
+}  // namespace
