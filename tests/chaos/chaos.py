@@ -532,7 +532,7 @@ class Chaos:
     def fault_loop(self):
         kinds = {"kill9": 3, "stop": 2, "isolate": 2, "split": 2, "lossy": 1}
         if self.with_wipe:
-            kinds["wipe"] = 1
+            kinds["wipe"] = 2
         names = list(kinds)
         weights = [kinds[k] for k in names]
         deadline = time.time() + self.duration
@@ -695,6 +695,8 @@ class Chaos:
             "changes_acknowledged": len(acked),
             "acknowledged_adds": sum(o.kind == "add" for o in acked),
             "acknowledged_removes": sum(o.kind == "remove" for o in acked),
+            "acknowledged_via_stdin": sum(o.via.startswith("stdin") for o in acked),
+            "acknowledged_via_update": sum(o.via.startswith("update") for o in acked),
             "changes_unknown_or_refused": len(unknown),
             "update_writer": self.update_note,
             "queries_during_faults": q["fault_sent"],
@@ -733,7 +735,8 @@ def report(result):
         f"faults injected:            {result['faults_total']} {result['faults']}",
         f"changes proposed:           {result['changes_proposed']}",
         f"changes acknowledged:       {result['changes_acknowledged']} "
-        f"(adds {result['acknowledged_adds']}, removes {result['acknowledged_removes']})",
+        f"(adds {result['acknowledged_adds']}, removes {result['acknowledged_removes']}; "
+        f"via stdin {result['acknowledged_via_stdin']}, via UPDATE {result['acknowledged_via_update']})",
         f"changes unknown/refused:    {result['changes_unknown_or_refused']}",
         f"update writer:              {result['update_writer']}",
         f"names checked:              {result['names_checked']} "
