@@ -45,6 +45,8 @@ struct ClusterConfig {
   std::string secret;                  // HMAC key for peer frames; empty = none given
   uint32_t propose_timeout_ms = 3000;  // how long a change waits for commit
   uint64_t prune_lag_entries = 10000;  // log entries kept for a lagging node
+  uint64_t checkpoint_every_entries = 1000;  // applied entries between two checkpoints
+  uint64_t wal_segment_bytes = 8u << 20;     // log segment size; compaction drops whole segments
   uint32_t heartbeat_ms = 100;
   uint32_t election_timeout_ms = 1000;
   nlohmann::json raw = nlohmann::json::object();  // the whole object, for settings added later

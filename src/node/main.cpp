@@ -165,8 +165,8 @@ int main(int argc, char** argv) {
   co.election_ticks = std::max<uint32_t>(2, config->cluster.election_timeout_ms / std::max<uint32_t>(1, co.tick_ms));
   co.propose_timeout_ms = config->cluster.propose_timeout_ms;
   co.prune_lag_entries = config->cluster.prune_lag_entries;
-  co.checkpoint_every_entries = config->cluster.raw.value("checkpoint_every_entries", co.checkpoint_every_entries);
-  co.wal_segment_bytes = config->cluster.raw.value("wal_segment_bytes", co.wal_segment_bytes);
+  co.checkpoint_every_entries = config->cluster.checkpoint_every_entries;
+  co.wal_segment_bytes = config->cluster.wal_segment_bytes;
   auto cluster = node::Cluster::open(co, store);
   if (!cluster) {
     spdlog::critical("{}", cluster.error().message);

@@ -182,10 +182,18 @@ util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) 
     if (!v) return v.error();
     *f.dst = static_cast<uint32_t>(*v);
   }
-  if (c.contains("prune_lag_entries")) {
-    auto v = r.uint_field(c, "prune_lag_entries", "cluster.prune_lag_entries", 1, UINT64_MAX / 2);
+  struct U64 {
+    const char* key;
+    uint64_t* dst;
+    uint64_t min, max;
+  };
+  for (const U64& f : {U64{"prune_lag_entries", &cfg.cluster.prune_lag_entries, 1, UINT64_MAX / 2},
+                       U64{"checkpoint_every_entries", &cfg.cluster.checkpoint_every_entries, 1, UINT64_MAX / 2},
+                       U64{"wal_segment_bytes", &cfg.cluster.wal_segment_bytes, 4096, 1ull << 32}}) {
+    if (!c.contains(f.key)) continue;
+    auto v = r.uint_field(c, f.key, std::string("cluster.") + f.key, f.min, f.max);
     if (!v) return v.error();
-    cfg.cluster.prune_lag_entries = *v;
+    *f.dst = *v;
   }
   // Other cluster keys are read by the modules that use them, from `raw`.
   return {};

@@ -166,6 +166,8 @@ TEST(Config, WrongTypesNameTheField) {
         Case{R"("cluster": {"secret": ""}})", "cluster.secret: must not be empty"},
         Case{R"("cluster": {"propose_timeout_ms": "3s"}})", "cluster.propose_timeout_ms: must be a whole number"},
         Case{R"("cluster": {"prune_lag_entries": 0}})", "cluster.prune_lag_entries: value 0 is out of range"},
+        Case{R"("cluster": {"checkpoint_every_entries": "often"}})", "cluster.checkpoint_every_entries: must be a whole number"},
+        Case{R"("cluster": {"wal_segment_bytes": 100}})", "cluster.wal_segment_bytes: value 100 is out of range"},
         Case{R"("tcp": {"idle_timeout_ms": true}})", "tcp.idle_timeout_ms: must be a whole number, not true/false"},
         Case{R"("tcp": {"max_connections": 0}})", "tcp.max_connections: value 0 is out of range"},
         Case{R"("tsig_keys": {}})", "tsig_keys: must be a list"},
