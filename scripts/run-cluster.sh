@@ -4,7 +4,7 @@
 # in the foreground so you can type ADD:/REMOVE:/STATUS lines at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/src/node/dns-node
+bin=${DNSNODE_BIN:-build/src/node/dns-node}
 [ -x "$bin" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
 mkdir -p data
 pids=()
