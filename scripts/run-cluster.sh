@@ -11,8 +11,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 for n in 1 2; do
-  # A FIFO held open keeps each background node's stdin from reaching EOF.
-  "$bin" -n "$n" -c dns-config.json -z "zone-files/zf$n.txt" < <(sleep infinity) 2> "data/node-$n.log" > "data/node-$n.out" &
+  # End of input does not stop a node: it keeps serving until a signal.
+  "$bin" -n "$n" -c dns-config.json -z "zone-files/zf$n.txt" < /dev/null 2> "data/node-$n.log" > "data/node-$n.out" &
   pids+=($!)
 done
 cat >&2 <<MSG
