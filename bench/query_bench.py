@@ -5,8 +5,8 @@ pinned to core 1 (see bench/README.md).
 
 For every server, transport (UDP, TCP) and load (saturation; a fixed rate
 every server can carry) it reports the median over --runs of: queries/s,
-server CPU time per answered query (utime+stime of the server's process tree
-from /proc, before and after the run, divided by answered queries), µs above
+server CPU time per answered query (time on CPU of the server's process
+tree from /proc, before and after the run, divided by answered queries), µs above
 the echo floor, average and max latency (dnsperf), p50/p99/p99.9 latency at
 the fixed rate (from dnsperf -v), lost queries; and the ratios of dns-node to
 Knot and to NSD. Servers run side by side and the runs interleave them, so
