@@ -126,6 +126,11 @@ class HttpApi {
   /// The Prometheus text for /metrics.
   std::string render_metrics();
 
+  /// Where work that follows a ReadIndex barrier runs (the HTTP server's
+  /// event loop), so listing a large zone never holds the Raft thread. Set
+  /// before requests arrive; unset, the work runs where the barrier completes.
+  void set_defer(std::function<void(std::function<void()>)> defer) { defer_ = std::move(defer); }
+
  private:
   struct Auth;
   void nic_update(const HttpRequest& req, const std::map<std::string, std::string>& params,
@@ -143,6 +148,7 @@ class HttpApi {
 
   HttpApiDeps deps_;
   DynDnsOptions dyndns_;
+  std::function<void(std::function<void()>)> defer_;
   uint64_t client_id_;
   std::mutex mu_;
   uint64_t sequence_ = 0;

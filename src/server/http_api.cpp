@@ -673,7 +673,12 @@ void HttpApi::list_records(const dns::Name& zone, const std::map<std::string, st
   };
   if (truthy(params, "consistent")) {
     if (!deps_.read_barrier) return list(util::Result<void>());  // a node alone: local reads are current
-    return deps_.read_barrier(std::move(list));
+    auto defer = defer_;
+    return deps_.read_barrier([defer, list](util::Result<void> barrier) {
+      // The barrier completes on the Raft thread: list elsewhere.
+      if (defer) return defer([list, barrier] { list(barrier); });
+      list(barrier);
+    });
   }
   list(util::Result<void>());
 }

@@ -207,7 +207,10 @@ void HttpServer::Impl::poll_loop() {
 }
 
 HttpServer::HttpServer(HttpApi& api, HttpServerOptions options)
-    : impl_(std::make_unique<Impl>(api, std::move(options))) {}
+    : impl_(std::make_unique<Impl>(api, std::move(options))) {
+  std::shared_ptr<Gate> gate = impl_->gate;
+  api.set_defer([gate](std::function<void()> work) { gate->post(std::move(work)); });
+}
 
 HttpServer::~HttpServer() { stop(); }
 
