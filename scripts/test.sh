@@ -12,9 +12,9 @@ BUILD_DIR=build scripts/build.sh -DDNSNODE_TESTS=ON
 echo "== unit and simulation tests (ctest)"
 (cd build && ctest --output-on-failure -j 2 --timeout 900) || status=1
 
-echo "== integration tests (pytest, real processes on loopback)"
+echo "== integration and chaos tests (pytest, real processes on loopback)"
 DNSNODE_BIN="$root/build/src/node/dns-node" DNSNODE_BUILD_DIR="$root/build" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration || status=1
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration tests/chaos || status=1
 
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== unit tests under AddressSanitizer and UBSan"

@@ -18,6 +18,10 @@ namespace node {
 struct MemberInfo {
   std::string query_loc;
   std::string raft_loc;
+  /// Set (by the leader) once the node has acknowledged log entries: if it
+  /// then starts with an empty data directory, its data was lost, and it must
+  /// not take part as a voter that forgot its log and its votes.
+  bool holds_data = false;
   bool operator==(const MemberInfo&) const = default;
 };
 

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
   store::Store store;
   server::QueryStats stats;
   server::UdpServer udp(store, stats,
-                        server::UdpOptions{listen_address(me.query), udp_thread_count(*config), opts.query_log});
+                        server::UdpOptions{listen_address(me.query), udp_thread_count(*config), opts.query_log, config->rrl});
   server::TcpServer tcp(store, stats,
                         server::TcpOptions{listen_address(me.query), config->tcp.idle_timeout_ms,
                                            config->tcp.max_connections, config->tcp.max_buffered_output,

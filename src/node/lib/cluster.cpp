@@ -14,12 +14,14 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "raft/core.h"
@@ -94,6 +96,9 @@ class Cluster::Impl {
   bool membership_settled() const;
   void handle_join_request(const raft::Message& m);
   void handle_join_response(const raft::Message& m);
+  util::Result<void> record_bootstrap();
+  /// Ends the fresh-start probe: creates the core, or stops the process.
+  void finish_fresh_start(util::Result<void> verdict);
   std::string bootstrap_path() const { return options_.data_dir + "/cluster-bootstrap.json"; }
   nlohmann::json members_on_io_thread() const;
 
@@ -113,6 +118,9 @@ class Cluster::Impl {
   ClusterOptions options_;
   store::Store& store_;
   boost::asio::io_context io_;
+  // Keeps io_.run() going even when no socket or timer is left (after a
+  // storage failure the node still answers every request with its error).
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};
   std::unique_ptr<boost::asio::steady_timer> tick_timer_;
   std::unique_ptr<raft::LogStorage> storage_;
   std::unique_ptr<raft::Core> core_;
@@ -128,6 +136,7 @@ class Cluster::Impl {
   raft::Index applied_ = 0;
   raft::Index snapshot_index_ = 0;
   raft::Index compact_hint_ = 0;
+  raft::Index checkpoint_failed_at_ = 0;
   int lock_fd_ = -1;
 
   MemberMap members_;                          // replicated: the committed member list
@@ -137,6 +146,11 @@ class Cluster::Impl {
   uint64_t ticks_ = 0;
   uint64_t bootstrap_proposed_at_ = 0;
   bool removed_ = false;
+  // A fresh node of a multi-node cluster asks its peers before it votes.
+  bool probing_ = false;
+  uint64_t probe_started_tick_ = 0;
+  std::set<raft::NodeId> probe_answers_;
+  std::map<uint32_t, uint64_t> holds_data_proposed_at_;
 };
 
 util::Result<void> Cluster::Impl::open() {
@@ -201,8 +215,14 @@ util::Result<void> Cluster::Impl::open() {
     bool fresh = restored_.hard_state.term == 0 && restored_.entries.empty() && restored_.snapshot.index == 0;
     if (!fresh) return util::make_error(bootstrap_path() + " is missing but " + dir + " holds a log");
     for (const auto& [id, info] : options_.members) bootstrap_voters_.push_back(raft_id(id));
-    nlohmann::json j{{"voters", bootstrap_voters_}};
-    if (auto r = util::write_file_atomically(bootstrap_path(), j.dump()); !r) return r;
+    if (options_.members.size() > 1) {
+      // An empty data directory is either a new cluster or lost data; ask
+      // the peers before voting (finish_fresh_start()).
+      probing_ = true;
+      spdlog::info("empty data directory: asking the other members whether this node held data before");
+      return {};
+    }
+    if (auto r = record_bootstrap(); !r) return r;
   }
   if (!bootstrap_voters_.empty()) {
     if (auto r = create_core(bootstrap_voters_); !r) return r;
@@ -210,6 +230,29 @@ util::Result<void> Cluster::Impl::open() {
     spdlog::info("joining through {}: waiting for a member to answer", options_.join);
   }
   return {};
+}
+
+util::Result<void> Cluster::Impl::record_bootstrap() {
+  return util::write_file_atomically(bootstrap_path(), nlohmann::json{{"voters", bootstrap_voters_}}.dump());
+}
+
+void Cluster::Impl::finish_fresh_start(util::Result<void> verdict) {
+  probing_ = false;
+  if (verdict) {
+    if (auto r = record_bootstrap(); !r) {
+      verdict = util::make_error("cannot record the cluster's first members: " + r.error().message);
+    } else if (auto c = create_core(bootstrap_voters_); !c) {
+      verdict = c;
+    }
+  }
+  if (!verdict) {
+    // Taking part now could lose acknowledged changes; stopping is the safe answer.
+    spdlog::critical("{}", verdict.error().message);
+    spdlog::default_logger()->flush();
+    std::_Exit(1);
+  }
+  spdlog::info("the other members confirm a new cluster: taking part");
+  schedule_ready();
 }
 
 util::Result<void> Cluster::Impl::create_core(const std::vector<raft::NodeId>& voters) {
@@ -232,7 +275,7 @@ util::Result<void> Cluster::Impl::create_core(const std::vector<raft::NodeId>& v
   }
   // Replay what the log says is committed, before serving: a restarted node
   // answers from its own data at once (DESIGN.md "Reads never need a quorum").
-  while (core_->has_ready()) process_ready();
+  while (!storage_failed_ && core_->has_ready()) process_ready();
   spdlog::info("restored state: applied index {}, {} records", applied_, store_.snapshot()->record_count());
   return {};
 }
@@ -301,6 +344,7 @@ void Cluster::Impl::stop() {
     pending_reads_.clear();
     if (tick_timer_) tick_timer_->cancel();
     transport_->stop();
+    work_.reset();
     io_.stop();
   });
   io_thread_.join();
@@ -330,7 +374,10 @@ void Cluster::Impl::enqueue(std::pair<uint64_t, uint64_t> key, std::string bytes
     if (stopping_) return done(util::make_error("shutting down"));
     if (storage_failed_) return done(util::make_error("this node's log storage failed (see its log); changes are refused"));
     if (removed_) return done(util::make_error("this node was removed from the cluster; send changes to a member"));
-    if (!core_) return done(util::make_error("no quorum: this node has not joined the cluster yet"));
+    if (!core_) {
+      return done(util::make_error(probing_ ? "no quorum: this node is waiting for the other members to answer"
+                                            : "no quorum: this node has not joined the cluster yet"));
+    }
     if (pending_.count(key)) return done(util::make_error("a change with this client id and sequence is already pending"));
     Pending p;
     p.bytes = std::move(bytes);
@@ -391,6 +438,29 @@ void Cluster::Impl::schedule_tick() {
 
 void Cluster::Impl::on_tick() {
   ++ticks_;
+  if (!core_ && probing_) {
+    if (probe_started_tick_ == 0) probe_started_tick_ = ticks_;
+    // Whether this node held data is committed on a quorum, so enough peers
+    // to intersect every quorum must say it did not: n - (n/2 + 1) + 1.
+    const size_t n = options_.members.size();
+    const size_t needed = n - (n / 2 + 1) + 1;
+    if (probe_answers_.size() >= needed) return finish_fresh_start({});
+    if ((ticks_ - probe_started_tick_) % (100 * options_.election_ticks) == 10 * options_.election_ticks) {
+      spdlog::warn("empty data directory: waiting for {} more member(s) to confirm a new cluster before taking part",
+                   needed - probe_answers_.size());
+    }
+    if (ticks_ % 3 == 1) {
+      for (const auto& [id, info] : options_.members) {
+        if (id == options_.self || probe_answers_.count(raft_id(id))) continue;
+        raft::Message m;
+        m.type = raft::MessageType::JoinRequest;
+        m.from = raft_id(options_.self);
+        m.to = raft_id(id);
+        transport_->send(std::move(m));
+      }
+    }
+    return;
+  }
   if (!core_) {
     // Joining: ask the --join address for the members until one answers.
     if (ticks_ % options_.election_ticks == 1) {
@@ -454,7 +524,7 @@ void Cluster::Impl::fail_pending_past_deadline() {
 }
 
 void Cluster::Impl::on_message(raft::Message m) {
-  if (stopping_) return;
+  if (stopping_ || storage_failed_) return;
   if (m.type == raft::MessageType::JoinRequest) return handle_join_request(m);
   if (m.type == raft::MessageType::JoinResponse) return handle_join_response(m);
   if (!core_) return;
@@ -478,8 +548,22 @@ void Cluster::Impl::handle_join_request(const raft::Message& m) {
 void Cluster::Impl::handle_join_response(const raft::Message& m) {
   if (core_) return;
   auto j = nlohmann::json::parse(m.data, nullptr, false);
-  if (j.is_discarded() || !j.contains("voters") || !j.contains("members")) {
+  if (j.is_discarded() || !j.contains("voters") || !j.contains("members") || !j["members"].is_object()) {
     spdlog::warn("ignoring a malformed join response from node {}", config_id(m.from));
+    return;
+  }
+  if (probing_) {
+    const std::string self = std::to_string(options_.self);
+    if (j["members"].contains(self) && j["members"][self].value("holds_data", false)) {
+      // Raft's safety rests on a voter remembering its log and its votes.
+      return finish_fresh_start(util::make_error(
+          "this node's data directory (" + options_.data_dir + ") is empty, but node " +
+          std::to_string(config_id(m.from)) + " says the cluster has stored data on node " + self +
+          ": its data was lost, and it must not vote with an empty log. To replace it: on a member run MEMBER "
+          "REMOVE " + self + ", then MEMBER ADD " + self + " <query_loc> <raft_loc>, and start this node with "
+          "--join <raft_loc of a member>"));
+    }
+    probe_answers_.insert(m.from);
     return;
   }
   std::vector<raft::NodeId> voters = j["voters"].get<std::vector<raft::NodeId>>();
@@ -534,6 +618,22 @@ void Cluster::Impl::reconcile_membership() {
     schedule_ready();
     return;
   }
+  // Note which members hold data, so that one restarted empty is refused.
+  for (const auto& [id, info] : members_) {
+    if (info.holds_data) continue;
+    bool acked = id == options_.self;
+    for (const auto& p : core_->status().peers) acked |= p.id == raft_id(id) && p.match > 0;
+    uint64_t& last = holds_data_proposed_at_[id];
+    if (!acked || (last != 0 && ticks_ < last + 20)) continue;
+    last = ticks_;
+    MemberOp op;
+    op.id = id;
+    op.info = info;
+    op.info.holds_data = true;
+    op.origin = options_.self;
+    (void)core_->propose(encode_member_op(op));
+    schedule_ready();
+  }
   const raft::Membership& ms = core_->membership();
   for (const auto& [id, info] : members_) {
     if (!ms.contains(raft_id(id))) {
@@ -582,12 +682,12 @@ void Cluster::Impl::reconcile_membership() {
 void Cluster::Impl::schedule_ready() {
   // Coalesce: everything that arrives before the io thread gets here shares
   // one Ready, hence one fsync (group commit).
-  if (ready_scheduled_ || !core_) return;
+  if (ready_scheduled_ || !core_ || storage_failed_) return;
   ready_scheduled_ = true;
   boost::asio::post(io_, [this] {
     ready_scheduled_ = false;
     if (stopping_ || !core_) return;
-    while (core_->has_ready()) process_ready();
+    while (!storage_failed_ && core_->has_ready()) process_ready();
   });
 }
 
@@ -596,7 +696,6 @@ void Cluster::Impl::fatal_storage(const std::string& what, const util::Error& e)
   // something that may not be durable. Queries keep being answered.
   spdlog::critical("{}: {}; this node stops replicating and refuses changes until restarted", what, e.message);
   storage_failed_ = true;
-  stopping_ = true;
   if (tick_timer_) tick_timer_->cancel();
   if (transport_) transport_->stop();
   for (auto& [key, p] : pending_) p.done(util::make_error("log storage failed: " + e.message));
@@ -645,7 +744,9 @@ void Cluster::Impl::process_ready() {
   core_->advance();
   // 5. Checkpoint and prune, once the core counts this batch as applied.
   if (rd.compact_hint) compact_hint_ = *rd.compact_hint;
-  if (rd.need_snapshot || applied_ >= snapshot_index_ + options_.checkpoint_every_entries) take_checkpoint();
+  // After a failed checkpoint (disk full) wait as long again before retrying.
+  raft::Index last_try = std::max(snapshot_index_, checkpoint_failed_at_);
+  if (rd.need_snapshot || applied_ >= last_try + options_.checkpoint_every_entries) take_checkpoint();
   maybe_compact();
 }
 
@@ -711,6 +812,7 @@ void Cluster::Impl::take_checkpoint() {
   if (auto r = storage_->save_snapshot(raft::Snapshot{meta.value(), *data}); !r) {
     // Disk full or similar: keep the log (nothing is lost), try again later.
     spdlog::error("checkpoint at index {} failed: {}", applied_, r.error().message);
+    checkpoint_failed_at_ = applied_;
     return;
   }
   if (auto r = core_->set_snapshot(meta.value(), data); !r) {
@@ -733,7 +835,8 @@ void Cluster::Impl::maybe_compact() {
 
 nlohmann::json Cluster::Impl::status_on_io_thread() const {
   if (!core_) {
-    return nlohmann::json{{"node", std::to_string(options_.self)}, {"role", "joining"}, {"join", options_.join},
+    return nlohmann::json{{"node", std::to_string(options_.self)}, {"role", probing_ ? "starting" : "joining"},
+                          {"join", options_.join},
                           {"applied_index", applied_}, {"records", store_.snapshot()->record_count()}};
   }
   raft::Status s = core_->status();

@@ -26,6 +26,7 @@ std::string encode_member_op(const MemberOp& op) {
   w.u32(op.id);
   w.str(op.info.query_loc);
   w.str(op.info.raft_loc);
+  w.u8(op.info.holds_data ? 1 : 0);
   return out;
 }
 
@@ -40,6 +41,7 @@ util::Result<MemberOp> decode_member_op(std::string_view bytes) {
   op.id = r.u32();
   op.info.query_loc = std::string(r.str());
   op.info.raft_loc = std::string(r.str());
+  op.info.holds_data = r.u8() != 0;
   if (!r.ok() || !r.at_end()) return util::make_error("member entry: truncated or trailing bytes");
   if (kind != static_cast<uint8_t>(MemberOp::Kind::Set) && kind != static_cast<uint8_t>(MemberOp::Kind::Remove)) {
     return util::make_error("member entry: unknown kind " + std::to_string(kind));
@@ -53,7 +55,12 @@ std::string apply_member_op(MemberMap& members, const MemberOp& op) {
   if (op.kind == MemberOp::Kind::Set) {
     auto it = members.find(op.id);
     if (it != members.end()) {
-      if (it->second == op.info) return "";  // a retry, or a new leader recording the same list
+      if (it->second.raft_loc == op.info.raft_loc && it->second.query_loc == op.info.query_loc) {
+        // A retry, a new leader recording the same list, or the leader noting
+        // that the node now holds data (a flag that is never cleared).
+        it->second.holds_data |= op.info.holds_data;
+        return "";
+      }
       return who + " is already a member (at " + it->second.raft_loc + "); remove it first";
     }
     for (const auto& [id, info] : members) {
@@ -81,6 +88,7 @@ std::string encode_cluster_state(const MemberMap& members, std::string_view stor
     w.u32(id);
     w.str(info.query_loc);
     w.str(info.raft_loc);
+    w.u8(info.holds_data ? 1 : 0);
   }
   w.raw(store_state);
   return out;
@@ -99,6 +107,7 @@ util::Result<std::pair<MemberMap, std::string_view>> decode_cluster_state(std::s
     MemberInfo info;
     info.query_loc = std::string(r.str());
     info.raft_loc = std::string(r.str());
+    info.holds_data = r.u8() != 0;
     members[id] = std::move(info);
   }
   if (!r.ok()) return util::make_error("checkpoint: member list is truncated");
@@ -107,7 +116,9 @@ util::Result<std::pair<MemberMap, std::string_view>> decode_cluster_state(std::s
 
 nlohmann::json members_to_json(const MemberMap& members) {
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& [id, info] : members) j[std::to_string(id)] = {{"query_loc", info.query_loc}, {"raft_loc", info.raft_loc}};
+  for (const auto& [id, info] : members) {
+    j[std::to_string(id)] = {{"query_loc", info.query_loc}, {"raft_loc", info.raft_loc}, {"holds_data", info.holds_data}};
+  }
   return j;
 }
 

@@ -44,8 +44,6 @@ def flood(node, count, source="127.0.0.1"):
     return full, truncated
 
 
-@pytest.mark.xfail(strict=True, reason="src/node/main.cpp does not pass config->rrl to server::UdpOptions yet "
-                                       "(one field to add where the UdpServer is constructed)")
 def test_flood_from_one_source_is_rate_limited_with_slip(start_node):
     node = start_node(config_for(extra={"rrl": {"responses_per_second": RATE, "slip": 2, "window": 2}}))
     full, truncated = flood(node, 400)

@@ -43,6 +43,22 @@ TEST(Membership, AddingAnExistingIdWithOtherAddressesIsRefused) {
   EXPECT_EQ(m.at(0).raft_loc, "127.0.0.1:2");
 }
 
+TEST(Membership, HoldsDataIsRecordedAndNeverCleared) {
+  node::MemberMap m;
+  ASSERT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
+  auto flagged = set(0, "127.0.0.1:1", "127.0.0.1:2");
+  flagged.info.holds_data = true;
+  auto decoded = node::decode_member_op(node::encode_member_op(flagged));
+  ASSERT_TRUE(decoded);
+  ASSERT_EQ(node::apply_member_op(m, *decoded), "");
+  EXPECT_TRUE(m.at(0).holds_data);
+  ASSERT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
+  EXPECT_TRUE(m.at(0).holds_data);
+  auto back = node::decode_cluster_state(node::encode_cluster_state(m, ""));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->first.at(0).holds_data);
+}
+
 TEST(Membership, AnAddressInUseByAnotherMemberIsRefused) {
   node::MemberMap m;
   ASSERT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
