@@ -114,6 +114,8 @@ const char* type_name(MessageType t) {
     case MessageType::ReadIndex: return "ReadIndex";
     case MessageType::ReadIndexResp: return "ReadIndexResp";
     case MessageType::AppliedReport: return "AppliedReport";
+    case MessageType::JoinRequest: return "JoinRequest";
+    case MessageType::JoinResponse: return "JoinResponse";
   }
   return "?";
 }
