@@ -579,7 +579,9 @@ void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std
   for (size_t i = 0; i < hosts.size(); ++i) {
     if (!immediate[i].empty()) finish_one(i, immediate[i]);
   }
-  for (auto& [i, change] : changes) {
+  for (auto& [index, change] : changes) {
+    // A named copy: lambdas may not capture structured bindings before C++20's fix (clang 14).
+    size_t i = index;
     std::string host = change.ops.front().rr.owner.to_text();
     std::string client = req.client_ip;
     deps_.submit(std::move(change), [this, finish_one, i, host, client, ip_list](HttpSubmitResult result) {
