@@ -85,7 +85,8 @@ const MessageType kAllTypes[] = {
     MessageType::PreVote,   MessageType::PreVoteResp,  MessageType::Vote,        MessageType::VoteResp,
     MessageType::Append,    MessageType::AppendResp,   MessageType::Heartbeat,   MessageType::HeartbeatResp,
     MessageType::Snapshot,  MessageType::SnapshotResp, MessageType::TimeoutNow,  MessageType::Forward,
-    MessageType::ReadIndex, MessageType::ReadIndexResp, MessageType::AppliedReport,
+    MessageType::ReadIndex, MessageType::ReadIndexResp, MessageType::AppliedReport, MessageType::JoinRequest,
+    MessageType::JoinResponse,
 };
 
 TEST(Codec, SampleMessageSetsEveryField) {
@@ -155,7 +156,8 @@ TEST(Codec, RejectsTrailingBytes) {
 
 TEST(Codec, RejectsUnknownMessageType) {
   std::string bytes = encode(Message{});
-  for (uint8_t bad : {uint8_t{0}, uint8_t{16}, uint8_t{255}}) {
+  // 18 is one past the last type (JoinResponse).
+  for (uint8_t bad : {uint8_t{0}, uint8_t{18}, uint8_t{255}}) {
     bytes[1] = static_cast<char>(bad);
     auto decoded = decode(bytes);
     ASSERT_FALSE(decoded.ok()) << int(bad);
