@@ -359,7 +359,6 @@ class Core {
   std::map<NodeId, bool> votes_;         ///< (pre-)candidate: voter -> granted
 
   NodeId transferee_ = kNoNode;
-  int transfer_elapsed_ = 0;
 
   // ReadIndex (§6.4): requests waiting for a heartbeat quorum, in order.
   struct PendingRead {
