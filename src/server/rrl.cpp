@@ -36,7 +36,8 @@ util::Result<RrlOptions> parse_rrl_options(const nlohmann::json& rrl) {
   RrlOptions o;
   if (rrl.is_null()) return o;
   if (!rrl.is_object()) return util::make_error("rrl: must be an object such as {\"responses_per_second\": 20}");
-  for (const auto& [key, value] : rrl.items()) {
+  for (const auto& item : rrl.items()) {
+    const std::string& key = item.key();
     static const char* kKnown[] = {"responses_per_second", "slip", "window", "ipv4_prefix", "ipv6_prefix"};
     if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return key == k; })) {
       return util::make_error("rrl." + key + ": unknown setting (known: responses_per_second, slip, window, "
