@@ -2,7 +2,7 @@
 # Installs what dns-node needs to build, run and test on Debian 12 (run as root).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+[ "${SKIP_APT_UPDATE:-0}" = 1 ] || apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   g++ cmake ninja-build make pkg-config \
   libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev zlib1g-dev libcli11-dev \
