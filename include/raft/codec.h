@@ -115,7 +115,4 @@ OpenedFrame open_frame(std::string_view body, const FrameKey& key);
 OpenedFrame decode_frame(std::string_view frame, const FrameKey& key,
                          std::size_t max_frame_size = kDefaultMaxFrameSize);
 
-/// Human-readable name of a message type ("Append"), "?" when unknown.
-const char* message_type_name(MessageType t);
-
 }  // namespace raft::codec

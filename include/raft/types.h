@@ -103,6 +103,9 @@ enum class MessageType : uint8_t {
   JoinResponse = 17,   // the member's answer; data carries the addresses (host layer, not the core)
 };
 
+/// The type's name for logs and traces ("AppendResp").
+const char* message_type_name(MessageType t);
+
 /// One message between peers. Fields unused by a type are left zero.
 struct Message {
   MessageType type = MessageType::Heartbeat;

@@ -97,28 +97,6 @@ uint64_t Rng::next() {
 
 namespace {
 
-const char* type_name(MessageType t) {
-  switch (t) {
-    case MessageType::PreVote: return "PreVote";
-    case MessageType::PreVoteResp: return "PreVoteResp";
-    case MessageType::Vote: return "Vote";
-    case MessageType::VoteResp: return "VoteResp";
-    case MessageType::Append: return "Append";
-    case MessageType::AppendResp: return "AppendResp";
-    case MessageType::Heartbeat: return "Heartbeat";
-    case MessageType::HeartbeatResp: return "HeartbeatResp";
-    case MessageType::Snapshot: return "Snapshot";
-    case MessageType::SnapshotResp: return "SnapshotResp";
-    case MessageType::TimeoutNow: return "TimeoutNow";
-    case MessageType::Forward: return "Forward";
-    case MessageType::ReadIndex: return "ReadIndex";
-    case MessageType::ReadIndexResp: return "ReadIndexResp";
-    case MessageType::AppliedReport: return "AppliedReport";
-    case MessageType::JoinRequest: return "JoinRequest";
-    case MessageType::JoinResponse: return "JoinResponse";
-  }
-  return "?";
-}
 
 std::string encode_state(Index applied, uint64_t hash) {
   // Padding makes snapshots span several chunks.
@@ -251,7 +229,7 @@ void Cluster::deliver(const Event& ev) {
   Node& n = *it->second;
   ++result_.events;
   if (opts_.trace) {
-    trace(std::to_string(ev.msg.from) + "->" + std::to_string(ev.to) + " " + type_name(ev.msg.type) + " term " +
+    trace(std::to_string(ev.msg.from) + "->" + std::to_string(ev.to) + " " + message_type_name(ev.msg.type) + " term " +
           std::to_string(ev.msg.term) + " idx " + std::to_string(ev.msg.index) + " lt " +
           std::to_string(ev.msg.log_term) + " n=" + std::to_string(ev.msg.entries.size()) + " commit " +
           std::to_string(ev.msg.commit) + (ev.msg.reject ? " REJECT" : ""));

@@ -394,27 +394,5 @@ OpenedFrame decode_frame(std::string_view frame, const FrameKey& key, std::size_
   return open_frame(body, key);
 }
 
-const char* message_type_name(MessageType t) {
-  switch (t) {
-    case MessageType::PreVote: return "PreVote";
-    case MessageType::PreVoteResp: return "PreVoteResp";
-    case MessageType::Vote: return "Vote";
-    case MessageType::VoteResp: return "VoteResp";
-    case MessageType::Append: return "Append";
-    case MessageType::AppendResp: return "AppendResp";
-    case MessageType::Heartbeat: return "Heartbeat";
-    case MessageType::HeartbeatResp: return "HeartbeatResp";
-    case MessageType::Snapshot: return "Snapshot";
-    case MessageType::SnapshotResp: return "SnapshotResp";
-    case MessageType::TimeoutNow: return "TimeoutNow";
-    case MessageType::Forward: return "Forward";
-    case MessageType::ReadIndex: return "ReadIndex";
-    case MessageType::ReadIndexResp: return "ReadIndexResp";
-    case MessageType::AppliedReport: return "AppliedReport";
-    case MessageType::JoinRequest: return "JoinRequest";
-    case MessageType::JoinResponse: return "JoinResponse";
-  }
-  return "?";
-}
 
 }  // namespace raft::codec

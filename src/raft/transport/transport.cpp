@@ -304,7 +304,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     if (stopped_) return;
     if (m.to == self_) {
       spdlog::debug("raft transport: node {} ignores a {} addressed to itself", self_,
-                    codec::message_type_name(m.type));
+                    message_type_name(m.type));
       return;
     }
     auto it = peers_.find(m.to);
@@ -312,7 +312,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
       uint64_t n = counters_.dropped_no_peer.fetch_add(1, std::memory_order_relaxed) + 1;
       if (worth_logging(n)) {
         spdlog::warn("raft transport: node {} has no address for node {}; dropped {} (total {})", self_, m.to,
-                     codec::message_type_name(m.type), n);
+                     message_type_name(m.type), n);
       }
       return;
     }
@@ -324,7 +324,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     if (frame->size() - codec::kLengthPrefixSize > opt_.max_frame_size) {
       // The receiver would cut the connection; better to lose one message.
       spdlog::error("raft transport: {} to node {} is {} bytes, above the frame limit of {}; dropped",
-                    codec::message_type_name(m.type), m.to, frame->size(), opt_.max_frame_size);
+                    message_type_name(m.type), m.to, frame->size(), opt_.max_frame_size);
       bump(counters_.dropped_queue_full);
       return;
     }
@@ -525,7 +525,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
       uint64_t n = counters_.decode_failures.fetch_add(1, std::memory_order_relaxed) + 1;
       if (worth_logging(n)) {
         spdlog::warn("raft transport: node {} dropped a {} from {} claiming to be from node {} to node {}", self_,
-                     codec::message_type_name(m.type), s->remote, m.from, m.to);
+                     message_type_name(m.type), s->remote, m.from, m.to);
       }
       return true;
     }
