@@ -76,6 +76,8 @@ struct HttpCredential {
   /// Whether this key may change records of `type` at `name` in the zone
   /// whose apex is `zone`. Empty = may change everything (a key without policy).
   std::function<bool(const dns::Name& zone, const dns::Name& name, uint16_t type)> may_update;
+  /// A key without an update policy: it may also change the cluster's members.
+  bool admin = false;
 };
 
 /// The user whose name and password match, or null. Compares secrets in
@@ -102,6 +104,16 @@ struct HttpApiDeps {
   std::vector<HttpCredential> credentials;
   Metrics* metrics = nullptr;          ///< update counters, rendering; may be null
   const QueryStats* query_stats = nullptr;
+  /// MEMBERS: the committed member list (node::Cluster::members()); empty =
+  /// this node has no membership commands.
+  std::function<nlohmann::json()> members;
+  /// MEMBER ADD / MEMBER REMOVE, handed over as the stdin command line that
+  /// asks for it ("MEMBER ADD 3 127.0.0.1:10053 127.0.0.1:10054"); `done`
+  /// gets the HTTP status (200; 400 malformed; 409 refused; 503 no quorum;
+  /// 504 timeout) and a message. Runs once, maybe on another thread.
+  std::function<void(std::string line, uint64_t client_id, uint64_t sequence,
+                     std::function<void(unsigned status, std::string message)>)>
+      member_command;
 };
 
 /// Tunables of the DynDNS2 endpoint.
@@ -141,6 +153,7 @@ class HttpApi {
                     std::function<void(HttpResponse)> reply);
   void change_record(const HttpRequest& req, const dns::Name& zone, const std::map<std::string, std::string>& params,
                      std::function<void(HttpResponse)> reply);
+  void members(const HttpRequest& req, std::string_view member_id, std::function<void(HttpResponse)> reply);
   HttpResponse health();
   bool rate_limited(const dns::Name& host);
   uint64_t next_sequence();

@@ -28,6 +28,7 @@
 #include "node/cluster.h"
 #include "node/cli.h"
 #include "node/config.h"
+#include "node/member_commands.h"
 #include "node/stdin_commands.h"
 #include "node/zone_loader.h"
 #include "node/update_options.h"
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
   server::TcpServer tcp(store, stats,
                         server::TcpOptions{listen_address(me.query), config->tcp.idle_timeout_ms,
                                            config->tcp.max_connections, config->tcp.max_buffered_output,
-                                           opts.query_log});
+                                           opts.query_log, config->tcp.message_timeout_ms});
   // Bind before loading: a busy port is reported at once, and queries that
   // arrive while the zones load wait in the socket buffers.
   if (auto bound = udp.bind(); !bound) {
@@ -210,7 +211,11 @@ int main(int argc, char** argv) {
                                 me.numeric_id,
                                 // The UPDATE keys and their policies: user = key name, password = base64 secret.
                                 server::http_credentials(node::make_update_options(*config, nullptr)->keys),
-                                &metrics, &stats};
+                                &metrics, &stats,
+                                [&] { return (*cluster)->members(); },
+                                [&](std::string line, uint64_t client_id, uint64_t sequence, auto done) {
+                                  node::run_member_command(**cluster, line, client_id, sequence, std::move(done));
+                                }};
   server::HttpApi http_api(std::move(http_deps));
   std::optional<server::HttpServer> http;
   if (me.http) {

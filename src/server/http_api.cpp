@@ -397,6 +397,11 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return counted(r);
   }
+  constexpr std::string_view kMembers = "/api/v1/members";
+  if (path == kMembers) return members(req, "", std::move(counted));
+  if (path.size() > kMembers.size() + 1 && path.substr(0, kMembers.size() + 1) == "/api/v1/members/") {
+    return members(req, path.substr(kMembers.size() + 1), std::move(counted));
+  }
   constexpr std::string_view kZones = "/api/v1/zones/";
   constexpr std::string_view kRecords = "/records";
   if (path.size() > kZones.size() + kRecords.size() && path.substr(0, kZones.size()) == kZones &&
@@ -405,7 +410,7 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
     if (zone.find('/') == std::string_view::npos) return records(req, zone, *params, std::move(counted));
   }
   return counted(json_error(404, "no such endpoint " + std::string(path) +
-                                     " (endpoints: /nic/update, /api/v1/zones/{zone}/records, /health, /metrics)"));
+                                     " (endpoints: /nic/update, /api/v1/zones/{zone}/records, /api/v1/members, /health, /metrics)"));
 }
 
 // --- DynDNS2 (the dyndns.org "Remote Access Update API", as ddclient and inadyn speak it) ---
@@ -755,6 +760,74 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
 }
 
 // --- /health ---
+
+// --- Cluster membership: the MEMBERS / MEMBER ADD / MEMBER REMOVE commands ---
+
+void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::function<void(HttpResponse)> reply) {
+  if (!deps_.members || !deps_.member_command) return reply(json_error(404, "this node has no cluster membership"));
+  const bool listing = req.method == "GET" || req.method == "HEAD";
+  const bool adding = req.method == "POST" && member_id.empty();
+  const bool removing = req.method == "DELETE" && !member_id.empty();
+  if (!listing && !adding && !removing) {
+    HttpResponse r = json_error(405, member_id.empty() ? "use GET to list the members or POST to add one"
+                                                       : "use DELETE to remove a member");
+    r.headers.emplace_back("Allow", member_id.empty() ? "GET, POST" : "DELETE");
+    return reply(r);
+  }
+  auto creds = parse_basic_auth(req.authorization);
+  const HttpCredential* cred = creds ? authenticate(deps_.credentials, creds->first, creds->second) : nullptr;
+  if (listing) {
+    // As for records: open from loopback, a key from elsewhere.
+    if (!member_id.empty()) return reply(json_error(405, "list the members with GET /api/v1/members"));
+    if (!cred && !is_loopback_address(req.client_ip)) {
+      return reply(unauthorized("reading the members from " + req.client_ip + " needs a key (basic auth)", true));
+    }
+    return reply(json_response(200, nlohmann::json{{"members", deps_.members()}}));
+  }
+  if (!cred) return reply(unauthorized("changing the members needs a key: basic auth with the key name and its secret", true));
+  if (!cred->admin) {
+    return reply(json_error(403, "key " + cred->user + " has an update policy; changing the members needs a key without one"));
+  }
+
+  std::string line;
+  if (removing) {
+    if (member_id.find_first_not_of("0123456789") != std::string_view::npos || member_id.size() > 7) {
+      return reply(json_error(400, "bad node id '" + std::string(member_id) + "' (a number from 0 to 1000000)"));
+    }
+    line = "MEMBER REMOVE " + std::string(member_id);
+  } else {
+    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object()) {
+      return reply(json_error(400, "the request body must be a JSON object {id, query_loc, raft_loc}"));
+    }
+    for (const auto& [key, value] : body.items()) {
+      (void)value;
+      if (key != "id" && key != "query_loc" && key != "raft_loc") {
+        return reply(json_error(400, "unknown field '" + key + "' (fields: id, query_loc, raft_loc)"));
+      }
+    }
+    if (!body.contains("id") || !body["id"].is_number_unsigned()) {
+      return reply(json_error(400, "'id' must be a node id, a number from 0 to 1000000"));
+    }
+    line = "MEMBER ADD " + std::to_string(body["id"].get<uint64_t>());
+    for (const char* field : {"query_loc", "raft_loc"}) {
+      const auto it = body.find(field);
+      if (it == body.end() || !it->is_string() || it->get<std::string>().empty()) {
+        return reply(json_error(400, std::string("'") + field + "' must be an address, \"host:port\""));
+      }
+      const std::string loc = it->get<std::string>();
+      if (loc.find_first_of(" \t\r\n") != std::string::npos) {
+        return reply(json_error(400, std::string("'") + field + "' must be an address, \"host:port\", not '" + loc + "'"));
+      }
+      line += " " + loc;
+    }
+  }
+  spdlog::info("http {}: {} (key {})", req.client_ip, line, cred->user);
+  deps_.member_command(line, client_id_, next_sequence(), [reply](unsigned status, std::string message) {
+    if (status == 200) return reply(json_response(200, nlohmann::json{{"result", message}}));
+    reply(json_error(status, message));
+  });
+}
 
 HttpResponse HttpApi::health() {
   nlohmann::json status = deps_.status ? deps_.status() : nlohmann::json::object();

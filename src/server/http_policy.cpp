@@ -34,6 +34,7 @@ std::vector<HttpCredential> http_credentials(const std::vector<UpdateKey>& keys)
     c.may_update = [k](const dns::Name&, const dns::Name& name, uint16_t type) {
       return update_key_allows(k, name, type);
     };
+    c.admin = !k.restricted;
     out.push_back(std::move(c));
   }
   return out;

@@ -59,6 +59,9 @@ struct Fixture {
   size_t barriers = 0;
   std::unique_ptr<HttpApi> api;
   std::string key_secret = "c2VjcmV0LWtleS1ieXRlcw==";
+  std::string admin_secret = "YWRtaW4ta2V5LWJ5dGVz";
+  std::vector<std::string> member_lines;  // what MEMBER commands reached the node
+  unsigned member_status = 200;           // the node's answer to them
 
   explicit Fixture(std::function<bool(const dns::Name&, const dns::Name&, uint16_t)> policy = {}) {
     store::Change seed;
@@ -88,7 +91,15 @@ struct Fixture {
     };
     deps.origin = 1;
     deps.credentials.push_back(HttpCredential{"ddns-key.", key_secret, std::move(policy)});
+    HttpCredential admin{"admin-key.", admin_secret, [](const dns::Name&, const dns::Name&, uint16_t) { return true; }};
+    admin.admin = true;
+    deps.credentials.push_back(std::move(admin));
     deps.metrics = &metrics;
+    deps.members = [] { return nlohmann::json{{"0", {{"role", "voter"}}}, {"1", {{"role", "learner"}}}}; };
+    deps.member_command = [this](std::string line, uint64_t, uint64_t, std::function<void(unsigned, std::string)> done) {
+      member_lines.push_back(line);
+      done(member_status, member_status == 200 ? "done" : "refused: a membership change is in progress");
+    };
     DynDnsOptions opts;
     opts.max_changes_per_minute = 3;
     api = std::make_unique<HttpApi>(std::move(deps), opts);
@@ -423,6 +434,65 @@ TEST(Health, ReportsRoleLeaderTermAndLag) {
   EXPECT_EQ(j["applied_index"], 8);
   EXPECT_EQ(j["lag"], 2);
   EXPECT_EQ(j["healthy"], true);
+}
+
+// --- cluster membership (MEMBERS, MEMBER ADD, MEMBER REMOVE) ---
+
+TEST(Members, ListingIsOpenOnLoopbackAndNeedsAKeyElsewhere) {
+  Fixture f;
+  HttpResponse r = f.call("GET", "/api/v1/members");
+  ASSERT_EQ(r.status, 200u);
+  auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["members"]["1"]["role"], "learner");
+  EXPECT_EQ(f.call("GET", "/api/v1/members", "", "", "192.0.2.50").status, 401u);
+  EXPECT_EQ(f.call("GET", "/api/v1/members", basic("ddns-key", f.key_secret), "", "192.0.2.50").status, 200u);
+}
+
+TEST(Members, AddAndRemoveBecomeTheStdinCommands) {
+  Fixture f;
+  std::string auth = basic("admin-key", f.admin_secret);
+  HttpResponse r = f.call("POST", "/api/v1/members", auth,
+                          R"({"id": 3, "query_loc": "127.0.0.1:10056", "raft_loc": "127.0.0.1:10057"})");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(f.call("DELETE", "/api/v1/members/3", auth).status, 200u);
+  ASSERT_EQ(f.member_lines.size(), 2u);
+  EXPECT_EQ(f.member_lines[0], "MEMBER ADD 3 127.0.0.1:10056 127.0.0.1:10057");
+  EXPECT_EQ(f.member_lines[1], "MEMBER REMOVE 3");
+}
+
+TEST(Members, ChangesNeedAKeyWithoutPolicy) {
+  Fixture f;
+  const std::string body = R"({"id": 3, "query_loc": "127.0.0.1:10056", "raft_loc": "127.0.0.1:10057"})";
+  EXPECT_EQ(f.call("POST", "/api/v1/members", "", body).status, 401u);
+  EXPECT_EQ(f.call("POST", "/api/v1/members", basic("admin-key", "d3Jvbmc="), body).status, 401u);
+  EXPECT_EQ(f.call("POST", "/api/v1/members", basic("ddns-key", f.key_secret), body).status, 403u);
+  EXPECT_EQ(f.call("DELETE", "/api/v1/members/1", basic("ddns-key", f.key_secret)).status, 403u);
+  EXPECT_TRUE(f.member_lines.empty());
+}
+
+TEST(Members, MalformedRequestsAre400AndReachNothing) {
+  Fixture f;
+  std::string auth = basic("admin-key", f.admin_secret);
+  for (const char* body : {"", "[]", R"({"id": -1, "query_loc": "a:1", "raft_loc": "b:2"})",
+                           R"({"id": "3", "query_loc": "a:1", "raft_loc": "b:2"})", R"({"id": 3, "raft_loc": "b:2"})",
+                           R"({"id": 3, "query_loc": "a:1 MEMBER", "raft_loc": "b:2"})",
+                           R"({"id": 3, "query_loc": "a:1", "raft_loc": "b:2", "voter": true})"}) {
+    HttpResponse r = f.call("POST", "/api/v1/members", auth, body);
+    EXPECT_EQ(r.status, 400u) << body;
+    EXPECT_NE(nlohmann::json::parse(r.body)["error"].get<std::string>(), "") << body;
+  }
+  EXPECT_EQ(f.call("DELETE", "/api/v1/members/x1", auth).status, 400u);
+  EXPECT_EQ(f.call("DELETE", "/api/v1/members", auth).status, 405u);
+  EXPECT_EQ(f.call("POST", "/api/v1/members/3", auth).status, 405u);
+  EXPECT_TRUE(f.member_lines.empty());
+}
+
+TEST(Members, TheNodesRefusalKeepsItsStatusAndReason) {
+  Fixture f;
+  f.member_status = 409;
+  HttpResponse r = f.call("DELETE", "/api/v1/members/2", basic("admin-key", f.admin_secret));
+  EXPECT_EQ(r.status, 409u);
+  EXPECT_NE(r.body.find("in progress"), std::string::npos) << r.body;
 }
 
 }  // namespace
