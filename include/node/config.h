@@ -87,6 +87,7 @@ struct TcpConfig {
   uint32_t idle_timeout_ms = 10000;
   uint32_t max_connections = 1000;
   uint32_t max_buffered_output = 256 * 1024;  // bytes queued per connection before reading pauses
+  uint32_t message_timeout_ms = 5000;  // from a message's first byte to its last, or the connection is closed
 };
 
 /// The whole configuration file.

@@ -1,5 +1,6 @@
 // DNS over TCP (RFC 7766): length-framed queries, several per connection,
-// each answered as it arrives; idle timeout, connection cap, output bound.
+// each answered as it arrives; idle and per-message timeouts, connection
+// cap, output bound.
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,11 @@ struct TcpOptions {
   uint32_t max_connections = 1000;       // newer connections beyond this are closed at once
   uint32_t max_buffered_output = 256 * 1024;  // queued answers before reading pauses
   bool query_log = false;
+  // Once the first byte of a message has arrived, the whole message must
+  // arrive within this time, or the connection is closed: the idle timeout
+  // alone restarts on every byte, so a client dripping bytes would hold its
+  // connection forever (NSD's tcp-timeout, Knot's tcp-io-timeout).
+  uint32_t message_timeout_ms = 5000;
 };
 
 /// The TCP listener: one event-loop thread. bind() first, then start().

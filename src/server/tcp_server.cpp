@@ -1,5 +1,6 @@
 // DNS over TCP (RFC 7766) on Boost.Asio: accept under a cap, reassemble
-// length-framed queries, answer each at once, write answers in batches.
+// length-framed queries under a per-message deadline, answer each at once,
+// write answers in batches.
 #include "server/tcp_server.h"
 
 #include <array>
@@ -51,7 +52,7 @@ namespace {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(TcpServer::Impl& server, tcp::socket socket)
-      : server_(server), socket_(std::move(socket)), idle_(server.io) {
+      : server_(server), socket_(std::move(socket)), idle_(server.io), message_(server.io) {
     ++server_.open;
     boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
@@ -90,11 +91,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     arm_idle_timer();
     framer_.append(read_buf_.data(), n);
+    bool completed = false;
     const zone::ZoneSet& zones = server_.cache.current();
     uint8_t* out = server_.scratch.data();
     // RFC 7766 §6.2.1.1: answer each query as soon as it is complete; the
     // client matches answers by ID, so no ordering is kept.
     while (auto msg = framer_.next()) {
+      completed = true;
       if (server_.update && UpdateHandler::is_update(msg->data(), msg->size())) {
         hand_over_update(msg->data(), msg->size());
         continue;
@@ -109,6 +112,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (len == 0) continue;
       put_length_prefix(out, len);
       pending_.insert(pending_.end(), out, out + 2 + len);
+    }
+    // The clock of a partial message starts with its first byte: a message
+    // completed in this read hands the clock to the one begun after it.
+    if (framer_.buffered() == 0) {
+      message_started_ = false;
+      message_.cancel();
+    } else if (!message_started_ || completed) {
+      arm_message_timer();
     }
     write();
     // Reading pauses while too much is queued for a client that does not read.
@@ -156,7 +167,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (queued() == 0 && updates_in_flight_ == 0) close();
       return;
     }
-    if (!reading_ && queued() <= server_.options.max_buffered_output) read();
+    if (!reading_ && queued() <= server_.options.max_buffered_output) {
+      // Reading was paused by us, not by the client: its partial message
+      // gets a fresh allowance.
+      if (message_started_) arm_message_timer();
+      read();
+    }
   }
 
   void arm_idle_timer() {
@@ -170,6 +186,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  /// Bounds the time from a message's first byte to its last (RFC 7766 §6.2.3
+  /// leaves such limits to the server): the idle timer restarts on every
+  /// byte, so without this a client sending one byte at a time would keep its
+  /// connection as long as it likes.
+  void arm_message_timer() {
+    message_started_ = true;
+    message_.expires_after(std::chrono::milliseconds(server_.options.message_timeout_ms));
+    message_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;  // re-armed or cancelled
+      auto self = weak.lock();
+      if (!self || self->closed_ || !self->message_started_) return;
+      if (!self->reading_) {
+        // Reading is paused until the client takes its answers: the
+        // missing bytes wait on us, and the idle timer bounds that case.
+        self->arm_message_timer();
+        return;
+      }
+      spdlog::debug("tcp {}: message not complete {} ms after its first byte, closing", self->peer_,
+                    self->server_.options.message_timeout_ms);
+      self->close();
+    });
+  }
+
   void close() {
     if (closed_) return;
     closed_ = true;
@@ -177,17 +216,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     idle_.cancel();
+    message_.cancel();
   }
 
   TcpServer::Impl& server_;
   tcp::socket socket_;
   asio::steady_timer idle_;
+  asio::steady_timer message_;  // runs while a partial message is buffered
   std::string peer_;
   TcpFramer framer_;
   std::array<uint8_t, 16384> read_buf_;
   std::vector<uint8_t> pending_;  // answers not yet handed to the socket
   std::vector<uint8_t> writing_;  // answers being written
   bool reading_ = false;
+  bool message_started_ = false;  // a partial message is buffered and its timer runs
   bool peer_done_ = false;  // the client closed its side
   bool closed_ = false;
   tcp::endpoint remote_;

@@ -336,13 +336,14 @@ util::Result<void> read_tcp(const Reader& r, const json& root, Config& cfg) {
   };
   for (const U32& f : {U32{"idle_timeout_ms", &cfg.tcp.idle_timeout_ms, 1, 3600000},
                        U32{"max_connections", &cfg.tcp.max_connections, 1, 1000000},
-                       U32{"max_buffered_output", &cfg.tcp.max_buffered_output, 65537, 1u << 30}}) {
+                       U32{"max_buffered_output", &cfg.tcp.max_buffered_output, 65537, 1u << 30},
+                       U32{"message_timeout_ms", &cfg.tcp.message_timeout_ms, 1, 3600000}}) {
     if (!t.contains(f.key)) continue;
     auto v = r.uint_field(t, f.key, std::string("tcp.") + f.key, f.min, f.max);
     if (!v) return v.error();
     *f.dst = static_cast<uint32_t>(*v);
   }
-  r.warn_unknown(t, {"idle_timeout_ms", "max_connections", "max_buffered_output"}, "tcp.");
+  r.warn_unknown(t, {"idle_timeout_ms", "max_connections", "max_buffered_output", "message_timeout_ms"}, "tcp.");
   return {};
 }
 

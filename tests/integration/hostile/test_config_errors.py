@@ -23,6 +23,12 @@ def one_node(q, r, **fields):
     return json.dumps({"nodes": {"0": {k: v for k, v in entry.items() if v is not None}}})
 
 
+def with_block(text, key, value):
+    cfg = json.loads(text)
+    cfg[key] = value
+    return json.dumps(cfg)
+
+
 # (case id, config text built from four free ports, node id, words the message must contain)
 CASES = [
     ("not-json", lambda q, r, q1, r1: '{"nodes": {"0": {"query_loc": "127.0.0.1:%d" "raft_loc": 1}}}' % q,
@@ -38,6 +44,13 @@ CASES = [
     ("multi-node-without-secret", lambda q, r, q1, r1: two_nodes(q, r, q1, r1), "0",
      ["needs a shared secret", "--insecure-peers"]),
     ("nodes-not-an-object", lambda q, r, q1, r1: '{"nodes": [1, 2]}', "0", ["nodes"]),
+    ("tcp-message-timeout-zero", lambda q, r, q1, r1: with_block(one_node(q, r), "tcp", {"message_timeout_ms": 0}),
+     "0", ["tcp.message_timeout_ms", "out of range", "1-3600000"]),
+    ("tcp-message-timeout-text", lambda q, r, q1, r1: with_block(one_node(q, r), "tcp", {"message_timeout_ms": "5s"}),
+     "0", ["tcp.message_timeout_ms", "whole number"]),
+    ("tcp-idle-timeout-too-long", lambda q, r, q1, r1: with_block(one_node(q, r), "tcp", {"idle_timeout_ms": 3600001}),
+     "0", ["tcp.idle_timeout_ms", "out of range"]),
+    ("tcp-not-an-object", lambda q, r, q1, r1: with_block(one_node(q, r), "tcp", 5000), "0", ["tcp", "must be an object"]),
 ]
 
 

@@ -145,12 +145,16 @@ def test_silent_clients_are_closed_at_the_idle_timeout(start_node):
     assert r.answer
 
 
-@pytest.mark.xfail(strict=True, reason="the idle timer restarts on every byte read, so a client dripping one byte "
-                                       "per interval holds its connection forever (only the cap bounds such clients)")
+MESSAGE_MS = 800
+
+
 def test_a_client_dripping_bytes_is_closed_within_a_bounded_time(start_node):
-    node = tcp_node(start_node)
+    # Every byte restarts the idle timer; tcp.message_timeout_ms bounds the
+    # time from a message's first byte to its last.
+    node = start_node(config_for(extra={"tcp": {"idle_timeout_ms": IDLE_MS, "max_connections": CAP,
+                                                "message_timeout_ms": MESSAGE_MS}}))
     msg = framed(www_query().to_wire()) * 8
-    limit = 6 * IDLE_MS / 1000
+    limit = 3 * MESSAGE_MS / 1000
     closed = False
     with connect(node) as s:
         started = time.time()
@@ -168,7 +172,41 @@ def test_a_client_dripping_bytes_is_closed_within_a_bounded_time(start_node):
             if closed or time.time() - started > limit:
                 break
             time.sleep(IDLE_MS / 1000 / 2)
+        held = time.time() - started
     assert closed, f"a client sending one byte every {IDLE_MS // 2} ms still held its connection after {limit:.1f} s"
+    assert held >= MESSAGE_MS / 1000 * 0.8, f"closed after {held:.2f} s, before message_timeout_ms"
+    assert_answers_udp(node)
+
+
+def test_a_slow_but_steady_sender_within_the_message_timeout_is_answered(start_node):
+    # A query split over several segments, each within the idle timeout and
+    # the whole within message_timeout_ms, is answered; then another one on
+    # the same connection gets a fresh allowance (pipelining, RFC 7766 §6.2.1).
+    node = start_node(config_for(extra={"tcp": {"idle_timeout_ms": 2000, "message_timeout_ms": 1500}}))
+    with connect(node) as s:
+        for _ in range(3):
+            wire = framed(www_query().to_wire())
+            for i in range(0, len(wire), 10):
+                s.sendall(wire[i:i + 10])
+                time.sleep(0.2)  # about 0.8 s for the whole message: 3 times its allowance in all
+            r = read_answer(s)
+            assert r is not None and r.answer, r
+
+
+def test_a_message_completed_late_after_a_pipelined_one_is_timed_from_its_own_first_byte(start_node):
+    # Two queries back to back, the second one's last bytes withheld: the
+    # first is answered at once, the connection closes message_timeout_ms
+    # after the second one began, not later.
+    node = start_node(config_for(extra={"tcp": {"idle_timeout_ms": 10000, "message_timeout_ms": 600}}))
+    with connect(node) as s:
+        second = framed(www_query().to_wire())
+        s.sendall(framed(www_query().to_wire()) + second[:5])
+        started = time.time()
+        r = read_answer(s)
+        assert r is not None and r.answer, r
+        assert closed_by_server(s, within=5)
+        took = time.time() - started
+    assert 0.45 <= took < 3, f"closed {took:.2f} s after the partial message began (limit 0.6 s, idle 10 s)"
 
 
 def test_two_thousand_connections_the_cap_holds_and_udp_is_answered(start_node):
