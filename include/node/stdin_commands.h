@@ -1,5 +1,6 @@
-// Operator commands on standard input: ADD:, REMOVE:, STATUS and HELP, one
-// reply line on standard output for every line read ("OK ..." or "ERROR: ...").
+// Operator commands on standard input: ADD:, REMOVE:, STATUS, DIGEST, HELP
+// and the MEMBER commands; one reply line on standard output for every line
+// read ("OK ..." or "ERROR: ...").
 #pragma once
 
 #include <cstdint>
@@ -23,7 +24,7 @@ inline constexpr uint32_t kDefaultStdinTtl = 3600;
 
 /// One parsed line.
 struct Command {
-  enum class Kind { Change, Status, Help, Empty, MemberChange, Members };
+  enum class Kind { Change, Status, Help, Empty, MemberChange, Members, Digest };
   Kind kind = Kind::Empty;
   store::Op op;           // Kind::Change: Add, Remove or RemoveRRset
   bool ttl_given = false; // Add without a TTL keeps the RRset's TTL
@@ -35,7 +36,7 @@ struct Command {
 ///   REMOVE: name [ttl] [IN] TYPE value     (one record)
 ///   REMOVE: name TYPE                      (the whole RRset)
 ///   MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS
-///   STATUS | HELP                           (blank lines and '#' comments: Empty)
+///   STATUS | DIGEST | HELP                  (blank lines and '#' comments: Empty)
 /// Fields are separated by spaces or tabs; the value is the rest of the line,
 /// in master-file syntax or the legacy JSON-list form for MX and SOA. Names
 /// are absolute whether or not they end in a dot. Keywords ignore case and
@@ -77,6 +78,11 @@ class StdinCommands {
   uint64_t sequence_ = 0;
   uint64_t line_no_ = 0;
 };
+
+/// The DIGEST reply: "OK <sha256 hex> <applied index> <record count>", the
+/// three read from one version of the store (store::Store::digest()), so two
+/// nodes that applied the same log answer the same line.
+std::string digest_line(const store::Store& store);
 
 /// The STATUS object of a node running alone.
 nlohmann::json local_status(const std::string& node_id, const store::Store& store);

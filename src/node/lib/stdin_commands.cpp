@@ -96,7 +96,7 @@ util::Result<Command> parse_member_command(std::string_view rest) {
 
 std::string help_text() {
   return "commands: ADD: name [ttl] TYPE value | REMOVE: name [ttl] TYPE value | REMOVE: name TYPE | "
-         "MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS | STATUS | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
+         "MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS | STATUS | DIGEST | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
 }
 
 util::Result<Command> parse_command(std::string_view line) {
@@ -110,6 +110,11 @@ util::Result<Command> parse_command(std::string_view line) {
   if (kw == "STATUS" || kw == "HELP") {
     if (!trim(rest).empty()) return util::make_error(kw + " takes no arguments");
     cmd.kind = kw == "STATUS" ? Command::Kind::Status : Command::Kind::Help;
+    return cmd;
+  }
+  if (kw == "DIGEST") {
+    if (!trim(rest).empty()) return util::make_error("DIGEST takes no arguments");
+    cmd.kind = Command::Kind::Digest;
     return cmd;
   }
   if (kw == "MEMBERS") {
@@ -202,6 +207,8 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK " + help_text();
     case Command::Kind::Status:
       return "OK " + status_().dump();
+    case Command::Kind::Digest:
+      return digest_line(store_);
     case Command::Kind::Members:
       if (!list_members_) return "ERROR: this node has no cluster membership";
       return "OK " + list_members_().dump();
@@ -304,6 +311,24 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
   } else if (!trim(pending).empty()) {
     reply(handle_line(pending));  // a last line without its newline
   }
+}
+
+std::string digest_line(const store::Store& store) {
+  // The apply loop may publish a new version while the digest is computed:
+  // read the index and the version before and after, and retry until they
+  // did not move, so the three values describe the same version.
+  constexpr int kAttempts = 20;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const uint64_t generation = store.generation();
+    const uint64_t index = store.applied_index();
+    auto snap = store.snapshot();
+    std::string digest = store.digest();
+    if (store.snapshot() == snap && store.applied_index() == index && store.generation() == generation) {
+      return "OK " + digest + " " + std::to_string(index) + " " + std::to_string(snap ? snap->record_count() : 0);
+    }
+  }
+  return "ERROR: the store changed during each of " + std::to_string(kAttempts) +
+         " attempts to digest it; try again when changes are fewer";
 }
 
 nlohmann::json local_status(const std::string& node_id, const store::Store& store) {

@@ -73,6 +73,8 @@ TEST(StdinParse, RemoveOneRecordOrWholeRRset) {
 
 TEST(StdinParse, StatusHelpAndBlankLines) {
   EXPECT_EQ(parse_ok("STATUS").kind, Command::Kind::Status);
+  EXPECT_EQ(parse_ok("digest").kind, Command::Kind::Digest);
+  EXPECT_EQ(parse_ok(" DIGEST: ").kind, Command::Kind::Digest);
   EXPECT_EQ(parse_ok("  help  ").kind, Command::Kind::Help);
   EXPECT_EQ(parse_ok("").kind, Command::Kind::Empty);
   EXPECT_EQ(parse_ok("   \t ").kind, Command::Kind::Empty);
@@ -99,6 +101,7 @@ TEST(StdinParse, ErrorsSayWhatIsWrong) {
            Case{"ADD: a..example.com A 1.2.3.4", "bad name 'a..example.com'"},
            Case{"REMOVE:", "missing name"},
            Case{"STATUS now", "takes no arguments"},
+           Case{"DIGEST all", "DIGEST takes no arguments"},
        }) {
     std::string e = parse_error(c.line);
     EXPECT_NE(e.find(c.expect), std::string::npos) << c.line << " -> " << e;
@@ -186,6 +189,78 @@ TEST(StdinCommands, AddThenRemoveThroughTheStore) {
   EXPECT_GE(status["applied_index"].get<uint64_t>(), 5u);
 }
 
+/// Splits "OK <digest> <index> <count>" into its three fields.
+std::vector<std::string> digest_fields(const std::string& line) {
+  std::vector<std::string> f;
+  EXPECT_EQ(line.rfind("OK ", 0), 0u) << line;
+  for (size_t start = 3, sp;; start = sp + 1) {
+    sp = line.find(' ', start);
+    f.push_back(line.substr(start, sp == std::string::npos ? std::string::npos : sp - start));
+    if (sp == std::string::npos) break;
+  }
+  EXPECT_EQ(f.size(), 3u) << line;
+  f.resize(3);
+  return f;
+}
+
+TEST(StdinCommands, DigestNamesTheContentTheIndexAndTheCount) {
+  store::Store st;
+  LocalSubmitter sub(st);
+  StdinCommands cmds(sub, st, 0, [&] { return local_status("0", st); });
+  const std::string soa = "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]";
+  ASSERT_EQ(cmds.handle_line(soa).rfind("OK", 0), 0u);
+  auto before = digest_fields(cmds.handle_line("DIGEST"));
+  EXPECT_EQ(before[0].size(), 64u);  // SHA-256 in hex
+  EXPECT_EQ(before[0].find_first_not_of("0123456789abcdef"), std::string::npos) << before[0];
+  EXPECT_EQ(before[1], std::to_string(st.applied_index()));
+  EXPECT_EQ(before[2], "1");
+  EXPECT_EQ(before[0], st.digest());
+
+  ASSERT_EQ(cmds.handle_line("ADD: www.example.com 300 A 192.0.2.1").rfind("OK", 0), 0u);
+  auto added = digest_fields(cmds.handle_line("DIGEST"));
+  EXPECT_NE(added[0], before[0]);
+  EXPECT_EQ(added[2], "2");
+  EXPECT_GT(std::stoull(added[1]), std::stoull(before[1]));
+
+  // Removing the record brings the count back, not the digest: the SOA
+  // serial advanced with each change.
+  ASSERT_EQ(cmds.handle_line("REMOVE: www.example.com A 192.0.2.1").rfind("OK", 0), 0u);
+  auto removed = digest_fields(cmds.handle_line("DIGEST"));
+  EXPECT_NE(removed[0], before[0]);
+  EXPECT_NE(removed[0], added[0]);
+  EXPECT_EQ(removed[2], "1");
+  EXPECT_GT(std::stoull(removed[1]), std::stoull(added[1]));
+  EXPECT_EQ(removed[0], st.digest());
+}
+
+TEST(StdinCommands, StoresThatAppliedTheSameChangesGiveTheSameDigest) {
+  // Two replicas: the same changes give the same line; one record apart,
+  // or one value apart, they differ.
+  store::Store a, b;
+  LocalSubmitter sub_a(a), sub_b(b);
+  StdinCommands ca(sub_a, a, 0, [&] { return local_status("0", a); });
+  StdinCommands cb(sub_b, b, 1, [&] { return local_status("1", b); });
+  const std::string soa = "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]";
+  for (StdinCommands* c : {&ca, &cb}) {
+    ASSERT_EQ(c->handle_line(soa).rfind("OK", 0), 0u);
+    ASSERT_EQ(c->handle_line("ADD: a.example.com 60 A 192.0.2.1").rfind("OK", 0), 0u);
+  }
+  EXPECT_EQ(ca.handle_line("DIGEST"), cb.handle_line("DIGEST"));
+  ASSERT_EQ(ca.handle_line("ADD: b.example.com 60 A 192.0.2.2").rfind("OK", 0), 0u);
+  EXPECT_NE(digest_fields(ca.handle_line("DIGEST"))[0], digest_fields(cb.handle_line("DIGEST"))[0]);
+  ASSERT_EQ(cb.handle_line("ADD: b.example.com 60 A 192.0.2.3").rfind("OK", 0), 0u);
+  auto da = digest_fields(ca.handle_line("DIGEST"));
+  auto db = digest_fields(cb.handle_line("DIGEST"));
+  EXPECT_NE(da[0], db[0]);  // same names, same count, same index: one value apart
+  EXPECT_EQ(da[1], db[1]);
+  EXPECT_EQ(da[2], db[2]);
+  ASSERT_EQ(cb.handle_line("REMOVE: b.example.com A 192.0.2.3").rfind("OK", 0), 0u);
+  ASSERT_EQ(ca.handle_line("REMOVE: b.example.com A 192.0.2.2").rfind("OK", 0), 0u);
+  ASSERT_EQ(cb.handle_line("ADD: b.example.com 60 A 192.0.2.2").rfind("OK", 0), 0u);
+  ASSERT_EQ(ca.handle_line("ADD: b.example.com 60 A 192.0.2.2").rfind("OK", 0), 0u);
+  EXPECT_EQ(ca.handle_line("DIGEST"), cb.handle_line("DIGEST"));
+}
+
 TEST(StdinCommands, RunRepliesOncePerLineAndSurvivesEof) {
   FakeSubmitter sub;
   store::Store st;
@@ -193,7 +268,7 @@ TEST(StdinCommands, RunRepliesOncePerLineAndSurvivesEof) {
   int in[2], out[2];
   ASSERT_EQ(pipe(in), 0);
   ASSERT_EQ(pipe(out), 0);
-  std::string input = "HELP\nADD: a.example.com AX 1\n\nADD: a.example.com A 1.2.3.4\nSTATUS";  // last line has no newline
+  std::string input = "HELP\nADD: a.example.com AX 1\n\nADD: a.example.com A 1.2.3.4\nDIGEST\nSTATUS";  // last line has no newline
   ASSERT_EQ(write(in[1], input.data(), input.size()), static_cast<ssize_t>(input.size()));
   close(in[1]);
   cmds.run(in[0], out[1], -1);  // returns at end of input
@@ -207,12 +282,14 @@ TEST(StdinCommands, RunRepliesOncePerLineAndSurvivesEof) {
   for (size_t start = 0, nl; (nl = output.find('\n', start)) != std::string::npos; start = nl + 1) {
     lines.push_back(output.substr(start, nl - start));
   }
-  ASSERT_EQ(lines.size(), 5u) << output;
+  ASSERT_EQ(lines.size(), 6u) << output;
   EXPECT_EQ(lines[0].rfind("OK commands:", 0), 0u);
+  EXPECT_NE(lines[0].find("DIGEST"), std::string::npos);
   EXPECT_EQ(lines[1], "ERROR: line 2: unknown type 'AX'");
   EXPECT_EQ(lines[2], "OK");
   EXPECT_EQ(lines[3], "OK added a.example.com. 3600 IN A 1.2.3.4");
-  EXPECT_EQ(lines[4].rfind("OK {", 0), 0u);
+  EXPECT_EQ(lines[4], "OK " + st.digest() + " 0 0");  // the fake submitter applies nothing
+  EXPECT_EQ(lines[5].rfind("OK {", 0), 0u);
 }
 
 }  // namespace
