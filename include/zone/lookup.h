@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "dns/name.h"
 #include "zone/zone_set.h"
@@ -16,6 +17,8 @@ inline constexpr size_t kMaxCnameHops = 8;
 
 /// One RRset to write into a section: the owner to write, the records, and
 /// the TTL to use (the RRset's own, except for the negative-answer SOA).
+/// The owner is the question name when the stored owner matches it octet for
+/// octet, the zone's apex, or a name in LookupResult::owners.
 struct RRsetRef {
   const dns::Name* owner = nullptr;
   const RRset* rrset = nullptr;
@@ -29,7 +32,7 @@ template <size_t N>
 class RRsetList {
  public:
   bool push(const dns::Name* owner, const RRset* rrset, uint32_t ttl) {
-    if (count_ == N) return false;
+    if (count_ == N || owner == nullptr) return false;
     items_[count_++] = RRsetRef{owner, rrset, ttl};
     return true;
   }
@@ -48,7 +51,31 @@ class RRsetList {
   void clear() { count_ = 0; }
 
  private:
-  std::array<RRsetRef, N> items_{};
+  std::array<RRsetRef, N> items_;  // only the first count_ are set
+  size_t count_ = 0;
+};
+
+/// Owner names a lookup had to build as dns::Name objects: a stored owner
+/// whose case differs from the question's, or a wildcard answer's synthesized
+/// owner after a CNAME link. Fixed storage, constructed on demand, so a
+/// lookup whose owners are the question name or a zone apex builds none, and
+/// building one allocates only for names longer than the small-string buffer.
+class OwnerNames {
+ public:
+  static constexpr size_t kCapacity = 56;  // at least one per RRset a result can hold
+
+  OwnerNames() = default;
+  OwnerNames(const OwnerNames&) = delete;
+  OwnerNames& operator=(const OwnerNames&) = delete;
+  ~OwnerNames() { clear(); }
+
+  /// A name built from stored (valid) wire form; null if full or malformed.
+  const dns::Name* add(std::string_view wire);
+  void clear();
+  size_t size() const { return count_; }
+
+ private:
+  alignas(dns::Name) unsigned char storage_[kCapacity][sizeof(dns::Name)];
   size_t count_ = 0;
 };
 
@@ -73,11 +100,9 @@ struct LookupResult {
   RRsetList<kMaxCnameHops + 8> answer;
   RRsetList<4> authority;
   RRsetList<32> additional;
-  /// Owners of wildcard answers found after the first CNAME link (the
-  /// synthesized owner is the CNAME target, which exists nowhere else). Only
-  /// this path can allocate, for target names longer than the small-string
-  /// buffer.
-  std::array<dns::Name, kMaxCnameHops + 1> synthesized_owners{};
+  /// Owners that are neither the question name nor a zone apex (see
+  /// OwnerNames); the RRsetRefs above may point here.
+  OwnerNames owners;
 };
 
 /// Answers `qname`/`qtype` from `zones` into `*out` (which is reset first).

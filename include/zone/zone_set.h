@@ -1,6 +1,8 @@
 // The zone tree: every served zone's records, organised for the lookup of
-// RFC 1034 §4.3.2. Copying a ZoneSet is cheap (shared, copy-on-write zones),
-// so the store can build the next version without disturbing readers.
+// RFC 1034 §4.3.2. Copying a ZoneSet is cheap and so is changing the copy: a
+// zone's names live in copy-on-write shards (zone/node_table.h), and a change
+// copies only the shard it touches, so the store can build the next version
+// without disturbing readers.
 #pragma once
 
 #include <cstdint>
@@ -13,30 +15,10 @@
 #include "dns/name.h"
 #include "dns/rr.h"
 #include "util/result.h"
+#include "zone/node.h"
+#include "zone/node_table.h"
 
 namespace zone {
-
-/// All records of one type at one name. TTLs within an RRset are one value
-/// (RFC 2181 §5.2): the last one added wins.
-struct RRset {
-  uint16_t type = 0;
-  uint32_t ttl = 0;
-  std::vector<std::string> rdatas;  // uncompressed wire, no duplicates, sorted by octets
-};
-
-/// One name in a zone. A node with no RRsets is an empty non-terminal
-/// (RFC 8020): it exists, so it blocks wildcards and answers NODATA.
-struct Node {
-  dns::Name name;
-  std::vector<RRset> rrsets;  // sorted by type
-  uint32_t children = 0;      // nodes exactly one label below this one
-  /// The apex of a nested zone served separately. Kept (empty) in the parent
-  /// so the names between the two apexes exist there (RFC 8020: they must not
-  /// be NXDOMAIN, since names below them do exist).
-  bool nested_apex = false;
-  const RRset* find(uint16_t type) const;
-  bool empty_nonterminal() const { return rrsets.empty(); }
-};
 
 /// Wire-form helpers shared by the zone tree and the lookup; they work on
 /// uncompressed names (length-prefixed labels ending in the zero octet)
@@ -46,7 +28,8 @@ inline constexpr size_t kMaxLabels = 128;
 /// Fills `offsets` with the start of each label (leftmost first, the final
 /// root label not included) and returns how many there are.
 size_t label_offsets(std::string_view name_wire, uint8_t offsets[kMaxLabels]);
-/// Case-insensitive hash and equality of wire names (RFC 4343).
+/// Case-insensitive hash and equality of wire names (RFC 4343); the hash is
+/// the one the node table uses.
 size_t hash(std::string_view name_wire);
 bool equal(std::string_view a, std::string_view b);
 }  // namespace wire
@@ -123,6 +106,8 @@ class Zone {
   /// Whether any name below the apex has NS records (a zone cut), so lookup
   /// can skip the search for a delegation in zones without one.
   bool has_delegations() const;
+  /// The zone's names (for statistics and tests of the sharing).
+  const NodeTable& nodes() const;
 
   struct Data;
   explicit Zone(std::shared_ptr<const Data> data) : data_(std::move(data)) {}

@@ -59,7 +59,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
     const uint16_t qclass = dns::rrclass::IN;
     auto write_section = [&](dns::Section section, const auto& list) {
       for (const zone::RRsetRef& ref : list) {
-        for (const std::string& rd : ref.rrset->rdatas) {
+        for (std::string_view rd : ref.rrset->rdatas) {
           if (!w.add_rr(section, *ref.owner, ref.rrset->type, qclass, ref.ttl, rd)) return false;
         }
       }
@@ -73,9 +73,9 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
     const size_t room = limit - (q.edns ? kOptSize : 0);
     for (const zone::RRsetRef& ref : result->additional) {
       size_t need = 0;
-      for (const std::string& rd : ref.rrset->rdatas) need += ref.owner->wire_length() + 10 + rd.size();
+      for (std::string_view rd : ref.rrset->rdatas) need += ref.owner->wire_length() + 10 + rd.size();
       if (w.size() + need > room) continue;
-      for (const std::string& rd : ref.rrset->rdatas) {
+      for (std::string_view rd : ref.rrset->rdatas) {
         if (!w.add_rr(dns::Section::Additional, *ref.owner, ref.rrset->type, qclass, ref.ttl, rd)) break;
       }
     }

@@ -3,6 +3,7 @@
 #include "zone/lookup.h"
 
 #include <cstring>
+#include <new>
 #include <string_view>
 
 #include "dns/message.h"
@@ -18,6 +19,24 @@ size_t label_count(std::string_view w) {
   return wire::label_offsets(w, offs);
 }
 
+}  // namespace
+
+const dns::Name* OwnerNames::add(std::string_view wire) {
+  if (count_ == kCapacity) return nullptr;
+  auto parsed = dns::Name::from_wire(wire);
+  if (!parsed) return nullptr;
+  auto* n = new (storage_[count_]) dns::Name(std::move(parsed.value()));
+  ++count_;
+  return n;
+}
+
+void OwnerNames::clear() {
+  for (size_t i = 0; i < count_; ++i) std::launder(reinterpret_cast<dns::Name*>(storage_[i]))->~Name();
+  count_ = 0;
+}
+
+namespace {
+
 /// Where the search for a name in a zone ended (RFC 1034 §4.3.2 step 3).
 struct Match {
   const Node* exact = nullptr;             // the node at the name itself
@@ -32,6 +51,7 @@ class Lookup {
   Lookup(const ZoneSet& zones, uint16_t qtype, LookupResult* out) : zones_(zones), qtype_(qtype), r_(*out) {}
 
   void run(const dns::Name& qname) {
+    qname_ = &qname;
     const Zone* zone = zones_.find_zone(qname);
     if (!zone) return;  // REFUSED: not authoritative for the name
     if (qtype_ == kDs && wire::equal(zone->apex().wire(), qname.wire())) {
@@ -82,7 +102,7 @@ class Lookup {
     visited_[hops_] = name;
     const Match m = search(zone, name);
     if (m.cut) return answer_delegation(zone, m.cut);
-    if (m.exact) return answer_node(zone, m.exact, &m.exact->name);
+    if (m.exact) return answer_node(zone, m.exact, owner_of(zone, m.exact));
 
     // Step 3c, RFC 4592 §3.3.1: only the wildcard child of the closest
     // encloser applies. An existing name in between (an empty non-terminal
@@ -96,13 +116,8 @@ class Lookup {
       const std::string_view wild(reinterpret_cast<const char*>(buf), ce.size() + 2);
       if (const Node* w = zone->find_wire(wild)) {
         // The synthesized owner is the name asked for (RFC 4592 §2.1.1).
-        const dns::Name* owner = name_obj;
-        if (!owner) {
-          auto parsed = dns::Name::from_wire(name);
-          if (!parsed) return;
-          r_.synthesized_owners[hops_] = std::move(parsed.value());
-          owner = &r_.synthesized_owners[hops_];
-        }
+        const dns::Name* owner = name_obj ? name_obj : r_.owners.add(name);
+        if (!owner) return;
         return answer_node(zone, w, owner);
       }
     }
@@ -152,7 +167,7 @@ class Lookup {
     // The first link of a chain is not ours to vouch for; an answer that
     // already holds our CNAME stays authoritative (as Knot and NSD do).
     if (r_.answer.empty()) r_.authoritative = false;
-    r_.authority.push(&cut->name, ns);
+    r_.authority.push(owner_of(zone, cut), ns);
     add_additional(zone, *ns);
     r_.status = LookupStatus::Referral;
     r_.rcode = dns::rcode::NOERROR;
@@ -183,19 +198,31 @@ class Lookup {
     if (s.type != dns::rrtype::NS && s.type != dns::rrtype::MX && s.type != dns::rrtype::SRV) return;
     const auto offset = dns::rdata_target_offset(s.type);
     if (!offset) return;
-    for (const std::string& rd : s.rdatas) {
+    for (std::string_view rd : s.rdatas) {
       if (rd.size() <= *offset) continue;
-      const std::string_view target = std::string_view(rd).substr(*offset);
+      const std::string_view target = rd.substr(*offset);
       const Node* node = zone->find_wire(target);
       if (!node) continue;
       for (const uint16_t t : {dns::rrtype::A, dns::rrtype::AAAA}) {
         const RRset* addr = node->find(t);
-        if (addr && !r_.additional.contains(addr) && !r_.answer.contains(addr)) r_.additional.push(&node->name, addr);
+        if (addr && !r_.additional.contains(addr) && !r_.answer.contains(addr)) {
+          r_.additional.push(owner_of(zone, node), addr);
+        }
       }
     }
   }
 
+  /// The owner to write for a stored node: the question name or the apex
+  /// when octet-for-octet the same (no copy), else a name built once.
+  const dns::Name* owner_of(const Zone* zone, const Node* node) {
+    const std::string_view w = node->wire();
+    if (w == qname_->wire()) return qname_;
+    if (w == zone->apex().wire()) return &zone->apex();
+    return r_.owners.add(w);
+  }
+
   const ZoneSet& zones_;
+  const dns::Name* qname_ = nullptr;
   const uint16_t qtype_;
   LookupResult& r_;
   size_t hops_ = 0;
@@ -212,6 +239,7 @@ void lookup(const ZoneSet& zones, const dns::Name& qname, uint16_t qtype, Lookup
   out->answer.clear();
   out->authority.clear();
   out->additional.clear();
+  out->owners.clear();
   Lookup(zones, qtype, out).run(qname);
 }
 

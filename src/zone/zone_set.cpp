@@ -1,4 +1,4 @@
-// The zone tree: per-zone hash maps of names (with empty non-terminals),
+// The zone tree: per-zone node tables of names (with empty non-terminals),
 // copy-on-write sharing between versions, and the rules a record must obey.
 #include "zone/zone_set.h"
 
@@ -21,15 +21,7 @@ size_t label_offsets(std::string_view name_wire, uint8_t offsets[kMaxLabels]) {
   return count;
 }
 
-size_t hash(std::string_view name_wire) {
-  // FNV-1a over the lower-cased octets; length octets (< 64) are unaffected.
-  uint64_t h = 1469598103934665603ULL;
-  for (const char c : name_wire) {
-    h ^= dns::ascii_lower(static_cast<uint8_t>(c));
-    h *= 1099511628211ULL;
-  }
-  return static_cast<size_t>(h);
-}
+size_t hash(std::string_view name_wire) { return NameKey(name_wire).hash; }
 
 bool equal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -51,8 +43,6 @@ struct WireEq {
   using is_transparent = void;
   bool operator()(std::string_view a, std::string_view b) const { return wire::equal(a, b); }
 };
-
-using NodeMap = std::unordered_map<std::string, Node, WireHash, WireEq>;
 
 std::string lower_wire(std::string_view w) {
   std::string out(w);
@@ -83,41 +73,67 @@ uint32_t soa_minimum(std::string_view rdata) {
 
 constexpr uint16_t kDs = 43;
 
-}  // namespace
-
-const RRset* Node::find(uint16_t type) const {
-  for (const RRset& s : rrsets) {
-    if (s.type == type) return &s;
+/// RFC 4034 §6.1 canonical order of two wire names: labels compared right to
+/// left as lower-cased octet strings, a shorter label first when it is a
+/// prefix of a longer one. Same order as dns::Name::canonical_compare.
+bool canonical_less(std::string_view a, std::string_view b) {
+  uint8_t la[wire::kMaxLabels], lb[wire::kMaxLabels];
+  size_t ia = wire::label_offsets(a, la), ib = wire::label_offsets(b, lb);
+  while (ia > 0 && ib > 0) {
+    const size_t pa = la[--ia], pb = lb[--ib];
+    const size_t na = static_cast<uint8_t>(a[pa]), nb = static_cast<uint8_t>(b[pb]);
+    const size_t n = std::min(na, nb);
+    for (size_t i = 1; i <= n; ++i) {
+      const uint8_t ca = dns::ascii_lower(static_cast<uint8_t>(a[pa + i]));
+      const uint8_t cb = dns::ascii_lower(static_cast<uint8_t>(b[pb + i]));
+      if (ca != cb) return ca < cb;
+    }
+    if (na != nb) return na < nb;
   }
-  return nullptr;
+  return ia == 0 && ib != 0;
 }
+
+/// Scratch for building a node's new bytes; reused so a bulk load does not
+/// allocate per record.
+std::string& scratch() {
+  thread_local std::string buf;
+  return buf;
+}
+
+}  // namespace
 
 struct Zone::Data {
   dns::Name apex;
-  NodeMap nodes;  // key: lower-cased wire name
+  NodeTable nodes;
   size_t records = 0;
   size_t delegations = 0;  // non-apex nodes holding NS
   uint32_t negative_ttl = 0;
 
   bool is_apex(std::string_view w) const { return wire::equal(w, apex.wire()); }
 
-  const Node* find(std::string_view w) const {
-    auto it = nodes.find(w);
-    return it == nodes.end() ? nullptr : &it->second;
-  }
-  Node* find(std::string_view w) {
-    auto it = nodes.find(w);
-    return it == nodes.end() ? nullptr : &it->second;
+  const Node* find(std::string_view w) const { return nodes.find(w); }
+
+  /// Creates the node for `owner` if missing, with every missing ancestor up
+  /// to the apex (the empty non-terminals), counting it in its parent.
+  void ensure(std::string_view owner) {
+    if (nodes.find(owner)) return;
+    std::string& bytes = scratch();
+    NodeCodec::make_empty(owner, &bytes);
+    add_node(owner, bytes);
   }
 
-  /// The node for `owner`, created with every missing ancestor up to the apex
-  /// (the empty non-terminals) if it does not exist yet.
-  Node& ensure(const dns::Name& owner) {
-    if (Node* n = find(owner.wire())) return *n;
-    auto [it, inserted] = nodes.emplace(lower_wire(owner.wire()), Node{owner, {}, 0});
-    (void)inserted;
-    if (!is_apex(owner.wire())) ensure(owner.parent()).children++;
-    return it->second;
+  /// Adds a node that does not exist yet and links it to its parent.
+  void add_node(std::string_view owner, std::string_view bytes) {
+    nodes.insert(owner, bytes);
+    if (is_apex(owner)) return;
+    const std::string_view parent = parent_wire(owner);
+    ensure(parent);
+    Node* p = nodes.find_mutable(parent);
+    NodeCodec::set_children(*p, p->children() + 1);
+  }
+
+  void set_nested_apex(std::string_view owner, bool on) {
+    if (Node* n = nodes.find_mutable(owner)) NodeCodec::set_nested_apex(*n, on);
   }
 
   /// Removes the node at `w` if it holds nothing and has no children, then
@@ -125,11 +141,11 @@ struct Zone::Data {
   void prune(std::string_view w) {
     std::string key(w);
     while (!is_apex(key)) {
-      auto it = nodes.find(key);
-      if (it == nodes.end() || !it->second.rrsets.empty() || it->second.children > 0 || it->second.nested_apex) return;
-      nodes.erase(it);
+      const Node* n = nodes.find(key);
+      if (!n || !n->rrsets.empty() || n->children() > 0 || n->nested_apex()) return;
+      nodes.erase(key);
       key = std::string(parent_wire(key));
-      if (Node* p = find(key)) p->children--;
+      if (Node* p = nodes.find_mutable(key)) NodeCodec::set_children(*p, p->children() - 1);
     }
   }
 
@@ -141,44 +157,46 @@ struct Zone::Data {
 
   /// Inserts a record already validated. Returns true if it was new.
   bool insert(const dns::RR& rr) {
-    Node& node = ensure(rr.owner);
-    auto pos = std::lower_bound(node.rrsets.begin(), node.rrsets.end(), rr.type,
-                                [](const RRset& s, uint16_t t) { return s.type < t; });
-    if (pos == node.rrsets.end() || pos->type != rr.type) {
-      pos = node.rrsets.insert(pos, RRset{rr.type, rr.ttl, {}});
-      if (rr.type == dns::rrtype::NS && !is_apex(rr.owner.wire())) delegations++;
-    }
-    pos->ttl = rr.ttl;  // RFC 2181 §5.2: one TTL per RRset, the latest wins
-    auto rit = std::lower_bound(pos->rdatas.begin(), pos->rdatas.end(), rr.rdata);
+    const std::string_view owner = rr.owner.wire();
+    const Node* n = nodes.find(owner);
+    const bool new_rrset = !n || n->find(rr.type) == nullptr;
+    std::string& bytes = scratch();
     bool added = false;
-    if (rit == pos->rdatas.end() || *rit != rr.rdata) {
-      pos->rdatas.insert(rit, rr.rdata);
+    if (!n) {
+      // A new name: built with its record, then linked to its parent.
+      thread_local std::string empty;
+      NodeCodec::make_empty(owner, &empty);
+      NodeCodec::with_rdata(*reinterpret_cast<const Node*>(empty.data()), rr.type, rr.ttl, rr.rdata, &bytes);
+      add_node(owner, bytes);
       records++;
       added = true;
+    } else if (NodeCodec::with_rdata(*n, rr.type, rr.ttl, rr.rdata, &bytes)) {
+      nodes.replace(owner, bytes);
+      records++;
+      added = true;
+    } else {
+      // RFC 2181 §5.2: one TTL per RRset, the latest wins.
+      NodeCodec::set_ttl(*nodes.find_mutable(owner)->find(rr.type), rr.ttl);
     }
+    if (new_rrset && rr.type == dns::rrtype::NS && !is_apex(owner)) delegations++;
     if (rr.type == dns::rrtype::SOA) refresh_soa_facts();
     return added;
   }
 
-  /// Removes `count` matching records (all of the RRset when rdata is null).
+  /// Removes the matching record (all of the RRset when rdata is null).
   size_t erase(std::string_view owner, uint16_t type, const std::string* rdata) {
-    Node* node = find(owner);
+    const Node* node = find(owner);
     if (!node) return 0;
-    auto pos = std::find_if(node->rrsets.begin(), node->rrsets.end(), [&](const RRset& s) { return s.type == type; });
-    if (pos == node->rrsets.end()) return 0;
-    size_t removed = 0;
-    if (rdata) {
-      auto rit = std::lower_bound(pos->rdatas.begin(), pos->rdatas.end(), *rdata);
-      if (rit == pos->rdatas.end() || *rit != *rdata) return 0;
-      pos->rdatas.erase(rit);
-      removed = 1;
-    } else {
-      removed = pos->rdatas.size();
-      pos->rdatas.clear();
-    }
+    const RRset* set = node->find(type);
+    if (!set) return 0;
+    const bool rrset_goes = !rdata || (set->rdatas.size() == 1 && set->rdatas.front() == *rdata);
+    const std::string_view rd = rdata ? std::string_view(*rdata) : std::string_view();
+    std::string& bytes = scratch();
+    const size_t removed = NodeCodec::without(*node, type, rdata ? &rd : nullptr, &bytes);
+    if (removed == 0) return 0;
+    nodes.replace(owner, bytes);
     records -= removed;
-    if (pos->rdatas.empty()) {
-      node->rrsets.erase(pos);
+    if (rrset_goes) {
       if (type == dns::rrtype::NS && !is_apex(owner)) delegations--;
       prune(owner);
     }
@@ -186,11 +204,13 @@ struct Zone::Data {
   }
 
   void collect(std::vector<dns::RR>& out) const {
-    for (const auto& [key, node] : nodes) {
+    nodes.for_each([&](const Node& node) {
       for (const RRset& s : node.rrsets) {
-        for (const std::string& rd : s.rdatas) out.push_back(dns::RR{node.name, s.type, dns::rrclass::IN, s.ttl, rd});
+        for (std::string_view rd : s.rdatas) {
+          out.push_back(dns::RR{node.owner(), s.type, dns::rrclass::IN, s.ttl, std::string(rd)});
+        }
       }
-    }
+    });
   }
 };
 
@@ -207,14 +227,38 @@ const RRset* Zone::soa() const {
 uint32_t Zone::negative_ttl() const { return data_->negative_ttl; }
 size_t Zone::record_count() const { return data_->records; }
 bool Zone::has_delegations() const { return data_->delegations > 0; }
+const NodeTable& Zone::nodes() const { return data_->nodes; }
 
 // --- ZoneSet -----------------------------------------------------------------
 
+namespace {
+/// Whether a label of wire name `w` starts at offset `at` (the final root label counts).
+bool at_label_start(std::string_view w, size_t at) {
+  size_t pos = 0;
+  while (pos < at && pos < w.size() && w[pos] != 0) pos += 1 + static_cast<uint8_t>(w[pos]);
+  return pos == at;
+}
+}  // namespace
+
 struct ZoneSet::Impl {
+  /// Up to this many zones, find_zone compares apexes one by one.
+  static constexpr size_t kFewZones = 4;
+
   std::unordered_map<std::string, Zone, WireHash, WireEq> zones;  // key: lower-cased apex wire
   size_t records = 0;
 
   Zone* find_zone(std::string_view w) {
+    if (zones.size() <= kFewZones) {
+      // A server with one zone (or a few) compares the name's tail with each
+      // apex instead of hashing every suffix of the name.
+      Zone* best = nullptr;
+      for (auto& [key, z] : zones) {
+        const std::string& a = z.apex().wire();
+        if (a.size() > w.size() || (best && a.size() <= best->apex().wire().size())) continue;
+        if (wire::equal(w.substr(w.size() - a.size()), a) && at_label_start(w, w.size() - a.size())) best = &z;
+      }
+      return best;
+    }
     uint8_t offs[wire::kMaxLabels];
     const size_t n = wire::label_offsets(w, offs);
     for (size_t i = 0; i <= n; ++i) {
@@ -248,8 +292,10 @@ struct ZoneSet::Impl {
       Zone* p = parent_of(z);
       if (!p) continue;
       const Node* existing = p->data_->find(z.apex().wire());
-      if (existing && existing->nested_apex) continue;
-      mut(*p).ensure(z.apex()).nested_apex = true;
+      if (existing && existing->nested_apex()) continue;
+      Zone::Data& pd = mut(*p);
+      pd.ensure(z.apex().wire());
+      pd.set_nested_apex(z.apex().wire(), true);
     }
   }
 
@@ -334,7 +380,7 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
       // Rebuilt from its records; the nested-apex marks are redone below.
       auto rebuilt = std::make_shared<Zone::Data>();
       rebuilt->apex = pd.apex;
-      rebuilt->nodes.emplace(lower_wire(pd.apex.wire()), Node{pd.apex, {}, 0});
+      rebuilt->ensure(pd.apex.wire());
       for (const dns::RR& r : kept) rebuilt->insert(r);
       rebuilt->refresh_soa_facts();
       z->data_ = std::move(rebuilt);
@@ -391,8 +437,8 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
     auto it = impl.zones.find(std::string_view(rr.owner.wire()));
     if (Zone* parent = impl.parent_of(it->second)) {
       Zone::Data& pd = Impl::mut(*parent);
-      if (Node* n = pd.find(rr.owner.wire())) {
-        n->nested_apex = false;
+      if (pd.find(rr.owner.wire())) {
+        pd.set_nested_apex(rr.owner.wire(), false);
         pd.prune(rr.owner.wire());
       }
     }
@@ -419,7 +465,7 @@ util::Result<size_t> ZoneSet::remove_rrset(const dns::Name& owner, uint16_t type
   const RRset* s = n ? n->find(type) : nullptr;
   if (!s) return size_t{0};
   if (type == dns::rrtype::SOA) {
-    auto r = remove(dns::RR{owner, type, dns::rrclass::IN, s->ttl, s->rdatas.front()});
+    auto r = remove(dns::RR{owner, type, dns::rrclass::IN, s->ttl, std::string(s->rdatas.front())});
     if (!r) return r.error();
     return size_t{*r ? 1u : 0u};
   }
@@ -444,17 +490,19 @@ void ZoneSet::for_each_record(const std::function<void(const dns::RR&)>& fn) con
   if (!impl_) return;
   for (const Zone* z : zones_in_order(impl_->zones)) {
     std::vector<const Node*> nodes;
-    for (const auto& [key, node] : z->data_->nodes) nodes.push_back(&node);
-    std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) { return a->name < b->name; });
+    nodes.reserve(z->data_->nodes.size());
+    z->data_->nodes.for_each([&](const Node& n) { nodes.push_back(&n); });
+    std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) { return canonical_less(a->wire(), b->wire()); });
     dns::RR rr;
     rr.rclass = dns::rrclass::IN;
     for (const Node* n : nodes) {
-      rr.owner = n->name;
+      if (n->rrsets.empty()) continue;
+      rr.owner = n->owner();
       for (const RRset& s : n->rrsets) {
         rr.type = s.type;
         rr.ttl = s.ttl;
-        for (const std::string& rd : s.rdatas) {
-          rr.rdata = rd;
+        for (std::string_view rd : s.rdatas) {
+          rr.rdata.assign(rd);
           fn(rr);
         }
       }

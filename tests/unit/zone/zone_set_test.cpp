@@ -255,7 +255,7 @@ TEST(ZoneSetNested, NamesAboveNestedApexExistInParent_Rfc8020) {
   ASSERT_NE(parent->find(name("b.example.")), nullptr);
   EXPECT_TRUE(parent->find(name("b.example."))->empty_nonterminal());
   ASSERT_NE(parent->find(name("a.b.example.")), nullptr);
-  EXPECT_TRUE(parent->find(name("a.b.example."))->nested_apex);
+  EXPECT_TRUE(parent->find(name("a.b.example."))->nested_apex());
   EXPECT_EQ(z.record_count(), 4u);
   EXPECT_EQ(parent->record_count(), 3u);
 }
@@ -289,7 +289,7 @@ TEST(ZoneSetNested, ZoneBetweenTwoOthersTakesTheMark) {
   ASSERT_TRUE(z.add(rr("b.example. 3600 SOA ns.b.example. admin.example. 1 7200 3600 1209600 300")).ok());
   EXPECT_EQ(z.find_zone(name("example."))->find(name("a.b.example.")), nullptr);
   ASSERT_NE(z.find_zone(name("b.example."))->find(name("a.b.example.")), nullptr);
-  EXPECT_TRUE(z.find_zone(name("b.example."))->find(name("a.b.example."))->nested_apex);
+  EXPECT_TRUE(z.find_zone(name("b.example."))->find(name("a.b.example."))->nested_apex());
   ASSERT_TRUE(z.remove(rr("b.example. 3600 SOA ns.b.example. admin.example. 1 7200 3600 1209600 300")).value());
   ASSERT_NE(z.find_zone(name("example."))->find(name("a.b.example.")), nullptr) << "marked in the parent again";
 }

@@ -54,7 +54,7 @@ template <size_t N>
 std::vector<std::string> lines(const zone::RRsetList<N>& list) {
   std::vector<std::string> out;
   for (const zone::RRsetRef& ref : list) {
-    for (const std::string& rd : ref.rrset->rdatas) {
+    for (std::string_view rd : ref.rrset->rdatas) {
       out.push_back(ref.owner->to_text() + " " + std::to_string(ref.ttl) + " " + dns::type_to_text(ref.rrset->type) +
                     " " + dns::rdata_to_text(ref.rrset->type, rd));
     }

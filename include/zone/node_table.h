@@ -1,0 +1,154 @@
+// The node table of one zone: names hashed into copy-on-write shards, each an
+// open-addressing table over one arena of packed nodes, so copying the table
+// shares every shard and a change copies only the shard it touches.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "zone/node.h"
+
+namespace zone {
+
+/// Builds and edits the packed bytes of a node (the layout of zone/node.h).
+/// Edits produce a new node in `out`; the table then swaps it in.
+class NodeCodec {
+ public:
+  /// A node with no RRsets: an empty non-terminal until data is added.
+  static void make_empty(std::string_view owner_wire, std::string* out);
+  /// `from` with `rdata` added to its RRset of `type` (created if missing),
+  /// whose TTL becomes `ttl`. Returns false, writing nothing, if the rdata is
+  /// already there (the caller then only sets the TTL in place).
+  static bool with_rdata(const Node& from, uint16_t type, uint32_t ttl, std::string_view rdata, std::string* out);
+  /// `from` without `rdata` in its RRset of `type`, or without the whole
+  /// RRset when `rdata` is null. Returns the records removed (0: nothing written).
+  static size_t without(const Node& from, uint16_t type, const std::string_view* rdata, std::string* out);
+
+  /// In-place edits of fixed-size fields, on a node the caller may change.
+  static void set_children(Node& n, uint32_t children) { n.hdr_.children_ = children; }
+  static void set_nested_apex(Node& n, bool on);
+  static void set_ttl(const RRset& s, uint32_t ttl) { const_cast<RRset&>(s).ttl = ttl; }
+
+  /// Octets the node occupies in its arena.
+  static size_t stored_size(const Node& n) { return n.hdr_.size_; }
+  /// Whether the node's owner equals `lower` (an already lower-cased wire name).
+  static bool owner_is(const Node& n, std::string_view lower);
+
+ private:
+  static void begin(std::string_view owner_wire, uint32_t children, uint8_t flags, std::string* out);
+  static void finish(std::string_view owner_wire, uint32_t rrset_count, std::string* out);
+};
+
+/// A wire name lower-cased into a buffer, with its hash (RFC 4343: names
+/// compare without regard to ASCII case). Built once per lookup.
+struct NameKey {
+  explicit NameKey(std::string_view wire);
+  std::string_view lower() const { return {buf, len}; }
+  char buf[256];
+  size_t len;
+  uint32_t hash;
+};
+
+/// One shard: an open-addressing table (linear probing, power-of-two
+/// capacity) of {hash, offset} slots over one arena that holds the nodes one
+/// after the other. Immutable once shared between tables; copied whole to
+/// change. Pointers to nodes stay valid until the shard is changed.
+class Shard {
+ public:
+  Shard();
+  Shard(const Shard& other);
+  Shard& operator=(const Shard&) = delete;
+  ~Shard();
+
+  const Node* find(const NameKey& key) const;
+  Node* find(const NameKey& key);
+  /// Adds a node whose name is not in the shard yet.
+  void insert(uint32_t hash, std::string_view node_bytes);
+  /// Replaces the node named by `key` (which must exist) with new bytes.
+  void replace(const NameKey& key, std::string_view node_bytes);
+  /// Removes the node named by `key`; returns whether it was there.
+  bool erase(const NameKey& key);
+
+  size_t size() const { return count_; }
+  /// Calls fn(const Node&) for every node, in no particular order.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const Slot& s : slots_) {
+      if (s.offset != kEmpty) fn(*node_at(s.offset));
+    }
+  }
+  /// Octets held: slots plus arena (live, garbage and headroom).
+  size_t memory() const { return slots_.size() * sizeof(Slot) + cap_; }
+
+ private:
+  struct Slot {
+    uint32_t hash;
+    uint32_t offset;  // into the arena; kEmpty marks a free slot
+  };
+  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+
+  const Node* node_at(uint32_t offset) const { return reinterpret_cast<const Node*>(arena_ + offset); }
+  Node* node_at(uint32_t offset) { return reinterpret_cast<Node*>(arena_ + offset); }
+  size_t slot_of(const NameKey& key) const;  // index of the key's slot, or slots_.size()
+  uint32_t append(std::string_view node_bytes);
+  void grow_slots();
+  void maybe_compact();
+
+  std::vector<Slot> slots_;
+  char* arena_ = nullptr;  // owned; nodes at 4-octet aligned offsets
+  uint32_t used_ = 0;      // octets written
+  uint32_t cap_ = 0;       // octets allocated
+  uint32_t garbage_ = 0;   // octets of replaced or erased nodes, reclaimed by compaction
+  uint32_t count_ = 0;     // nodes
+};
+
+/// The nodes of one zone, keyed by lower-cased wire name. Copying shares all
+/// shards; a change copies the one shard it touches (if shared). The number of
+/// shards doubles as the zone grows, so a shard stays small.
+class NodeTable {
+ public:
+  /// Nodes per shard (on average) above which the shards split in two.
+  static constexpr size_t kSplitAt = 256;
+
+  NodeTable();
+
+  /// The node named `wire` (any case), or null.
+  const Node* find(std::string_view wire) const { return find(NameKey(wire)); }
+  const Node* find(const NameKey& key) const { return shards_[shard_of(key.hash)]->find(key); }
+  /// The same node, changeable in place (fixed-size fields only): copies its
+  /// shard first if another table shares it. Valid until the next change.
+  Node* find_mutable(std::string_view wire);
+  /// Adds a node whose name is absent. `node_bytes` come from NodeCodec.
+  void insert(std::string_view wire, std::string_view node_bytes);
+  /// Replaces the existing node named `wire`.
+  void replace(std::string_view wire, std::string_view node_bytes);
+  bool erase(std::string_view wire);
+
+  size_t size() const { return count_; }
+  size_t shard_count() const { return shards_.size(); }
+  /// Shards held by both tables (the same objects): how much a copy shares.
+  size_t shared_shards(const NodeTable& other) const;
+  /// Octets held by the shards (not counting sharing).
+  size_t memory() const;
+
+  /// Calls fn(const Node&) for every node, in no particular order.
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const auto& s : shards_) s->for_each(fn);
+  }
+
+ private:
+  size_t shard_of(uint32_t hash) const { return bits_ == 0 ? 0 : hash >> (32 - bits_); }
+  Shard& mutable_shard(size_t i);
+  void maybe_split();
+
+  std::vector<std::shared_ptr<const Shard>> shards_;
+  unsigned bits_ = 0;  // log2 of the shard count
+  size_t count_ = 0;
+};
+
+}  // namespace zone
