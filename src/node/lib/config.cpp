@@ -182,6 +182,15 @@ util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) 
     if (!v) return v.error();
     *f.dst = static_cast<uint32_t>(*v);
   }
+  // The heartbeat is one Raft tick and the election timeout must span more
+  // than one (Raft §5.2: broadcast time << election timeout); below that a
+  // follower would give up on a healthy leader between two heartbeats.
+  if (cfg.cluster.election_timeout_ms < 2 * uint64_t{cfg.cluster.heartbeat_ms}) {
+    return r.fail("cluster.election_timeout_ms",
+                  "value " + std::to_string(cfg.cluster.election_timeout_ms) + " must be at least twice " +
+                      "cluster.heartbeat_ms (" + std::to_string(cfg.cluster.heartbeat_ms) +
+                      "); ten times is usual");
+  }
   struct U64 {
     const char* key;
     uint64_t* dst;

@@ -50,6 +50,26 @@ CASES = [
      "0", ["tcp.message_timeout_ms", "whole number"]),
     ("tcp-idle-timeout-too-long", lambda q, r, q1, r1: with_block(one_node(q, r), "tcp", {"idle_timeout_ms": 3600001}),
      "0", ["tcp.idle_timeout_ms", "out of range"]),
+    ("election-timeout-below-two-heartbeats",
+     lambda q, r, q1, r1: with_block(one_node(q, r), "cluster", {"heartbeat_ms": 500, "election_timeout_ms": 100}),
+     "0", ["cluster.election_timeout_ms", "at least twice", "heartbeat_ms (500)"]),
+    ("rrl-slip-out-of-range", lambda q, r, q1, r1: with_block(one_node(q, r), "rrl",
+                                                               {"responses_per_second": 20, "slip": 99}),
+     "0", ["rrl.slip", "0 to 10"]),
+    ("rrl-window-zero", lambda q, r, q1, r1: with_block(one_node(q, r), "rrl", {"responses_per_second": 5, "window": 0}),
+     "0", ["rrl.window"]),
+    ("tsig-unknown-algorithm", lambda q, r, q1, r1: with_block(one_node(q, r), "tsig_keys", [
+        {"name": "k.", "algorithm": "hmac-md4", "secret": "AAAA"}]), "0", ["tsig_keys[0].algorithm", "hmac-md4"]),
+    ("tsig-secret-not-base64", lambda q, r, q1, r1: with_block(one_node(q, r), "tsig_keys", [
+        {"name": "k.", "algorithm": "hmac-sha256", "secret": "not base64!!"}]), "0", ["tsig_keys[0].secret", "base64"]),
+    ("tsig-bad-grant", lambda q, r, q1, r1: with_block(one_node(q, r), "tsig_keys", [
+        {"name": "k.", "algorithm": "hmac-sha256", "secret": "AAAA", "policy": [{"grant": "nonsense"}]}]),
+     "0", ["tsig_keys[0].policy[0].grant", "nonsense"]),
+    ("update-bad-network", lambda q, r, q1, r1: with_block(one_node(q, r), "update",
+                                                            {"allow_unsigned_from": ["300.1.2.3/8"]}),
+     "0", ["update.allow_unsigned_from[0]", "300.1.2.3/8"]),
+    ("udp-threads-out-of-range", lambda q, r, q1, r1: with_block(one_node(q, r), "udp_threads", 1000),
+     "0", ["udp_threads", "out of range"]),
     ("tcp-not-an-object", lambda q, r, q1, r1: with_block(one_node(q, r), "tcp", 5000), "0", ["tcp", "must be an object"]),
 ]
 
