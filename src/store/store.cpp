@@ -21,7 +21,21 @@ namespace {
 constexpr std::string_view kStateMagic = "DNSNODE-STATE\x02";
 constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
 
+// DS (RFC 4034 §5) has no constant in dns::rrtype.
+constexpr uint16_t kDsType = 43;
+
 bool is_soa_add(const Op& op) { return op.kind == OpKind::Add && op.rr.type == dns::rrtype::SOA; }
+
+/// A node's owner as the zone spells it (a member of the node, or read
+/// through owner() where nodes are stored packed).
+template <typename NodeT>
+dns::Name node_owner(const NodeT& n) {
+  if constexpr (requires { n.owner(); }) {
+    return n.owner();
+  } else {
+    return n.name;
+  }
+}
 
 std::optional<uint32_t> soa_serial(const zone::Zone& z) {
   const zone::RRset* soa = z.soa();
@@ -38,6 +52,36 @@ std::optional<uint32_t> soa_serial(const zone::Zone& z) {
 class ZoneEditor {
  public:
   explicit ZoneEditor(zone::ZoneSet& zones) : zones_(zones) {}
+
+  /// From now on, remember each RRset as it was before this editor first
+  /// changes it, so rollback() can put every one back (an UPDATE is all or
+  /// nothing without copying the zone). Zone creation is not undone: an
+  /// UPDATE never creates a zone (an SOA is accepted only at its apex).
+  void keep_undo() { undo_enabled_ = true; }
+
+  /// Restores every RRset changed since keep_undo(), newest first, so each
+  /// step returns to a state the zone really held. Returns "" or why a step
+  /// failed (which would be a bug: the zone held that state a moment ago).
+  std::string rollback() {
+    std::string failure;
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      const Saved& s = *it;
+      if (s.type == dns::rrtype::SOA) {
+        // Exactly one SOA per zone: adding the old one replaces the new one.
+        if (!s.existed) continue;
+        auto r = zones_.add(dns::RR{s.owner, s.type, dns::rrclass::IN, s.ttl, s.rdatas.front()});
+        if (!r && failure.empty()) failure = r.error().message;
+        continue;
+      }
+      if (auto r = zones_.remove_rrset(s.owner, s.type); !r && failure.empty()) failure = r.error().message;
+      for (const std::string& rdata : s.rdatas) {
+        auto r = zones_.add(dns::RR{s.owner, s.type, dns::rrclass::IN, s.ttl, rdata});
+        if (!r && failure.empty()) failure = r.error().message;
+      }
+    }
+    undo_.clear();
+    return failure;
+  }
 
   /// Adds a record; returns whether anything changed. An SOA whose serial is
   /// not newer than the current one keeps the current serial, so re-adding
@@ -78,6 +122,7 @@ class ZoneEditor {
         return false;  // already there, same TTL
       }
     }
+    save(rr.owner, rr.type);
     auto added = zones_.add(to_add);
     if (!added) return added.error();
     t.modified = true;
@@ -86,6 +131,7 @@ class ZoneEditor {
 
   util::Result<bool> remove(const dns::RR& rr) {
     Touched* t = touch_owner(rr.owner);
+    save(rr.owner, rr.type);
     auto removed = zones_.remove(rr);
     if (!removed) return removed.error();
     if (t && removed.value()) t->modified = true;
@@ -94,6 +140,7 @@ class ZoneEditor {
 
   util::Result<size_t> remove_rrset(const dns::Name& owner, uint16_t type) {
     Touched* t = touch_owner(owner);
+    save(owner, type);
     auto removed = zones_.remove_rrset(owner, type);
     if (!removed) return removed.error();
     if (t && removed.value() > 0) t->modified = true;
@@ -128,7 +175,39 @@ class ZoneEditor {
     bool modified = false;
   };
 
+  /// An RRset as it was before this change touched it (absent: existed false).
+  struct Saved {
+    dns::Name owner;  // as the zone spells it, when it existed
+    uint16_t type = 0;
+    bool existed = false;
+    uint32_t ttl = 0;
+    std::vector<std::string> rdatas;
+  };
+
   static std::string key(const dns::Name& apex) { return apex.lowercased().wire(); }
+
+  /// The RRset of `type` at `owner`, looked up in the zone that holds it:
+  /// DS at a nested zone's apex lives on the parent side (RFC 4035 §2.4).
+  const zone::Node* find_node(const dns::Name& owner, uint16_t type) const {
+    const zone::Zone* z = zones_.find_zone(owner);
+    if (z && type == kDsType && z->apex() == owner) z = zones_.find_parent_zone(*z);
+    return z ? z->find(owner) : nullptr;
+  }
+
+  void save(const dns::Name& owner, uint16_t type) {
+    if (!undo_enabled_) return;
+    Saved s;
+    s.owner = owner;
+    s.type = type;
+    const zone::Node* n = find_node(owner, type);
+    if (const zone::RRset* rs = n ? n->find(type) : nullptr) {
+      s.owner = node_owner(*n);
+      s.existed = true;
+      s.ttl = rs->ttl;
+      s.rdatas = std::vector<std::string>(rs->rdatas);
+    }
+    undo_.push_back(std::move(s));
+  }
 
   Touched& touch(const zone::Zone& z) {
     auto [it, fresh] = touched_.try_emplace(key(z.apex()));
@@ -146,6 +225,8 @@ class ZoneEditor {
 
   zone::ZoneSet& zones_;
   std::map<std::string, Touched> touched_;
+  bool undo_enabled_ = false;
+  std::vector<Saved> undo_;
 };
 
 std::string apply_op(ZoneEditor& zones, const Op& op) {
@@ -222,7 +303,7 @@ UpdateOutcome check_prerequisites(const zone::ZoneSet& zones, const zone::Zone& 
     want.erase(std::unique(want.begin(), want.end()), want.end());
     const zone::Node* n = z.find(e.first);
     const zone::RRset* rs = n ? n->find(k.second) : nullptr;
-    std::vector<std::string> have = rs ? rs->rdatas : std::vector<std::string>{};
+    std::vector<std::string> have = rs ? std::vector<std::string>(rs->rdatas) : std::vector<std::string>{};
     std::sort(have.begin(), have.end());
     if (have != want) {
       return {dns::rcode::NXRRSET,
@@ -234,9 +315,9 @@ UpdateOutcome check_prerequisites(const zone::ZoneSet& zones, const zone::Zone& 
 }
 
 /// RFC 2136 §3.4.2: the updates, with the apex SOA and NS rules and the
-/// CNAME rules, into `zones` (a trial copy the caller keeps only on NOERROR).
-UpdateOutcome apply_updates(zone::ZoneSet& zones, const Update& u) {
-  ZoneEditor editor(zones);
+/// CNAME rules, into `zones`; stops at the first failure, leaving `editor`
+/// holding what rollback() needs.
+UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Update& u) {
   auto node_at = [&](const dns::Name& name) -> const zone::Node* {
     const zone::Zone* z = zones.find_zone(name);
     return z ? z->find(name) : nullptr;
@@ -311,7 +392,6 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, const Update& u) {
       }
     }
   }
-  editor.finish();
   return {};
 }
 
@@ -322,9 +402,19 @@ UpdateOutcome apply_update(zone::ZoneSet& zones, const Update& u) {
     return {dns::rcode::NOTAUTH, "not authoritative for zone " + u.zone.to_text()};  // §3.1.1
   }
   if (UpdateOutcome pre = check_prerequisites(zones, *z, u); pre.rcode != dns::rcode::NOERROR) return pre;
-  zone::ZoneSet trial = zones;
-  UpdateOutcome out = apply_updates(trial, u);
-  if (out.rcode == dns::rcode::NOERROR) zones = std::move(trial);
+  // Applied in place with an undo list rather than to a copy of the zone:
+  // a refused update costs what it changed, not the size of the zone.
+  ZoneEditor editor(zones);
+  editor.keep_undo();
+  UpdateOutcome out = apply_updates(zones, editor, u);
+  if (out.rcode == dns::rcode::NOERROR) {
+    editor.finish();
+    return out;
+  }
+  if (std::string failed = editor.rollback(); !failed.empty()) {
+    // Every node rolls back the same way, so replicas stay identical even then.
+    out.reason += "; undoing the earlier updates of this message failed: " + failed;
+  }
   return out;
 }
 

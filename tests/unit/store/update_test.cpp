@@ -2,6 +2,9 @@
 // rules, all-or-nothing) and SOA serial advancement on every change.
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <random>
+
 #include "dns/message.h"
 #include "store/store.h"
 
@@ -298,6 +301,164 @@ TEST_F(UpdateTest, SerialWrapsAroundPerRfc1982) {
   ASSERT_EQ(apply({}, {{UpdateKind::Add, record("w.example.com.", dns::rrtype::A, "192.0.2.1")}}).rcode,
             dns::rcode::NOERROR);
   EXPECT_EQ(serial(), 0u);
+}
+
+/// A node's owner as stored (a member, or owner() where nodes are packed)
+/// and whether it is a nested zone's apex.
+template <typename NodeT>
+std::string spelled(const NodeT& n) {
+  if constexpr (requires { n.owner(); }) {
+    return n.owner().to_text() + (n.nested_apex() ? " nested" : "");
+  } else {
+    return n.name.to_text() + (n.nested_apex ? " nested" : "");
+  }
+}
+
+/// Everything a refused UPDATE must leave as it was: for every name of
+/// interest, whether it exists (empty non-terminals too), its spelling and its
+/// RRsets with their TTLs; plus the digest of all records.
+std::string picture(const store::Store& s, const std::vector<dns::Name>& names) {
+  auto snap = s.snapshot();
+  std::string out = s.digest() + "\n";
+  for (const dns::Name& n : names) {
+    const zone::Zone* z = snap->find_zone(n);
+    const zone::Node* node = z ? z->find(n) : nullptr;
+    out += n.to_text() + ": ";
+    if (!node) {
+      out += "absent\n";
+      continue;
+    }
+    out += spelled(*node);
+    for (const zone::RRset& rs : node->rrsets) {
+      out += " " + dns::type_to_text(rs.type) + "/" + std::to_string(rs.ttl);
+      for (const std::string& rd : std::vector<std::string>(rs.rdatas)) out += "/" + dns::rdata_to_text(rs.type, rd);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+dns::RR bad_a(const char* owner) {
+  dns::RR rr = bare(owner, dns::rrtype::A);
+  rr.ttl = 300;
+  rr.rdata = std::string("\x01\x02\x03", 3);  // an A record holds four octets
+  return rr;
+}
+
+// RFC 2136 §3.4: a message whose last update cannot be applied changes
+// nothing, whatever its earlier updates did (new names below new empty
+// non-terminals, a replaced CNAME, a new SOA, TTL changes, deleted names).
+TEST_F(UpdateTest, RefusedUpdateUndoesEveryEarlierUpdateOfTheMessage) {
+  const std::vector<dns::Name> names = {name("example.com."),     name("www.example.com."),
+                                        name("alias.example.com."), name("ns1.example.com."),
+                                        name("b.example.com."),    name("a.b.example.com."),
+                                        name("c.a.b.example.com."), name("new.example.com.")};
+  const std::string before = picture(store_, names);
+  auto r = apply({{PrereqKind::NameInUse, bare("www.example.com.", dns::rrtype::ANY)}},
+                 {{UpdateKind::Add, record("c.a.b.example.com.", dns::rrtype::TXT, "\"deep\"")},
+                  {UpdateKind::Add, record("www.example.com.", dns::rrtype::A, "192.0.2.1", 60)},
+                  {UpdateKind::Add, record("www.example.com.", dns::rrtype::A, "192.0.2.3")},
+                  {UpdateKind::Add, record("alias.example.com.", dns::rrtype::CNAME, "ns1.example.com.")},
+                  {UpdateKind::Add, record("example.com.", dns::rrtype::SOA,
+                                           "ns1.example.com. host.example.com. 200 3600 900 604800 300")},
+                  {UpdateKind::Add, record("example.com.", dns::rrtype::NS, "ns2.example.com.")},
+                  {UpdateKind::DeleteName, bare("ns1.example.com.", dns::rrtype::ANY)},
+                  {UpdateKind::DeleteRR, record("www.example.com.", dns::rrtype::A, "192.0.2.2")},
+                  {UpdateKind::Add, record("new.example.com.", dns::rrtype::A, "192.0.2.9")},
+                  {UpdateKind::DeleteRRset, bare("new.example.com.", dns::rrtype::A)},
+                  {UpdateKind::Add, bad_a("new.example.com.")}});
+  EXPECT_EQ(r.rcode, dns::rcode::SERVFAIL);
+  EXPECT_NE(r.first_error().find("invalid rdata"), std::string::npos) << r.first_error();
+  EXPECT_EQ(r.first_error().find("undoing"), std::string::npos) << r.first_error();
+  EXPECT_EQ(picture(store_, names), before);
+  EXPECT_EQ(serial(), 100u);
+  // The same updates without the bad one are accepted: the undo had real work to do.
+  auto ok = apply({}, {{UpdateKind::Add, record("c.a.b.example.com.", dns::rrtype::TXT, "\"deep\"")},
+                       {UpdateKind::DeleteName, bare("ns1.example.com.", dns::rrtype::ANY)}});
+  EXPECT_EQ(ok.rcode, dns::rcode::NOERROR);
+  EXPECT_NE(picture(store_, names), before);
+  EXPECT_NE(store_.snapshot()->find_zone(name("b.example.com."))->find(name("b.example.com.")), nullptr);
+}
+
+// The outcome of a refused update is the one of its first failing update,
+// as if the message had been tried on a copy of the zone and the copy
+// discarded; on random messages against random zones.
+TEST_F(UpdateTest, RandomRefusedUpdatesLeaveTheStoreAsItWas) {
+  const char* owners[] = {"example.com.", "www.example.com.", "alias.example.com.", "a.example.com.",
+                          "b.a.example.com.", "c.b.a.example.com.", "d.example.com.", "ns1.example.com."};
+  const uint16_t types[] = {dns::rrtype::A, dns::rrtype::TXT, dns::rrtype::CNAME, dns::rrtype::NS, dns::rrtype::MX};
+  std::vector<dns::Name> names;
+  for (const char* o : owners) names.push_back(name(o));
+  std::mt19937 rng(2136);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  auto random_rr = [&](const char* owner) {
+    uint16_t type = types[pick(std::size(types))];
+    uint32_t ttl = pick(2) ? 300 : 60;
+    std::string text;
+    switch (type) {
+      case dns::rrtype::A: text = "192.0.2." + std::to_string(1 + pick(3)); break;
+      case dns::rrtype::TXT: text = "\"t" + std::to_string(pick(3)) + "\""; break;
+      case dns::rrtype::CNAME: text = std::string(owners[pick(std::size(owners))]); break;
+      case dns::rrtype::NS: text = "ns" + std::to_string(1 + pick(2)) + ".example.com."; break;
+      default: text = std::to_string(pick(3)) + " mx.example.com."; break;
+    }
+    return record(owner, type, text.c_str(), ttl);
+  };
+  auto random_updates = [&]() {
+    std::vector<store::UpdateOp> ups;
+    size_t n = 1 + pick(6);
+    for (size_t i = 0; i < n; ++i) {
+      const char* owner = owners[pick(std::size(owners))];
+      switch (pick(5)) {
+        case 0:
+        case 1: ups.push_back({UpdateKind::Add, random_rr(owner)}); break;
+        case 2: ups.push_back({UpdateKind::DeleteRRset, bare(owner, types[pick(std::size(types))])}); break;
+        case 3: ups.push_back({UpdateKind::DeleteName, bare(owner, dns::rrtype::ANY)}); break;
+        default: {
+          dns::RR rr = random_rr(owner);
+          ups.push_back({UpdateKind::DeleteRR, rr});
+          break;
+        }
+      }
+    }
+    return ups;
+  };
+  int refused = 0;
+  int accepted = 0;
+  for (int round = 0; round < 400; ++round) {
+    // Move the zone somewhere random first.
+    if (apply({}, random_updates()).rcode == dns::rcode::NOERROR) ++accepted;
+    std::vector<store::UpdateOp> ups = random_updates();
+    const size_t good = ups.size();
+    if (pick(2)) {
+      ups.push_back({UpdateKind::Add, bad_a(owners[pick(std::size(owners))])});
+    } else {
+      ups.push_back({UpdateKind::Add, record("x.example.net.", dns::rrtype::A, "192.0.2.1")});
+    }
+    if (pick(2)) ups.push_back({UpdateKind::Add, random_rr(owners[pick(std::size(owners))])});
+    // What the copy-and-discard semantics answer: the rcode of the first
+    // failing update, after the good ones applied to a copy.
+    store::Store copy;
+    ASSERT_TRUE(copy.restore(store_.serialize()));
+    store::Change prefix;
+    prefix.update = store::Update{name("example.com."), {}, {ups.begin(), ups.begin() + static_cast<long>(good)}};
+    const bool prefix_ok = copy.apply(prefix, index_ + 1).rcode == dns::rcode::NOERROR;
+    ASSERT_TRUE(prefix_ok) << "round " << round;
+    store::Change failing;
+    failing.update = store::Update{name("example.com."), {}, {ups.begin() + static_cast<long>(good), ups.begin() + static_cast<long>(good) + 1}};
+    const auto expected = copy.apply(failing, index_ + 2);
+
+    const std::string before = picture(store_, names);
+    auto r = apply({}, ups);
+    EXPECT_EQ(r.rcode, expected.rcode) << "round " << round;
+    EXPECT_EQ(r.first_error(), expected.first_error()) << "round " << round;
+    // (A bad A record beside a CNAME is ignored, not refused: RFC 2136 §3.4.2.2.)
+    if (expected.rcode == dns::rcode::NOERROR) continue;
+    ASSERT_EQ(picture(store_, names), before) << "round " << round;
+    ++refused;
+  }
+  EXPECT_GT(refused, 300);
+  EXPECT_GT(accepted, 50);  // the zone really moved between rounds
 }
 
 TEST(ChangeCodecUpdate, RoundTripsAnUpdate) {
