@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -102,27 +103,40 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     dns::tsig::sign(msg, mode == 2 ? good_key() : wrong_key(), kNow);
   }
 
-  store::Store store;
-  if (!store.restore(base_state()).ok()) std::abort();
-  uint64_t index = 1;
-  bool refused = false;
-
-  server::UpdateOptions options;
-  options.keys.push_back(server::UpdateKey{good_key(), false, {}});
-  options.allow_unsigned_from.push_back(*server::Network::parse("127.0.0.1/32"));
-  server::UpdateHandler handler(
-      store,
-      [&](store::Change change, std::function<void(util::Result<store::ApplyResult>)> done) {
-        store::ApplyResult result = store.apply(change, ++index);
-        refused = result.rcode != 0;
-        done(std::move(result));
-      },
-      options, [] { return kNow; });
+  // One store and handler for the whole run (building a handler seeds a
+  // random client id, which costs more than the update); the store is reset
+  // to the zone before every input.
+  struct Harness {
+    store::Store store;
+    uint64_t index = 1;
+    bool refused = false;
+    std::unique_ptr<server::UpdateHandler> handler;
+  };
+  static Harness* h = [] {
+    auto* made = new Harness;
+    server::UpdateOptions options;
+    options.keys.push_back(server::UpdateKey{good_key(), false, {}});
+    options.allow_unsigned_from.push_back(*server::Network::parse("127.0.0.1/32"));
+    made->handler = std::make_unique<server::UpdateHandler>(
+        made->store,
+        [made](store::Change change, std::function<void(util::Result<store::ApplyResult>)> done) {
+          store::ApplyResult result = made->store.apply(change, ++made->index);
+          made->refused = result.rcode != 0;
+          done(std::move(result));
+        },
+        options, [] { return kNow; });
+    return made;
+  }();
+  if (!h->store.restore(base_state()).ok()) std::abort();
+  h->index = 1;
+  h->refused = false;
+  store::Store& store = h->store;
+  const bool& refused = h->refused;
 
   const sockaddr_in peer = address(mode == 1 ? "127.0.0.1" : "192.0.2.9");
   int replies = 0;
   std::string reply;
-  handler.handle(reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), reinterpret_cast<const sockaddr*>(&peer),
+  h->handler->handle(reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), reinterpret_cast<const sockaddr*>(&peer),
                  [&](std::string r) {
                    ++replies;
                    reply = std::move(r);
