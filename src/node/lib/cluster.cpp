@@ -720,6 +720,32 @@ void Cluster::Impl::process_ready() {
     spdlog::info("installed snapshot at index {} from the leader", applied_);
   }
   // 2. Entries and hard state durable before any message leaves (Raft §5.2, §5.3).
+  // The commit index is made durable too before anything is applied: a node
+  // restarted on its own (no quorum) answers from its own data everything it
+  // answered before, so what it applied must be committed on its own disk.
+  const raft::HardState& durable = storage_->hard_state();
+  const bool vote_changed = rd.hard_state && (rd.hard_state->term != durable.term || rd.hard_state->vote != durable.vote);
+  // A leader sends its new entries (and the new commit index) to the
+  // followers before its own fsync, so the fsyncs happen at once
+  // (dissertation §10.2.1). Safe because the leader's own copy is counted
+  // towards a commit only when the followers' answers are handled, which is
+  // on this thread, after this fsync; and only Append and Heartbeat go early,
+  // never an answer that promises something about this node's disk (a vote,
+  // an acknowledgement), nor anything from a Ready that changes term or vote.
+  const bool send_early = transport_ && rd.must_sync() && !vote_changed && !rd.snapshot &&
+                          core_->role() == raft::Role::Leader;
+  std::vector<raft::Message> after_sync;
+  if (send_early) {
+    for (auto& m : rd.messages) {
+      if (m.type == raft::MessageType::Append || m.type == raft::MessageType::Heartbeat) {
+        transport_->send(std::move(m));
+      } else {
+        after_sync.push_back(std::move(m));
+      }
+    }
+  } else {
+    after_sync = std::move(rd.messages);
+  }
   if (!rd.entries.empty()) {
     if (auto r = storage_->append(rd.entries); !r) return fatal_storage("appending to the log", r.error());
   }
@@ -731,7 +757,7 @@ void Cluster::Impl::process_ready() {
   }
   // 3. Messages.
   if (transport_) {
-    for (auto& m : rd.messages) transport_->send(std::move(m));
+    for (auto& m : after_sync) transport_->send(std::move(m));
   }
   // 4. Apply.
   apply_committed(rd.committed_entries);
