@@ -14,13 +14,23 @@ Faults (one at a time, with quiet gaps between them):
   wipe         kill -9 a node, delete its data directory, restart it
                (only with --with-wipe: see tests/chaos/README.md)
 
-Partitions: every node gets its own config in which each peer's raft_loc is a
-proxy port owned by this script (one proxy per directed link i->j), so a link
-is cut by closing and refusing the proxy's connections. That works on plain
-loopback without privileges; network namespaces would also work as root but
-add nothing the proxies cannot do here.
+Partitions (--network):
+  netns   (default as root) every node runs in a network namespace of its own,
+          on a bridge; a link is cut by blackhole routes in both namespaces.
+          Whatever addresses the cluster records in its replicated member
+          list, every packet between two nodes crosses the link.
+  proxy   (default otherwise) every node gets its own config in which each
+          peer's raft_loc is a proxy port owned by this script, one proxy per
+          directed link i->j. Approximate: once the first leader records the
+          member list (its own config's addresses: its real port, and the
+          proxies of its own links for the others), every node dials what the
+          list says, so a cut may hit other links than the one named, and
+          links into that first leader bypass the proxies.
 
-Usage: tests/chaos/chaos.py [--duration 90] [--seed N] [--workdir DIR] [--with-wipe]
+At the end, after healing, every node's store is compared by the DIGEST stdin
+command (SHA-256 of the records, applied index, record count).
+
+Usage: tests/chaos/chaos.py [--duration 90] [--seed N] [--workdir DIR] [--with-wipe] [--network netns|proxy]
 Exit status 0 when 0 changes were lost and 0 nodes diverge.
 """
 import argparse
@@ -28,10 +38,12 @@ import base64
 import collections
 import json
 import os
+import queue
 import random
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -141,6 +153,125 @@ class LinkProxy:
         self.listener.close()
 
 
+# ---------------------------------------------------------------- namespaces
+
+def run_ip(*args, check=True):
+    r = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+class NetnsNetwork:
+    """One network namespace per node on a bridge of its own (needs root and
+    iproute2). Node i answers at 10.a.b.(i+1); the harness reaches it through
+    the bridge at 10.a.b.254. cut(a, b) adds blackhole routes for each other's
+    address in both namespaces: packets between them are silently dropped,
+    as in a real partition, including those of established connections."""
+
+    def __init__(self, count, rnd):
+        self.tag = f"dc{os.getpid() % 1000}{rnd.randrange(100)}"
+        self.subnet = f"10.{rnd.randrange(64, 250)}.{rnd.randrange(1, 250)}"
+        self.bridge = f"{self.tag}br"
+        self.count = count
+        self.cuts = set()
+        self.lock = threading.Lock()
+        self.created = []
+
+    @staticmethod
+    def available():
+        """'' if namespaces can be made here, else why not."""
+        if os.geteuid() != 0:
+            return "not root"
+        if shutil.which("ip") is None:
+            return "no ip command (iproute2)"
+        name = f"dcprobe{os.getpid() % 100000}"
+        r = run_ip("netns", "add", name, check=False)
+        if r.returncode != 0:
+            return f"ip netns add: {r.stderr.strip()}"
+        run_ip("netns", "del", name, check=False)
+        return ""
+
+    def ns(self, i):
+        return f"{self.tag}-{i}"
+
+    def address(self, i):
+        return f"{self.subnet}.{i + 1}"
+
+    def setup(self):
+        run_ip("link", "add", "name", self.bridge, "type", "bridge")
+        self.created.append(("link", self.bridge))
+        run_ip("addr", "add", f"{self.subnet}.254/24", "dev", self.bridge)
+        run_ip("link", "set", self.bridge, "up")
+        for i in range(self.count):
+            ns, host_end, node_end = self.ns(i), f"{self.tag}v{i}", f"{self.tag}p{i}"
+            run_ip("netns", "add", ns)
+            self.created.append(("netns", ns))
+            run_ip("link", "add", host_end, "type", "veth", "peer", "name", node_end)
+            run_ip("link", "set", node_end, "netns", ns)
+            run_ip("link", "set", host_end, "master", self.bridge)
+            run_ip("link", "set", host_end, "up")
+            for cmd in (["link", "set", "lo", "up"], ["addr", "add", f"{self.address(i)}/24", "dev", node_end],
+                        ["link", "set", node_end, "up"]):
+                run_ip("-n", ns, *cmd)
+
+    def cut(self, a, b):
+        with self.lock:
+            pair = (min(a, b), max(a, b))
+            if pair in self.cuts:
+                return
+            self.cuts.add(pair)
+        run_ip("-n", self.ns(a), "route", "add", "blackhole", f"{self.address(b)}/32")
+        run_ip("-n", self.ns(b), "route", "add", "blackhole", f"{self.address(a)}/32")
+
+    def heal(self):
+        with self.lock:
+            cuts, self.cuts = self.cuts, set()
+        for a, b in cuts:
+            run_ip("-n", self.ns(a), "route", "del", "blackhole", f"{self.address(b)}/32", check=False)
+            run_ip("-n", self.ns(b), "route", "del", "blackhole", f"{self.address(a)}/32", check=False)
+
+    def close(self):
+        for kind, name in reversed(self.created):
+            if kind == "netns":
+                run_ip("netns", "del", name, check=False)
+            else:
+                run_ip("link", "del", name, check=False)
+        self.created = []
+
+
+class NetnsNode(harness.Node):
+    """A harness node started inside its namespace and queried at its address."""
+
+    host = "127.0.0.1"
+    netns = None
+
+    def start(self, extra_args=None):
+        if extra_args is not None:
+            self.extra_args = extra_args
+        args = ["ip", "netns", "exec", self.netns, harness.BIN, "-n", str(self.id), "-c",
+                self.config_path or self.cluster.config_path, "-z", self.zone_file, "--data-dir", self.data_dir,
+                "--log-level", "info"] + self.extra_args
+        self.log = open(self.log_path, "a")
+        # `ip netns exec` execs the node: the pid is the node's, for kill -9 and SIGSTOP.
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                     text=True, bufsize=1)
+        self.replies = queue.Queue()
+        proc, replies = self.proc, self.replies
+
+        def read():
+            for line in proc.stdout:
+                replies.put(line.rstrip("\n"))
+        threading.Thread(target=read, daemon=True).start()
+        self.wait_serving()
+
+    def query(self, name, rdtype="A", timeout=1.0, tcp=False):
+        q = dns.message.make_query(name, rdtype)
+        if tcp:
+            return dns.query.tcp(q, self.host, port=self.query_port, timeout=timeout)
+        return dns.query.udp(q, self.host, port=self.query_port, timeout=timeout)
+
+
 # ---------------------------------------------------------------- stdin client
 
 class Pending:
@@ -232,12 +363,13 @@ class Op:
 
 
 class Chaos:
-    def __init__(self, workdir, duration, seed, with_wipe=False, nodes=5):
+    def __init__(self, workdir, duration, seed, with_wipe=False, nodes=5, network="auto"):
         self.rnd = random.Random(seed)
         self.seed = seed
         self.duration = duration
         self.with_wipe = with_wipe
         self.workdir = workdir
+        self.notes = []
         settings = {"heartbeat_ms": 50, "election_timeout_ms": 500, "propose_timeout_ms": 3000,
                     "checkpoint_every_entries": 300}
         self.cluster = harness.Cluster(workdir, nodes, cluster_settings=settings)
@@ -246,19 +378,46 @@ class Chaos:
         base["tsig_keys"] = [{"name": TSIG_NAME, "algorithm": "hmac-sha256", "secret": TSIG_SECRET}]
         with open(self.cluster.config_path, "w") as f:
             json.dump(base, f, indent=1)
+        if network == "auto":
+            why_not = NetnsNetwork.available()
+            network = "proxy" if why_not else "netns"
+            if why_not:
+                self.notes.append(f"network namespaces unavailable ({why_not}): partitions through proxies, "
+                                  "approximate (see --help)")
+        self.network = network
         self.proxies = {}
-        for a in self.cluster.nodes:
-            for b in self.cluster.nodes:
-                if a is not b:
-                    self.proxies[(a.id, b.id)] = LinkProxy(a.id, b.id, b.raft_port)
-        for a in self.cluster.nodes:
-            cfg = json.loads(json.dumps(base))
-            for b in self.cluster.nodes:
-                if a is not b:
-                    cfg["nodes"][str(b.id)]["raft_loc"] = f"127.0.0.1:{self.proxies[(a.id, b.id)].port}"
-            a.config_path = os.path.join(workdir, f"dns-config-{a.id}.json")
-            with open(a.config_path, "w") as f:
-                json.dump(cfg, f, indent=1)
+        self.netns = None
+        if network == "netns":
+            self.netns = NetnsNetwork(nodes, self.rnd)
+            try:
+                self.netns.setup()
+            except Exception:
+                self.netns.close()
+                raise
+            for n in self.cluster.nodes:
+                n.__class__ = NetnsNode
+                n.netns = self.netns.ns(n.id)
+                n.host = self.netns.address(n.id)
+                base["nodes"][str(n.id)] = {"query_loc": f"{n.host}:{n.query_port}",
+                                            "raft_loc": f"{n.host}:{n.raft_port}"}
+            for n in self.cluster.nodes:
+                n.config_path = os.path.join(workdir, f"dns-config-{n.id}.json")
+                with open(n.config_path, "w") as f:
+                    json.dump(base, f, indent=1)
+        else:
+            for a in self.cluster.nodes:
+                for b in self.cluster.nodes:
+                    if a is not b:
+                        self.proxies[(a.id, b.id)] = LinkProxy(a.id, b.id, b.raft_port)
+            for a in self.cluster.nodes:
+                cfg = json.loads(json.dumps(base))
+                for b in self.cluster.nodes:
+                    if a is not b:
+                        cfg["nodes"][str(b.id)]["raft_loc"] = f"127.0.0.1:{self.proxies[(a.id, b.id)].port}"
+                a.config_path = os.path.join(workdir, f"dns-config-{a.id}.json")
+                with open(a.config_path, "w") as f:
+                    json.dump(cfg, f, indent=1)
+        self.node_config = {n.id: self.member_line_fields(n) for n in self.cluster.nodes}
         self.clients = {n.id: NodeClient(n) for n in self.cluster.nodes}
         self.stopped = set()   # SIGSTOPped node ids
         self.down = set()      # killed and not yet restarted
@@ -272,16 +431,47 @@ class Chaos:
         self.queries = collections.Counter()
         self.update_enabled = False
         self.update_note = ""
-        self.notes = []
+        self.replaced = set()  # node ids replaced after losing their data (MEMBER REMOVE/ADD, --join)
+        self.join_pending = set()  # replaced, started with --join, not yet seen as a voter
+        self.wiped_at = {}  # node id -> time of its last wipe
+        self.silent_rejoins = []  # wiped nodes that took part as voters without being replaced
+
+    def member_line_fields(self, node):
+        """(query_loc, raft_loc) of `node` as its own config names them."""
+        with open(node.config_path) as f:
+            entry = json.load(f)["nodes"][str(node.id)]
+        return entry["query_loc"], entry["raft_loc"]
+
+    @staticmethod
+    def host(node):
+        return getattr(node, "host", "127.0.0.1")
 
     # ---- process control
 
     def start_node(self, node, extra_args=None):
         """Starts (or restarts) a node; returns False if it would not start."""
+        args = list(extra_args if extra_args is not None else [])
+        if node.id in self.join_pending:
+            # Just replaced: it joins, as the operator was told to start it
+            # (only until it is a voter again: a later restart without its
+            # data must go through the refusal and replacement again).
+            target = self.join_target(node)
+            if target is not None:
+                args += ["--join", self.node_config[target.id][1]]
         try:
-            node.start(extra_args if extra_args is not None else [])
+            node.log_offset = os.path.getsize(node.log_path) if os.path.exists(node.log_path) else 0
+            node.start(args)
         except RuntimeError as e:
-            self.refused_start.append((node.id, str(e).splitlines()[0]))
+            reason = str(e).splitlines()[0]
+            try:
+                with open(node.log_path) as f:
+                    f.seek(node.log_offset)
+                    critical = [line for line in f if " critical " in line]
+                if critical:
+                    reason = f"node {node.id} exited: " + critical[-1].split(" critical ", 1)[1].strip()[:200]
+            except OSError:
+                pass
+            self.refused_start.append((node.id, reason))
             with self.state_lock:
                 self.down.add(node.id)
             return False
@@ -369,7 +559,7 @@ class Chaos:
     def send_update(self, node, kind, name, value, timeout=6):
         """'ok', 'refused:<rcode>' (not applied) or 'unknown'."""
         try:
-            r = dns.query.tcp(self.update_message(kind, name, value), "127.0.0.1", port=node.query_port,
+            r = dns.query.tcp(self.update_message(kind, name, value), self.host(node), port=node.query_port,
                               timeout=timeout)
         except Exception as e:  # timeout, reset, refused connection
             return "unknown", repr(e)
@@ -472,10 +662,15 @@ class Chaos:
     def cut_between(self, group_a, group_b):
         for a in group_a:
             for b in group_b:
-                self.proxies[(a, b)].cut()
-                self.proxies[(b, a)].cut()
+                if self.netns:
+                    self.netns.cut(a, b)
+                else:
+                    self.proxies[(a, b)].cut()
+                    self.proxies[(b, a)].cut()
 
     def heal_links(self):
+        if self.netns:
+            self.netns.heal()
         for p in self.proxies.values():
             p.heal()
 
@@ -517,17 +712,102 @@ class Chaos:
 
     def fault_wipe(self):
         node = self.pick(0.3)
-        if node is None:
-            return None
+        if node is None or node.id in self.join_pending:
+            return None  # one data loss at a time: a node still joining is left alone
+        self.wiped_at[node.id] = time.time()
         self.kill(node)
         shutil.rmtree(node.data_dir, ignore_errors=True)
-        started = self.start_node(node)
-        if not started:
-            return f"wipe node {node.id} (it refused to start: {self.refused_start[-1][1]})"
-        st = self.clients[node.id].status()
-        self.notes.append(f"wiped node {node.id} restarted as {st and st.get('role')} with "
-                          f"log_last_index={st and st.get('log_last_index')} voters={st and st.get('voters')}")
-        return f"wipe node {node.id}"
+        outcome = self.start_and_settle(node)
+        return f"wipe node {node.id} ({outcome})"
+
+    def join_target(self, node):
+        """A running member other than `node` to join through, the leader if known."""
+        others = [n for n in self.running() if n is not node]
+        leader = self.leader()
+        if leader is not None and leader is not node:
+            return leader
+        return others[0] if others else None
+
+    def data_lost_refusal(self, node):
+        """The node exited saying its data was lost (it must be replaced)."""
+        if node.alive():
+            return False
+        try:
+            with open(node.log_path) as f:
+                f.seek(getattr(node, "log_offset", 0))
+                tail = f.read()  # this run's lines only
+        except OSError:
+            return False
+        return "data was lost" in tail and "MEMBER REMOVE" in tail
+
+    def start_and_settle(self, node, wait=20):
+        """Starts `node` and follows it until it takes part or stops; a node
+        that stops because it lost its data is replaced, as its message tells
+        the operator to: MEMBER REMOVE, MEMBER ADD, start with --join."""
+        if not self.start_node(node):
+            if self.data_lost_refusal(node):
+                return "it stopped at once, saying its data was lost; " + self.replace(node)
+            return f"refused to start: {self.refused_start[-1][1]}"
+        deadline = time.time() + wait
+        while time.time() < deadline:
+            if not node.alive():
+                with self.state_lock:
+                    self.down.add(node.id)
+                if self.data_lost_refusal(node):
+                    return "it stopped, saying its data was lost; " + self.replace(node)
+                return f"it exited with status {node.proc.returncode}"
+            st = self.clients[node.id].status(timeout=2)
+            if st and st.get("role") not in (None, "starting", "joining"):
+                if node.id not in self.join_pending and node.id in self.wiped_at and \
+                        str(node.id) in [str(v) for v in st.get("voters", [])]:
+                    self.silent_rejoins.append(f"node {node.id} restarted without its data and took part as "
+                                               f"{st.get('role')} and voter without being replaced "
+                                               f"(log_last_index={st.get('log_last_index')}, "
+                                               f"voters={st.get('voters')})")
+                return f"running as {st.get('role')}"
+            time.sleep(0.2)
+        return f"still starting after {wait} s"
+
+    def member_command(self, line, accept, timeout=30):
+        """Sends a MEMBER command to running members until one answers OK or
+        an error containing one of `accept` (already done)."""
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            target = self.join_target(None)
+            if target is None:
+                time.sleep(0.5)
+                continue
+            p = self.clients[target.id].send(line, timeout=10)
+            last = p.reply
+            if p.reply and (p.reply.startswith("OK") or any(a in p.reply for a in accept)):
+                return p.reply
+            time.sleep(0.5)
+        raise RuntimeError(f"{line!r}: no success within {timeout} s (last reply: {last})")
+
+    def replace(self, node, wait=40):
+        """Replaces a node that lost its data and waits until it is a voter
+        again, so that the run never has two members without their data."""
+        query_loc, raft_loc = self.node_config[node.id]
+        try:
+            self.member_command(f"MEMBER REMOVE {node.id}", ["is not a member"])
+            self.member_command(f"MEMBER ADD {node.id} {query_loc} {raft_loc}", ["is already a member"])
+        except RuntimeError as e:
+            self.notes.append(f"node {node.id} could not be replaced: {e}")
+            return f"not replaced: {e}"
+        self.replaced.add(node.id)
+        self.join_pending.add(node.id)
+        shutil.rmtree(node.data_dir, ignore_errors=True)
+        if not self.start_node(node):
+            return f"replaced, but it refused to start: {self.refused_start[-1][1]}"
+        deadline = time.time() + wait
+        while time.time() < deadline:
+            st = self.clients[node.id].status(timeout=2)
+            if st and st.get("role") in ("follower", "leader") and str(node.id) in [str(v) for v in st.get("voters", [])]:
+                self.join_pending.discard(node.id)
+                return "replaced (MEMBER REMOVE, MEMBER ADD, --join) and a voter again"
+            time.sleep(0.3)
+        return f"replaced (MEMBER REMOVE, MEMBER ADD, --join), not yet a voter after {wait} s"
 
     def fault_loop(self):
         kinds = {"kill9": 3, "stop": 2, "isolate": 2, "split": 2, "lossy": 1}
@@ -563,9 +843,8 @@ class Chaos:
                 os.kill(n.proc.pid, signal.SIGCONT)
         for n in self.cluster.nodes:
             if not n.alive():
-                if not self.start_node(n):
-                    log(f"node {n.id} does not start: {self.refused_start[-1][1]}")
-            elif n.extra_args:
+                log(f"restarting node {n.id}: {self.start_and_settle(n)}")
+            elif n.extra_args and "--unreliable" in n.extra_args:
                 n.stop()
                 self.start_node(n, [])
 
@@ -586,6 +865,16 @@ class Chaos:
             last = sts
             time.sleep(0.3)
         return last
+
+    def digests(self):
+        """DIGEST of every live node: {id: (sha256, applied index, records)} or
+        {id: None} when it gave none."""
+        out = {}
+        for n in self.cluster.nodes:
+            p = self.clients[n.id].send("DIGEST", timeout=10) if n.alive() else None
+            fields = p.reply.split() if p is not None and p.reply else []
+            out[n.id] = (fields[1], int(fields[2]), int(fields[3])) if len(fields) == 4 and fields[0] == "OK" else None
+        return out
 
     def answers(self, node, name):
         for _ in range(5):
@@ -636,17 +925,32 @@ class Chaos:
             if view != reference:
                 divergent.add(nid)
         if statuses:
-            fields = ["applied_index", "commit_index", "records"] + (["digest"] if all(
-                "digest" in s for s in statuses.values() if s) else [])
+            fields = ["applied_index", "commit_index", "records"]
             ref = statuses.get(0) or {}
             for nid, s in statuses.items():
                 if not s or any(s.get(f) != ref.get(f) for f in fields):
                     divergent.add(nid)
         else:
             fields = []
+        # The stores themselves: every node's DIGEST (records and count) must
+        # be the one most nodes give; a node that gives none (down, not
+        # answering) diverges. The store's applied index is printed, not
+        # compared: a node restored from a snapshot taken just after a
+        # membership entry names that entry (Raft's applied index, compared
+        # above through STATUS, is the same everywhere).
+        digests = self.digests()
+        counts = collections.Counter((d[0], d[2]) for d in digests.values() if d is not None)
+        majority = counts.most_common(1)[0][0] if counts else None
+        for nid, d in digests.items():
+            if d is None or (d[0], d[2]) != majority:
+                divergent.add(nid)
         return {"lost": lost, "resurrected": resurrected, "phantom": phantom, "divergent": sorted(divergent),
                 "status_fields_compared": fields, "names_checked": len(names),
-                "must_be_present": len(must), "must_be_absent": len(must_not)}
+                "must_be_present": len(must), "must_be_absent": len(must_not),
+                "digests": {nid: (f"{d[0][:16]}... applied {d[1]} records {d[2]}" if d else None)
+                            for nid, d in digests.items()},
+                "digests_equal": majority is not None and all(d is not None and (d[0], d[2]) == majority
+                                                              for d in digests.values())}
 
     # ---- main
 
@@ -703,6 +1007,9 @@ class Chaos:
             "answered_during_faults": share("fault_answered", "fault_sent"),
             "answered_during_faults_excluding_stopped_nodes": share("fault_answered_running", "fault_sent_running"),
             "answered_outside_faults": share("calm_answered", "calm_sent"),
+            "network": self.network,
+            "replaced_nodes": sorted(self.replaced),
+            "silent_rejoins": self.silent_rejoins,
             "nodes_that_refused_to_start": self.refused_start,
             "notes": self.notes,
             "final_status": {nid: {k: s.get(k) for k in ("role", "term", "commit_index", "applied_index", "records",
@@ -724,6 +1031,8 @@ class Chaos:
                 pass
         for p in self.proxies.values():
             p.close()
+        if self.netns:
+            self.netns.close()
 
 
 def report(result):
@@ -731,7 +1040,7 @@ def report(result):
     lines = [
         "==== chaos figures ====",
         f"seed:                       {result['seed']}",
-        f"run time:                   {result['elapsed_s']} s",
+        f"run time:                   {result['elapsed_s']} s (partitions: {result['network']})",
         f"faults injected:            {result['faults_total']} {result['faults']}",
         f"changes proposed:           {result['changes_proposed']}",
         f"changes acknowledged:       {result['changes_acknowledged']} "
@@ -746,16 +1055,25 @@ def report(result):
         f"records never proposed:     {len(result['phantom'])}",
         f"divergent nodes:            {len(result['divergent'])} {result['divergent']}",
         f"status fields compared:     {result['status_fields_compared']}",
+        f"store digests equal:        {result['digests_equal']} (DIGEST of {len(result['digests'])} nodes)",
         f"queries during faults:      {result['queries_during_faults']}, answered "
         f"{result['answered_during_faults']} (excluding SIGSTOPped nodes: "
         f"{result['answered_during_faults_excluding_stopped_nodes']}); outside faults "
         f"{result['answered_outside_faults']}",
     ]
+    for item in result["silent_rejoins"]:
+        lines.append(f"silent rejoin: {item}")
+    if result["replaced_nodes"]:
+        lines.append(f"nodes replaced after losing their data: {result['replaced_nodes']}")
     if result["nodes_that_refused_to_start"]:
-        lines.append(f"nodes that refused to start: {result['nodes_that_refused_to_start']}")
+        lines.append(f"nodes that stopped as they started: {len(result['nodes_that_refused_to_start'])}")
+        for nid, reason in result["nodes_that_refused_to_start"][:10]:
+            lines.append(f"  node {nid}: {reason}")
     for note in result["notes"]:
         lines.append(f"note: {note}")
     lines.append(f"final status: {json.dumps(result['final_status'])}")
+    for nid, d in result["digests"].items():
+        lines.append(f"digest node {nid}: {d}")
     for key in ("lost", "resurrected", "phantom"):
         for item in result[key][:10]:
             lines.append(f"{key}: {item}")
@@ -763,7 +1081,8 @@ def report(result):
 
 
 def passed(result):
-    return not result["lost"] and not result["resurrected"] and not result["phantom"] and not result["divergent"]
+    return (not result["lost"] and not result["resurrected"] and not result["phantom"] and not result["divergent"]
+            and not result["silent_rejoins"])
 
 
 def main():
@@ -773,11 +1092,14 @@ def main():
     ap.add_argument("--workdir", default=None, help="keep logs and data here (default: a temporary directory)")
     ap.add_argument("--with-wipe", action="store_true", help="also restart nodes with an empty data directory")
     ap.add_argument("--json", action="store_true", help="print the result as JSON too")
+    ap.add_argument("--network", choices=["auto", "netns", "proxy"], default="auto",
+                    help="how partitions are made: network namespaces (root) or per-link proxies; "
+                         "auto picks namespaces when it can")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     workdir = args.workdir or tempfile.mkdtemp(prefix="dnsnode-chaos-")
     os.makedirs(workdir, exist_ok=True)
-    chaos = Chaos(workdir, args.duration, seed, with_wipe=args.with_wipe)
+    chaos = Chaos(workdir, args.duration, seed, with_wipe=args.with_wipe, network=args.network)
     try:
         result = chaos.run()
     finally:
