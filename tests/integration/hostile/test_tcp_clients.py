@@ -209,6 +209,48 @@ def test_a_message_completed_late_after_a_pipelined_one_is_timed_from_its_own_fi
     assert 0.45 <= took < 3, f"closed {took:.2f} s after the partial message began (limit 0.6 s, idle 10 s)"
 
 
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith("VmRSS")))
+
+
+def test_a_client_that_never_reads_its_answers_is_bounded_and_closed(start_node):
+    # Pipelined queries from a client that never reads: the server stops
+    # reading once tcp.max_buffered_output of answers wait (the kernel
+    # buffers fill first), holds no more than that, and the idle timeout
+    # closes the connection; other clients are served throughout.
+    node = tcp_node(start_node)
+    before = rss_kb(node.proc.pid)
+    blob = framed(www_query().to_wire()) * 2000
+    with connect(node) as s:
+        s.setblocking(False)
+        sent, stalled_since, closed = 0, None, False
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                n = s.send(blob)
+                sent += n
+                stalled_since = None
+            except BlockingIOError:
+                stalled_since = stalled_since or time.time()
+                time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if stalled_since and time.time() - stalled_since > 5:
+                break
+        assert sent > 1 << 20, f"only {sent} bytes accepted before the stall"
+        assert_answers_udp(node)
+        r = dns.query.tcp(www_query(), node.host, port=node.port, timeout=3)
+        assert r.answer
+        grown_mb = (rss_kb(node.proc.pid) - before) / 1024
+        assert grown_mb < 64, f"the node grew by {grown_mb:.0f} MB for one client that does not read"
+        # Now read: the answers queued before the close arrive, then EOF.
+        closed = closed or closed_by_server(s, within=10)
+    assert closed, "a client that never reads must not keep its connection"
+    assert node.proc.poll() is None
+
+
 def test_two_thousand_connections_the_cap_holds_and_udp_is_answered(start_node):
     node = tcp_node(start_node, idle_ms=20000)
     socks = []
