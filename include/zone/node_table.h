@@ -59,13 +59,30 @@ struct NameKey {
 /// change. Pointers to nodes stay valid until the shard is changed.
 class Shard {
  public:
+  struct Slot {
+    uint32_t hash;
+    uint32_t offset;  // into the arena; kEmpty marks a free slot
+  };
+  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+  /// Where a shard's slots and arena are, copied into the table's own array
+  /// so a lookup does not first load the shard object (a cache miss in a big
+  /// zone). Valid until the shard changes.
+  struct View {
+    const Slot* slots;
+    const char* arena;
+    size_t mask;  // slot count - 1
+  };
+
   Shard();
   Shard(const Shard& other);
   Shard& operator=(const Shard&) = delete;
   ~Shard();
 
-  const Node* find(const NameKey& key) const;
-  Node* find(const NameKey& key);
+  const Node* find(const NameKey& key) const { return find_in(view(), key); }
+  Node* find(const NameKey& key) { return const_cast<Node*>(find_in(view(), key)); }
+  View view() const { return View{slots_.data(), arena_, slots_.size() - 1}; }
+  /// The node named by `key` in the shard seen through `v`, or null.
+  static const Node* find_in(const View& v, const NameKey& key);
   /// Adds a node whose name is not in the shard yet.
   void insert(uint32_t hash, std::string_view node_bytes);
   /// Replaces the node named by `key` (which must exist) with new bytes.
@@ -85,12 +102,6 @@ class Shard {
   size_t memory() const { return slots_.size() * sizeof(Slot) + cap_; }
 
  private:
-  struct Slot {
-    uint32_t hash;
-    uint32_t offset;  // into the arena; kEmpty marks a free slot
-  };
-  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
-
   const Node* node_at(uint32_t offset) const { return reinterpret_cast<const Node*>(arena_ + offset); }
   Node* node_at(uint32_t offset) { return reinterpret_cast<Node*>(arena_ + offset); }
   size_t slot_of(const NameKey& key) const;  // index of the key's slot, or slots_.size()
@@ -118,7 +129,7 @@ class NodeTable {
 
   /// The node named `wire` (any case), or null.
   const Node* find(std::string_view wire) const { return find(NameKey(wire)); }
-  const Node* find(const NameKey& key) const { return shards_[shard_of(key.hash)]->find(key); }
+  const Node* find(const NameKey& key) const { return Shard::find_in(views_[shard_of(key.hash)], key); }
   /// The same node, changeable in place (fixed-size fields only): copies its
   /// shard first if another table shares it. Valid until the next change.
   Node* find_mutable(std::string_view wire);
@@ -147,6 +158,7 @@ class NodeTable {
   void maybe_split();
 
   std::vector<std::shared_ptr<const Shard>> shards_;
+  std::vector<Shard::View> views_;  // views_[i] shows shards_[i]; refreshed on every change
   unsigned bits_ = 0;  // log2 of the shard count
   size_t count_ = 0;
 };

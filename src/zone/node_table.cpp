@@ -222,7 +222,19 @@ NameKey::NameKey(std::string_view wire) {
     return;
   }
   len = wire.size();
-  for (size_t i = 0; i < len; ++i) buf[i] = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(wire[i])));
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    // Eight octets at a time: 0x20 added to each octet in 'A'..'Z'.
+    uint64_t w;
+    std::memcpy(&w, wire.data() + i, 8);
+    const uint64_t low7 = w & 0x7F7F7F7F7F7F7F7FULL;
+    const uint64_t at_least_a = low7 + 0x3F3F3F3F3F3F3F3FULL;  // high bit set where octet >= 'A'
+    const uint64_t above_z = low7 + 0x2525252525252525ULL;     // high bit set where octet > 'Z'
+    const uint64_t upper = at_least_a & ~above_z & ~w & 0x8080808080808080ULL;
+    w |= upper >> 2;
+    std::memcpy(buf + i, &w, 8);
+  }
+  for (; i < len; ++i) buf[i] = static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(wire[i])));
   hash = hash_lower(buf, len);
 }
 
@@ -248,14 +260,13 @@ size_t Shard::slot_of(const NameKey& key) const {
   }
 }
 
-const Node* Shard::find(const NameKey& key) const {
-  const size_t i = slot_of(key);
-  return i == slots_.size() ? nullptr : node_at(slots_[i].offset);
-}
-
-Node* Shard::find(const NameKey& key) {
-  const size_t i = slot_of(key);
-  return i == slots_.size() ? nullptr : node_at(slots_[i].offset);
+const Node* Shard::find_in(const View& v, const NameKey& key) {
+  for (size_t i = key.hash & v.mask;; i = (i + 1) & v.mask) {
+    const Slot s = v.slots[i];
+    if (s.offset == kEmpty) return nullptr;
+    const auto* n = reinterpret_cast<const Node*>(v.arena + s.offset);
+    if (s.hash == key.hash && NodeCodec::owner_is(*n, key.lower())) return n;
+  }
 }
 
 uint32_t Shard::append(std::string_view node_bytes) {
@@ -348,10 +359,13 @@ void Shard::maybe_compact() {
 
 // --- NodeTable ---------------------------------------------------------------
 
-NodeTable::NodeTable() : shards_{std::make_shared<const Shard>()} {}
+NodeTable::NodeTable() : shards_{std::make_shared<const Shard>()}, views_{shards_[0]->view()} {}
 
 Shard& NodeTable::mutable_shard(size_t i) {
-  if (shards_[i].use_count() != 1) shards_[i] = std::make_shared<const Shard>(*shards_[i]);
+  if (shards_[i].use_count() != 1) {
+    shards_[i] = std::make_shared<const Shard>(*shards_[i]);
+    views_[i] = shards_[i]->view();
+  }
   return const_cast<Shard&>(*shards_[i]);  // created non-const by make_shared, now unshared
 }
 
@@ -364,14 +378,18 @@ Node* NodeTable::find_mutable(std::string_view wire) {
 
 void NodeTable::insert(std::string_view wire, std::string_view node_bytes) {
   const NameKey key(wire);
-  mutable_shard(shard_of(key.hash)).insert(key.hash, node_bytes);
+  const size_t i = shard_of(key.hash);
+  mutable_shard(i).insert(key.hash, node_bytes);
+  views_[i] = shards_[i]->view();
   ++count_;
   maybe_split();
 }
 
 void NodeTable::replace(std::string_view wire, std::string_view node_bytes) {
   const NameKey key(wire);
-  mutable_shard(shard_of(key.hash)).replace(key, node_bytes);
+  const size_t i = shard_of(key.hash);
+  mutable_shard(i).replace(key, node_bytes);
+  views_[i] = shards_[i]->view();
 }
 
 bool NodeTable::erase(std::string_view wire) {
@@ -379,6 +397,7 @@ bool NodeTable::erase(std::string_view wire) {
   const size_t i = shard_of(key.hash);
   if (!shards_[i]->find(key)) return false;
   mutable_shard(i).erase(key);
+  views_[i] = shards_[i]->view();
   --count_;
   return true;
 }
@@ -403,6 +422,8 @@ void NodeTable::maybe_split() {
     next[2 * s + 1] = std::move(hi);
   }
   shards_ = std::move(next);
+  views_.resize(shards_.size());
+  for (size_t i = 0; i < shards_.size(); ++i) views_[i] = shards_[i]->view();
   bits_ = bits;
 }
 
@@ -414,7 +435,7 @@ size_t NodeTable::shared_shards(const NodeTable& other) const {
 }
 
 size_t NodeTable::memory() const {
-  size_t n = shards_.size() * sizeof(shards_[0]);
+  size_t n = shards_.size() * (sizeof(shards_[0]) + sizeof(views_[0]));
   for (const auto& s : shards_) n += sizeof(Shard) + s->memory();
   return n;
 }

@@ -106,6 +106,21 @@ TEST(Shard, CollidingHashesAreTellApartAndSurviveErase) {
   }
 }
 
+TEST(NameKey, LowerCasesOnlyAsciiLettersAtEveryOffset) {
+  // Every octet value at every position of the eight-at-a-time part and the tail.
+  for (int c = 0; c < 256; ++c) {
+    for (size_t at = 0; at < 19; ++at) {
+      std::string w(19, 'Q');
+      w[at] = static_cast<char>(c);
+      const zone::NameKey k(w);
+      std::string expect;
+      for (char ch : w) expect.push_back(static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(ch))));
+      ASSERT_EQ(k.lower(), expect) << c << " at " << at;
+      ASSERT_EQ(k.hash, zone::NameKey(expect).hash);
+    }
+  }
+}
+
 TEST(NodeTable, LookupIgnoresCaseButKeepsTheOwnersCase) {
   zone::NodeTable t;
   std::string bytes;
