@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,14 +29,24 @@ std::vector<store::Op> zone_seed_diff(const std::vector<dns::RR>& last_loaded,
 util::Result<std::vector<dns::RR>> load_seed_state(const std::string& path);
 util::Result<void> save_seed_state(const std::string& path, const std::vector<dns::RR>& records);
 
+/// Records per change when zone files seed the store. By default the whole
+/// difference is one change: every change a zone takes copies that zone in
+/// the store (copy-on-write) and advances its SOA serial, so a load split in
+/// many changes is slower and would not serve the file's serial. A smaller
+/// value bounds the size of each Raft entry instead.
+inline constexpr size_t kSeedWholeDiff = SIZE_MAX;
+
 /// Proposes the difference between the zone files and what this node last
-/// loaded from them, retrying until the cluster commits it or `stopping` is
-/// set, then records the files as loaded. A record refused because its zone
+/// loaded from them, in changes of at most `chunk_ops` records proposed one
+/// after the other, retrying each until the cluster commits it or `stopping`
+/// is set, then records the files as loaded. Consumes `load` and frees it
+/// (and hands freed heap back to the kernel) before returning. A record refused because its zone
 /// did not exist yet (its SOA is in another node's file, still on its way)
 /// is proposed again once the zone appears, for up to `zone_wait_ms`; other
 /// refusals are logged and stay out of the saved state, so the next start
 /// reports them again.
 void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store, const std::string& state_path,
-                          const ZoneLoad& load, const std::atomic<bool>& stopping, int zone_wait_ms = 60000);
+                          ZoneLoad load, const std::atomic<bool>& stopping, int zone_wait_ms = 60000,
+                          size_t chunk_ops = kSeedWholeDiff);
 
 }  // namespace node

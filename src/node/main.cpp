@@ -232,11 +232,13 @@ int main(int argc, char** argv) {
   std::thread seed_thread;
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
-    node::seed_from_zone_files(submitter, store, seed_state, *zones, stopping, /*zone_wait_ms=*/0);
+    node::seed_from_zone_files(submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
   } else {
     // In a cluster the zone files' changes wait for a quorum; meanwhile the
     // node serves what it already has.
-    seed_thread = std::thread([&] { node::seed_from_zone_files(submitter, store, seed_state, *zones, stopping); });
+    // The seed takes the parsed records and frees them once proposed.
+    seed_thread = std::thread(
+        [&, load = std::move(*zones)]() mutable { node::seed_from_zone_files(submitter, store, seed_state, std::move(load), stopping); });
   }
 
   udp.start();

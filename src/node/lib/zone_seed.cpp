@@ -1,28 +1,34 @@
 // The difference between a node's zone files and what it last loaded.
 #include "node/zone_seed.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
-
-#include <chrono>
-#include <filesystem>
-#include <map>
-#include <set>
-#include <thread>
-#include <tuple>
-
 #include <unistd.h>
 
+#include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <numeric>
 #include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "util/file.h"
 
 namespace node {
 namespace {
 
-using RecordKey = std::tuple<std::string, uint16_t, std::string>;
-
-RecordKey key_of(const dns::RR& rr) { return {rr.owner.lowercased().wire(), rr.type, rr.rdata}; }
+/// Owner (lowercased wire form), type and rdata: what makes two records the
+/// same record. The owner's wire form is length-prefixed, so the
+/// concatenation is unambiguous.
+std::string record_key(const dns::RR& rr) {
+  std::string key = rr.owner.lowercased().wire();
+  key.push_back(static_cast<char>(rr.type >> 8));
+  key.push_back(static_cast<char>(rr.type & 0xFF));
+  key += rr.rdata;
+  return key;
+}
 
 std::string describe(const store::Op& op) {
   return std::string(op.kind == store::OpKind::Add ? "adding " : "removing ") + op.rr.owner.to_text() + " " +
@@ -31,6 +37,51 @@ std::string describe(const store::Op& op) {
 
 void sleep_unless_stopping(const std::atomic<bool>& stopping, int ms) {
   for (int waited = 0; waited < ms && !stopping; waited += 50) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+/// The difference as positions: records of the last state to remove, then
+/// records of the files to add, each list in its input's order. Positions
+/// rather than copies, so that a large zone is not held twice while its
+/// changes are built.
+struct SeedDiff {
+  std::vector<size_t> removes;  // into last_loaded
+  std::vector<size_t> adds;     // into the files' records
+};
+
+template <class Files, class RecordOf>
+SeedDiff diff_positions(const std::vector<dns::RR>& last_loaded, const Files& files, RecordOf record_of) {
+  SeedDiff diff;
+  if (last_loaded.empty()) {  // first load: everything is new, no index needed
+    diff.adds.resize(files.size());
+    std::iota(diff.adds.begin(), diff.adds.end(), size_t{0});
+    return diff;
+  }
+  struct Old {
+    uint32_t ttl = 0;        // of the last occurrence in last_loaded
+    bool in_files = false;
+  };
+  std::unordered_map<std::string, Old> old;
+  old.reserve(last_loaded.size());
+  std::vector<Old*> slot_of(last_loaded.size());
+  for (size_t i = 0; i < last_loaded.size(); ++i) {
+    Old& o = old[record_key(last_loaded[i])];
+    o.ttl = last_loaded[i].ttl;
+    slot_of[i] = &o;  // unordered_map values do not move on rehash
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    const dns::RR& rr = record_of(files[i]);
+    auto it = old.find(record_key(rr));
+    if (it == old.end()) {
+      diff.adds.push_back(i);
+      continue;
+    }
+    it->second.in_files = true;
+    if (it->second.ttl != rr.ttl) diff.adds.push_back(i);
+  }
+  for (size_t i = 0; i < last_loaded.size(); ++i) {
+    if (!slot_of[i]->in_files) diff.removes.push_back(i);
+  }
+  return diff;
 }
 
 /// Submits `change` until it is committed (a fresh sequence each try, since
@@ -47,88 +98,158 @@ std::optional<store::ApplyResult> submit_until_committed(ChangeSubmitter& submit
   return std::nullopt;
 }
 
+/// Proposes ops one change of at most `chunk_ops` at a time, in order, and
+/// sorts out what the store refused: records whose zone does not exist yet
+/// wait (their SOA may be in another node's file), the rest are refused.
+class Proposer {
+ public:
+  Proposer(ChangeSubmitter& submitter, const store::Store& store, const std::atomic<bool>& stopping,
+           size_t chunk_ops, std::chrono::steady_clock::time_point zone_deadline)
+      : submitter_(submitter), store_(store), stopping_(stopping), chunk_ops_(std::max<size_t>(1, chunk_ops)),
+        zone_deadline_(zone_deadline) {
+    // Unique per seed: the process and the time across restarts, a counter
+    // within one process (a repeated client id would make the store take
+    // the new changes for retries of the old ones).
+    static std::atomic<uint64_t> seeds{0};
+    change_.client_id = (static_cast<uint64_t>(::getpid()) << 32) ^ static_cast<uint64_t>(::time(nullptr)) ^
+                        (++seeds * 0x9E3779B97F4A7C15ull);
+  }
+
+  /// Adds an op to the change being built; proposes it once full. False when stopping.
+  bool add(store::Op op) {
+    change_.ops.push_back(std::move(op));
+    return change_.ops.size() < chunk_ops_ || flush();
+  }
+
+  /// Proposes what has been added and not proposed yet. False when stopping.
+  bool flush() {
+    if (change_.ops.empty()) return !stopping_;
+    auto result = submit_until_committed(submitter_, change_, stopping_);
+    if (!result) return false;  // stopping: the next start proposes the same difference
+    for (size_t i = 0; i < change_.ops.size(); ++i) {
+      if (i >= result->op_errors.size() || result->op_errors[i].empty()) continue;
+      store::Op& op = change_.ops[i];
+      bool zone_missing = op.kind == store::OpKind::Add && !store_.snapshot()->find_zone(op.rr.owner);
+      if (zone_missing && std::chrono::steady_clock::now() < zone_deadline_) {
+        waiting_for_zone_.push_back(std::move(op));
+      } else {
+        refused_.emplace_back(std::move(op), result->op_errors[i]);
+      }
+    }
+    change_.ops.clear();
+    return true;
+  }
+
+  /// Proposes again, as their zones appear, the records that were waiting
+  /// for one, until none waits or the deadline passes. False when stopping.
+  bool settle_waiting() {
+    while (!waiting_for_zone_.empty() && !stopping_ && std::chrono::steady_clock::now() < zone_deadline_) {
+      sleep_unless_stopping(stopping_, 200);
+      std::vector<store::Op> still;
+      std::vector<store::Op> ready;
+      for (auto& op : waiting_for_zone_) {
+        (store_.snapshot()->find_zone(op.rr.owner) ? ready : still).push_back(std::move(op));
+      }
+      waiting_for_zone_ = std::move(still);
+      for (auto& op : ready) {
+        if (!add(std::move(op))) return false;
+      }
+      if (!flush()) return false;
+    }
+    if (stopping_) return false;
+    for (auto& op : waiting_for_zone_) {
+      std::string reason = "no zone for " + op.rr.owner.to_text();
+      refused_.emplace_back(std::move(op), std::move(reason));
+    }
+    waiting_for_zone_.clear();
+    return true;
+  }
+
+  const std::vector<std::pair<store::Op, std::string>>& refused() const { return refused_; }
+
+ private:
+  ChangeSubmitter& submitter_;
+  const store::Store& store_;
+  const std::atomic<bool>& stopping_;
+  const size_t chunk_ops_;
+  const std::chrono::steady_clock::time_point zone_deadline_;
+  store::Change change_;
+  std::vector<store::Op> waiting_for_zone_;
+  std::vector<std::pair<store::Op, std::string>> refused_;
+};
+
+/// Writes the seed state: the records as a change of Add ops (the change
+/// encoding, as load_seed_state reads it).
+util::Result<void> save_state_ops(const std::string& path, std::vector<store::Op> ops) {
+  store::Change state;
+  state.ops = std::move(ops);
+  return util::write_file_atomically(path, store::encode_change(state));
+}
+
+/// Hands the heap that loading freed back to the kernel: glibc keeps freed
+/// memory for reuse, and the peak of a large load is far above what serving
+/// needs.
+void release_free_memory() { ::malloc_trim(0); }
+
 }  // namespace
 
 std::vector<store::Op> zone_seed_diff(const std::vector<dns::RR>& last_loaded,
                                       const std::vector<dns::RR>& in_files) {
-  std::map<RecordKey, const dns::RR*> old_records, new_records;
-  for (const auto& rr : last_loaded) old_records[key_of(rr)] = &rr;
-  for (const auto& rr : in_files) new_records[key_of(rr)] = &rr;
+  SeedDiff diff = diff_positions(last_loaded, in_files, [](const dns::RR& rr) -> const dns::RR& { return rr; });
   std::vector<store::Op> ops;
-  for (const auto& rr : last_loaded) {
-    if (!new_records.count(key_of(rr))) ops.push_back({store::OpKind::Remove, rr});
-  }
-  for (const auto& rr : in_files) {
-    auto it = old_records.find(key_of(rr));
-    if (it == old_records.end() || it->second->ttl != rr.ttl) ops.push_back({store::OpKind::Add, rr});
-  }
+  ops.reserve(diff.removes.size() + diff.adds.size());
+  for (size_t i : diff.removes) ops.push_back({store::OpKind::Remove, last_loaded[i]});
+  for (size_t i : diff.adds) ops.push_back({store::OpKind::Add, in_files[i]});
   return ops;
 }
 
 void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store, const std::string& state_path,
-                          const ZoneLoad& load, const std::atomic<bool>& stopping, int zone_wait_ms) {
+                          ZoneLoad load, const std::atomic<bool>& stopping, int zone_wait_ms, size_t chunk_ops) {
   auto last = load_seed_state(state_path);
   if (!last) {
     spdlog::error("{}; proposing every zone file record again", last.error().message);
     last = std::vector<dns::RR>{};
   }
-  std::vector<dns::RR> in_files;
-  for (const auto& op : load.change.ops) in_files.push_back(op.rr);
-  store::Change change;
-  change.client_id = (static_cast<uint64_t>(::getpid()) << 32) ^ static_cast<uint64_t>(::time(nullptr));
-  change.ops = zone_seed_diff(*last, in_files);
-  if (change.ops.empty()) {
-    spdlog::info("zone files unchanged since last loaded ({} records)", in_files.size());
+  // The files' records, in load order (SOAs first); they become the saved state.
+  std::vector<store::Op>& files = load.change.ops;
+  const size_t skipped = load.warnings.size();
+  SeedDiff diff = diff_positions(*last, files, [](const store::Op& op) -> const dns::RR& { return op.rr; });
+  const size_t proposed = diff.removes.size() + diff.adds.size();
+  if (proposed == 0) {
+    spdlog::info("zone files unchanged since last loaded ({} records)", files.size());
+    load = ZoneLoad{};
+    last = std::vector<dns::RR>{};
+    release_free_memory();
     return;
   }
-  const size_t proposed = change.ops.size();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(zone_wait_ms);
-  std::vector<std::pair<store::Op, std::string>> refused;
-  while (!change.ops.empty()) {
-    auto result = submit_until_committed(submitter, change, stopping);
-    if (!result) return;  // stopping: the next start proposes the same difference
-    std::vector<store::Op> waiting_for_zone;
-    for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (result->op_errors[i].empty()) continue;
-      const store::Op& op = change.ops[i];
-      bool zone_missing = op.kind == store::OpKind::Add && !store.snapshot()->find_zone(op.rr.owner);
-      if (zone_missing && std::chrono::steady_clock::now() < deadline) {
-        waiting_for_zone.push_back(op);
-      } else {
-        refused.emplace_back(op, result->op_errors[i]);
-      }
-    }
-    change.ops.clear();
-    // Propose again what now has its zone; wait for the rest.
-    while (!waiting_for_zone.empty() && change.ops.empty() && !stopping &&
-           std::chrono::steady_clock::now() < deadline) {
-      sleep_unless_stopping(stopping, 200);
-      for (auto it = waiting_for_zone.begin(); it != waiting_for_zone.end();) {
-        if (store.snapshot()->find_zone(it->rr.owner)) {
-          change.ops.push_back(*it);
-          it = waiting_for_zone.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-    if (stopping) return;
-    for (const auto& op : waiting_for_zone) refused.emplace_back(op, "no zone for " + op.rr.owner.to_text());
-    if (change.ops.empty()) break;
+  Proposer proposer(submitter, store, stopping, chunk_ops,
+                    std::chrono::steady_clock::now() + std::chrono::milliseconds(zone_wait_ms));
+  // Removes before adds, so that a name turning from A into a CNAME loses
+  // its A records first.
+  for (size_t i : diff.removes) {
+    if (!proposer.add({store::OpKind::Remove, (*last)[i]})) return;
   }
+  last = std::vector<dns::RR>{};
+  for (size_t i : diff.adds) {
+    if (!proposer.add({store::OpKind::Add, files[i].rr})) return;
+  }
+  diff = SeedDiff{};
+  if (!proposer.flush() || !proposer.settle_waiting()) return;
 
-  std::set<RecordKey> refused_adds;
-  for (const auto& [op, reason] : refused) {
+  std::unordered_set<std::string> refused_adds;
+  for (const auto& [op, reason] : proposer.refused()) {
     spdlog::warn("zone files: rejected {}: {}", describe(op), reason);
-    if (op.kind == store::OpKind::Add) refused_adds.insert(key_of(op.rr));
+    if (op.kind == store::OpKind::Add) refused_adds.insert(record_key(op.rr));
   }
-  std::vector<dns::RR> loaded;
-  for (const auto& rr : in_files) {
-    if (!refused_adds.count(key_of(rr))) loaded.push_back(rr);
+  // A refused record stays out of the state, so the next start reports it again.
+  if (!refused_adds.empty()) {
+    std::erase_if(files, [&](const store::Op& op) { return refused_adds.count(record_key(op.rr)) != 0; });
   }
-  if (auto saved = save_seed_state(state_path, loaded); !saved) spdlog::error("{}", saved.error().message);
-  spdlog::info("zone files: {} changes committed, {} rejected, {} lines skipped", proposed - refused.size(),
-               refused.size(), load.warnings.size());
+  const size_t refused = proposer.refused().size();
+  if (auto saved = save_state_ops(state_path, std::move(files)); !saved) spdlog::error("{}", saved.error().message);
+  spdlog::info("zone files: {} changes committed, {} rejected, {} lines skipped", proposed - refused, refused, skipped);
+  load = ZoneLoad{};
+  release_free_memory();
 }
 
 util::Result<std::vector<dns::RR>> load_seed_state(const std::string& path) {
@@ -137,6 +258,7 @@ util::Result<std::vector<dns::RR>> load_seed_state(const std::string& path) {
   if (!bytes) return bytes.error();
   auto change = store::decode_change(bytes.value());
   if (!change) return util::make_error(path + ": " + change.error().message);
+  std::string().swap(bytes.value());  // the decoded copy is enough
   std::vector<dns::RR> records;
   records.reserve(change->ops.size());
   for (auto& op : change->ops) records.push_back(std::move(op.rr));
@@ -144,11 +266,10 @@ util::Result<std::vector<dns::RR>> load_seed_state(const std::string& path) {
 }
 
 util::Result<void> save_seed_state(const std::string& path, const std::vector<dns::RR>& records) {
-  // The state reuses the change encoding: a list of Add ops.
-  store::Change state;
-  state.ops.reserve(records.size());
-  for (const auto& rr : records) state.ops.push_back({store::OpKind::Add, rr});
-  return util::write_file_atomically(path, store::encode_change(state));
+  std::vector<store::Op> ops;
+  ops.reserve(records.size());
+  for (const auto& rr : records) ops.push_back({store::OpKind::Add, rr});
+  return save_state_ops(path, std::move(ops));
 }
 
 }  // namespace node

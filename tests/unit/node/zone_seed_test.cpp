@@ -4,8 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <map>
 
+#include "node/change_submitter.h"
+#include "store/store.h"
 #include "util/file.h"
 
 namespace {
@@ -73,6 +77,145 @@ TEST(ZoneSeed, CorruptStateIsAnErrorNamingTheFile) {
   ASSERT_FALSE(loaded);
   EXPECT_NE(loaded.error().message.find(path), std::string::npos);
   std::filesystem::remove(path);
+}
+
+/// Applies changes to a store like a one-node cluster, and keeps what it was given.
+class RecordingSubmitter final : public node::ChangeSubmitter {
+ public:
+  explicit RecordingSubmitter(store::Store& store) : local_(store) {}
+  void submit(store::Change change, std::function<void(node::SubmitResult)> done) override {
+    changes.push_back(change);
+    local_.submit(std::move(change), std::move(done));
+  }
+  size_t ops() const {
+    size_t n = 0;
+    for (const auto& c : changes) n += c.ops.size();
+    return n;
+  }
+  std::vector<store::Change> changes;
+
+ private:
+  node::LocalSubmitter local_;
+};
+
+/// A zone of `hosts` A records plus its SOA, as the loader hands it over.
+node::ZoneLoad zone_load(size_t hosts, const char* last_ip = "192.0.2.1") {
+  node::ZoneLoad load;
+  dns::RR soa;
+  soa.owner = dns::Name::from_text("example.").value();
+  soa.type = dns::rrtype::SOA;
+  soa.ttl = 300;
+  soa.rdata = dns::rdata_from_text(dns::rrtype::SOA, "ns1.example. admin.example. 7 3600 900 604800 300", dns::Name())
+                  .value();
+  load.change.ops.push_back({store::OpKind::Add, soa});
+  for (size_t i = 0; i < hosts; ++i) {
+    std::string owner = "h" + std::to_string(i) + ".example.";
+    const char* ip = i + 1 == hosts ? last_ip : "192.0.2.1";
+    load.change.ops.push_back({store::OpKind::Add, a_record(owner.c_str(), ip)});
+  }
+  return load;
+}
+
+/// Every record of the store, counted by its text form.
+std::map<std::string, int> records_of(const store::Store& store) {
+  std::map<std::string, int> out;
+  store.snapshot()->for_each_record([&](const dns::RR& rr) {
+    ++out[rr.owner.to_text() + " " + std::to_string(rr.ttl) + " " + dns::type_to_text(rr.type) + " " +
+          dns::rdata_to_text(rr.type, rr.rdata)];
+  });
+  return out;
+}
+
+class SeedFromFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_ = std::filesystem::temp_directory_path() / ("seed-run-" + std::to_string(::getpid()) + "-" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove(state_);
+  }
+  void TearDown() override { std::filesystem::remove(state_); }
+  std::string state_;
+  std::atomic<bool> stopping_{false};
+};
+
+TEST_F(SeedFromFiles, ChunkedLoadStoresEveryRecordOnceAndSavesTheState) {
+  store::Store store;
+  RecordingSubmitter submitter(store);
+  node::seed_from_zone_files(submitter, store, state_, zone_load(10), stopping_, 0, /*chunk_ops=*/3);
+  // 11 records in changes of at most 3: four changes, the SOA in the first.
+  ASSERT_EQ(submitter.changes.size(), 4u);
+  for (const auto& c : submitter.changes) EXPECT_LE(c.ops.size(), 3u);
+  EXPECT_EQ(submitter.changes[0].ops[0].rr.type, dns::rrtype::SOA);
+  auto records = records_of(store);
+  EXPECT_EQ(records.size(), 11u);
+  for (const auto& [text, count] : records) EXPECT_EQ(count, 1) << text;
+  EXPECT_EQ(records.count("h9.example. 300 A 192.0.2.1"), 1u);
+  auto saved = node::load_seed_state(state_);
+  ASSERT_TRUE(saved);
+  EXPECT_EQ(saved->size(), 11u);
+}
+
+TEST_F(SeedFromFiles, RestartWithTheSameFileProposesNothing) {
+  store::Store store;
+  RecordingSubmitter first(store);
+  node::seed_from_zone_files(first, store, state_, zone_load(10), stopping_, 0, 3);
+  RecordingSubmitter again(store);
+  node::seed_from_zone_files(again, store, state_, zone_load(10), stopping_, 0, 3);
+  EXPECT_TRUE(again.changes.empty());
+  EXPECT_EQ(records_of(store).size(), 11u);
+}
+
+TEST_F(SeedFromFiles, EditedFileProposesOnlyTheDifference) {
+  store::Store store;
+  RecordingSubmitter first(store);
+  node::seed_from_zone_files(first, store, state_, zone_load(10), stopping_, 0, 3);
+  // h9 changes address, h10 is new: one remove, two adds.
+  node::ZoneLoad edited = zone_load(11, "192.0.2.99");
+  edited.change.ops[10].rr = a_record("h9.example.", "192.0.2.7");
+  RecordingSubmitter again(store);
+  node::seed_from_zone_files(again, store, state_, std::move(edited), stopping_, 0, 3);
+  ASSERT_EQ(again.ops(), 3u);
+  EXPECT_EQ(again.changes[0].ops[0].kind, store::OpKind::Remove);
+  EXPECT_EQ(again.changes[0].ops[0].rr, a_record("h9.example.", "192.0.2.1"));
+  auto records = records_of(store);
+  EXPECT_EQ(records.size(), 12u);
+  EXPECT_EQ(records.count("h9.example. 300 A 192.0.2.7"), 1u);
+  EXPECT_EQ(records.count("h9.example. 300 A 192.0.2.1"), 0u);
+  EXPECT_EQ(records.count("h10.example. 300 A 192.0.2.99"), 1u);
+  RecordingSubmitter third(store);
+  node::ZoneLoad same = zone_load(11, "192.0.2.99");
+  same.change.ops[10].rr = a_record("h9.example.", "192.0.2.7");
+  node::seed_from_zone_files(third, store, state_, std::move(same), stopping_, 0, 3);
+  EXPECT_TRUE(third.changes.empty());
+}
+
+TEST_F(SeedFromFiles, WholeLoadIsOneChangeAndServesTheFilesSerial) {
+  store::Store store;
+  RecordingSubmitter submitter(store);
+  node::seed_from_zone_files(submitter, store, state_, zone_load(100), stopping_, 0);
+  ASSERT_EQ(submitter.changes.size(), 1u);
+  const zone::Zone* z = store.snapshot()->find_zone(dns::Name::from_text("example.").value());
+  ASSERT_NE(z, nullptr);
+  auto soa = dns::soa_decode(z->soa()->rdatas.front());
+  ASSERT_TRUE(soa);
+  EXPECT_EQ(soa->serial, 7u);
+}
+
+TEST_F(SeedFromFiles, RefusedRecordStaysOutOfTheStateAndIsProposedAgain) {
+  store::Store store;
+  node::ZoneLoad load = zone_load(3);
+  load.change.ops.push_back({store::OpKind::Add, a_record("outside.test.", "192.0.2.5")});
+  RecordingSubmitter first(store);
+  node::seed_from_zone_files(first, store, state_, std::move(load), stopping_, 0, 2);
+  auto saved = node::load_seed_state(state_);
+  ASSERT_TRUE(saved);
+  EXPECT_EQ(saved->size(), 4u);
+  node::ZoneLoad again_load = zone_load(3);
+  again_load.change.ops.push_back({store::OpKind::Add, a_record("outside.test.", "192.0.2.5")});
+  RecordingSubmitter again(store);
+  node::seed_from_zone_files(again, store, state_, std::move(again_load), stopping_, 0, 2);
+  ASSERT_EQ(again.ops(), 1u);
+  EXPECT_EQ(again.changes[0].ops[0].rr.owner.to_text(), "outside.test.");
 }
 
 }  // namespace
