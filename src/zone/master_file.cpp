@@ -30,16 +30,21 @@ struct Entry {
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-std::vector<Entry> split_entries(const std::string& text) {
-  std::vector<Entry> out;
+/// Calls `fn` with each entry in turn; one Entry is reused, so a large file
+/// is never held as a second, tokenized copy.
+template <class Fn>
+void for_each_entry(const std::string& text, Fn&& fn) {
   Entry cur;
   size_t line = 1;
   int depth = 0;
   size_t paren_line = 0;
   bool at_line_start = true;
   auto finish = [&] {
-    if (!cur.tokens.empty() || !cur.error.empty()) out.push_back(std::move(cur));
-    cur = Entry{};
+    if (!cur.tokens.empty() || !cur.error.empty()) fn(static_cast<const Entry&>(cur));
+    cur.line = 0;
+    cur.blank_owner = false;
+    cur.tokens.clear();  // keeps its capacity for the next entry
+    cur.error.clear();
   };
   size_t i = 0;
   while (i < text.size()) {
@@ -89,7 +94,7 @@ std::vector<Entry> split_entries(const std::string& text) {
         if (cur.error.empty()) cur.error = "unterminated quoted string";
         continue;  // the newline (or end) is handled by the loop
       }
-      cur.tokens.push_back({text.substr(start, i - start), true});
+      cur.tokens.push_back({std::string(text, start, i - start), true});
       ++i;
       continue;
     }
@@ -103,14 +108,13 @@ std::vector<Entry> split_entries(const std::string& text) {
       if (is_blank(d) || d == '\n' || d == ';' || d == '(' || d == ')' || d == '"') break;
       ++i;
     }
-    cur.tokens.push_back({text.substr(start, i - start), false});
+    cur.tokens.push_back({std::string(text, start, i - start), false});
   }
   if (depth > 0 && cur.error.empty()) {
     cur.error = "'(' opened on line " + std::to_string(paren_line) + " is never closed";
     if (cur.line == 0) cur.line = paren_line;
   }
   finish();
-  return out;
 }
 
 /// Parser state that $INCLUDE hands to the included file.
@@ -261,7 +265,7 @@ std::string handle_record(const Entry& e, State& st, ZoneFileResult& result) {
 
 void parse_into(const std::string& text, const std::string& source, const std::string& base_dir, State& st,
                 int depth, ZoneFileResult& result) {
-  for (const Entry& e : split_entries(text)) {
+  for_each_entry(text, [&](const Entry& e) {
     std::string err = e.error;
     if (err.empty() && !e.tokens.empty()) {
       bool directive = !e.blank_owner && !e.tokens[0].quoted && !e.tokens[0].text.empty() &&
@@ -269,7 +273,7 @@ void parse_into(const std::string& text, const std::string& source, const std::s
       err = directive ? handle_directive(e, base_dir, st, depth, result) : handle_record(e, st, result);
     }
     if (!err.empty()) result.errors.push_back(source + ":" + std::to_string(e.line) + ": " + err);
-  }
+  });
 }
 
 }  // namespace

@@ -177,12 +177,16 @@ util::Result<std::string> parse_rdata_any(uint16_t type, std::string_view value,
 
 ZoneFileFormat detect_format(const std::string& text) {
   // Count the features only one of the formats has; plain "name TYPE value"
-  // lines are valid in both and decide nothing.
+  // lines are valid in both and decide nothing. Lines are views into the
+  // text: a large zone is not copied line by line.
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
   int master = 0, legacy = 0;
-  std::istringstream in(text);
-  std::string raw;
-  while (std::getline(in, raw)) {
-    std::string_view line = raw;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    std::string_view line(text.data() + pos, nl - pos);
+    pos = nl + 1;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     std::string_view t = trim(line);
     if (t.empty()) continue;
@@ -200,28 +204,32 @@ ZoneFileFormat detect_format(const std::string& text) {
     }
     // A line starting with white space is a blank owner in master files
     // ("   IN NS ns2") and a wrapped value in legacy files.
-    std::string first_field{t.substr(0, t.find_first_of(" \t"))};
+    std::string_view first_field = t.substr(0, t.find_first_of(" \t"));
     if (is_blank(line.front())) {
-      bool record_like = dns::type_from_text(first_field) || dns::class_from_text(first_field) ||
-                         (!first_field.empty() && first_field[0] >= '0' && first_field[0] <= '9');
+      std::string first{first_field};
+      bool record_like = dns::type_from_text(first) || dns::class_from_text(first) ||
+                         (!first.empty() && first[0] >= '0' && first[0] <= '9');
       record_like ? ++master : ++legacy;
       continue;
     }
     // Legacy names are absolute, so a single-label owner is a relative name.
-    if (first_field.find('.') == std::string::npos && first_field != "@") ++master;
+    if (first_field.find('.') == std::string_view::npos && first_field != "@") ++master;
     if (t.find('(') != std::string_view::npos && t.find('[') == std::string_view::npos) ++master;
     if (t.front() == '@') ++master;
     // Fields: a class field or a JSON list value.
-    std::istringstream fields{std::string(t)};
-    std::string f;
-    int idx = 0;
-    while (fields >> f && idx < 4) {
+    size_t k = 0;
+    for (int idx = 0; idx < 4; ++idx) {
+      while (k < t.size() && is_space(t[k])) ++k;
+      if (k >= t.size()) break;
+      size_t end = k;
+      while (end < t.size() && !is_space(t[end])) ++end;
+      std::string_view f = t.substr(k, end - k);
+      k = end;
       if (idx > 0 && (f == "IN" || f == "in")) ++master;
-      if (idx >= 2 && !f.empty() && f.front() == '[') {
+      if (idx >= 2 && f.front() == '[') {
         ++legacy;
         break;
       }
-      ++idx;
     }
   }
   return master > legacy ? ZoneFileFormat::Master : ZoneFileFormat::Legacy;
@@ -235,14 +243,26 @@ ZoneFileResult read_zone_file(const std::string& path, const dns::Name& default_
     result.errors.push_back(path + ": cannot open zone file: " + std::strerror(errno));
     return result;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
+  // Read straight into one string when the size is known (a regular file).
+  std::string text;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size > 0 && in) {
+    text.resize(static_cast<size_t>(size));
+    in.read(text.data(), size);
+    text.resize(static_cast<size_t>(in.gcount()));
+  } else {
+    in.clear();
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
   if (in.bad()) {
     result.file_unreadable = true;
     result.errors.push_back(path + ": cannot read zone file");
     return result;
   }
-  std::string text = ss.str();
   if (detect_format(text) == ZoneFileFormat::Legacy) return parse_legacy(text, path);
   std::string dir = ".";
   if (auto slash = path.find_last_of('/'); slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
