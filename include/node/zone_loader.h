@@ -1,6 +1,8 @@
 // Startup seeding: the records of the -z zone files as one change.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,9 +14,13 @@ namespace node {
 /// The change built from the zone files, and where each op came from.
 struct ZoneLoad {
   store::Change change;
-  std::vector<std::string> op_sources;  // file of each op in change.ops
+  std::vector<std::string> files;       // the paths read, in order
+  std::vector<uint32_t> op_file;        // index into files of each op in change.ops
   std::vector<std::string> warnings;    // "file:line: reason" for lines skipped
   std::vector<std::string> fatal;       // files that could not be read at all
+
+  /// The file that op `op` of `change` came from.
+  const std::string& source_of(size_t op) const;
 };
 
 /// Reads every file (legacy or master format) into one change: the SOA

@@ -6,29 +6,32 @@
 
 namespace node {
 
+const std::string& ZoneLoad::source_of(size_t op) const { return files[op_file[op]]; }
+
 ZoneLoad load_zone_files(const std::vector<std::string>& paths) {
   ZoneLoad load;
-  std::vector<store::Op> rest;
-  std::vector<std::string> rest_sources;
+  std::vector<zone::ZoneFileResult> parsed;
+  parsed.reserve(paths.size());
+  size_t total = 0;
   for (const std::string& path : paths) {
     zone::ZoneFileResult file = zone::read_zone_file(path);
     auto& sink = file.file_unreadable ? load.fatal : load.warnings;
     sink.insert(sink.end(), file.errors.begin(), file.errors.end());
-    for (dns::RR& rr : file.records) {
-      bool soa = rr.type == dns::rrtype::SOA;
-      store::Op op{store::OpKind::Add, std::move(rr)};
-      if (soa) {
-        load.change.ops.push_back(std::move(op));
-        load.op_sources.push_back(path);
-      } else {
-        rest.push_back(std::move(op));
-        rest_sources.push_back(path);
+    total += file.records.size();
+    load.files.push_back(path);
+    parsed.push_back(std::move(file));
+  }
+  load.change.ops.reserve(total);
+  load.op_file.reserve(total);
+  // Two passes over the parsed records, each moved once: SOAs, then the rest.
+  for (bool soa_pass : {true, false}) {
+    for (uint32_t f = 0; f < parsed.size(); ++f) {
+      for (dns::RR& rr : parsed[f].records) {
+        if ((rr.type == dns::rrtype::SOA) != soa_pass) continue;
+        load.change.ops.push_back({store::OpKind::Add, std::move(rr)});
+        load.op_file.push_back(f);
       }
     }
-  }
-  for (size_t i = 0; i < rest.size(); ++i) {
-    load.change.ops.push_back(std::move(rest[i]));
-    load.op_sources.push_back(std::move(rest_sources[i]));
   }
   return load;
 }
@@ -38,8 +41,8 @@ std::vector<std::string> rejected_records(const ZoneLoad& load, const store::App
   for (size_t i = 0; i < result.op_errors.size() && i < load.change.ops.size(); ++i) {
     if (result.op_errors[i].empty()) continue;
     const dns::RR& rr = load.change.ops[i].rr;
-    out.push_back(load.op_sources[i] + ": rejected " + rr.owner.to_text() + " " + dns::type_to_text(rr.type) +
-                  " " + dns::rdata_to_text(rr.type, rr.rdata) + ": " + result.op_errors[i]);
+    out.push_back(load.source_of(i) + ": rejected " + rr.owner.to_text() + " " + dns::type_to_text(rr.type) + " " +
+                  dns::rdata_to_text(rr.type, rr.rdata) + ": " + result.op_errors[i]);
   }
   return out;
 }

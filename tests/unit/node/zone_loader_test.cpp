@@ -44,7 +44,7 @@ TEST(ZoneLoader, SoaRecordsComeFirstThenFileOrder) {
   EXPECT_TRUE(load.warnings.empty());
   EXPECT_TRUE(load.fatal.empty());
   ASSERT_EQ(load.change.ops.size(), 5u);
-  ASSERT_EQ(load.op_sources.size(), 5u);
+  ASSERT_EQ(load.op_file.size(), 5u);
   std::vector<std::string> order;
   for (const store::Op& op : load.change.ops) {
     EXPECT_EQ(op.kind, store::OpKind::Add);
@@ -52,9 +52,9 @@ TEST(ZoneLoader, SoaRecordsComeFirstThenFileOrder) {
   }
   EXPECT_EQ(order, (std::vector<std::string>{"example.org. SOA", "example.com. SOA", "www.example.com. A",
                                              "mail.example.org. A", "ftp.example.com. A"}));
-  EXPECT_EQ(load.op_sources[0], a);
-  EXPECT_EQ(load.op_sources[1], b);
-  EXPECT_EQ(load.op_sources[4], b);
+  EXPECT_EQ(load.source_of(0), a);
+  EXPECT_EQ(load.source_of(1), b);
+  EXPECT_EQ(load.source_of(4), b);
 }
 
 TEST(ZoneLoader, BadLinesWarnUnreadableFilesAreFatal) {
