@@ -222,18 +222,23 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
     release_free_memory();
     return;
   }
+  // The state to save once committed, encoded now so that the records can
+  // move into the changes instead of being copied (the files' records are
+  // already Add ops, the state's encoding).
+  std::string state_bytes = store::encode_change(load.change);
   Proposer proposer(submitter, store, stopping, chunk_ops,
                     std::chrono::steady_clock::now() + std::chrono::milliseconds(zone_wait_ms));
   // Removes before adds, so that a name turning from A into a CNAME loses
   // its A records first.
   for (size_t i : diff.removes) {
-    if (!proposer.add({store::OpKind::Remove, (*last)[i]})) return;
+    if (!proposer.add({store::OpKind::Remove, std::move((*last)[i])})) return;
   }
   last = std::vector<dns::RR>{};
   for (size_t i : diff.adds) {
-    if (!proposer.add({store::OpKind::Add, files[i].rr})) return;
+    if (!proposer.add(std::move(files[i]))) return;
   }
   diff = SeedDiff{};
+  load = ZoneLoad{};
   if (!proposer.flush() || !proposer.settle_waiting()) return;
 
   std::unordered_set<std::string> refused_adds;
@@ -243,12 +248,18 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   }
   // A refused record stays out of the state, so the next start reports it again.
   if (!refused_adds.empty()) {
-    std::erase_if(files, [&](const store::Op& op) { return refused_adds.count(record_key(op.rr)) != 0; });
+    auto state = store::decode_change(state_bytes);
+    if (state) {
+      std::erase_if(state->ops, [&](const store::Op& op) { return refused_adds.count(record_key(op.rr)) != 0; });
+      state_bytes = store::encode_change(*state);
+    }
   }
   const size_t refused = proposer.refused().size();
-  if (auto saved = save_state_ops(state_path, std::move(files)); !saved) spdlog::error("{}", saved.error().message);
+  if (auto saved = util::write_file_atomically(state_path, state_bytes); !saved) {
+    spdlog::error("{}", saved.error().message);
+  }
   spdlog::info("zone files: {} changes committed, {} rejected, {} lines skipped", proposed - refused, refused, skipped);
-  load = ZoneLoad{};
+  std::string().swap(state_bytes);
   release_free_memory();
 }
 
