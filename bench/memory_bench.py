@@ -4,7 +4,8 @@
 For each server and zone size, --runs times: start the server (pinned to core
 0, one worker, the query benchmark's configs; this script pins itself to core
 1), poll the zone's last generated name every 5 ms until it is answered (the
-time from process start to that first answer), wait --settle seconds, then
+time from process start to that first answer; names spread over the whole
+zone must then answer too, or the run fails), wait --settle seconds, then
 read the largest VmRSS in the server's process tree and the sum of Pss over its process tree
 (/proc; NSD serves from forked children that share the parent's pages).
 Bytes per record = memory / records, and the marginal figure between the
@@ -32,6 +33,17 @@ def last_name(records):
     n = max(10, records - 11)
     owner, t, _ = gen_zone.record(n - 1, ORIGIN)
     return f"{owner}.{ORIGIN}", QTYPES[t]
+
+
+def sample_names(records, count=8):
+    """Names spread over the whole generated zone, for checking that the
+    first answer came from a completely loaded zone."""
+    n = max(10, records - 11)
+    out = []
+    for k in range(count):
+        owner, t, _ = gen_zone.record(k * (n - 1) // max(1, count - 1), ORIGIN)
+        out.append((f"{owner}.{ORIGIN}", QTYPES[t]))
+    return out
 
 
 def answered(port, qname, qtype, timeout):
@@ -62,6 +74,11 @@ def one_run(name, workdir, zone, records, settle):
             time.sleep(0.005)
         if t_first is None:
             raise RuntimeError(f"{name} did not answer {qname} in time; see {s.logpath}")
+        # The first answer counts only if the whole zone is served by then:
+        # names from its start to its end must all be answered already.
+        missing = [q for q, t in sample_names(records) if not answered(s.port, q, t, 0.5)]
+        if missing:
+            raise RuntimeError(f"{name} answered {qname} but not {', '.join(missing)}: zone only partly loaded")
         time.sleep(settle)
         rss, pss = b.memory_kb(s.pid)
         return {"server": name, "records": records, "first_answer_s": t_first, "rss_kb": rss, "pss_kb": pss,
