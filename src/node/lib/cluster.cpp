@@ -137,6 +137,7 @@ class Cluster::Impl {
   raft::Index snapshot_index_ = 0;
   raft::Index compact_hint_ = 0;
   raft::Index checkpoint_failed_at_ = 0;
+  Clock::time_point next_checkpoint_at_{};  // spacing of checkpoints in time (process_ready)
   int lock_fd_ = -1;
 
   MemberMap members_;                          // replicated: the committed member list
@@ -725,6 +726,13 @@ void Cluster::Impl::process_ready() {
   // answered before, so what it applied must be committed on its own disk.
   const raft::HardState& durable = storage_->hard_state();
   const bool vote_changed = rd.hard_state && (rd.hard_state->term != durable.term || rd.hard_state->vote != durable.vote);
+  // Buffered only (sync() writes); a refused batch stops here, before anything leaves.
+  if (!rd.entries.empty()) {
+    if (auto r = storage_->append(rd.entries); !r) return fatal_storage("appending to the log", r.error());
+  }
+  if (rd.hard_state) {
+    if (auto r = storage_->set_hard_state(*rd.hard_state); !r) return fatal_storage("saving term and vote", r.error());
+  }
   // A leader sends its new entries (and the new commit index) to the
   // followers before its own fsync, so the fsyncs happen at once
   // (dissertation §10.2.1). Safe because the leader's own copy is counted
@@ -746,12 +754,6 @@ void Cluster::Impl::process_ready() {
   } else {
     after_sync = std::move(rd.messages);
   }
-  if (!rd.entries.empty()) {
-    if (auto r = storage_->append(rd.entries); !r) return fatal_storage("appending to the log", r.error());
-  }
-  if (rd.hard_state) {
-    if (auto r = storage_->set_hard_state(*rd.hard_state); !r) return fatal_storage("saving term and vote", r.error());
-  }
   if (rd.must_sync()) {
     if (auto r = storage_->sync(); !r) return fatal_storage("syncing the log", r.error());
   }
@@ -772,7 +774,16 @@ void Cluster::Impl::process_ready() {
   if (rd.compact_hint) compact_hint_ = *rd.compact_hint;
   // After a failed checkpoint (disk full) wait as long again before retrying.
   raft::Index last_try = std::max(snapshot_index_, checkpoint_failed_at_);
-  if (rd.need_snapshot || applied_ >= last_try + options_.checkpoint_every_entries) take_checkpoint();
+  // A checkpoint writes the whole store on this thread, so under a stream of
+  // changes it is also spaced in time: at most a tenth of the thread's time
+  // goes to checkpoints, whatever the store's size (the log grows a little
+  // longer meanwhile; a lagging follower's snapshot request is never held).
+  if (rd.need_snapshot ||
+      (applied_ >= last_try + options_.checkpoint_every_entries && Clock::now() >= next_checkpoint_at_)) {
+    const auto started = Clock::now();
+    take_checkpoint();
+    next_checkpoint_at_ = Clock::now() + 9 * (Clock::now() - started);
+  }
   maybe_compact();
 }
 
