@@ -553,17 +553,19 @@ void Cluster::Impl::handle_join_response(const raft::Message& m) {
     spdlog::warn("ignoring a malformed join response from node {}", config_id(m.from));
     return;
   }
+  // Raft's safety rests on a voter remembering its log and its votes: a node
+  // the cluster knows as holding data must not take part again with an empty
+  // data directory, whether it probes or joins.
+  const std::string self = std::to_string(options_.self);
+  if (j["members"].contains(self) && j["members"][self].value("holds_data", false)) {
+    return finish_fresh_start(util::make_error(
+        "this node's data directory (" + options_.data_dir + ") is empty, but node " +
+        std::to_string(config_id(m.from)) + " says the cluster has stored data on node " + self +
+        ": its data was lost, and it must not vote with an empty log. To replace it: on a member run MEMBER "
+        "REMOVE " + self + ", then MEMBER ADD " + self + " <query_loc> <raft_loc>, and start this node with "
+        "--join <raft_loc of a member>"));
+  }
   if (probing_) {
-    const std::string self = std::to_string(options_.self);
-    if (j["members"].contains(self) && j["members"][self].value("holds_data", false)) {
-      // Raft's safety rests on a voter remembering its log and its votes.
-      return finish_fresh_start(util::make_error(
-          "this node's data directory (" + options_.data_dir + ") is empty, but node " +
-          std::to_string(config_id(m.from)) + " says the cluster has stored data on node " + self +
-          ": its data was lost, and it must not vote with an empty log. To replace it: on a member run MEMBER "
-          "REMOVE " + self + ", then MEMBER ADD " + self + " <query_loc> <raft_loc>, and start this node with "
-          "--join <raft_loc of a member>"));
-    }
     probe_answers_.insert(m.from);
     return;
   }

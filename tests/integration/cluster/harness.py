@@ -57,7 +57,7 @@ class Node:
         # peer links through proxies); None: the cluster's shared file.
         self.config_path = None
 
-    def start(self, extra_args=None):
+    def start(self, extra_args=None, wait=True):
         if extra_args is not None:
             self.extra_args = extra_args
         args = [BIN, "-n", str(self.id), "-c", self.config_path or self.cluster.config_path, "-z", self.zone_file,
@@ -72,7 +72,8 @@ class Node:
             for line in proc.stdout:
                 replies.put(line.rstrip("\n"))
         threading.Thread(target=read, daemon=True).start()
-        self.wait_serving()
+        if wait:
+            self.wait_serving()
 
     def wait_serving(self, timeout=10):
         deadline = time.time() + timeout
