@@ -107,6 +107,9 @@ class LogStorage {
   bool failed() const { return !failure_.empty(); }
   /// Entries up to this index are durable (synced).
   Index durable_index() const { return durable_index_; }
+  /// Batches sync() has written to the log since open: one fsync each (with
+  /// fsync on). Group commit shows here: many changes, few batches.
+  uint64_t batches_synced() const { return batches_synced_; }
 
   // ---- Writing (buffered until sync()) ----
 
@@ -195,6 +198,7 @@ class LogStorage {
   std::string pending_;                  // encoded records not yet written
   Index durable_index_ = 0;
   bool unsynced_ = false;                // written but not yet fsynced
+  uint64_t batches_synced_ = 0;          // see batches_synced()
   std::string failure_;                  // why writes are refused; empty if fine
 };
 

@@ -194,6 +194,9 @@ std::string Metrics::render(const QueryTotals* q, const nlohmann::json& status) 
     w.sample("dnsnode_raft_log_last_index", L{}, json_u64(status, "log_last_index"));
     w.family("dnsnode_raft_log_bytes", "gauge", "Size of the write-ahead log on disk, in bytes.");
     w.sample("dnsnode_raft_log_bytes", L{}, json_u64(status, "log_bytes"));
+    w.family("dnsnode_raft_log_syncs_total", "counter",
+             "Batches written and fsynced to the log since start (group commit: many changes share one).");
+    w.sample("dnsnode_raft_log_syncs_total", L{}, json_u64(status, "log_batches_synced"));
     std::string role = status.value("role", std::string());
     w.family("dnsnode_raft_is_leader", "gauge", "1 when this node is the Raft leader.");
     w.sample("dnsnode_raft_is_leader", L{}, uint64_t{role == "leader" ? 1u : 0u});

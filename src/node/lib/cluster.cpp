@@ -889,6 +889,7 @@ nlohmann::json Cluster::Impl::status_on_io_thread() const {
   j["log_first_index"] = storage_->first_index();
   j["log_last_index"] = storage_->last_index();
   j["log_bytes"] = storage_->size_on_disk();
+  j["log_batches_synced"] = storage_->batches_synced();
   j["checkpoint_index"] = snapshot_index_;
   j["records"] = store_.snapshot()->record_count();
   j["storage_failed"] = storage_failed_;
@@ -919,6 +920,8 @@ nlohmann::json Cluster::Impl::status_on_io_thread() const {
     auto ts = transport_->stats();
     j["peer_auth_failures"] = ts.auth_failures;
     j["peer_decode_failures"] = ts.decode_failures;
+    j["peer_frames_sent"] = ts.frames_sent;
+    j["peer_frames_received"] = ts.frames_received;
   }
   return j;
 }

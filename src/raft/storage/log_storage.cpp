@@ -381,6 +381,7 @@ util::Result<void> LogStorage::sync() {
       return fail(r.error().message);
     }
   }
+  if (unsynced_) ++batches_synced_;
   unsynced_ = false;
   durable_index_ = last_index();
   return maybe_roll();
