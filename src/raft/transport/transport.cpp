@@ -8,12 +8,13 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <deque>
 #include <random>
 #include <set>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -76,9 +77,7 @@ struct Peer {
 struct Session {
   explicit Session(tcp::socket s) : socket(std::move(s)) {}
   tcp::socket socket;
-  uint8_t prefix[codec::kLengthPrefixSize] = {};
-  std::string body;
-  std::size_t expected = 0;  // body length announced by the prefix
+  std::string in;            // bytes read but not yet delivered: at most one partial frame after delivery
   NodeId peer_id = kNoNode;  // pinned by the first authenticated frame
   std::string remote;        // for log messages
 };
@@ -447,7 +446,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
       auto remote = s->socket.remote_endpoint(ignored);
       s->remote = remote.address().to_string() + ":" + std::to_string(remote.port());
       self->sessions_.insert(s);
-      self->read_prefix(s);
+      self->read_frames(s);
       self->accept();
     });
   }
@@ -458,49 +457,65 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     sessions_.erase(s);
   }
 
-  void read_prefix(const std::shared_ptr<Session>& s) {
-    asio::async_read(s->socket, asio::buffer(s->prefix), [self = shared_from_this(), s](const error_code& ec,
-                                                                                        std::size_t) {
-      if (self->stopped_) return;
-      if (ec) return self->close_session(s);
-      auto len = codec::parse_frame_length(s->prefix, self->opt_.max_frame_size);
-      if (!len) {
-        // Framing is lost: nothing after this point can be trusted.
-        bump(self->counters_.decode_failures);
-        spdlog::warn("raft transport: node {} closes connection from {}: {}", self->self_, s->remote,
-                     len.error().message);
-        return self->close_session(s);
-      }
-      s->expected = *len;
-      s->body.clear();
-      self->read_body(s);
-    });
-  }
-
-  // Reads the body in steps of at most kBodyStep bytes, growing the buffer
-  // only as bytes arrive: a peer announcing a 64 MiB frame and sending
-  // nothing costs one step of memory, not 64 MiB.
+  // Reads what has arrived, at most kReadStep bytes at a time (more only to
+  // finish one large frame, in steps of at most kBodyStep, so a peer
+  // announcing a 64 MiB frame and sending nothing costs one step of memory),
+  // and delivers every complete frame in one go. Frames that queued up while
+  // the io thread was busy (an fsync) thus all reach the node before its next
+  // Ready, and share that Ready's fsync (group commit); read one at a time,
+  // each would get a Ready and an fsync of its own.
+  static constexpr std::size_t kReadStep = 64u << 10;
   static constexpr std::size_t kBodyStep = 1u << 20;
 
-  void read_body(const std::shared_ptr<Session>& s) {
-    std::size_t have = s->body.size();
-    std::size_t step = std::min(kBodyStep, s->expected - have);
-    s->body.resize(have + step);
-    asio::async_read(s->socket, asio::buffer(s->body.data() + have, step),
-                     [self = shared_from_this(), s](const error_code& ec, std::size_t) {
-                       if (self->stopped_) return;
-                       if (ec) return self->close_session(s);
-                       if (s->body.size() < s->expected) return self->read_body(s);
-                       if (!self->handle_frame(s)) return self->close_session(s);
-                       // Do not keep a multi-megabyte snapshot buffer per idle connection.
-                       if (s->body.capacity() > kBodyStep) std::string().swap(s->body);
-                       if (!self->stopped_) self->read_prefix(s);
-                     });
+  void read_frames(const std::shared_ptr<Session>& s) {
+    const std::size_t have = s->in.size();
+    std::size_t step = kReadStep;
+    if (have >= codec::kLengthPrefixSize) {
+      // deliver_frames() left one partial frame with a valid length.
+      uint8_t prefix[codec::kLengthPrefixSize];
+      std::memcpy(prefix, s->in.data(), codec::kLengthPrefixSize);
+      auto len = codec::parse_frame_length(prefix, opt_.max_frame_size);
+      std::size_t missing = len ? codec::kLengthPrefixSize + *len - have : 0;
+      step = std::max(kReadStep, std::min(kBodyStep, missing));
+    }
+    s->in.resize(have + step);
+    s->socket.async_read_some(asio::buffer(s->in.data() + have, step),
+                              [self = shared_from_this(), s, have](const error_code& ec, std::size_t n) {
+                                if (self->stopped_) return;
+                                if (ec) return self->close_session(s);
+                                s->in.resize(have + n);
+                                if (!self->deliver_frames(s)) return self->close_session(s);
+                                if (!self->stopped_) self->read_frames(s);
+                              });
+  }
+
+  // Hands every complete frame in the buffer to the handler, in order, and
+  // keeps the rest. Returns false when the connection must be closed.
+  bool deliver_frames(const std::shared_ptr<Session>& s) {
+    std::size_t pos = 0;
+    while (!stopped_ && s->in.size() - pos >= codec::kLengthPrefixSize) {
+      uint8_t prefix[codec::kLengthPrefixSize];
+      std::memcpy(prefix, s->in.data() + pos, codec::kLengthPrefixSize);
+      auto len = codec::parse_frame_length(prefix, opt_.max_frame_size);
+      if (!len) {
+        // Framing is lost: nothing after this point can be trusted.
+        bump(counters_.decode_failures);
+        spdlog::warn("raft transport: node {} closes connection from {}: {}", self_, s->remote, len.error().message);
+        return false;
+      }
+      if (s->in.size() - pos - codec::kLengthPrefixSize < *len) break;
+      if (!handle_frame(s, std::string_view(s->in).substr(pos + codec::kLengthPrefixSize, *len))) return false;
+      pos += codec::kLengthPrefixSize + *len;
+    }
+    s->in.erase(0, pos);
+    // Do not keep a multi-megabyte buffer per idle connection.
+    if (s->in.capacity() > kBodyStep && s->in.size() <= kReadStep) std::string(s->in).swap(s->in);
+    return true;
   }
 
   // Returns false when the connection must be closed.
-  bool handle_frame(const std::shared_ptr<Session>& s) {
-    auto opened = codec::open_frame(s->body, key_);
+  bool handle_frame(const std::shared_ptr<Session>& s, std::string_view body) {
+    auto opened = codec::open_frame(body, key_);
     if (opened.error == codec::FrameError::BadMac) {
       uint64_t n = counters_.auth_failures.fetch_add(1, std::memory_order_relaxed) + 1;
       if (worth_logging(n)) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
@@ -403,6 +404,35 @@ TEST(TransportInbound, MultiMegabyteFrameArrivesIntact) {
   ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 2; }));
   EXPECT_TRUE(b.got[0].data == big.data);
   EXPECT_EQ(b.got[1].index, 2u);
+}
+
+// Frames that wait in the socket together are all delivered before anything
+// the handler posts runs: the node steps them all and then makes one Ready,
+// with one fsync, for the lot (group commit), not one Ready each.
+TEST(TransportInbound, FramesWaitingTogetherAreDeliveredBeforeAnythingPostedRuns) {
+  asio::io_context io;
+  Node b(io, 2);
+  int readies = 0;
+  bool scheduled = false;
+  b.t->on_message([&](Message m) {
+    b.got.push_back(std::move(m));
+    // As the node schedules a Ready: one post for whatever arrives before it runs.
+    if (scheduled) return;
+    scheduled = true;
+    asio::post(io, [&] {
+      scheduled = false;
+      ++readies;
+    });
+  });
+  RawClient c(io, b.port());
+  codec::FrameKey key("test-secret");
+  constexpr std::size_t kFrames = 50;
+  std::string bytes;
+  for (std::size_t i = 1; i <= kFrames; ++i) bytes += codec::encode_frame(msg(MessageType::Forward, 1, 2, i), key);
+  c.write(bytes);  // all in the socket before the transport first reads
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == kFrames && !scheduled; }));
+  EXPECT_EQ(b.got.back().index, kFrames);
+  EXPECT_EQ(readies, 1);
 }
 
 TEST(TransportInbound, ConnectionsBeyondTheCapAreRefused) {
