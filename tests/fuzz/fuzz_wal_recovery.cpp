@@ -104,7 +104,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Recovery repaired whatever it reported; a second open sees the same log.
   auto reopened = raft::LogStorage::open(kDir, options(fs));
-  if (!reopened.ok()) std::abort();
+  if (!reopened.ok()) {
+    std::fprintf(stderr, "the first open recovered, the second refused: %s\n", reopened.error().message.c_str());
+    std::abort();
+  }
   if (!(state_of(*reopened.value()) == first)) std::abort();
 
   // The recovered storage accepts the next entry, and it survives a reopen.

@@ -64,6 +64,11 @@ util::Result<void> LogStorage::recover() {
   // A snapshot the WAL does not know about yet (saved, then a crash before
   // the log recorded it) still becomes the base, by the InstallSnapshot rule;
   // it is written down below so that later appends replay on top of it.
+  // A torn header of the last segment is written again below as following
+  // what the segments before it hold, not the snapshot: the next replay
+  // checks it against them, and the base record after it moves the base.
+  const Index replayed_last = last_index();
+  const Term replayed_last_term = term(replayed_last).value_or(0);
   bool base_from_snapshot = snapshot_meta_.index > base_index_;
   bool kept_suffix = base_from_snapshot && apply_base(snapshot_meta_.index, snapshot_meta_.term);
 
@@ -78,7 +83,7 @@ util::Result<void> LogStorage::recover() {
       Segment& seg = segments_.back();
       std::string head;
       wal::append_record(head, RecordType::SegmentHeader,
-                         wal::encode_segment_header({seg.seq, last_index(), *term(last_index())}));
+                         wal::encode_segment_header({seg.seq, replayed_last, replayed_last_term}));
       wal::append_record(head, RecordType::HardState, wal::encode_hard_state(hard_state_));
       pending_ = std::move(head);
       seg.max_index = std::max(seg.max_index, last_index());
