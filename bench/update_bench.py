@@ -164,6 +164,17 @@ class DnsNodeCluster:
             line = self._stdout_line()
         return line.startswith("OK")
 
+    def node0_role(self):
+        """Node 0's Raft role now ('leader', 'follower', ...): every change goes to node 0,
+        and a follower forwards it to the leader, which costs a round trip more."""
+        with self.stdin_lock:
+            self.servers[0].proc.stdin.write(b"STATUS\n")
+            self.servers[0].proc.stdin.flush()
+            line = self._stdout_line()
+        if not line.startswith("OK "):
+            return "unknown"
+        return json.loads(line[3:]).get("role", "unknown")
+
     def _stdout_line(self):
         # Stdout carries only the replies to stdin commands (logs go to stderr).
         line = self.servers[0].proc.stdout.readline()
@@ -505,9 +516,12 @@ def main():
                     if modes[name] == "stdin" and n > 1:
                         continue  # stdin commands run one at a time
                     r = run_level(system, n, args.seconds, args.max_ops, f"{run}x{n}")
+                    if name == "dns-node":
+                        r["node0_role"] = system.node0_role()
                     results.setdefault((name, n), []).append(r)
                     b.log(f"  {name} run {run} in flight {n}: {r['per_s']:.0f}/s, p50 {r['p50_ms'] or 0:.2f} ms, "
-                          f"p99 {r['p99_ms'] or 0:.2f} ms, errors {r['errors']}, load {r['loadavg']}")
+                          f"p99 {r['p99_ms'] or 0:.2f} ms, errors {r['errors']}, load {r['loadavg']}"
+                          + (f", node 0 {r['node0_role']}" if "node0_role" in r else ""))
         finally:
             system.stop()
     # Propagation: dns-node's 3 nodes; a Knot primary with two secondaries.
@@ -542,6 +556,9 @@ def main():
                 continue
             m = {k: b.median([r[k] for r in rs]) for k in ("per_s", "p50_ms", "p99_ms", "errors")}
             loads = ", ".join(r["loadavg"].split()[0] for r in rs)
+            if name == "dns-node":
+                led = sum(1 for r in rs if r.get("node0_role") == "leader")
+                loads += f"; node 0 led {led} of {len(rs)}"
             print(f"| {labels[name]} | {how[modes[name]]} | {n} | {m['per_s']:,.0f} | {m['p50_ms']:.2f} "
                   f"| {m['p99_ms']:.2f} | {m['errors']:.0f} | {len(rs)} ({loads}) |")
     for n in levels:
