@@ -68,10 +68,16 @@ class Store {
   std::string digest() const;
 
  private:
+  /// The outcome of a client's last change, kept to answer its retries. Only
+  /// the ops that failed are kept: a zone file seeds the cluster as one change
+  /// of a million ops, and a string per op would cost 32 MB on every node.
   struct Dedupe {
     uint64_t sequence = 0;
-    std::vector<std::string> op_errors;
+    uint32_t op_count = 0;
+    std::vector<std::pair<uint32_t, std::string>> failed_ops;  // (op index, reason)
     uint16_t rcode = 0;
+    void keep(const std::vector<std::string>& op_errors);
+    std::vector<std::string> op_errors() const;
   };
   ApplyResult apply_one(zone::ZoneSet& next, const Change& change);
   void publish(zone::ZoneSet next, uint64_t index);

@@ -434,6 +434,20 @@ std::string ApplyResult::first_error() const {
   return "";
 }
 
+void Store::Dedupe::keep(const std::vector<std::string>& op_errors) {
+  op_count = static_cast<uint32_t>(op_errors.size());
+  failed_ops.clear();
+  for (uint32_t i = 0; i < op_count; ++i) {
+    if (!op_errors[i].empty()) failed_ops.emplace_back(i, op_errors[i]);
+  }
+}
+
+std::vector<std::string> Store::Dedupe::op_errors() const {
+  std::vector<std::string> errors(op_count);
+  for (const auto& [i, reason] : failed_ops) errors[i] = reason;
+  return errors;
+}
+
 Store::Store() : current_(std::make_shared<const zone::ZoneSet>()) {}
 
 ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change) {
@@ -444,7 +458,7 @@ ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change) {
       // A retry of a change already applied (exactly-once across leader changes).
       result.duplicate = true;
       if (change.sequence == it->second.sequence) {
-        result.op_errors = it->second.op_errors;
+        result.op_errors = it->second.op_errors();
         result.rcode = it->second.rcode;
       } else {
         result.op_errors.assign(change.ops.size(), "");
@@ -470,7 +484,10 @@ ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change) {
     editor.finish();
   }
   if (change.sequence != 0) {
-    dedupe_[{change.origin, change.client_id}] = Dedupe{change.sequence, result.op_errors, result.rcode};
+    Dedupe& d = dedupe_[{change.origin, change.client_id}];
+    d.sequence = change.sequence;
+    d.rcode = result.rcode;
+    d.keep(result.op_errors);
   }
   return result;
 }
@@ -509,8 +526,12 @@ std::string Store::serialize() const {
     w.u32(key.first);
     w.u64(key.second);
     w.u64(d.sequence);
-    w.u32(static_cast<uint32_t>(d.op_errors.size()));
-    for (const auto& e : d.op_errors) w.str(e);
+    w.u32(d.op_count);
+    auto failed = d.failed_ops.begin();
+    for (uint32_t i = 0; i < d.op_count; ++i) {
+      const bool this_failed = failed != d.failed_ops.end() && failed->first == i;
+      w.str(this_failed ? std::string_view((failed++)->second) : std::string_view());
+    }
     w.u16(d.rcode);
   }
   w.u64(zones->record_count());
@@ -538,7 +559,11 @@ util::Result<void> Store::restore(std::string_view bytes) {
     d.sequence = r.u64();
     uint32_t n = r.u32();
     if (n > r.remaining()) return util::make_error("state: dedupe entry " + std::to_string(i) + " is corrupt");
-    for (uint32_t j = 0; j < n && r.ok(); ++j) d.op_errors.emplace_back(r.str());
+    d.op_count = n;
+    for (uint32_t j = 0; j < n && r.ok(); ++j) {
+      std::string_view e = r.str();
+      if (!e.empty()) d.failed_ops.emplace_back(j, std::string(e));
+    }
     d.rcode = r.u16();
     dedupe[{origin, client}] = std::move(d);
   }

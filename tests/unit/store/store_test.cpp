@@ -101,6 +101,31 @@ TEST_F(StoreTest, SerializeRestoreRoundTripsRecordsIndexAndDedupe) {
   EXPECT_TRUE(copy.apply(change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}, 3, 1), 10).duplicate);
 }
 
+TEST_F(StoreTest, ARetryGetsEachOpsOwnOutcomeBackAlsoAfterARestore) {
+  auto c = change({add(record("a.example.com.", dns::rrtype::A, "192.0.2.1")),
+                   add(record("b.other.test.", dns::rrtype::A, "192.0.2.2")),
+                   add(record("c.example.com.", dns::rrtype::A, "192.0.2.3")),
+                   remove(record("d.example.com.", dns::rrtype::A, "192.0.2.4"))},
+                  5, 1);
+  const auto first = store_.apply(c, 2);
+  ASSERT_EQ(first.op_errors.size(), 4u);
+  ASSERT_EQ(first.op_errors[0], "");
+  ASSERT_NE(first.op_errors[1], "");
+  ASSERT_EQ(first.op_errors[2], "");
+  ASSERT_NE(first.op_errors[3], "");
+
+  const auto retry = store_.apply(c, 3);
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.op_errors, first.op_errors);
+
+  store::Store copy;
+  ASSERT_TRUE(copy.restore(store_.serialize()));
+  EXPECT_EQ(copy.serialize(), store_.serialize());
+  const auto retry_after_restore = copy.apply(c, 4);
+  EXPECT_TRUE(retry_after_restore.duplicate);
+  EXPECT_EQ(retry_after_restore.op_errors, first.op_errors);
+}
+
 TEST_F(StoreTest, DigestDiffersWhenRecordsDiffer) {
   std::string before = store_.digest();
   ASSERT_TRUE(store_.apply(change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}), 2).all_ok());
