@@ -156,21 +156,21 @@ class DnsNodeCluster:
         self.stdin_add("probe", "192.0.2.99")
         return self.mode
 
-    def stdin_add(self, owner, ip):
+    def command(self, line):
+        """Sends one stdin command to node 0 and returns its reply line."""
         s = self.servers[0]
         with self.stdin_lock:
-            s.proc.stdin.write(f"ADD: {owner}.{ORIGIN} 300 A {ip}\n".encode())
+            s.proc.stdin.write(f"{line}\n".encode())
             s.proc.stdin.flush()
-            line = self._stdout_line()
-        return line.startswith("OK")
+            return self._stdout_line()
+
+    def stdin_add(self, owner, ip):
+        return self.command(f"ADD: {owner}.{ORIGIN} 300 A {ip}").startswith("OK")
 
     def node0_role(self):
         """Node 0's Raft role now ('leader', 'follower', ...): every change goes to node 0,
         and a follower forwards it to the leader, which costs a round trip more."""
-        with self.stdin_lock:
-            self.servers[0].proc.stdin.write(b"STATUS\n")
-            self.servers[0].proc.stdin.flush()
-            line = self._stdout_line()
+        line = self.command("STATUS")
         if not line.startswith("OK "):
             return "unknown"
         return json.loads(line[3:]).get("role", "unknown")
