@@ -23,10 +23,11 @@ ZONE_DIR = os.path.join(REPO, "zone-files")
 
 
 def free_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on `host` right now."""
+    """A port free for both UDP and TCP on `host` right now, from below Linux's
+    ephemeral range, where a client socket of another test could take it first."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(200):
-        port = random.randint(20000, 60000)
+        port = random.randint(20000, 32767)
         try:
             with socket.socket(family, socket.SOCK_STREAM) as t, socket.socket(family, socket.SOCK_DGRAM) as u:
                 t.bind((host, port))
