@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from node_harness import free_port  # noqa: E402,F401  (ports below the ephemeral range, as the tests use)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ZONE_SERIAL = 2026112201
 
@@ -24,22 +26,6 @@ ZONE_SERIAL = 2026112201
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
-
-def free_port():
-    """A free loopback port, free for both UDP and TCP (high ports only)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-        if port < 20000:
-            continue
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free loopback port")
 
 
 def machine():

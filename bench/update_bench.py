@@ -24,13 +24,11 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import random
 import shutil
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time

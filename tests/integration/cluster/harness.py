@@ -4,8 +4,8 @@ import os
 import queue
 import random
 import signal
-import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -13,6 +13,9 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from node_harness import free_port  # noqa: E402,F401  (re-exported for the cluster tests)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BIN = os.environ.get("DNSNODE_BIN", os.path.join(REPO, "build", "src", "node", "dns-node"))
@@ -23,20 +26,6 @@ example.com NS ns1.example.com
 ns1.example.com A 127.0.0.1
 """
 
-
-def free_port():
-    """A loopback port free for both UDP and TCP right now, from below Linux's
-    ephemeral range, where a client socket of another test could take it first."""
-    while True:
-        port = random.randint(20000, 32767)
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
-                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                t.bind(("127.0.0.1", port))
-                u.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
 
 
 class Node:

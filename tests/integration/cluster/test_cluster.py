@@ -1,6 +1,4 @@
 """Replicated cluster: any node takes a change, every node serves it, no quorum needed to answer."""
-import json
-import os
 import random
 import threading
 import time

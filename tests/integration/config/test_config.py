@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from node_harness import ZONE_DIR, DnsNode, config_for, free_port, rrset_texts, run_to_exit
+from node_harness import ZONE_DIR, config_for, free_port, rrset_texts, run_to_exit
 
 
 def run_with_config(tmp_path, text, node_id="0"):

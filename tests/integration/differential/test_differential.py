@@ -28,9 +28,9 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
+import sys
 import time
 from pathlib import Path
 
@@ -45,6 +45,8 @@ import dns.rdatatype
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from node_harness import free_port  # noqa: E402
 ZONE = "example.com."
 SERIAL = 2024010101
 
@@ -119,21 +121,6 @@ TYPES = ["A", "AAAA", "NS", "SOA", "MX", "TXT", "CNAME", "SRV", "CAA", "PTR", "D
 PLAIN_TYPES = ["A", "TXT", "MX", "ANY"]  # asked without EDNS (512-octet limit)
 TCP_TYPES = ["A", "TXT", "NS"]
 
-
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                    u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            if port > 1024:
-                return port
-    raise RuntimeError("no free port")
 
 
 class Server:

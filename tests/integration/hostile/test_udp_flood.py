@@ -8,7 +8,6 @@ import time
 import dns.flags
 import dns.message
 import dns.query
-import pytest
 
 from node_harness import config_for
 

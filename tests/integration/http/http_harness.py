@@ -1,7 +1,6 @@
 """A cluster whose nodes serve the HTTP API, with TSIG keys, and helpers to talk to it."""
 import base64
 import json
-import os
 import re
 import subprocess
 import urllib.error
