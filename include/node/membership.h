@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "raft/types.h"
 #include "util/result.h"
 
 namespace node {
@@ -52,6 +53,36 @@ std::string apply_member_op(MemberMap& members, const MemberOp& op);
 std::string encode_cluster_state(const MemberMap& members, std::string_view store_state);
 /// Splits checkpoint bytes into the member list and the store's state.
 util::Result<std::pair<MemberMap, std::string_view>> decode_cluster_state(std::string_view bytes);
+
+/// The leader's side of the holds-data marks. A voter's acknowledgement
+/// counts toward commitment only from the log entry that marks it as holding
+/// data (raft::Core::CommitFloor), so every entry committed with a voter's
+/// help commits its mark too: a voter that comes back with its data lost is
+/// always recognised and refused, never taken for a new member.
+class DataMarks {
+ public:
+  /// The leader of `term` appended `member`'s mark at `index`.
+  void proposed(uint32_t member, raft::Term term, raft::Index index);
+  /// True if the leader of `term` has appended `member`'s mark.
+  bool proposed_in(uint32_t member, raft::Term term) const;
+  /// From which index `member`'s replica counts on the leader of `term`:
+  /// 0 once `committed` records it as holding data, or no longer lists it
+  /// (`committed` not empty); the index of this leader's mark for it;
+  /// otherwise never (raft::Core::kNoCommitFloor).
+  raft::Index commit_floor(uint32_t member, raft::Term term, const MemberMap& committed) const;
+
+ private:
+  struct Mark {
+    raft::Term term = 0;
+    raft::Index index = 0;
+  };
+  std::map<uint32_t, Mark> marks_;
+};
+
+/// Adds what a mark (a Set with holds_data) in a log entry not yet applied
+/// says to `members`: a member whose mark is committed but not yet applied
+/// here is already one that holds data. Other entries change nothing.
+void note_unapplied_mark(MemberMap& members, std::string_view entry_bytes);
 
 /// {"0": {"query_loc": ..., "raft_loc": ...}, ...}
 nlohmann::json members_to_json(const MemberMap& members);

@@ -27,6 +27,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -222,6 +224,19 @@ class Core {
   /// Become a (pre-)candidate now, as if the election timeout fired.
   void campaign();
 
+  /// A host policy on whose replicas count toward commitment (§5.3's majority
+  /// rule, narrowed): a leader counts `voter`'s replica of entry N only if
+  /// N >= commit_floor(voter). kNoCommitFloor means "not at all yet". Without
+  /// a policy every replica counts. dns-node uses it so that a voter's
+  /// acknowledgement counts only from the entry that records it as holding
+  /// data: a voter whose replica helped commit anything is then known to
+  /// the cluster, and refused if it comes back with its data lost.
+  using CommitFloor = std::function<Index(NodeId voter)>;
+  static constexpr Index kNoCommitFloor = std::numeric_limits<Index>::max();
+  void set_commit_floor(CommitFloor floor) { commit_floor_ = std::move(floor); }
+  /// Leader: the policy changed in a way that may allow a commit; re-check now.
+  void recheck_commit();
+
   // ---- snapshots, compaction, prune policy --------------------------------
 
   /// Snapshot metadata for state-machine index `index` (term and membership
@@ -337,6 +352,7 @@ class Core {
   Config config_;
   RaftLog log_;
   Counters counters_;
+  CommitFloor commit_floor_;
 
   Term term_ = 0;
   NodeId vote_ = kNoNode;

@@ -16,6 +16,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -93,6 +94,7 @@ class Cluster::Impl {
   util::Result<void> create_core(const std::vector<raft::NodeId>& voters);
   raft::Transport::PeerMap peer_map() const;
   void reconcile_membership();
+  void propose_data_marks(const MemberMap& known);
   bool membership_settled() const;
   void handle_join_request(const raft::Message& m);
   void handle_join_response(const raft::Message& m);
@@ -145,13 +147,13 @@ class Cluster::Impl {
   std::vector<raft::NodeId> bootstrap_voters_;  // the cluster's first voters (Raft's initial membership)
   raft::Restored restored_;                    // kept until the core exists (a joining node waits)
   uint64_t ticks_ = 0;
-  uint64_t bootstrap_proposed_at_ = 0;
   bool removed_ = false;
   // A fresh node of a multi-node cluster asks its peers before it votes.
   bool probing_ = false;
   uint64_t probe_started_tick_ = 0;
   std::set<raft::NodeId> probe_answers_;
-  std::map<uint32_t, uint64_t> holds_data_proposed_at_;
+  DataMarks data_marks_;                 // leader: holds-data marks of this term
+  raft::Term bootstrap_proposed_term_ = 0;  // leader: term the first member list was proposed in
 };
 
 util::Result<void> Cluster::Impl::open() {
@@ -267,6 +269,8 @@ util::Result<void> Cluster::Impl::create_core(const std::vector<raft::NodeId>& v
   auto core = raft::Core::create(rc, std::move(restored_));
   if (!core) return util::make_error("raft state in " + options_.data_dir + "/raft: " + core.error().message);
   core_ = std::move(core.value());
+  core_->set_commit_floor(
+      [this](raft::NodeId voter) { return data_marks_.commit_floor(config_id(voter), core_->term(), members_); });
   if (snapshot_index_ > 0) {
     auto snap = storage_->load_snapshot();
     if (snap && snap.value()) {
@@ -540,7 +544,15 @@ void Cluster::Impl::handle_join_request(const raft::Message& m) {
   reply.type = raft::MessageType::JoinResponse;
   reply.from = raft_id(options_.self);
   reply.to = m.from;
-  const MemberMap& known = members_.empty() ? options_.members : members_;
+  MemberMap known = members_.empty() ? options_.members : members_;
+  if (core_) {
+    // A mark committed on a quorum may not be applied here yet; it counts.
+    for (raft::Index i = std::max(applied_, core_->first_index() - 1) + 1; i <= core_->last_index(); ++i) {
+      if (const raft::Entry* e = core_->log().entry(i); e && e->type == raft::EntryType::Normal) {
+        note_unapplied_mark(known, e->data);
+      }
+    }
+  }
   reply.data = nlohmann::json{{"voters", bootstrap_voters_}, {"members", members_to_json(known)}}.dump();
   spdlog::info("node {} asks to join", config_id(m.from));
   transport_->send(std::move(reply));
@@ -590,6 +602,31 @@ void Cluster::Impl::handle_join_response(const raft::Message& m) {
   schedule_ready();
 }
 
+void Cluster::Impl::propose_data_marks(const MemberMap& known) {
+  // A member that has acknowledged entries holds data: note it, so that one
+  // restarted with an empty data directory is refused. Until the mark is in
+  // the log, the member's acknowledgements do not count (DataMarks).
+  const raft::Term term = core_->term();
+  const raft::Status status = core_->status();
+  for (const auto& [id, info] : known) {
+    if (data_marks_.proposed_in(id, term)) continue;
+    if (auto m = members_.find(id); m != members_.end() && m->second.holds_data) continue;
+    bool acked = id == options_.self;
+    for (const auto& p : status.peers) acked |= p.id == raft_id(id) && p.match > 0;
+    if (!acked) continue;
+    MemberOp op;
+    op.id = id;
+    op.info = info;
+    op.info.holds_data = true;
+    op.origin = options_.self;
+    auto proposed = core_->propose(encode_member_op(op));
+    if (!proposed) continue;
+    data_marks_.proposed(id, term, proposed->index);
+    core_->recheck_commit();  // the floor just came down from "never"
+    schedule_ready();
+  }
+}
+
 bool Cluster::Impl::membership_settled() const {
   const raft::Membership& ms = core_->membership();
   if (!ms.learners.empty()) return false;
@@ -606,37 +643,26 @@ void Cluster::Impl::reconcile_membership() {
   // one single-server change at a time (dissertation §4.1); the core refuses
   // a second change while one is uncommitted, so retrying each tick is safe.
   if (members_.empty()) {
-    // First leader of a new cluster: record the config's members.
-    if (bootstrap_proposed_at_ != 0 && ticks_ < bootstrap_proposed_at_ + 20) return;
-    bootstrap_proposed_at_ = ticks_;
-    for (raft::NodeId v : core_->membership().voters) {
-      auto it = options_.members.find(config_id(v));
-      if (it == options_.members.end()) continue;
-      MemberOp op;
-      op.id = it->first;
-      op.info = it->second;
-      op.origin = options_.self;
-      (void)core_->propose(encode_member_op(op));
+    // First leader of a new cluster: record the config's members, once per
+    // term (its own entries stay in its log), before any mark.
+    if (bootstrap_proposed_term_ != core_->term()) {
+      bool all = true;
+      for (raft::NodeId v : core_->membership().voters) {
+        auto it = options_.members.find(config_id(v));
+        if (it == options_.members.end()) continue;
+        MemberOp op;
+        op.id = it->first;
+        op.info = it->second;
+        op.origin = options_.self;
+        all &= static_cast<bool>(core_->propose(encode_member_op(op)));
+      }
+      if (all) bootstrap_proposed_term_ = core_->term();
+      schedule_ready();
     }
-    schedule_ready();
+    if (bootstrap_proposed_term_ == core_->term()) propose_data_marks(options_.members);
     return;
   }
-  // Note which members hold data, so that one restarted empty is refused.
-  for (const auto& [id, info] : members_) {
-    if (info.holds_data) continue;
-    bool acked = id == options_.self;
-    for (const auto& p : core_->status().peers) acked |= p.id == raft_id(id) && p.match > 0;
-    uint64_t& last = holds_data_proposed_at_[id];
-    if (!acked || (last != 0 && ticks_ < last + 20)) continue;
-    last = ticks_;
-    MemberOp op;
-    op.id = id;
-    op.info = info;
-    op.info.holds_data = true;
-    op.origin = options_.self;
-    (void)core_->propose(encode_member_op(op));
-    schedule_ready();
-  }
+  propose_data_marks(members_);
   const raft::Membership& ms = core_->membership();
   for (const auto& [id, info] : members_) {
     if (!ms.contains(raft_id(id))) {

@@ -1,6 +1,7 @@
 // Encoding and deterministic application of member-list changes.
 #include "node/membership.h"
 
+#include "raft/core.h"
 #include "util/bytes.h"
 
 namespace node {
@@ -112,6 +113,39 @@ util::Result<std::pair<MemberMap, std::string_view>> decode_cluster_state(std::s
   }
   if (!r.ok()) return util::make_error("checkpoint: member list is truncated");
   return std::make_pair(std::move(members), bytes.substr(r.position()));
+}
+
+void DataMarks::proposed(uint32_t member, raft::Term term, raft::Index index) {
+  auto [it, inserted] = marks_.try_emplace(member, Mark{term, index});
+  // Within a term the first mark counts; a later copy would only raise the floor.
+  if (!inserted && it->second.term != term) it->second = {term, index};
+}
+
+bool DataMarks::proposed_in(uint32_t member, raft::Term term) const {
+  auto it = marks_.find(member);
+  return it != marks_.end() && it->second.term == term;
+}
+
+raft::Index DataMarks::commit_floor(uint32_t member, raft::Term term, const MemberMap& committed) const {
+  if (!committed.empty()) {
+    auto m = committed.find(member);
+    // A voter the list no longer names is on its way out; counting it as
+    // before keeps its removal from waiting on the other voters alone.
+    if (m == committed.end() || m->second.holds_data) return 0;
+  }
+  // A mark appended by an earlier leader may have been lost with its term;
+  // only this leader's own entry is known to stay in its log.
+  auto it = marks_.find(member);
+  if (it != marks_.end() && it->second.term == term) return it->second.index;
+  return raft::Core::kNoCommitFloor;
+}
+
+void note_unapplied_mark(MemberMap& members, std::string_view entry_bytes) {
+  if (!is_member_entry(entry_bytes)) return;
+  auto op = decode_member_op(entry_bytes);
+  if (!op || op->kind != MemberOp::Kind::Set || !op->info.holds_data) return;
+  auto [it, inserted] = members.try_emplace(op->id, op->info);
+  it->second.holds_data = true;
 }
 
 nlohmann::json members_to_json(const MemberMap& members) {

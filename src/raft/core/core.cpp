@@ -446,18 +446,36 @@ void Core::append_entries(std::vector<Entry> ents) {
 // ---- commitment -------------------------------------------------------------------
 
 Index Core::quorum_match() const {
-  std::vector<Index> matches;
+  // Each voter supports the entries in [floor, match]: its replica holds
+  // everything up to match, and the host's policy counts it from floor on.
+  struct Support {
+    Index floor = 0;
+    Index match = 0;
+  };
+  std::vector<Support> voters;
   for (NodeId id : membership_.voters) {
+    Support s;
     if (id == config_.id) {
-      matches.push_back(log_.last_index());
+      s.match = log_.last_index();
     } else {
       auto it = progress_.find(id);
-      matches.push_back(it == progress_.end() ? 0 : it->second.match);
+      s.match = it == progress_.end() ? 0 : it->second.match;
     }
+    if (commit_floor_) s.floor = commit_floor_(id);
+    voters.push_back(s);
   }
-  if (matches.empty()) return 0;
-  std::sort(matches.begin(), matches.end(), std::greater<>());
-  return matches[matches.size() / 2];
+  if (voters.empty()) return 0;
+  // The highest index a majority supports is one of the match values.
+  const size_t quorum = voters.size() / 2 + 1;
+  Index best = 0;
+  for (const Support& candidate : voters) {
+    const Index n = candidate.match;
+    if (n <= best) continue;
+    size_t supporters = 0;
+    for (const Support& v : voters) supporters += (v.floor <= n && n <= v.match) ? 1 : 0;
+    if (supporters >= quorum) best = n;
+  }
+  return best;
 }
 
 bool Core::maybe_commit() {
@@ -469,6 +487,12 @@ bool Core::maybe_commit() {
     return true;
   }
   return false;
+}
+
+void Core::recheck_commit() {
+  if (state_ != State::Leader || !maybe_commit()) return;
+  bcast_append();  // followers learn the new commit index now
+  after_commit();
 }
 
 bool Core::committed_in_current_term() const { return log_.term_at(log_.committed()) == term_; }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "raft/core.h"
+
 namespace {
 
 node::MemberOp set(uint32_t id, const std::string& q, const std::string& r) {
@@ -12,7 +14,7 @@ node::MemberOp set(uint32_t id, const std::string& q, const std::string& r) {
   return op;
 }
 
-node::MemberOp remove(uint32_t id) {
+node::MemberOp remove_op(uint32_t id) {
   node::MemberOp op;
   op.kind = node::MemberOp::Kind::Remove;
   op.id = id;
@@ -69,10 +71,10 @@ TEST(Membership, AnAddressInUseByAnotherMemberIsRefused) {
 TEST(Membership, RemovingAnUnknownOrTheLastMemberIsRefused) {
   node::MemberMap m;
   ASSERT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
-  EXPECT_NE(node::apply_member_op(m, remove(5)), "");
-  EXPECT_NE(node::apply_member_op(m, remove(0)), "");
+  EXPECT_NE(node::apply_member_op(m, remove_op(5)), "");
+  EXPECT_NE(node::apply_member_op(m, remove_op(0)), "");
   ASSERT_EQ(node::apply_member_op(m, set(1, "127.0.0.1:3", "127.0.0.1:4")), "");
-  EXPECT_EQ(node::apply_member_op(m, remove(0)), "");
+  EXPECT_EQ(node::apply_member_op(m, remove_op(0)), "");
   EXPECT_EQ(m.count(0), 0u);
 }
 
@@ -89,3 +91,54 @@ TEST(Membership, ClusterStateCarriesMembersAndStoreBytes) {
 }
 
 }  // namespace
+
+// The holds-data marks and the commit floor they give (DataMarks).
+TEST(DataMarks, AnUnmarkedVoterCountsOnlyFromTheMarkThisLeaderAppended) {
+  node::DataMarks marks;
+  node::MemberMap committed;
+  ASSERT_EQ(node::apply_member_op(committed, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
+  ASSERT_EQ(node::apply_member_op(committed, set(1, "127.0.0.1:3", "127.0.0.1:4")), "");
+  EXPECT_EQ(marks.commit_floor(1, 5, committed), raft::Core::kNoCommitFloor);
+  EXPECT_FALSE(marks.proposed_in(1, 5));
+  marks.proposed(1, 5, 42);
+  EXPECT_TRUE(marks.proposed_in(1, 5));
+  EXPECT_EQ(marks.commit_floor(1, 5, committed), 42u);
+  marks.proposed(1, 5, 50);
+  EXPECT_EQ(marks.commit_floor(1, 5, committed), 42u) << "the first mark of a term counts";
+  // A later term's leader cannot rely on an entry of an earlier term.
+  EXPECT_EQ(marks.commit_floor(1, 6, committed), raft::Core::kNoCommitFloor);
+  EXPECT_FALSE(marks.proposed_in(1, 6));
+  marks.proposed(1, 6, 60);
+  EXPECT_EQ(marks.commit_floor(1, 6, committed), 60u);
+}
+
+TEST(DataMarks, AMarkedOrDepartingMemberAlwaysCounts) {
+  node::DataMarks marks;
+  node::MemberMap committed;
+  auto marked = set(0, "127.0.0.1:1", "127.0.0.1:2");
+  marked.info.holds_data = true;
+  ASSERT_EQ(node::apply_member_op(committed, marked), "");
+  EXPECT_EQ(marks.commit_floor(0, 3, committed), 0u);
+  EXPECT_EQ(marks.commit_floor(7, 3, committed), 0u) << "no longer listed: being removed";
+  // A new cluster (nothing committed yet): nobody counts before its mark.
+  EXPECT_EQ(marks.commit_floor(0, 3, node::MemberMap{}), raft::Core::kNoCommitFloor);
+}
+
+TEST(DataMarks, AnUnappliedMarkIsReportedAndOtherEntriesChangeNothing) {
+  node::MemberMap known;
+  ASSERT_EQ(node::apply_member_op(known, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
+  const node::MemberMap before = known;
+  node::note_unapplied_mark(known, node::encode_member_op(set(0, "127.0.0.1:1", "127.0.0.1:2")));
+  node::note_unapplied_mark(known, node::encode_member_op(remove_op(0)));
+  node::note_unapplied_mark(known, "not a member entry");
+  EXPECT_EQ(known, before);
+  auto mark = set(0, "127.0.0.1:1", "127.0.0.1:2");
+  mark.info.holds_data = true;
+  node::note_unapplied_mark(known, node::encode_member_op(mark));
+  EXPECT_TRUE(known.at(0).holds_data);
+  auto other = set(3, "127.0.0.1:5", "127.0.0.1:6");
+  other.info.holds_data = true;
+  node::note_unapplied_mark(known, node::encode_member_op(other));
+  ASSERT_TRUE(known.count(3)) << "a mark for a member not yet listed here";
+  EXPECT_TRUE(known.at(3).holds_data);
+}

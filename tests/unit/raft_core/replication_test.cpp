@@ -293,6 +293,60 @@ TEST(Replication, HeartbeatCommitIsLimitedToFollowerMatch) {
   EXPECT_TRUE(seen);
 }
 
+// The commit floor: a replica counts only for entries at or above its voter's floor.
+TEST(Replication, ReplicaBelowItsCommitFloorDoesNotCountTowardCommitment) {
+  Net net(3);
+  net.elect(1);
+  std::map<NodeId, Index> floors;  // absent: counts from index 0
+  net.at(1).set_commit_floor([&](NodeId v) {
+    auto it = floors.find(v);
+    return it == floors.end() ? 0 : it->second;
+  });
+  net.isolate(2);
+  floors[3] = Core::kNoCommitFloor;
+  const Index before = net.at(1).commit();
+  (void)net.at(1).propose("a");
+  (void)net.at(1).propose("b");
+  net.deliver_all();
+  // Node 3 holds both entries, but only the leader's replica counts: 1 of 3.
+  ASSERT_EQ(net.at(1).log().entry(before + 2)->data, "b");
+  EXPECT_EQ(net.at(1).commit(), before);
+  EXPECT_TRUE(normal_data(net.applied[3]).empty());
+
+  // From "b" on, node 3 counts: "b" commits, and "a" with it (§5.3).
+  floors[3] = before + 2;
+  net.at(1).recheck_commit();
+  net.deliver_all();
+  EXPECT_EQ(net.at(1).commit(), before + 2);
+  EXPECT_EQ(normal_data(net.applied[1]), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(normal_data(net.applied[3]), (std::vector<std::string>{"a", "b"})) << "the new commit index reaches followers";
+}
+
+TEST(Replication, CommitFloorAboveAVotersMatchHoldsCommitmentBack) {
+  Net net(3);
+  net.elect(1);
+  const Index base = net.at(1).last_index();
+  Index floor3 = base + 3;  // an entry node 3 does not hold yet
+  net.at(1).set_commit_floor([&](NodeId v) { return v == 3 ? floor3 : 0; });
+  net.isolate(2);
+  (void)net.at(1).propose("a");
+  (void)net.at(1).propose("b");
+  net.deliver_all();
+  EXPECT_LT(net.at(1).commit(), base + 1) << "node 3 holds a and b, but below its floor";
+  (void)net.at(1).propose("c");
+  net.deliver_all();
+  EXPECT_EQ(net.at(1).commit(), base + 3) << "once node 3 holds its floor entry, it counts for it";
+}
+
+TEST(Replication, WithoutACommitFloorEveryReplicaCounts) {
+  Net net(3);
+  net.elect(1);
+  net.isolate(2);
+  (void)net.at(1).propose("a");
+  net.deliver_all();
+  EXPECT_EQ(normal_data(net.applied[3]), (std::vector<std::string>{"a"}));
+}
+
 TEST(Replication, FollowersReportAppliedIndexToLeader) {
   Net net(3);
   net.elect(1);
