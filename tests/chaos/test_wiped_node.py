@@ -76,3 +76,31 @@ def test_wiped_voter_restarted_with_join_instead_of_being_replaced_cannot_lose_a
                 os.kill(n.proc.pid, signal.SIGCONT)
         c.stop()
 
+
+
+def test_a_node_starting_without_raft_state_counts_as_having_voted_in_the_current_term(tmp_path):
+    # A node with an empty data directory that the cluster does not know as
+    # holding data may still have voted before it lost its disk (§5.2: one
+    # vote per term). It starts in the newest term the members report, as if
+    # it had voted in it, so it cannot vote a second time there.
+    c = Cluster(tmp_path, 5)
+    # A fresh node waits for answers from enough members to meet every quorum
+    # (here 3 of the other 4), so four start first and the fifth later.
+    first, late = c.nodes[:4], c.nodes[4]
+    try:
+        for n in first:
+            n.start()
+        leader = c.leader(among=first)
+        term = leader.status()["term"]
+        assert term >= 1
+        late.start()  # never started before: it held no data, so it may take part
+        c.wait_until(lambda: late.status().get("role") == "follower", 15, "the new node following")
+        s = late.status()
+        assert s["term"] == term, s
+        assert s["vote"] == str(late.id), s  # without this it would be free to vote in the current term
+        # It starts in step with the cluster: no election was needed.
+        assert c.leader() is leader and leader.status()["term"] == term
+        name, expected = c.seed_names[late.id]
+        c.wait_all_answer(name, expected)
+    finally:
+        c.stop()

@@ -99,6 +99,7 @@ class Cluster::Impl {
   void handle_join_request(const raft::Message& m);
   void handle_join_response(const raft::Message& m);
   util::Result<void> record_bootstrap();
+  util::Result<void> adopt_heard_term();
   /// Ends the fresh-start probe: creates the core, or stops the process.
   void finish_fresh_start(util::Result<void> verdict);
   std::string bootstrap_path() const { return options_.data_dir + "/cluster-bootstrap.json"; }
@@ -152,6 +153,7 @@ class Cluster::Impl {
   bool probing_ = false;
   uint64_t probe_started_tick_ = 0;
   std::set<raft::NodeId> probe_answers_;
+  raft::Term heard_term_ = 0;  // a fresh node: the newest term a member reported
   DataMarks data_marks_;                 // leader: holds-data marks of this term
   raft::Term bootstrap_proposed_term_ = 0;  // leader: term the first member list was proposed in
 };
@@ -266,6 +268,7 @@ util::Result<void> Cluster::Impl::create_core(const std::vector<raft::NodeId>& v
   rc.heartbeat_tick = 1;
   rc.seed = (static_cast<uint64_t>(Clock::now().time_since_epoch().count()) << 8) ^ rc.id;
   rc.max_log_lag_entries = options_.prune_lag_entries;
+  if (auto r = adopt_heard_term(); !r) return r;
   auto core = raft::Core::create(rc, std::move(restored_));
   if (!core) return util::make_error("raft state in " + options_.data_dir + "/raft: " + core.error().message);
   core_ = std::move(core.value());
@@ -283,6 +286,21 @@ util::Result<void> Cluster::Impl::create_core(const std::vector<raft::NodeId>& v
   while (!storage_failed_ && core_->has_ready()) process_ready();
   spdlog::info("restored state: applied index {}, {} records", applied_, store_.snapshot()->record_count());
   return {};
+}
+
+util::Result<void> Cluster::Impl::adopt_heard_term() {
+  // A node that starts with no Raft state may have voted before it lost its
+  // data (§5.2: at most one vote per term). It starts in the newest term its
+  // peers report, counted as already voted in, so it cannot vote twice in a
+  // term that may have elected a leader with its lost vote.
+  if (heard_term_ == 0 || restored_.hard_state.term != 0 || !restored_.entries.empty() ||
+      restored_.snapshot.index != 0) {
+    return {};
+  }
+  restored_.hard_state.term = heard_term_;
+  restored_.hard_state.vote = raft_id(options_.self);
+  if (auto r = storage_->set_hard_state(restored_.hard_state); !r) return r;
+  return storage_->sync();
 }
 
 raft::Transport::PeerMap Cluster::Impl::peer_map() const {
@@ -553,7 +571,10 @@ void Cluster::Impl::handle_join_request(const raft::Message& m) {
       }
     }
   }
-  reply.data = nlohmann::json{{"voters", bootstrap_voters_}, {"members", members_to_json(known)}}.dump();
+  reply.data = nlohmann::json{{"voters", bootstrap_voters_},
+                              {"members", members_to_json(known)},
+                              {"term", core_ ? core_->term() : raft::Term{0}}}
+                   .dump();
   spdlog::info("node {} asks to join", config_id(m.from));
   transport_->send(std::move(reply));
 }
@@ -576,6 +597,9 @@ void Cluster::Impl::handle_join_response(const raft::Message& m) {
         ": its data was lost, and it must not vote with an empty log. To replace it: on a member run MEMBER "
         "REMOVE " + self + ", then MEMBER ADD " + self + " <query_loc> <raft_loc>, and start this node with "
         "--join <raft_loc of a member>"));
+  }
+  if (j.contains("term") && j["term"].is_number_unsigned()) {
+    heard_term_ = std::max(heard_term_, j["term"].get<raft::Term>());
   }
   if (probing_) {
     probe_answers_.insert(m.from);
@@ -909,6 +933,7 @@ nlohmann::json Cluster::Impl::status_on_io_thread() const {
   j["node"] = std::to_string(options_.self);
   j["role"] = raft::role_name(s.role);
   j["term"] = s.term;
+  j["vote"] = s.vote == raft::kNoNode ? nlohmann::json(nullptr) : nlohmann::json(std::to_string(config_id(s.vote)));
   j["leader"] = s.leader == raft::kNoNode ? nlohmann::json(nullptr) : nlohmann::json(std::to_string(config_id(s.leader)));
   j["commit_index"] = s.commit;
   j["applied_index"] = applied_;
