@@ -22,12 +22,21 @@ BIN = os.environ.get("DNSNODE_BIN", os.path.join(REPO, "build", "src", "node", "
 ZONE_DIR = os.path.join(REPO, "zone-files")
 
 
+# Test ports come from below Linux's ephemeral range (32768-60999), where a
+# client socket of another test could take one between the pick and the
+# listen; they are handed out in turn from a random start, so that two picks
+# in one run never return the same port before the first is bound.
+_PORTS_FIRST, _PORTS_LAST = 20000, 32767
+_next_port = random.randint(_PORTS_FIRST, _PORTS_LAST)
+
+
 def free_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on `host` right now, from below Linux's
-    ephemeral range, where a client socket of another test could take it first."""
+    """A port free for both UDP and TCP on `host` right now, not handed out before in this run."""
+    global _next_port
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(200):
-        port = random.randint(20000, 32767)
+    for _ in range(500):
+        port = _next_port
+        _next_port = port + 1 if port < _PORTS_LAST else _PORTS_FIRST
         try:
             with socket.socket(family, socket.SOCK_STREAM) as t, socket.socket(family, socket.SOCK_DGRAM) as u:
                 t.bind((host, port))

@@ -785,19 +785,23 @@ void Cluster::Impl::process_ready() {
   if (rd.hard_state) {
     if (auto r = storage_->set_hard_state(*rd.hard_state); !r) return fatal_storage("saving term and vote", r.error());
   }
-  // A leader sends its new entries (and the new commit index) to the
-  // followers before its own fsync, so the fsyncs happen at once
-  // (dissertation §10.2.1). Safe because the leader's own copy is counted
-  // towards a commit only when the followers' answers are handled, which is
-  // on this thread, after this fsync; and only Append and Heartbeat go early,
-  // never an answer that promises something about this node's disk (a vote,
+  // Some messages leave before the fsync, so that it overlaps the network:
+  // - a leader's Append and Heartbeat (dissertation §10.2.1). Safe because
+  //   the leader's own copy is counted towards a commit only when the
+  //   followers' answers are handled, which is on this thread, after this
+  //   fsync;
+  // - a Forward: a client's change on its way to the leader, which promises
+  //   nothing about this node's disk.
+  // Never an answer that promises something about this node's disk (a vote,
   // an acknowledgement), nor anything from a Ready that changes term or vote.
-  const bool send_early = transport_ && rd.must_sync() && !vote_changed && !rd.snapshot &&
-                          core_->role() == raft::Role::Leader;
+  const bool may_send_early = transport_ && rd.must_sync() && !vote_changed && !rd.snapshot;
+  const bool leader = core_->role() == raft::Role::Leader;
   std::vector<raft::Message> after_sync;
-  if (send_early) {
+  if (may_send_early) {
     for (auto& m : rd.messages) {
-      if (m.type == raft::MessageType::Append || m.type == raft::MessageType::Heartbeat) {
+      const bool early = m.type == raft::MessageType::Forward ||
+                         (leader && (m.type == raft::MessageType::Append || m.type == raft::MessageType::Heartbeat));
+      if (early) {
         transport_->send(std::move(m));
       } else {
         after_sync.push_back(std::move(m));
