@@ -70,6 +70,9 @@ class DataMarks {
   /// (`committed` not empty); the index of this leader's mark for it;
   /// otherwise never (raft::Core::kNoCommitFloor).
   raft::Index commit_floor(uint32_t member, raft::Term term, const MemberMap& committed) const;
+  /// `member` left the member list: a node added again under its id is a new
+  /// one and needs a mark of its own.
+  void forget(uint32_t member) { marks_.erase(member); }
 
  private:
   struct Mark {

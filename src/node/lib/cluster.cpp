@@ -861,6 +861,7 @@ void Cluster::Impl::apply_committed(const std::vector<raft::Entry>& entries) {
       MemberMap before = members_;
       std::string err = apply_member_op(members_, op.value());
       members_changed |= members_ != before;
+      if (err.empty() && op->kind == MemberOp::Kind::Remove) data_marks_.forget(op->id);
       if (!err.empty()) spdlog::info("member change at {} refused: {}", e.index, err);
       if (op->origin == options_.self) {
         store::ApplyResult r;

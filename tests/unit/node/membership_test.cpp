@@ -105,6 +105,11 @@ TEST(DataMarks, AnUnmarkedVoterCountsOnlyFromTheMarkThisLeaderAppended) {
   EXPECT_EQ(marks.commit_floor(1, 5, committed), 42u);
   marks.proposed(1, 5, 50);
   EXPECT_EQ(marks.commit_floor(1, 5, committed), 42u) << "the first mark of a term counts";
+  // A member removed and added again is a new node: it needs a mark of its own.
+  marks.forget(1);
+  EXPECT_FALSE(marks.proposed_in(1, 5));
+  EXPECT_EQ(marks.commit_floor(1, 5, committed), raft::Core::kNoCommitFloor);
+  marks.proposed(1, 5, 42);
   // A later term's leader cannot rely on an entry of an earlier term.
   EXPECT_EQ(marks.commit_floor(1, 6, committed), raft::Core::kNoCommitFloor);
   EXPECT_FALSE(marks.proposed_in(1, 6));
