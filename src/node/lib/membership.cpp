@@ -64,6 +64,10 @@ std::string apply_member_op(MemberMap& members, const MemberOp& op) {
       }
       return who + " is already a member (at " + it->second.raft_loc + "); remove it first";
     }
+    // A mark only notes that a listed member holds data: one that arrives
+    // after the member's removal must not add it back. (Every log has a
+    // member's record before its mark: the leader proposes them in order.)
+    if (op.info.holds_data) return who + " is not a member (it was removed before it was noted as holding data)";
     for (const auto& [id, info] : members) {
       if (info.raft_loc == op.info.raft_loc || info.query_loc == op.info.query_loc) {
         return "node " + std::to_string(id) + " already uses " +

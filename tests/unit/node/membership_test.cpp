@@ -61,6 +61,17 @@ TEST(Membership, HoldsDataIsRecordedAndNeverCleared) {
   EXPECT_TRUE(back->first.at(0).holds_data);
 }
 
+TEST(Membership, AMarkArrivingAfterTheRemovalDoesNotAddTheMemberBack) {
+  node::MemberMap m;
+  ASSERT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
+  ASSERT_EQ(node::apply_member_op(m, set(1, "127.0.0.1:3", "127.0.0.1:4")), "");
+  ASSERT_EQ(node::apply_member_op(m, remove_op(1)), "");
+  auto late_mark = set(1, "127.0.0.1:3", "127.0.0.1:4");
+  late_mark.info.holds_data = true;
+  EXPECT_NE(node::apply_member_op(m, late_mark), "");
+  EXPECT_FALSE(m.count(1));
+}
+
 TEST(Membership, AnAddressInUseByAnotherMemberIsRefused) {
   node::MemberMap m;
   ASSERT_EQ(node::apply_member_op(m, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
@@ -121,6 +132,7 @@ TEST(DataMarks, AMarkedOrDepartingMemberAlwaysCounts) {
   node::DataMarks marks;
   node::MemberMap committed;
   auto marked = set(0, "127.0.0.1:1", "127.0.0.1:2");
+  ASSERT_EQ(node::apply_member_op(committed, marked), "");
   marked.info.holds_data = true;
   ASSERT_EQ(node::apply_member_op(committed, marked), "");
   EXPECT_EQ(marks.commit_floor(0, 3, committed), 0u);
