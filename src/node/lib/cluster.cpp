@@ -565,7 +565,7 @@ void Cluster::Impl::handle_join_request(const raft::Message& m) {
   MemberMap known = members_.empty() ? options_.members : members_;
   if (core_) {
     // A mark committed on a quorum may not be applied here yet; it counts.
-    for (raft::Index i = std::max(applied_, core_->first_index() - 1) + 1; i <= core_->last_index(); ++i) {
+    for (raft::Index i = applied_ + 1; i <= core_->last_index(); ++i) {
       if (const raft::Entry* e = core_->log().entry(i); e && e->type == raft::EntryType::Normal) {
         note_unapplied_mark(known, e->data);
       }
