@@ -63,8 +63,10 @@ class DataMarks {
  public:
   /// The leader of `term` appended `member`'s mark at `index`.
   void proposed(uint32_t member, raft::Term term, raft::Index index);
-  /// True if the leader of `term` has appended `member`'s mark.
-  bool proposed_in(uint32_t member, raft::Term term) const;
+  /// True if the leader of `term` should append a mark for `member` (once it
+  /// has acknowledged entries): `committed` does not record it as holding
+  /// data, and this leader has not appended its mark yet.
+  bool needs_mark(uint32_t member, raft::Term term, const MemberMap& committed) const;
   /// From which index `member`'s replica counts on the leader of `term`:
   /// 0 once `committed` records it as holding data, or no longer lists it
   /// (`committed` not empty); the index of this leader's mark for it;

@@ -633,8 +633,7 @@ void Cluster::Impl::propose_data_marks(const MemberMap& known) {
   const raft::Term term = core_->term();
   const raft::Status status = core_->status();
   for (const auto& [id, info] : known) {
-    if (data_marks_.proposed_in(id, term)) continue;
-    if (auto m = members_.find(id); m != members_.end() && m->second.holds_data) continue;
+    if (!data_marks_.needs_mark(id, term, members_)) continue;
     bool acked = id == options_.self;
     for (const auto& p : status.peers) acked |= p.id == raft_id(id) && p.match > 0;
     if (!acked) continue;

@@ -125,9 +125,10 @@ void DataMarks::proposed(uint32_t member, raft::Term term, raft::Index index) {
   if (!inserted && it->second.term != term) it->second = {term, index};
 }
 
-bool DataMarks::proposed_in(uint32_t member, raft::Term term) const {
+bool DataMarks::needs_mark(uint32_t member, raft::Term term, const MemberMap& committed) const {
+  if (auto m = committed.find(member); m != committed.end() && m->second.holds_data) return false;
   auto it = marks_.find(member);
-  return it != marks_.end() && it->second.term == term;
+  return it == marks_.end() || it->second.term != term;
 }
 
 raft::Index DataMarks::commit_floor(uint32_t member, raft::Term term, const MemberMap& committed) const {

@@ -110,20 +110,20 @@ TEST(DataMarks, AnUnmarkedVoterCountsOnlyFromTheMarkThisLeaderAppended) {
   ASSERT_EQ(node::apply_member_op(committed, set(0, "127.0.0.1:1", "127.0.0.1:2")), "");
   ASSERT_EQ(node::apply_member_op(committed, set(1, "127.0.0.1:3", "127.0.0.1:4")), "");
   EXPECT_EQ(marks.commit_floor(1, 5, committed), raft::Core::kNoCommitFloor);
-  EXPECT_FALSE(marks.proposed_in(1, 5));
+  EXPECT_TRUE(marks.needs_mark(1, 5, committed));
   marks.proposed(1, 5, 42);
-  EXPECT_TRUE(marks.proposed_in(1, 5));
+  EXPECT_FALSE(marks.needs_mark(1, 5, committed));
   EXPECT_EQ(marks.commit_floor(1, 5, committed), 42u);
   marks.proposed(1, 5, 50);
   EXPECT_EQ(marks.commit_floor(1, 5, committed), 42u) << "the first mark of a term counts";
   // A member removed and added again is a new node: it needs a mark of its own.
   marks.forget(1);
-  EXPECT_FALSE(marks.proposed_in(1, 5));
+  EXPECT_TRUE(marks.needs_mark(1, 5, committed));
   EXPECT_EQ(marks.commit_floor(1, 5, committed), raft::Core::kNoCommitFloor);
   marks.proposed(1, 5, 42);
   // A later term's leader cannot rely on an entry of an earlier term.
   EXPECT_EQ(marks.commit_floor(1, 6, committed), raft::Core::kNoCommitFloor);
-  EXPECT_FALSE(marks.proposed_in(1, 6));
+  EXPECT_TRUE(marks.needs_mark(1, 6, committed));
   marks.proposed(1, 6, 60);
   EXPECT_EQ(marks.commit_floor(1, 6, committed), 60u);
 }
@@ -136,6 +136,7 @@ TEST(DataMarks, AMarkedOrDepartingMemberAlwaysCounts) {
   marked.info.holds_data = true;
   ASSERT_EQ(node::apply_member_op(committed, marked), "");
   EXPECT_EQ(marks.commit_floor(0, 3, committed), 0u);
+  EXPECT_FALSE(marks.needs_mark(0, 3, committed)) << "the committed list already records it";
   EXPECT_EQ(marks.commit_floor(7, 3, committed), 0u) << "no longer listed: being removed";
   // A new cluster (nothing committed yet): nobody counts before its mark.
   EXPECT_EQ(marks.commit_floor(0, 3, node::MemberMap{}), raft::Core::kNoCommitFloor);

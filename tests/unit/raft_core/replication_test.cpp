@@ -326,7 +326,7 @@ TEST(Replication, CommitFloorAboveAVotersMatchHoldsCommitmentBack) {
   Net net(3);
   net.elect(1);
   const Index base = net.at(1).last_index();
-  Index floor3 = base + 3;  // an entry node 3 does not hold yet
+  const Index floor3 = base + 3;  // an entry node 3 does not hold yet
   net.at(1).set_commit_floor([&](NodeId v) { return v == 3 ? floor3 : 0; });
   net.isolate(2);
   (void)net.at(1).propose("a");
