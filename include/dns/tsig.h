@@ -86,4 +86,36 @@ struct Verification {
 Verification verify(const uint8_t* msg, size_t len, const Message& parsed, const std::vector<Key>& keys,
                     uint64_t now, std::string_view request_mac = {});
 
+/// Signs the messages of one multi-message response, such as a zone
+/// transfer (RFC 8945 §5.3.1): the first with the request's MAC and all the
+/// TSIG variables, each later one with the previous message's MAC and only
+/// the timers, so a client verifies the stream message by message.
+class StreamSigner {
+ public:
+  StreamSigner(const Key& key, std::string request_mac, uint16_t fudge = kDefaultFudge)
+      : key_(key), prior_mac_(std::move(request_mac)), fudge_(fudge) {}
+  /// Appends the TSIG record to `msg` (a whole message without one).
+  void sign(std::string& msg, uint64_t time_signed);
+
+ private:
+  Key key_;
+  std::string prior_mac_;
+  uint16_t fudge_;
+  bool first_ = true;
+};
+
+/// Verifies the messages of a multi-message response as StreamSigner signs
+/// them, each message signed (RFC 8945 §5.3.1; a client of ours, or a test).
+class StreamVerifier {
+ public:
+  StreamVerifier(const Key& key, std::string request_mac) : key_(key), prior_mac_(std::move(request_mac)) {}
+  /// Checks the next message of the stream (`parsed` from `msg[0..len)`).
+  Verification verify(const uint8_t* msg, size_t len, const Message& parsed, uint64_t now);
+
+ private:
+  Key key_;
+  std::string prior_mac_;
+  bool first_ = true;
+};
+
 }  // namespace dns::tsig

@@ -264,6 +264,91 @@ std::string sign(std::string& msg, const Key& key, uint64_t time_signed, std::st
   return rd.mac;
 }
 
+namespace {
+/// RFC 8945 §5.3.1: the digest of a later message of a stream: the prior
+/// MAC, the message (original ID, ARCOUNT without the TSIG), the timers.
+std::string continuation_input(std::string_view prior_mac, std::string_view message, uint16_t original_id,
+                               uint16_t arcount, uint64_t time_signed, uint16_t fudge) {
+  std::string buf;
+  buf.reserve(prior_mac.size() + message.size() + 16);
+  put16(buf, static_cast<uint16_t>(prior_mac.size()));
+  buf += prior_mac;
+  size_t at = buf.size();
+  buf += message;
+  buf[at] = static_cast<char>(original_id >> 8);
+  buf[at + 1] = static_cast<char>(original_id & 0xFF);
+  buf[at + 10] = static_cast<char>(arcount >> 8);
+  buf[at + 11] = static_cast<char>(arcount & 0xFF);
+  put48(buf, time_signed);
+  put16(buf, fudge);
+  return buf;
+}
+}  // namespace
+
+void StreamSigner::sign(std::string& msg, uint64_t time_signed) {
+  if (first_) {
+    first_ = false;
+    prior_mac_ = tsig::sign(msg, key_, time_signed, prior_mac_, 0, {}, fudge_);
+    return;
+  }
+  Rdata rd;
+  rd.algorithm = algorithm_name(key_.algorithm);
+  rd.time_signed = time_signed;
+  rd.fudge = fudge_;
+  rd.original_id = rd16(reinterpret_cast<const uint8_t*>(msg.data()));
+  uint16_t arcount = rd16(reinterpret_cast<const uint8_t*>(msg.data()) + 10);
+  rd.mac = hmac(key_, continuation_input(prior_mac_, msg, rd.original_id, arcount, time_signed, fudge_));
+  append_tsig_record(msg, key_.name, rd);
+  prior_mac_ = rd.mac;
+}
+
+Verification StreamVerifier::verify(const uint8_t* msg, size_t len, const Message& parsed, uint64_t now) {
+  std::vector<Key> keys{key_};
+  if (first_) {
+    first_ = false;
+    Verification v = tsig::verify(msg, len, parsed, keys, now, prior_mac_);
+    if (v.error == 0) prior_mac_ = v.rdata.mac;
+    v.key = nullptr;  // points into this call's key list
+    return v;
+  }
+  Verification v;
+  if (!parsed.tsig || parsed.tsig_offset < kHeaderSize || parsed.tsig_offset > len) {
+    v.error = rcode::FORMERR;
+    v.reason = "message of the stream is not signed";
+    return v;
+  }
+  auto rd = parse_rdata(parsed.tsig->rdata);
+  if (!rd) {
+    v.error = rcode::FORMERR;
+    v.reason = rd.error().message;
+    return v;
+  }
+  v.rdata = std::move(rd.value());
+  v.key_name = parsed.tsig->owner;
+  if (parsed.tsig->owner != key_.name || v.rdata.algorithm != algorithm_name(key_.algorithm)) {
+    v.error = rcode::BADKEY;
+    v.reason = "the stream changed keys";
+    return v;
+  }
+  std::string_view message(reinterpret_cast<const char*>(msg), parsed.tsig_offset);
+  std::string mac = hmac(key_, continuation_input(prior_mac_, message, v.rdata.original_id,
+                                                  static_cast<uint16_t>(parsed.header.arcount - 1),
+                                                  v.rdata.time_signed, v.rdata.fudge));
+  if (v.rdata.mac.size() != mac.size() || CRYPTO_memcmp(mac.data(), v.rdata.mac.data(), mac.size()) != 0) {
+    v.error = rcode::BADSIG;
+    v.reason = "TSIG signature of a later message does not verify";
+    return v;
+  }
+  uint64_t skew = now > v.rdata.time_signed ? now - v.rdata.time_signed : v.rdata.time_signed - now;
+  if (skew > v.rdata.fudge) {
+    v.error = rcode::BADTIME;
+    v.reason = "TSIG time of a later message is off by " + std::to_string(skew) + " s";
+    return v;
+  }
+  prior_mac_ = v.rdata.mac;
+  return v;
+}
+
 void append_unsigned(std::string& msg, const Name& key_name, const Name& algorithm, uint64_t time_signed,
                      uint16_t error, uint16_t fudge) {
   Rdata rd;

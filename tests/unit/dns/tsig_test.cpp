@@ -3,6 +3,7 @@
 #include "dns/tsig.h"
 
 #include <gtest/gtest.h>
+#include <openssl/hmac.h>
 
 namespace {
 
@@ -199,6 +200,63 @@ TEST(Tsig, MalformedRdataIsRejected) {
     EXPECT_FALSE(dns::tsig::parse_rdata(std::string_view(rdata).substr(0, len))) << len;
   }
   EXPECT_FALSE(dns::tsig::parse_rdata(rdata + "x"));
+}
+
+/// A small response message with a distinct answer per index.
+std::string response(uint16_t id, int index) {
+  uint8_t buf[512];
+  dns::MessageWriter w(buf, sizeof buf);
+  dns::Header h;
+  h.id = id;
+  h.flags = dns::flag::QR | dns::flag::AA;
+  w.set_header(h);
+  std::string rdata = {10, 0, 0, static_cast<char>(index)};
+  w.add_rr(dns::Section::Answer, dns::Name::from_text("a.example.").value(), dns::rrtype::A, dns::rrclass::IN, 60, rdata);
+  return std::string(reinterpret_cast<char*>(buf), w.finish());
+}
+
+TEST(Tsig, AStreamIsSignedMessageByMessageWithThePriorMacAndTheTimersOnly) {
+  const dns::tsig::Key k = key("hmac-sha256");
+  std::string request = response(9, 0);
+  request[2] = 0;  // a query
+  std::string request_mac = dns::tsig::sign(request, k, kSignedAt);
+  dns::tsig::StreamSigner signer(k, request_mac);
+  dns::tsig::StreamVerifier verifier(k, request_mac);
+  std::string prior;
+  for (int i = 0; i < 3; ++i) {
+    const std::string unsigned_msg = response(9, i);
+    std::string msg = unsigned_msg;
+    signer.sign(msg, kSignedAt + static_cast<uint64_t>(i));
+    dns::Message m = parse(msg);
+    auto v = verifier.verify(reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), m, kSignedAt + 1);
+    EXPECT_EQ(v.error, 0) << i << ": " << v.reason;
+    const std::string mac = dns::tsig::parse_rdata(m.tsig->rdata)->mac;
+    if (i > 0) {
+      // RFC 8945 §5.3.1, computed here on its own: prior MAC (length first),
+      // the message without its TSIG, then only time signed and fudge.
+      std::string input;
+      input += static_cast<char>(prior.size() >> 8);
+      input += static_cast<char>(prior.size() & 0xFF);
+      input += prior + unsigned_msg;
+      const uint64_t t = kSignedAt + static_cast<uint64_t>(i);
+      for (int shift = 40; shift >= 0; shift -= 8) input += static_cast<char>((t >> shift) & 0xFF);
+      input += static_cast<char>(1);  // fudge 300
+      input += static_cast<char>(44);
+      unsigned char out[64];
+      unsigned int len = 0;
+      HMAC(EVP_sha256(), k.secret.data(), static_cast<int>(k.secret.size()),
+           reinterpret_cast<const unsigned char*>(input.data()), input.size(), out, &len);
+      EXPECT_EQ(mac, std::string(reinterpret_cast<char*>(out), len)) << i;
+    }
+    prior = mac;
+  }
+  // A message out of order (the stream's chain broken) does not verify.
+  std::string again = response(9, 1);
+  dns::tsig::StreamSigner other(k, request_mac);
+  other.sign(again, kSignedAt);
+  dns::Message m = parse(again);
+  EXPECT_EQ(verifier.verify(reinterpret_cast<const uint8_t*>(again.data()), again.size(), m, kSignedAt).error,
+            dns::rcode::BADSIG);
 }
 
 }  // namespace
