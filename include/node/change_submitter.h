@@ -37,6 +37,18 @@ class LocalSubmitter final : public ChangeSubmitter {
   std::mutex mu_;  // one writer at a time: Store::apply has a single writer
 };
 
+/// Stamps each change with this node's wall clock before passing it on:
+/// the proposer's time is apply's only clock (serial policies unixtime and
+/// dateserial), carried in the change so every node applies the same value.
+class TimestampingSubmitter final : public ChangeSubmitter {
+ public:
+  explicit TimestampingSubmitter(ChangeSubmitter& inner) : inner_(inner) {}
+  void submit(store::Change change, std::function<void(SubmitResult)> done) override;
+
+ private:
+  ChangeSubmitter& inner_;
+};
+
 /// Submits and waits for the result (for callers that answer in order,
 /// like the stdin reader and startup).
 SubmitResult submit_and_wait(ChangeSubmitter& submitter, store::Change change);

@@ -90,6 +90,34 @@ struct TcpConfig {
   uint32_t message_timeout_ms = 5000;  // from a message's first byte to its last, or the connection is closed
 };
 
+/// Zone transfer settings (RFC 5936 AXFR, RFC 1995 IXFR, RFC 1996 NOTIFY):
+/// the top-level "transfer" object applies to every zone; a zone's entry in
+/// "zones" overrides each field it gives.
+///   "transfer": {"allow": ["192.0.2.0/24"], "keys": ["xfr-key."],
+///                "notify": ["192.0.2.53:53"], "notify_key": "xfr-key."}
+/// A transfer is allowed when its source is in "allow" (when given) and it is
+/// signed with one of "keys" (when given); with neither, it is refused.
+struct TransferConfig {
+  std::optional<std::vector<std::string>> allow;  // networks ("addr/len" or an address)
+  std::optional<std::vector<std::string>> keys;   // TSIG key names, absolute
+  std::optional<std::vector<Endpoint>> notify;    // secondaries sent NOTIFY after each change
+  std::vector<Endpoint> also_notify;              // notified besides "notify" (per zone only)
+  std::optional<std::string> notify_key;          // TSIG key that signs NOTIFY messages
+};
+
+/// One entry of "zones": {"example.com.": {...}}.
+struct ZoneConfig {
+  std::string name;                          // the apex, absolute ("example.com.")
+  TransferConfig transfer;                   // fields given here override "transfer"
+  std::optional<std::string> serial_policy;  // "increment" (default), "unixtime", "dateserial"
+};
+
+/// How much IXFR journal each zone keeps on this node ("journal" object).
+struct JournalConfig {
+  uint64_t max_entries = 1000;
+  uint64_t max_bytes = 16u << 20;
+};
+
 /// The whole configuration file.
 struct Config {
   std::map<std::string, NodeConfig> nodes;
@@ -99,6 +127,10 @@ struct Config {
   UpdateConfig update;
   server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; off by default
   uint32_t udp_threads = 0;  // 0 = one per CPU (at most 8)
+  TransferConfig transfer;                  // "transfer": for every zone
+  std::map<std::string, ZoneConfig> zones;  // "zones", by lower-cased apex text
+  std::optional<std::string> catalog;       // "catalog": the RFC 9432 catalog zone's name
+  JournalConfig journal;                    // "journal"
   /// Keys the reader did not recognise; logged at startup, not fatal, so an
   /// older binary can read a newer file.
   std::vector<std::string> warnings;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -24,9 +25,10 @@ inline constexpr uint32_t kDefaultStdinTtl = 3600;
 
 /// One parsed line.
 struct Command {
-  enum class Kind { Change, Status, Help, Empty, MemberChange, Members, Digest };
+  enum class Kind { Change, Status, Help, Empty, MemberChange, Members, Digest, ZoneAdd, ZoneRemove };
   Kind kind = Kind::Empty;
   store::Op op;           // Kind::Change: Add, Remove or RemoveRRset
+  std::vector<store::Op> zone_ops;  // Kind::ZoneAdd (SOA and NS) or ZoneRemove (RemoveZone)
   bool ttl_given = false; // Add without a TTL keeps the RRset's TTL
   MemberOp member;        // Kind::MemberChange: MEMBER ADD / MEMBER REMOVE
 };
@@ -35,6 +37,8 @@ struct Command {
 ///   ADD:    name [ttl] [IN] TYPE value
 ///   REMOVE: name [ttl] [IN] TYPE value     (one record)
 ///   REMOVE: name TYPE                      (the whole RRset)
+///   ZONE ADD name mname rname [serial]     (a new zone: SOA and NS mname)
+///   ZONE REMOVE name                       (the zone and every record in it)
 ///   MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS
 ///   STATUS | DIGEST | HELP                  (blank lines and '#' comments: Empty)
 /// Fields are separated by spaces or tabs; the value is the rest of the line,

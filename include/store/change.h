@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@ enum class OpKind : uint8_t {
   Add = 1,          // add rr (an existing identical record only refreshes the TTL)
   Remove = 2,       // remove the record matching owner, type and rdata
   RemoveRRset = 3,  // remove every record of rr.type at rr.owner
+  RemoveZone = 4,   // remove the zone whose apex is rr.owner, every record of it (zones nested in it stay)
 };
 
 struct Op {
@@ -61,6 +63,24 @@ struct Update {
   std::vector<UpdateOp> updates;  // in message order
 };
 
+/// How a zone's SOA serial advances when a change modifies the zone (the
+/// policies of Knot's serial-policy). Every policy moves forward in RFC 1982
+/// arithmetic: when its value would not be newer, the serial is incremented.
+enum class SerialPolicy : uint8_t {
+  Increment = 0,   // serial + 1
+  UnixTime = 1,    // seconds since the epoch of the change's timestamp
+  DateSerial = 2,  // YYYYMMDDnn of the change's timestamp (UTC)
+};
+
+/// Settings every node must agree on because apply reads them; a change
+/// carrying them replaces the whole set (node/zone_settings proposes the
+/// config's values when they differ from the replicated ones).
+struct Settings {
+  std::map<dns::Name, SerialPolicy> serial_policies;  // by apex; absent = Increment
+  std::optional<dns::Name> catalog;  // the RFC 9432 catalog zone apply maintains, if any
+  bool operator==(const Settings& o) const { return serial_policies == o.serial_policies && catalog == o.catalog; }
+};
+
 /// A batch of operations. Ops are applied in order; each succeeds or fails
 /// on its own (a zone file seeding a cluster loads what it can). A change
 /// carrying an `update` is an RFC 2136 UPDATE instead, all or nothing; its
@@ -72,9 +92,20 @@ struct Change {
   uint32_t origin = 0;      // node id that accepted it
   uint64_t client_id = 0;   // a client of that node (stdin, an UPDATE socket, ...)
   uint64_t sequence = 0;    // increasing per (origin, client_id); 0 = no dedupe
+  /// The proposer's wall clock (ms since the epoch) when it built the change:
+  /// apply's only clock, so every node derives the same serial from it
+  /// (unixtime, dateserial). 0 = unknown (changes from older versions).
+  uint64_t timestamp_ms = 0;
   std::vector<Op> ops;
   std::optional<Update> update;
+  std::optional<Settings> settings;  // applied before the ops
 };
+
+/// The operations that create zone `apex` (RFC 1035 §3.3.13): its SOA
+/// (`mname`, `rname`, `serial`, refresh 3600, retry 600, expire 1209600,
+/// minimum 300, TTL 3600) and an NS record naming `mname`, so secondaries
+/// (which refuse a zone without NS) can load it.
+std::vector<Op> new_zone_ops(const dns::Name& apex, const dns::Name& mname, const dns::Name& rname, uint32_t serial);
 
 /// Compact, versioned binary encoding (the bytes stored in the Raft log).
 std::string encode_change(const Change& change);

@@ -11,12 +11,28 @@
 #include <vector>
 
 #include "store/change.h"
+#include "store/journal.h"
 #include "zone/zone_set.h"
 
 namespace store {
 
-/// RFC 1982 serial number arithmetic: whether `a` is newer than `b`.
-inline bool serial_newer(uint32_t a, uint32_t b) { return a != b && static_cast<uint32_t>(a - b) < 0x80000000u; }
+/// One published version of the replicated state: the records, each zone's
+/// journal leading to them, and the settings apply used. Immutable: a reader
+/// holding it has one consistent view for as long as it needs (an AXFR
+/// streams from it, an IXFR takes the diffs that match its records).
+struct Version {
+  zone::ZoneSet zones;
+  std::map<std::string, std::shared_ptr<const ZoneJournal>> journals;  // by lower-cased apex wire
+  Settings settings;
+
+  /// The journal of the zone at `apex`, or null when it has none.
+  const ZoneJournal* journal(const dns::Name& apex) const;
+};
+
+/// RFC 9432 §4.1: a catalog member's id, the label under "zones." that
+/// names the member zone: a hash of the zone's name, so every node derives
+/// the same one (SHA-1 of the lower-cased wire name, in hex, as BIND does).
+std::string catalog_member_id(const dns::Name& zone);
 
 /// What applying one change did: per op, empty on success or the reason.
 /// For an UPDATE (Change::update): `rcode` is the RFC 2136 outcome
@@ -32,17 +48,25 @@ struct ApplyResult {
 };
 
 /// Every committed change that modifies a zone advances the zone's SOA serial
-/// by one (RFC 1982), unless the change itself set a newer serial; an SOA
-/// added with a serial not newer than the current one keeps the current one.
+/// by the zone's serial policy (RFC 1982), unless the change itself set a
+/// newer serial; an SOA added with a serial not newer than the current one
+/// keeps the current one. A change whose operations cancel out leaves the
+/// zone's serial alone. Each new version of a zone that existed before the
+/// change is recorded in the zone's journal.
 /// The record store. One writer (the apply loop) and many readers (query
 /// threads). Readers call snapshot() or, on the hot path, check generation()
 /// and keep their snapshot until it moves.
 class Store {
  public:
-  Store();
+  explicit Store(JournalLimits limits = {});
 
   /// The current version of the records. Never blocks on the writer.
-  std::shared_ptr<const zone::ZoneSet> snapshot() const { return current_.load(std::memory_order_acquire); }
+  std::shared_ptr<const zone::ZoneSet> snapshot() const {
+    auto v = current_.load(std::memory_order_acquire);
+    return std::shared_ptr<const zone::ZoneSet>(v, &v->zones);
+  }
+  /// The current version with its journals and settings.
+  std::shared_ptr<const Version> version() const { return current_.load(std::memory_order_acquire); }
   /// Increases each time a new version is published.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
@@ -54,7 +78,8 @@ class Store {
   /// Highest log index applied.
   uint64_t applied_index() const { return applied_index_.load(std::memory_order_acquire); }
 
-  /// The whole state (records, applied index, dedupe table) as bytes, for a
+  /// The whole state (records, applied index, dedupe table, settings,
+  /// journals) as bytes, for a
   /// checkpoint or a Raft snapshot; restore() is its inverse.
   std::string serialize() const;
   util::Result<void> restore(std::string_view bytes);
@@ -79,10 +104,11 @@ class Store {
     void keep(const std::vector<std::string>& op_errors);
     std::vector<std::string> op_errors() const;
   };
-  ApplyResult apply_one(zone::ZoneSet& next, const Change& change);
-  void publish(zone::ZoneSet next, uint64_t index);
+  ApplyResult apply_one(Version& next, const Change& change);
+  void publish(Version next, uint64_t index);
 
-  std::atomic<std::shared_ptr<const zone::ZoneSet>> current_;
+  JournalLimits limits_;
+  std::atomic<std::shared_ptr<const Version>> current_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> applied_index_{0};
   std::map<std::pair<uint32_t, uint64_t>, Dedupe> dedupe_;  // (origin, client) -> last

@@ -33,6 +33,7 @@
 #include "node/zone_loader.h"
 #include "node/update_options.h"
 #include "node/zone_seed.h"
+#include "node/zone_settings.h"
 #include "server/http_api.h"
 #include "server/http_policy.h"
 #include "server/http_server.h"
@@ -133,7 +134,7 @@ int main(int argc, char** argv) {
   auto zones = read_zone_files(opts.zone_files);
   if (!zones) return kExitFailure;
 
-  store::Store store;
+  store::Store store(store::JournalLimits{config->journal.max_entries, config->journal.max_bytes});
   server::QueryStats stats;
   server::UdpServer udp(store, stats,
                         server::UdpOptions{listen_address(me.query), udp_thread_count(*config), opts.query_log, config->rrl});
@@ -177,7 +178,9 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", started.error().message);
     return kExitFailure;
   }
-  node::ChangeSubmitter& submitter = **cluster;
+  // Every change carries its proposer's clock, apply's only clock.
+  node::TimestampingSubmitter stamping(**cluster);
+  node::ChangeSubmitter& submitter = stamping;
   // RFC 2136 UPDATE on the DNS port: checked and TSIG-verified by the
   // handler, then submitted like any other change.
   std::vector<std::string> update_warnings;
@@ -230,15 +233,19 @@ int main(int argc, char** argv) {
   std::atomic<bool> stopping{false};
   const std::string seed_state = opts.data_dir + "/zone-seed.state";
   std::thread seed_thread;
+  const store::Settings zone_settings = node::settings_from_config(*config);
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
     node::seed_from_zone_files(submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
+    node::propose_settings(submitter, store, zone_settings, stopping);
   } else {
     // In a cluster the zone files' changes wait for a quorum; meanwhile the
     // node serves what it already has.
     // The seed takes the parsed records and frees them once proposed.
-    seed_thread = std::thread(
-        [&, load = std::move(*zones)]() mutable { node::seed_from_zone_files(submitter, store, seed_state, std::move(load), stopping); });
+    seed_thread = std::thread([&, load = std::move(*zones)]() mutable {
+      node::seed_from_zone_files(submitter, store, seed_state, std::move(load), stopping);
+      node::propose_settings(submitter, store, zone_settings, stopping);
+    });
   }
 
   udp.start();

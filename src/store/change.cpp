@@ -5,8 +5,11 @@
 
 namespace store {
 namespace {
-// Version 2 added the optional RFC 2136 update after the ops.
-constexpr uint8_t kChangeVersion = 2;
+// Version 2 added the optional RFC 2136 update after the ops; version 3 the
+// proposer's timestamp after the sequence, and the optional settings at the
+// end. Versions 2 and 3 are read (the log holds what older nodes wrote).
+constexpr uint8_t kChangeVersion = 3;
+constexpr uint8_t kOldestVersion = 2;
 // Bounds a decoder never trusts beyond: a change holds at most this many ops.
 constexpr uint32_t kMaxOps = 10'000'000;
 
@@ -18,6 +21,19 @@ void write_rr(util::ByteWriter& w, const dns::RR& rr) {
   w.u32(rr.ttl);
   w.u16(static_cast<uint16_t>(rr.rdata.size()));
   w.raw(rr.rdata);
+}
+
+void write_name(util::ByteWriter& w, const dns::Name& name) {
+  w.u8(static_cast<uint8_t>(name.wire_length()));
+  w.raw(name.wire());
+}
+
+util::Result<dns::Name> read_name(util::ByteReader& r, const std::string& where) {
+  std::string_view wire = r.raw(r.u8());
+  if (!r.ok()) return util::make_error("change: " + where + " is truncated");
+  auto name = dns::Name::from_wire(wire);
+  if (!name) return util::make_error("change: " + where + ": " + name.error().message);
+  return name;
 }
 
 util::Result<dns::RR> read_rr(util::ByteReader& r, const std::string& where) {
@@ -36,6 +52,21 @@ util::Result<dns::RR> read_rr(util::ByteReader& r, const std::string& where) {
 
 }  // namespace
 
+std::vector<Op> new_zone_ops(const dns::Name& apex, const dns::Name& mname, const dns::Name& rname, uint32_t serial) {
+  dns::SoaFields soa;
+  soa.mname = mname;
+  soa.rname = rname;
+  soa.serial = serial;
+  soa.refresh = 3600;
+  soa.retry = 600;
+  soa.expire = 1209600;
+  soa.minimum = 300;
+  std::vector<Op> ops;
+  ops.push_back(Op{OpKind::Add, dns::RR{apex, dns::rrtype::SOA, dns::rrclass::IN, 3600, dns::soa_encode(soa)}});
+  ops.push_back(Op{OpKind::Add, dns::RR{apex, dns::rrtype::NS, dns::rrclass::IN, 3600, mname.wire()}});
+  return ops;
+}
+
 std::string encode_change(const Change& change) {
   std::string out;
   out.reserve(32 + change.ops.size() * 48);
@@ -44,6 +75,7 @@ std::string encode_change(const Change& change) {
   w.u32(change.origin);
   w.u64(change.client_id);
   w.u64(change.sequence);
+  w.u64(change.timestamp_ms);
   w.u32(static_cast<uint32_t>(change.ops.size()));
   for (const Op& op : change.ops) {
     w.u8(static_cast<uint8_t>(op.kind));
@@ -65,25 +97,38 @@ std::string encode_change(const Change& change) {
       write_rr(w, op.rr);
     }
   }
+  w.u8(change.settings ? 1 : 0);
+  if (change.settings) {
+    const Settings& s = *change.settings;
+    w.u8(s.catalog ? 1 : 0);
+    if (s.catalog) write_name(w, *s.catalog);
+    w.u32(static_cast<uint32_t>(s.serial_policies.size()));
+    for (const auto& [apex, policy] : s.serial_policies) {
+      write_name(w, apex);
+      w.u8(static_cast<uint8_t>(policy));
+    }
+  }
   return out;
 }
 
 util::Result<Change> decode_change(std::string_view bytes) {
   util::ByteReader r(bytes);
-  if (uint8_t version = r.u8(); version != kChangeVersion) {
+  const uint8_t version = r.u8();
+  if (version < kOldestVersion || version > kChangeVersion) {
     return util::make_error("change: unknown encoding version " + std::to_string(version));
   }
   Change change;
   change.origin = r.u32();
   change.client_id = r.u64();
   change.sequence = r.u64();
+  if (version >= 3) change.timestamp_ms = r.u64();
   uint32_t count = r.u32();
   if (!r.ok() || count > kMaxOps) return util::make_error("change: truncated or oversized header");
   change.ops.reserve(std::min<size_t>(count, r.remaining() / 12));
   for (uint32_t i = 0; i < count; ++i) {
     Op op;
     uint8_t kind = r.u8();
-    if (kind < static_cast<uint8_t>(OpKind::Add) || kind > static_cast<uint8_t>(OpKind::RemoveRRset)) {
+    if (kind < static_cast<uint8_t>(OpKind::Add) || kind > static_cast<uint8_t>(OpKind::RemoveZone)) {
       return util::make_error("change: op " + std::to_string(i) + " has unknown kind " + std::to_string(kind));
     }
     op.kind = static_cast<OpKind>(kind);
@@ -122,6 +167,32 @@ util::Result<Change> decode_change(std::string_view bytes) {
       u.updates.push_back(UpdateOp{static_cast<UpdateKind>(kind), std::move(rr.value())});
     }
     change.update = std::move(u);
+  }
+  if (version >= 3) {
+    uint8_t has_settings = r.u8();
+    if (!r.ok() || has_settings > 1) return util::make_error("change: truncated or bad settings flag");
+    if (has_settings) {
+      Settings s;
+      uint8_t has_catalog = r.u8();
+      if (!r.ok() || has_catalog > 1) return util::make_error("change: truncated or bad catalog flag");
+      if (has_catalog) {
+        auto catalog = read_name(r, "catalog name");
+        if (!catalog) return catalog.error();
+        s.catalog = std::move(catalog.value());
+      }
+      uint32_t count = r.u32();
+      if (!r.ok() || count > r.remaining()) return util::make_error("change: truncated or oversized serial policies");
+      for (uint32_t i = 0; i < count; ++i) {
+        auto apex = read_name(r, "serial policy " + std::to_string(i));
+        if (!apex) return apex.error();
+        uint8_t policy = r.u8();
+        if (!r.ok() || policy > static_cast<uint8_t>(SerialPolicy::DateSerial)) {
+          return util::make_error("change: serial policy " + std::to_string(i) + " is truncated or unknown");
+        }
+        s.serial_policies[std::move(apex.value())] = static_cast<SerialPolicy>(policy);
+      }
+      change.settings = std::move(s);
+    }
   }
   if (!r.at_end()) return util::make_error("change: trailing bytes after the last op");
   return change;

@@ -1,6 +1,7 @@
 // The single-node change path: apply directly to the store, in order.
 #include "node/change_submitter.h"
 
+#include <chrono>
 #include <future>
 
 namespace node {
@@ -15,6 +16,15 @@ void LocalSubmitter::submit(store::Change change, std::function<void(SubmitResul
     result = store_.apply(change, store_.applied_index() + 1);
   }
   done(std::move(result));
+}
+
+void TimestampingSubmitter::submit(store::Change change, std::function<void(SubmitResult)> done) {
+  if (change.timestamp_ms == 0) {
+    change.timestamp_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
+  }
+  inner_.submit(std::move(change), std::move(done));
 }
 
 SubmitResult submit_and_wait(ChangeSubmitter& submitter, store::Change change) {

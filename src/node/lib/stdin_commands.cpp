@@ -92,10 +92,47 @@ util::Result<Command> parse_member_command(std::string_view rest) {
   return cmd;
 }
 
+/// ZONE ADD name mname rname [serial] | ZONE REMOVE name
+util::Result<Command> parse_zone_command(std::string_view rest) {
+  constexpr const char* kUsage = " (ZONE ADD name mname rname [serial] | ZONE REMOVE name)";
+  Command cmd;
+  std::string action = upper(next_field(rest));
+  if (!action.empty() && action.back() == ':') action.pop_back();
+  if (action != "ADD" && action != "REMOVE") return util::make_error("ZONE needs ADD or REMOVE" + std::string(kUsage));
+  std::vector<dns::Name> names;
+  const size_t wanted = action == "ADD" ? 3 : 1;
+  for (size_t i = 0; i < wanted; ++i) {
+    std::string_view field = next_field(rest);
+    if (field.empty()) return util::make_error(std::string("missing name") + kUsage);
+    auto n = dns::Name::from_text(field);
+    if (!n) return util::make_error("bad name '" + std::string(field) + "': " + n.error().message);
+    names.push_back(std::move(n.value()));
+  }
+  if (names[0].is_root()) return util::make_error("the root cannot be added or removed as a zone");
+  if (action == "REMOVE") {
+    if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
+    cmd.kind = Command::Kind::ZoneRemove;
+    cmd.zone_ops.push_back(store::Op{store::OpKind::RemoveZone, dns::RR{names[0], 0, dns::rrclass::IN, 0, ""}});
+    return cmd;
+  }
+  uint32_t serial = 1;
+  if (std::string_view s = next_field(rest); !s.empty()) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), serial);
+    if (ec != std::errc() || end != s.data() + s.size()) {
+      return util::make_error("bad serial '" + std::string(s) + "' (0-4294967295)" + kUsage);
+    }
+  }
+  if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
+  cmd.kind = Command::Kind::ZoneAdd;
+  cmd.zone_ops = store::new_zone_ops(names[0], names[1], names[2], serial);
+  return cmd;
+}
+
 }  // namespace
 
 std::string help_text() {
   return "commands: ADD: name [ttl] TYPE value | REMOVE: name [ttl] TYPE value | REMOVE: name TYPE | "
+         "ZONE ADD name mname rname [serial] | ZONE REMOVE name | "
          "MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS | STATUS | DIGEST | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
 }
 
@@ -123,6 +160,7 @@ util::Result<Command> parse_command(std::string_view line) {
     return cmd;
   }
   if (kw == "MEMBER") return parse_member_command(rest);
+  if (kw == "ZONE") return parse_zone_command(rest);
   bool add = kw == "ADD";
   if (!add && kw != "REMOVE") {
     return util::make_error("unknown command '" + std::string(keyword) + "' (try HELP)");
@@ -225,6 +263,22 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK node " + std::to_string(cmd.member.id) + " added; it joins as a learner and becomes a voter once "
              "caught up (start it with --join)";
     }
+    case Command::Kind::ZoneAdd:
+    case Command::Kind::ZoneRemove: {
+      const dns::Name& apex = cmd.zone_ops.front().rr.owner;
+      const zone::Zone* existing = store_.snapshot()->find_zone(apex);
+      const bool exists = existing && existing->apex() == apex;
+      if (cmd.kind == Command::Kind::ZoneAdd && exists) return "ERROR: zone " + apex.to_text() + " already exists";
+      store::Change change;
+      change.origin = origin_;
+      change.client_id = client_id_;
+      change.sequence = ++sequence_;
+      change.ops = cmd.zone_ops;
+      SubmitResult result = submit_and_wait(submitter_, std::move(change));
+      if (!result) return "ERROR: " + result.error().message;
+      if (std::string err = result->first_error(); !err.empty()) return "ERROR: " + err;
+      return "OK zone " + apex.to_text() + (cmd.kind == Command::Kind::ZoneAdd ? " added" : " removed");
+    }
     case Command::Kind::Change:
       break;
   }
@@ -258,6 +312,8 @@ std::string StdinCommands::handle_line(std::string_view line) {
              dns::rdata_to_text(cmd.op.rr.type, cmd.op.rr.rdata);
     case store::OpKind::RemoveRRset:
       return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type);
+    case store::OpKind::RemoveZone:
+      return "OK removed zone " + cmd.op.rr.owner.to_text();
   }
   return "OK";
 }
