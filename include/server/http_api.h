@@ -154,6 +154,7 @@ class HttpApi {
   void change_record(const HttpRequest& req, const dns::Name& zone, const std::map<std::string, std::string>& params,
                      std::function<void(HttpResponse)> reply);
   void members(const HttpRequest& req, std::string_view member_id, std::function<void(HttpResponse)> reply);
+  void zone(const HttpRequest& req, std::string_view zone_text, std::function<void(HttpResponse)> reply);
   HttpResponse health();
   bool rate_limited(const dns::Name& host);
   uint64_t next_sequence();

@@ -16,6 +16,7 @@
 namespace server {
 
 class UpdateHandler;
+class XfrHandler;
 
 struct TcpOptions {
   ListenAddress address;
@@ -43,6 +44,9 @@ class TcpServer {
   /// RFC 2136 UPDATE messages go to `handler`; their answers are written on
   /// the connection when the change is committed. Call before start().
   void set_update_handler(UpdateHandler* handler);
+  /// AXFR and IXFR requests go to `handler`, which streams the response as
+  /// the connection's output drains. Call before start().
+  void set_xfr_handler(XfrHandler* handler);
   void start();
   void stop();
 

@@ -30,6 +30,7 @@
 #include "node/config.h"
 #include "node/member_commands.h"
 #include "node/stdin_commands.h"
+#include "node/transfer_options.h"
 #include "node/zone_loader.h"
 #include "node/update_options.h"
 #include "node/zone_seed.h"
@@ -38,10 +39,12 @@
 #include "server/http_policy.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/notify.h"
 #include "server/query_stats.h"
 #include "server/tcp_server.h"
 #include "server/udp_server.h"
 #include "server/update.h"
+#include "server/xfr.h"
 #include "store/store.h"
 
 #ifndef DNSNODE_VERSION
@@ -202,6 +205,28 @@ int main(int argc, char** argv) {
       std::move(update_options.value()));
   udp.set_update_handler(&update_handler);
   tcp.set_update_handler(&update_handler);
+  // Zone transfers out (AXFR, IXFR) from any node, and NOTIFY from the leader.
+  auto xfr_options = node::make_xfr_options(*config);
+  if (!xfr_options) {
+    spdlog::critical("{}: {}", opts.config_path, xfr_options.error().message);
+    return kExitFailure;
+  }
+  auto notify_options = node::make_notify_options(*config);
+  if (!notify_options) {
+    spdlog::critical("{}: {}", opts.config_path, notify_options.error().message);
+    return kExitFailure;
+  }
+  server::XfrHandler xfr_handler(store, std::move(xfr_options.value()));
+  tcp.set_xfr_handler(&xfr_handler);
+  // The leader query is the cluster's STATUS for now, asked at most every
+  // leader_poll_ms (100 ms) by the notifier's thread.
+  server::Notifier notifier(store, std::move(notify_options.value()),
+                            [&] { return (*cluster)->status().value("role", std::string()) == "leader"; });
+  if (auto started = notifier.start(); !started) {
+    spdlog::critical("{}", started.error().message);
+    return kExitFailure;
+  }
+  metrics.add_source([&](server::PrometheusWriter& w) { server::render_transfer_metrics(w, xfr_handler, notifier, store); });
   // The HTTP API (DynDNS2, REST, /health, /metrics), when this node has an http_loc.
   server::HttpApiDeps http_deps{&store,
                                 [&](store::Change c, std::function<void(node::SubmitResult)> done) {
@@ -281,6 +306,7 @@ int main(int argc, char** argv) {
   (void)!write(stop_pipe[1], "x", 1);
   stopping = true;
   stdin_thread.join();
+  notifier.stop();
   (*cluster)->stop();
   if (http) http->stop();  // after the cluster: changes in flight get their answer first
   if (seed_thread.joinable()) seed_thread.join();

@@ -220,7 +220,18 @@ std::string Metrics::render(const QueryTotals* q, const nlohmann::json& status) 
   w.family("dnsnode_raft_leader_changes_total", "counter",
            "Changes of the known leader observed by this node (status polled every 250 ms by the HTTP server).");
   w.sample("dnsnode_raft_leader_changes_total", L{}, leader_changes);
+  std::vector<std::function<void(PrometheusWriter&)>> sources;
+  {
+    std::lock_guard lock(mu_);
+    sources = sources_;
+  }
+  for (const auto& source : sources) source(w);
   return w.text();
+}
+
+void Metrics::add_source(std::function<void(PrometheusWriter&)> source) {
+  std::lock_guard lock(mu_);
+  sources_.push_back(std::move(source));
 }
 
 }  // namespace server

@@ -136,10 +136,21 @@ size_t respond(const zone::ZoneSet& zones, const uint8_t* query, size_t query_le
   if (q.question.qclass != dns::rrclass::IN && q.question.qclass != dns::rrclass::ANY) {
     return reply(dns::rcode::REFUSED, false, nullptr);
   }
-  // Zone transfers are not served yet. AXFR over UDP is NOTIMP, as Knot and
-  // NSD answer; AXFR and IXFR over TCP, and IXFR over UDP, are REFUSED (as
-  // NSD refuses IXFR), which tells a secondary to stop asking.
+  // Zone transfers go to the transfer handler over TCP (server/xfr.h).
+  // AXFR over UDP is NOTIMP, as Knot and NSD answer. IXFR over UDP gets the
+  // zone's SOA alone (RFC 1995 §2: the client then asks over TCP); the SOA
+  // is public, so no transfer ACL applies. A transfer that reaches this
+  // point over TCP (no handler configured) is REFUSED.
   if (q.question.qtype == dns::rrtype::AXFR && !over_tcp) return reply(dns::rcode::NOTIMP, false, nullptr);
+  if (q.question.qtype == dns::rrtype::IXFR && !over_tcp) {
+    const zone::Zone* z = zones.find_zone(q.question.name);
+    if (!z || z->apex() != q.question.name || !z->soa()) return reply(dns::rcode::NOTAUTH, false, nullptr);
+    zone::LookupResult soa;
+    zone::lookup(zones, q.question.name, dns::rrtype::SOA, &soa);
+    soa.authority.clear();
+    soa.additional.clear();
+    return reply(dns::rcode::NOERROR, true, &soa);
+  }
   if (q.question.qtype == dns::rrtype::AXFR || q.question.qtype == dns::rrtype::IXFR) {
     return reply(dns::rcode::REFUSED, false, nullptr);
   }
