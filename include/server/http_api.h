@@ -19,6 +19,7 @@
 #include "dns/name.h"
 #include "server/metrics.h"
 #include "store/change.h"
+#include "store/session.h"
 #include "store/store.h"
 #include "util/result.h"
 
@@ -156,15 +157,14 @@ class HttpApi {
   void members(const HttpRequest& req, std::string_view member_id, std::function<void(HttpResponse)> reply);
   HttpResponse health();
   bool rate_limited(const dns::Name& host);
-  uint64_t next_sequence();
   void count_update(const std::string& source, const std::string& result);
 
   HttpApiDeps deps_;
   DynDnsOptions dyndns_;
   std::function<void(std::function<void()>)> defer_;
-  uint64_t client_id_;
+  /// Requests run concurrently: each change takes a session of its own.
+  store::SessionPool sessions_;
   std::mutex mu_;
-  uint64_t sequence_ = 0;
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> recent_changes_;  // host -> times
 };
 
