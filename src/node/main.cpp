@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
     spdlog::critical(
         "{}: a cluster of {} nodes needs a shared secret to authenticate peer traffic: add "
         "\"cluster\": {{\"secret\": \"...\"}} with the same value on every node (make one with "
-        "`openssl rand -base64 32`), or start with --insecure-peers on a trusted network",
+        "`openssl rand -base64 32`), or certificates in \"cluster\": {{\"tls\": ...}} (docs/config.md), or start "
+        "with --insecure-peers on a trusted network",
         opts.config_path, config->nodes.size());
     return kExitFailure;
   }

@@ -681,12 +681,14 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
   // Marks a session accepted while joining: authenticated, sender not known yet.
   static constexpr NodeId kAnyNode = std::numeric_limits<NodeId>::max() - 1;
 
-  // Makes room for a new connection: the oldest one that has sent nothing
-  // goes first (a real peer speaks at once), else the oldest of all.
+  // Makes room for the newest connection (which always gets its chance):
+  // the oldest other one that has sent nothing goes first (a real peer
+  // speaks at once), else the oldest of all.
   void displace_oldest_pending() {
     std::shared_ptr<Session> victim;
+    const uint64_t newest = pending_.rbegin()->first;
     for (const auto& [seq, s] : pending_) {
-      if (!s->authenticated && s->stream.next_layer().bytes_in() == 0) {
+      if (seq != newest && !s->authenticated && s->stream.next_layer().bytes_in() == 0) {
         victim = s;
         break;
       }

@@ -451,25 +451,51 @@ TEST(TransportInbound, IdleConnectionsCannotKeepAMemberOut) {
   EXPECT_EQ(a.t->stats().reconnects, 0u);
 }
 
+// Runs `io` for a while, for events that must not happen.
+void settle(asio::io_context& io) {
+  io.restart();
+  io.run_for(std::chrono::milliseconds(50));
+}
+
 TEST(TransportInbound, AnIdleConnectionIsDisplacedBeforeOneThatHasSpoken) {
+  asio::io_context io;
+  Transport::Options opt;
+  opt.max_pending_handshakes = 2;
+  Node b(io, 2, "test-secret", opt);
+  // One that has begun a handshake (the start of a record), then an idle
+  // one, then a newcomer: the idle one goes, though not the oldest.
+  RawClient speaking(io, b.port());
+  speaking.watch_close();
+  speaking.write(std::string("\x16\x03\x01", 3));
+  settle(io);
+  RawClient idle(io, b.port());
+  idle.watch_close();
+  settle(io);
+  RawClient newcomer(io, b.port());
+  newcomer.watch_close();
+  ASSERT_TRUE(run_until(io, [&] { return idle.closed; }));
+  settle(io);
+  EXPECT_FALSE(speaking.closed);
+  EXPECT_FALSE(newcomer.closed);
+  EXPECT_EQ(b.t->stats().handshake_timeouts, 1u);
+}
+
+TEST(TransportInbound, ANewConnectionAlwaysGetsItsChance) {
+  // With no idle one to spare, the oldest goes: connections that stall in
+  // their handshake cannot hold the door shut against a peer arriving now.
   asio::io_context io;
   Transport::Options opt;
   opt.max_pending_handshakes = 1;
   Node b(io, 2, "test-secret", opt);
-  // A client that has begun a handshake (the start of a record), then an
-  // idle one: the idle one goes, although it is the newer.
-  RawClient speaking(io, b.port());
-  speaking.watch_close();
-  speaking.write(std::string("\x16\x03\x01", 3));
-  io.restart();
-  io.run_for(std::chrono::milliseconds(50));
-  RawClient idle(io, b.port());
-  idle.watch_close();
-  ASSERT_TRUE(run_until(io, [&] { return idle.closed; }));
-  io.restart();
-  io.run_for(std::chrono::milliseconds(50));
-  EXPECT_FALSE(speaking.closed);
-  EXPECT_EQ(b.t->stats().handshake_timeouts, 1u);
+  RawClient stalling(io, b.port());
+  stalling.watch_close();
+  stalling.write(std::string("\x16\x03\x01", 3));
+  settle(io);
+  RawClient newcomer(io, b.port());
+  newcomer.watch_close();
+  ASSERT_TRUE(run_until(io, [&] { return stalling.closed; }));
+  settle(io);
+  EXPECT_FALSE(newcomer.closed);
 }
 
 TEST(Transport, SendFromAnotherThreadIsPostedToTheIoThread) {
