@@ -40,9 +40,23 @@ struct NodeConfig {
   std::optional<Endpoint> http;   // HTTP API and metrics, when configured
 };
 
+/// Certificate mode of the peer links ("cluster": {"tls": {...}}): PEM
+/// files. "{id}" in a path stands for the node's id, so that nodes sharing
+/// one file on one machine each find their own; relative paths are taken
+/// from the directory of the configuration file.
+struct ClusterTlsConfig {
+  std::string ca;    // the cluster CA that signs every node's certificate
+  std::string cert;  // this node's certificate, naming "dns-node-<id>"
+  std::string key;   // its private key
+
+  /// The paths with "{id}" replaced by `node_id`.
+  ClusterTlsConfig for_node(const std::string& node_id) const;
+};
+
 /// Settings shared by every node of the cluster ("cluster" object).
 struct ClusterConfig {
-  std::string secret;                  // HMAC key for peer frames; empty = none given
+  std::string secret;                  // peer links' shared secret (TLS PSK); empty = none given
+  std::optional<ClusterTlsConfig> tls; // peer links' certificates; when set, they authenticate peers
   uint32_t propose_timeout_ms = 3000;  // how long a change waits for commit
   uint64_t prune_lag_entries = 10000;  // log entries kept for a lagging node
   uint64_t checkpoint_every_entries = 1000;  // applied entries between two checkpoints

@@ -33,6 +33,7 @@
 #include "node/zone_loader.h"
 #include "node/update_options.h"
 #include "node/zone_seed.h"
+#include "raft/peer_security.h"
 #include "server/http_api.h"
 #include "server/http_policy.h"
 #include "server/http_server.h"
@@ -114,20 +115,40 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   const node::NodeConfig& me = **self;
-  // Peers authenticate with the cluster secret (DESIGN.md); running without
-  // it must be a deliberate choice.
+  // Peers authenticate with certificates (cluster.tls) or the cluster secret
+  // (docs/config.md); running without either must be a deliberate choice.
   // A node alone has no peers: nothing to authenticate, and it commits at once.
   const bool alone = config->nodes.size() == 1 && !opts.join;
-  if (!alone && config->cluster.secret.empty() && !opts.insecure_peers) {
+  const bool peer_credentials = config->cluster.tls || !config->cluster.secret.empty();
+  std::shared_ptr<raft::PeerSecurity> peer_security;
+  if (config->cluster.tls) {
+    const node::ClusterTlsConfig files = config->cluster.tls->for_node(opts.node_id);
+    auto loaded = raft::PeerSecurity::with_certificates({files.ca, files.cert, files.key},
+                                                        raft::peer_credential_name(opts.node_id));
+    if (!loaded) {
+      spdlog::critical("{}: {}", opts.config_path, loaded.error().message);
+      return kExitFailure;
+    }
+    peer_security = *loaded;
+  }
+  if (!alone && !peer_credentials && !opts.insecure_peers) {
     spdlog::critical(
         "{}: a cluster of {} nodes needs a shared secret to authenticate peer traffic: add "
         "\"cluster\": {{\"secret\": \"...\"}} with the same value on every node (make one with "
-        "`openssl rand -base64 32`), or start with --insecure-peers on a trusted network",
+        "`openssl rand -base64 32`), or certificates in \"cluster\": {{\"tls\": ...}} (docs/config.md), or start "
+        "with --insecure-peers on a trusted network",
         opts.config_path, config->nodes.size());
     return kExitFailure;
   }
-  if (config->cluster.secret.empty() && !alone) {
+  if (!peer_credentials && !alone) {
     spdlog::warn("--insecure-peers: peer traffic is not authenticated; use only on a trusted network");
+  }
+  // Alone without credentials, the node opens no peer port: nothing could
+  // tell a peer from an attacker.
+  const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
+  if (!listen_for_peers) {
+    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
+                 "every node) before growing the cluster");
   }
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
   auto zones = read_zone_files(opts.zone_files);
@@ -160,6 +181,8 @@ int main(int argc, char** argv) {
   if (opts.join) co.join = *opts.join;
   co.secret = config->cluster.secret;
   co.insecure_peers = opts.insecure_peers || alone;
+  co.peer_security = peer_security;
+  co.listen_for_peers = listen_for_peers;
   if (opts.unreliable) co.unreliable = *opts.unreliable;
   co.data_dir = opts.data_dir;
   co.tick_ms = config->cluster.heartbeat_ms;

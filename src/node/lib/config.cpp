@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -158,6 +159,10 @@ util::Result<void> read_nodes(const Reader& r, const json& root, Config& cfg) {
   return {};
 }
 
+// A cluster secret shorter than this is refused: 32 bytes is what
+// `openssl rand -base64 32` suggests (it prints 44 characters).
+constexpr std::size_t kMinSecretBytes = 32;
+
 util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("cluster")) return {};
   const json& c = root.at("cluster");
@@ -167,7 +172,38 @@ util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) 
     auto s = r.string_field(c, "secret", "cluster.secret");
     if (!s) return s.error();
     if (s->empty()) return r.fail("cluster.secret", "must not be empty (remove it to run without peer authentication)");
+    // The shipped dns-config.json holds a placeholder (and once held a
+    // published example): anyone can read those, so they protect nothing.
+    if (s->rfind("change-me", 0) == 0) {
+      return r.fail("cluster.secret",
+                    "is the example from the shipped dns-config.json, which anyone can read: make your own with "
+                    "`openssl rand -base64 32` and put the same value on every node");
+    }
+    if (s->size() < kMinSecretBytes) {
+      return r.fail("cluster.secret", "is " + std::to_string(s->size()) + " bytes long, shorter than the " +
+                                          std::to_string(kMinSecretBytes) +
+                                          " needed: make one with `openssl rand -base64 32` and put the same value "
+                                          "on every node");
+    }
     cfg.cluster.secret = *s;
+  }
+  if (c.contains("tls")) {
+    const json& t = c.at("tls");
+    if (!t.is_object()) {
+      return r.fail("cluster.tls", std::string("must be an object such as {\"ca\": \"ca.pem\", \"cert\": "
+                                               "\"node.pem\", \"key\": \"node.key\"}, not ") + type_name(t));
+    }
+    ClusterTlsConfig tls;
+    for (auto [key, dst] : {std::pair<const char*, std::string*>{"ca", &tls.ca}, {"cert", &tls.cert}, {"key", &tls.key}}) {
+      const std::string path = std::string("cluster.tls.") + key;
+      if (!t.contains(key)) return r.fail(path, "missing (the path of a PEM file)");
+      auto v = r.string_field(t, key, path);
+      if (!v) return v.error();
+      if (v->empty()) return r.fail(path, "must not be empty (the path of a PEM file)");
+      *dst = *v;
+    }
+    r.warn_unknown(t, {"ca", "cert", "key"}, "cluster.tls.");
+    cfg.cluster.tls = std::move(tls);
   }
   struct U32 {
     const char* key;
@@ -465,7 +501,26 @@ util::Result<Config> load_config(const std::string& path) {
   if (!in) return util::make_error(path + ": cannot read the configuration file: " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  auto cfg = parse_config(ss.str(), path);
+  if (cfg && cfg->cluster.tls) {
+    // Relative paths are relative to the configuration file, wherever the
+    // node was started from.
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    for (std::string* p : {&cfg->cluster.tls->ca, &cfg->cluster.tls->cert, &cfg->cluster.tls->key}) {
+      if (std::filesystem::path(*p).is_relative()) *p = (dir / *p).string();
+    }
+  }
+  return cfg;
+}
+
+ClusterTlsConfig ClusterTlsConfig::for_node(const std::string& node_id) const {
+  auto expand = [&](std::string p) {
+    for (std::size_t at = p.find("{id}"); at != std::string::npos; at = p.find("{id}", at + node_id.size())) {
+      p.replace(at, 4, node_id);
+    }
+    return p;
+  };
+  return {expand(ca), expand(cert), expand(key)};
 }
 
 }  // namespace node
