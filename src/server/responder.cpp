@@ -1,7 +1,11 @@
-// Answers one query packet from a zone snapshot: parse, check, look up, write.
+// Answers one query packet from a zone snapshot: parse, check the TSIG of a
+// signed query, look up, write, sign.
 #include "server/responder.h"
 
+#include <time.h>
+
 #include <algorithm>
+#include <optional>
 
 #include "dns/message.h"
 #include "zone/lookup.h"
@@ -21,11 +25,19 @@ uint16_t base_flags(uint16_t query_flags) {
 }
 
 /// The UDP payload the client can take: 512 without EDNS (RFC 1035 §4.2.1),
-/// else its advertised size, never below 512 (RFC 6891 §6.2.5).
-size_t udp_limit(const std::optional<dns::Edns>& edns) {
+/// else its advertised size, never below 512 (RFC 6891 §6.2.5), and never
+/// above our own cap: a client asking for 65535 octets must not turn a small
+/// spoofed query into a large answer to its victim (RFC 6891 §6.2.5 lets
+/// the responder choose a smaller size; BIND, Knot and NSD cap at 1232).
+size_t udp_limit(const std::optional<dns::Edns>& edns, uint16_t max_payload) {
   if (!edns) return dns::kClassicUdpSize;
-  return std::clamp<size_t>(edns->udp_size, dns::kClassicUdpSize, dns::kMaxUdpPayload);
+  return std::clamp<size_t>(edns->udp_size, dns::kClassicUdpSize,
+                            std::max<size_t>(dns::kClassicUdpSize, max_payload));
 }
+
+uint64_t system_seconds() { return static_cast<uint64_t>(::time(nullptr)); }
+
+const std::vector<dns::tsig::Key> kNoKeys;
 
 /// A response holding only the header: for packets whose question could not
 /// be read (RFC 1035 §4.1.1 FORMERR; the design's "FORMERR where a header can
@@ -40,10 +52,12 @@ size_t header_only(uint16_t id, uint16_t query_flags, uint16_t rcode, uint8_t* o
 }
 
 /// Writes one response: header, question, sections from `result` (null for an
-/// error without records), OPT. Returns 0 if a record of the answer or
-/// authority section did not fit, so the caller can retry truncated.
+/// error without records), OPT advertising `advertised`, leaving `tsig_room`
+/// octets free for the TSIG record of a signed answer. Returns 0 if a record
+/// of the answer or authority section did not fit, so the caller can retry
+/// truncated.
 size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zone::LookupResult* result,
-                      uint8_t* out, size_t limit, bool truncated) {
+                      uint8_t* out, size_t limit, bool truncated, size_t tsig_room, uint16_t advertised) {
   dns::MessageWriter w(out, limit);
   dns::Header h;
   h.id = q.header.id;
@@ -51,6 +65,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
                                   (truncated ? dns::flag::TC : 0) | (rcode & 0xF));
   w.set_header(h);
   if (q.edns) w.reserve(kOptSize);
+  w.reserve(tsig_room);
   // The question is echoed as it came, case included (RFC 1035 §7.3 lets
   // resolvers match on it; RFC 4343 keeps case).
   if (!w.add_question(q.question.name, q.question.qtype, q.question.qclass)) return 0;
@@ -70,7 +85,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
     // Additional data is optional: an RRset that might not fit (sized
     // without compression, so it surely fits when written) is left out
     // whole, without TC (RFC 2181 §9).
-    const size_t room = limit - (q.edns ? kOptSize : 0);
+    const size_t room = limit - (q.edns ? kOptSize : 0) - tsig_room;
     for (const zone::RRsetRef& ref : result->additional) {
       size_t need = 0;
       for (std::string_view rd : ref.rrset->rdatas) need += ref.owner->wire_length() + 10 + rd.size();
@@ -82,7 +97,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
   }
   if (q.edns) {
     // RFC 6891 §6.1.3: the upper 8 bits of a 12-bit rcode go in the OPT TTL.
-    w.add_opt(dns::kAdvertisedUdpSize, static_cast<uint8_t>(rcode >> 4), 0, 0);
+    w.add_opt(advertised, static_cast<uint8_t>(rcode >> 4), 0, 0);
   }
   return w.finish();
 }
@@ -90,7 +105,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
 }  // namespace
 
 size_t respond(const zone::ZoneSet& zones, const uint8_t* query, size_t query_len, uint8_t* out, size_t out_cap,
-               bool over_tcp, ResponseInfo* info) {
+               const RespondOptions& options, ResponseInfo* info) {
   ResponseInfo scratch;
   ResponseInfo& inf = info ? *info : scratch;
   inf = ResponseInfo{};
@@ -111,19 +126,46 @@ size_t respond(const zone::ZoneSet& zones, const uint8_t* query, size_t query_le
   const dns::QueryView& q = parsed.value();
   inf.qtype = q.question.qtype;
   const size_t cap = std::min<size_t>(out_cap, dns::kMaxUdpPayload);
-  const size_t limit = over_tcp ? cap : std::min(cap, udp_limit(q.edns));
+  const size_t limit = options.over_tcp ? cap : std::min(cap, udp_limit(q.edns, options.max_udp_payload));
+  const uint16_t advertised = std::max<uint16_t>(dns::kClassicUdpSize, options.max_udp_payload);
+
+  // Set for a signed query: the TSIG record its answer carries.
+  std::optional<dns::tsig::ServerSigning> signing;
 
   auto reply = [&](uint16_t rcode, bool aa, const zone::LookupResult* result) -> size_t {
     inf.rcode = rcode;
-    size_t n = write_response(q, rcode, aa, result, out, limit, false);
+    const size_t room = signing ? signing->size() : 0;
+    size_t n = write_response(q, rcode, aa, result, out, limit, false, room, advertised);
     if (n == 0) {
       // RFC 2181 §9 / RFC 1035 §4.2.1: the answer or authority did not fit;
       // send the question alone with TC so the client retries over TCP.
       inf.truncated = true;
-      n = write_response(q, rcode, aa, result, out, limit, true);
+      n = write_response(q, rcode, aa, result, out, limit, true, room, advertised);
     }
+    if (signing && n > 0) {
+      // A signed answer, truncated or not, carries its TSIG (RFC 8945 §5.3).
+      if (size_t s = signing->append(out, n, limit); s > 0) return s;
+    }
+    if (n == 0) n = write_response(q, rcode, aa, result, out, limit, true, 0, advertised);  // no room to sign
     return n;
   };
+
+  // RFC 8945 §5.2: a signed request is verified before anything else. The
+  // fast path pays one flag test: parse_query saw whether the last record
+  // is a TSIG.
+  if (q.has_tsig) {
+    inf.signed_query = true;
+    auto full = dns::parse_message(query, query_len);
+    if (!full) return reply(dns::rcode::FORMERR, false, nullptr);
+    const uint64_t now = options.now ? options.now() : system_seconds();
+    dns::tsig::Verification v = dns::tsig::verify(query, query_len, full.value(),
+                                                  options.tsig_keys ? *options.tsig_keys : kNoKeys, now);
+    inf.tsig_error = v.error;
+    if (v.error == dns::rcode::FORMERR) return reply(dns::rcode::FORMERR, false, nullptr);  // §5.2: unsigned
+    signing.emplace(v, now);
+    // BADKEY, BADSIG, BADTRUNC: NOTAUTH, unsigned; BADTIME: NOTAUTH, signed.
+    if (signing->failed()) return reply(dns::rcode::NOTAUTH, false, nullptr);
+  }
 
   const uint8_t opcode = q.header.opcode();
   if (opcode == dns::opcode::UPDATE) {
@@ -139,11 +181,10 @@ size_t respond(const zone::ZoneSet& zones, const uint8_t* query, size_t query_le
   // Zone transfers are not served yet. AXFR over UDP is NOTIMP, as Knot and
   // NSD answer; AXFR and IXFR over TCP, and IXFR over UDP, are REFUSED (as
   // NSD refuses IXFR), which tells a secondary to stop asking.
-  if (q.question.qtype == dns::rrtype::AXFR && !over_tcp) return reply(dns::rcode::NOTIMP, false, nullptr);
+  if (q.question.qtype == dns::rrtype::AXFR && !options.over_tcp) return reply(dns::rcode::NOTIMP, false, nullptr);
   if (q.question.qtype == dns::rrtype::AXFR || q.question.qtype == dns::rrtype::IXFR) {
     return reply(dns::rcode::REFUSED, false, nullptr);
   }
-  // A TSIG-signed query is answered unsigned for now: no keys are configured.
 
   zone::LookupResult result;
   zone::lookup(zones, q.question.name, q.question.qtype, &result);
