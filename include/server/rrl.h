@@ -128,6 +128,7 @@ class ResponseRateLimiter {
   void rebuild_slots(Shard& shard, size_t size);
 
   RrlOptions options_;
+  std::array<uint8_t, 20> masks_{};  // per octet: the IPv4 prefix's four, then the IPv6 prefix's sixteen
   size_t per_shard_;  // most buckets a shard holds
   uint64_t seed_;     // keeps the hash, hence shards and probe chains, unpredictable
   mutable std::array<Shard, kShards> shards_;  // mutable: the counters are read under the locks

@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <optional>
 
 #include "dns/message.h"
 #include "zone/lookup.h"
@@ -65,7 +64,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
                                   (truncated ? dns::flag::TC : 0) | (rcode & 0xF));
   w.set_header(h);
   if (q.edns) w.reserve(kOptSize);
-  w.reserve(tsig_room);
+  if (tsig_room > 0) w.reserve(tsig_room);
   // The question is echoed as it came, case included (RFC 1035 §7.3 lets
   // resolvers match on it; RFC 4343 keeps case).
   if (!w.add_question(q.question.name, q.question.qtype, q.question.qclass)) return 0;
@@ -102,6 +101,81 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
   return w.finish();
 }
 
+/// What to answer, before it is written.
+struct Outcome {
+  uint16_t rcode = dns::rcode::NOERROR;
+  bool aa = false;
+  const zone::LookupResult* result = nullptr;  // records to write, if any
+};
+
+/// RFC 1034 §4.3.2 and the checks before it: the answer to a parsed query.
+[[gnu::always_inline]] inline Outcome decide(const zone::ZoneSet& zones, const dns::QueryView& q, bool over_tcp,
+                                             zone::LookupResult* result) {
+  const uint8_t opcode = q.header.opcode();
+  if (opcode == dns::opcode::UPDATE) {
+    // Hook for RFC 2136 UPDATE: it will be handed to the update handler,
+    // which proposes a change and answers with the committed outcome.
+    return {dns::rcode::NOTIMP};
+  }
+  if (opcode != dns::opcode::QUERY) return {dns::rcode::NOTIMP};  // NOTIFY, STATUS, IQUERY
+  if (q.edns && q.edns->version > 0) return {dns::rcode::BADVERS};  // RFC 6891 §6.1.3
+  if (q.question.qclass != dns::rrclass::IN && q.question.qclass != dns::rrclass::ANY) return {dns::rcode::REFUSED};
+  // Zone transfers are not served yet. AXFR over UDP is NOTIMP, as Knot and
+  // NSD answer; AXFR and IXFR over TCP, and IXFR over UDP, are REFUSED (as
+  // NSD refuses IXFR), which tells a secondary to stop asking.
+  if (q.question.qtype == dns::rrtype::AXFR && !over_tcp) return {dns::rcode::NOTIMP};
+  if (q.question.qtype == dns::rrtype::AXFR || q.question.qtype == dns::rrtype::IXFR) return {dns::rcode::REFUSED};
+  zone::lookup(zones, q.question.name, q.question.qtype, result);
+  if (result->status == zone::LookupStatus::NotAuthoritative) return {dns::rcode::REFUSED};
+  return {result->rcode, result->authoritative, result};
+}
+
+/// Writes the answer, truncated (question and OPT only, TC) when a record of
+/// the answer or authority section does not fit (RFC 2181 §9, RFC 1035
+/// §4.2.1), with `tsig_room` octets left free.
+[[gnu::always_inline]] inline size_t write_answer(const dns::QueryView& q, const Outcome& o, uint8_t* out, size_t limit,
+                                                  size_t tsig_room, uint16_t advertised, ResponseInfo& inf) {
+  inf.rcode = o.rcode;
+  size_t n = write_response(q, o.rcode, o.aa, o.result, out, limit, false, tsig_room, advertised);
+  if (n == 0) {
+    inf.truncated = true;
+    n = write_response(q, o.rcode, o.aa, o.result, out, limit, true, tsig_room, advertised);
+  }
+  return n;
+}
+
+/// A query whose last record is a TSIG (RFC 8945): verified before anything
+/// else (§5.2), then answered like any query but signed, or NOTAUTH with the
+/// TSIG error (§5.3.2, §5.2.3). Kept apart so the unsigned path carries none
+/// of its state.
+[[gnu::noinline]] size_t respond_signed(const zone::ZoneSet& zones, const dns::QueryView& q, const uint8_t* query,
+                                        size_t query_len, uint8_t* out, size_t limit, uint16_t advertised,
+                                        const RespondOptions& options, ResponseInfo& inf) {
+  inf.signed_query = true;
+  auto full = dns::parse_message(query, query_len);
+  if (!full) return write_answer(q, {dns::rcode::FORMERR}, out, limit, 0, advertised, inf);
+  const uint64_t now = options.now ? options.now() : system_seconds();
+  dns::tsig::Verification v =
+      dns::tsig::verify(query, query_len, full.value(), options.tsig_keys ? *options.tsig_keys : kNoKeys, now);
+  inf.tsig_error = v.error;
+  // A malformed TSIG cannot be answered with one: FORMERR, unsigned.
+  if (v.error == dns::rcode::FORMERR) return write_answer(q, {dns::rcode::FORMERR}, out, limit, 0, advertised, inf);
+  dns::tsig::ServerSigning signing(v, now);
+  zone::LookupResult result;
+  // BADKEY, BADSIG, BADTRUNC: NOTAUTH, unsigned; BADTIME: NOTAUTH, signed.
+  const Outcome o = signing.failed() ? Outcome{dns::rcode::NOTAUTH} : decide(zones, q, options.over_tcp, &result);
+  size_t n = write_answer(q, o, out, limit, signing.size(), advertised, inf);
+  // A signed answer, truncated or not, carries its TSIG (RFC 8945 §5.3).
+  if (n > 0) {
+    if (size_t signed_len = signing.append(out, n, limit); signed_len > 0) return signed_len;
+  }
+  // Not even the question and the TSIG fit (a long key name in 512
+  // octets): the truncated answer goes unsigned, and TC sends the client
+  // to TCP, where it fits.
+  inf.truncated = true;
+  return write_response(q, o.rcode, o.aa, o.result, out, limit, true, 0, advertised);
+}
+
 }  // namespace
 
 size_t respond(const zone::ZoneSet& zones, const uint8_t* query, size_t query_len, uint8_t* out, size_t out_cap,
@@ -128,68 +202,13 @@ size_t respond(const zone::ZoneSet& zones, const uint8_t* query, size_t query_le
   const size_t cap = std::min<size_t>(out_cap, dns::kMaxUdpPayload);
   const size_t limit = options.over_tcp ? cap : std::min(cap, udp_limit(q.edns, options.max_udp_payload));
   const uint16_t advertised = std::max<uint16_t>(dns::kClassicUdpSize, options.max_udp_payload);
-
-  // Set for a signed query: the TSIG record its answer carries.
-  std::optional<dns::tsig::ServerSigning> signing;
-
-  auto reply = [&](uint16_t rcode, bool aa, const zone::LookupResult* result) -> size_t {
-    inf.rcode = rcode;
-    const size_t room = signing ? signing->size() : 0;
-    size_t n = write_response(q, rcode, aa, result, out, limit, false, room, advertised);
-    if (n == 0) {
-      // RFC 2181 §9 / RFC 1035 §4.2.1: the answer or authority did not fit;
-      // send the question alone with TC so the client retries over TCP.
-      inf.truncated = true;
-      n = write_response(q, rcode, aa, result, out, limit, true, room, advertised);
-    }
-    if (signing && n > 0) {
-      // A signed answer, truncated or not, carries its TSIG (RFC 8945 §5.3).
-      if (size_t s = signing->append(out, n, limit); s > 0) return s;
-    }
-    if (n == 0) n = write_response(q, rcode, aa, result, out, limit, true, 0, advertised);  // no room to sign
-    return n;
-  };
-
-  // RFC 8945 §5.2: a signed request is verified before anything else. The
-  // fast path pays one flag test: parse_query saw whether the last record
-  // is a TSIG.
-  if (q.has_tsig) {
-    inf.signed_query = true;
-    auto full = dns::parse_message(query, query_len);
-    if (!full) return reply(dns::rcode::FORMERR, false, nullptr);
-    const uint64_t now = options.now ? options.now() : system_seconds();
-    dns::tsig::Verification v = dns::tsig::verify(query, query_len, full.value(),
-                                                  options.tsig_keys ? *options.tsig_keys : kNoKeys, now);
-    inf.tsig_error = v.error;
-    if (v.error == dns::rcode::FORMERR) return reply(dns::rcode::FORMERR, false, nullptr);  // §5.2: unsigned
-    signing.emplace(v, now);
-    // BADKEY, BADSIG, BADTRUNC: NOTAUTH, unsigned; BADTIME: NOTAUTH, signed.
-    if (signing->failed()) return reply(dns::rcode::NOTAUTH, false, nullptr);
-  }
-
-  const uint8_t opcode = q.header.opcode();
-  if (opcode == dns::opcode::UPDATE) {
-    // Hook for RFC 2136 UPDATE: it will be handed to the update handler,
-    // which proposes a change and answers with the committed outcome.
-    return reply(dns::rcode::NOTIMP, false, nullptr);
-  }
-  if (opcode != dns::opcode::QUERY) return reply(dns::rcode::NOTIMP, false, nullptr);  // NOTIFY, STATUS, IQUERY
-  if (q.edns && q.edns->version > 0) return reply(dns::rcode::BADVERS, false, nullptr);  // RFC 6891 §6.1.3
-  if (q.question.qclass != dns::rrclass::IN && q.question.qclass != dns::rrclass::ANY) {
-    return reply(dns::rcode::REFUSED, false, nullptr);
-  }
-  // Zone transfers are not served yet. AXFR over UDP is NOTIMP, as Knot and
-  // NSD answer; AXFR and IXFR over TCP, and IXFR over UDP, are REFUSED (as
-  // NSD refuses IXFR), which tells a secondary to stop asking.
-  if (q.question.qtype == dns::rrtype::AXFR && !options.over_tcp) return reply(dns::rcode::NOTIMP, false, nullptr);
-  if (q.question.qtype == dns::rrtype::AXFR || q.question.qtype == dns::rrtype::IXFR) {
-    return reply(dns::rcode::REFUSED, false, nullptr);
-  }
+  // The signature is looked at only when parse_query saw a TSIG as the last
+  // record: one flag test on the unsigned path.
+  if (q.has_tsig) return respond_signed(zones, q, query, query_len, out, limit, advertised, options, inf);
 
   zone::LookupResult result;
-  zone::lookup(zones, q.question.name, q.question.qtype, &result);
-  if (result.status == zone::LookupStatus::NotAuthoritative) return reply(dns::rcode::REFUSED, false, nullptr);
-  return reply(result.rcode, result.authoritative, &result);
+  const Outcome o = decide(zones, q, options.over_tcp, &result);
+  return write_answer(q, o, out, limit, 0, advertised, inf);
 }
 
 }  // namespace server

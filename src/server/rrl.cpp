@@ -92,7 +92,17 @@ RrlKind classify_response(const uint8_t* response, size_t len) {
 ResponseRateLimiter::ResponseRateLimiter(RrlOptions options)
     : options_(std::move(options)),
       per_shard_(std::max<size_t>(1, (options_.table_size + kShards - 1) / kShards)),
-      seed_(std::random_device{}() | (uint64_t{std::random_device{}()} << 32)) {}
+      seed_(std::random_device{}() | (uint64_t{std::random_device{}()} << 32)) {
+  // The prefix masks, octet by octet: IPv4's four, then IPv6's sixteen.
+  auto fill = [](uint8_t* mask, size_t n, unsigned prefix) {
+    for (size_t i = 0; i < n; ++i) {
+      const unsigned bits = prefix >= 8 * (i + 1) ? 8 : (prefix > 8 * i ? prefix - 8 * i : 0);
+      mask[i] = bits == 0 ? 0 : static_cast<uint8_t>(0xFF << (8 - bits));
+    }
+  };
+  fill(masks_.data(), 4, options_.ipv4_prefix);
+  fill(masks_.data() + 4, 16, options_.ipv6_prefix);
+}
 
 bool ResponseRateLimiter::Key::operator==(const Key& o) const { return std::memcmp(bytes, o.bytes, sizeof bytes) == 0; }
 
@@ -100,21 +110,14 @@ ResponseRateLimiter::Key ResponseRateLimiter::key_of(const sockaddr* client, Rrl
   // Kind, family, then the address bytes masked to the prefix.
   Key key;
   key.bytes[0] = static_cast<uint8_t>(kind);
-  auto masked = [&](const uint8_t* addr, size_t n, unsigned prefix) {
-    for (size_t i = 0; i < n; ++i) {
-      unsigned bits = prefix >= 8 * (i + 1) ? 8 : (prefix > 8 * i ? prefix - 8 * i : 0);
-      uint8_t mask = bits == 0 ? 0 : static_cast<uint8_t>(0xFF << (8 - bits));
-      key.bytes[2 + i] = static_cast<uint8_t>(addr[i] & mask);
-    }
-  };
   if (client->sa_family == AF_INET) {
     key.bytes[1] = 4;
-    const auto* in = reinterpret_cast<const sockaddr_in*>(client);
-    masked(reinterpret_cast<const uint8_t*>(&in->sin_addr), 4, options_.ipv4_prefix);
+    const auto* addr = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(client)->sin_addr);
+    for (size_t i = 0; i < 4; ++i) key.bytes[2 + i] = addr[i] & masks_[i];
   } else if (client->sa_family == AF_INET6) {
     key.bytes[1] = 6;
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(client);
-    masked(reinterpret_cast<const uint8_t*>(&in6->sin6_addr), 16, options_.ipv6_prefix);
+    const auto* addr = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(client)->sin6_addr);
+    for (size_t i = 0; i < 16; ++i) key.bytes[2 + i] = addr[i] & masks_[4 + i];
   }
   return key;
 }
@@ -190,8 +193,10 @@ ResponseRateLimiter::Bucket& ResponseRateLimiter::find_or_add(Shard& shard, cons
   for (; shard.slots[s] != 0; s = (s + 1) & mask) {
     const uint32_t i = shard.slots[s] - 1;
     if (shard.buckets[i].hash == hash && shard.buckets[i].key == key) {
-      unlink(shard, i);
-      push_newest(shard, i);
+      if (shard.newest != i) {
+        unlink(shard, i);
+        push_newest(shard, i);
+      }
       return shard.buckets[i];
     }
   }
