@@ -111,8 +111,14 @@ struct Config {
   std::vector<TsigKey> tsig_keys;
   TcpConfig tcp;
   UpdateConfig update;
-  server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; off by default
+  server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; on by default
   uint32_t udp_threads = 0;  // 0 = one per CPU (at most 8)
+  /// "max_udp_payload": the largest UDP answer whatever EDNS size a client
+  /// advertises (512-4096); larger answers are sent truncated (TC).
+  uint16_t max_udp_payload = 1232;
+  /// "tsig": {"refuse_algorithms": [...]}: TSIG algorithms a site policy
+  /// forbids (e.g. "hmac-md5"); a key using one stops the node at start.
+  std::vector<std::string> tsig_refuse_algorithms;
   /// Keys the reader did not recognise; logged at startup, not fatal, so an
   /// older binary can read a newer file.
   std::vector<std::string> warnings;

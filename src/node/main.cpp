@@ -156,12 +156,15 @@ int main(int argc, char** argv) {
 
   store::Store store;
   server::QueryStats stats;
+  // Signed queries (RFC 8945) may use any configured TSIG key.
+  const std::vector<dns::tsig::Key> query_keys = node::make_query_keys(*config);
   server::UdpServer udp(store, stats,
-                        server::UdpOptions{listen_address(me.query), udp_thread_count(*config), opts.query_log, config->rrl});
+                        server::UdpOptions{listen_address(me.query), udp_thread_count(*config), opts.query_log, config->rrl,
+                                           config->max_udp_payload, query_keys});
   server::TcpServer tcp(store, stats,
                         server::TcpOptions{listen_address(me.query), config->tcp.idle_timeout_ms,
                                            config->tcp.max_connections, config->tcp.max_buffered_output,
-                                           opts.query_log, config->tcp.message_timeout_ms});
+                                           opts.query_log, config->tcp.message_timeout_ms, query_keys});
   // Bind before loading: a busy port is reported at once, and queries that
   // arrive while the zones load wait in the socket buffers.
   if (auto bound = udp.bind(); !bound) {

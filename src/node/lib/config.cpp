@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "dns/rr.h"
+#include "dns/tsig.h"
 #include "server/update.h"
 
 namespace node {
@@ -370,6 +371,43 @@ util::Result<void> read_tsig_keys(const Reader& r, const json& root, Config& cfg
   return {};
 }
 
+/// "tsig": site policy on TSIG algorithms. Read after "tsig_keys": a key
+/// whose algorithm the policy refuses is an error naming the key.
+util::Result<void> read_tsig_policy(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("tsig")) return {};
+  const json& t = root.at("tsig");
+  if (!t.is_object()) return r.fail("tsig", std::string("must be an object, not ") + type_name(t));
+  if (t.contains("refuse_algorithms")) {
+    const json& algs = t.at("refuse_algorithms");
+    if (!algs.is_array()) {
+      return r.fail("tsig.refuse_algorithms",
+                    std::string("must be a list of algorithms such as [\"hmac-md5\"], not ") + type_name(algs));
+    }
+    for (size_t i = 0; i < algs.size(); ++i) {
+      const std::string path = "tsig.refuse_algorithms[" + std::to_string(i) + "]";
+      if (!algs[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(algs[i]));
+      auto alg = dns::tsig::algorithm_from_text(algs[i].get<std::string>());
+      if (!alg) {
+        return r.fail(path, "unknown algorithm '" + algs[i].get<std::string>() +
+                                "' (hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512)");
+      }
+      cfg.tsig_refuse_algorithms.emplace_back(dns::tsig::algorithm_text(*alg));
+    }
+  }
+  r.warn_unknown(t, {"refuse_algorithms"}, "tsig.");
+  for (size_t i = 0; i < cfg.tsig_keys.size(); ++i) {
+    auto alg = dns::tsig::algorithm_from_text(cfg.tsig_keys[i].algorithm);
+    for (const std::string& refused : cfg.tsig_refuse_algorithms) {
+      if (alg && dns::tsig::algorithm_text(*alg) == refused) {
+        return r.fail("tsig_keys[" + std::to_string(i) + "].algorithm",
+                      "key '" + cfg.tsig_keys[i].name + "' uses " + refused +
+                          ", which tsig.refuse_algorithms forbids (give the key another algorithm, or allow it)");
+      }
+    }
+  }
+  return {};
+}
+
 util::Result<void> read_tcp(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("tcp")) return {};
   const json& t = root.at("tcp");
@@ -492,7 +530,16 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
     if (!v) return v.error();
     cfg.udp_threads = static_cast<uint32_t>(*v);
   }
-  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl"}, "");
+  if (auto t = read_tsig_policy(r, root, cfg); !t) return t.error();
+  if (root.contains("max_udp_payload")) {
+    // 512: the classic limit every client takes (RFC 1035 §4.2.1); 4096:
+    // BIND's ceiling, beyond which answers fragment on most paths.
+    auto v = r.uint_field(root, "max_udp_payload", "max_udp_payload", 512, 4096);
+    if (!v) return v.error();
+    cfg.max_udp_payload = static_cast<uint16_t>(*v);
+  }
+  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl", "max_udp_payload",
+                        "tsig"}, "");
   return cfg;
 }
 
