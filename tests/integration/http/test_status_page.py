@@ -27,7 +27,8 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (script
 def chromium_args(profile):
     return [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--hide-scrollbars", "--force-device-scale-factor=1", f"--user-data-dir={profile}"]
+            "--disable-dev-shm-usage", "--hide-scrollbars", "--force-device-scale-factor=1",
+            f"--user-data-dir={profile}"]
 
 
 def run_chromium(extra, timeout=45):
