@@ -159,8 +159,13 @@ def run_in_netns(args, netns_pid, timeout=10):
                           timeout=timeout)
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("nsenter") is None,
-                    reason="needs root for a network namespace")
+def can_make_network_namespaces():
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        return False
+    return subprocess.run(["unshare", "--net", "true"], capture_output=True, timeout=10).returncode == 0
+
+
+@pytest.mark.skipif(not can_make_network_namespaces(), reason="needs root and unshare/nsenter for a network namespace")
 def test_basic_auth_over_plain_http_from_afar_is_warned(tmp_path):
     # A node in a network namespace of its own, serving HTTP on a documentation
     # address (192.0.2.1, RFC 5737) that exists only there: a client there
