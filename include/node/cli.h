@@ -23,6 +23,7 @@ struct Options {
   bool insecure_peers = false;     // allow peers without the cluster secret
   std::optional<raft::UnreliableOptions> unreliable;  // --unreliable, parsed by raft::parse_unreliable_spec
   std::optional<std::string> join;  // address of a running node to join through
+  std::string control_socket;       // "<data_dir>/control.sock" unless given; "none": no socket
 };
 
 /// What parsing the command line decided: run with `options`, or exit now

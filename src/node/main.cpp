@@ -28,6 +28,7 @@
 #include "node/cluster.h"
 #include "node/cli.h"
 #include "node/config.h"
+#include "node/control_socket.h"
 #include "node/member_commands.h"
 #include "node/stdin_commands.h"
 #include "node/zone_loader.h"
@@ -227,6 +228,37 @@ int main(int argc, char** argv) {
     http->start();
   }
 
+  // Command handlers for stdin and for each control connection: each one a
+  // client session of its own.
+  auto make_commands = [&] {
+    auto c = std::make_unique<node::StdinCommands>(submitter, store, me.numeric_id,
+                                                   [&] { return (*cluster)->status(); });
+    c->set_membership(
+        [&](node::MemberOp op) {
+          std::promise<node::SubmitResult> promise;
+          auto future = promise.get_future();
+          (*cluster)->change_members(std::move(op), [&promise](node::SubmitResult r) { promise.set_value(std::move(r)); });
+          return future.get();
+        },
+        [&] { return (*cluster)->members(); });
+    c->set_read_barrier([&] {
+      std::promise<util::Result<void>> promise;
+      auto future = promise.get_future();
+      (*cluster)->read_barrier([&promise](util::Result<void> r) { promise.set_value(std::move(r)); });
+      return future.get();
+    });
+    return c;
+  };
+  // dns-nodectl's socket (docs/dns-nodectl.md), bound with the ports.
+  std::optional<node::ControlSocket> control;
+  if (opts.control_socket != "none") {
+    control.emplace(node::ControlSocketOptions{opts.control_socket}, make_commands);
+    if (auto bound = control->bind(); !bound) {
+      spdlog::critical("{}", bound.error().message);
+      return kExitFailure;
+    }
+  }
+
   std::atomic<bool> stopping{false};
   const std::string seed_state = opts.data_dir + "/zone-seed.state";
   std::thread seed_thread;
@@ -243,6 +275,7 @@ int main(int argc, char** argv) {
 
   udp.start();
   tcp.start();
+  if (control) control->start();
   spdlog::info("dns-node {} serving {} on udp and tcp ({} udp threads); {} records in {} zones", DNSNODE_VERSION,
                me.query.to_string(), udp_thread_count(*config), store.snapshot()->record_count(),
                store.snapshot()->zone_names().size());
@@ -253,18 +286,9 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create a pipe: {}", std::strerror(errno));
     return kExitFailure;
   }
-  node::StdinCommands commands(submitter, store, me.numeric_id,
-                               [&] { return (*cluster)->status(); });
-  commands.set_membership(
-      [&](node::MemberOp op) {
-        std::promise<node::SubmitResult> promise;
-        auto future = promise.get_future();
-        (*cluster)->change_members(std::move(op), [&promise](node::SubmitResult r) { promise.set_value(std::move(r)); });
-        return future.get();
-      },
-      [&] { return (*cluster)->members(); });
+  std::unique_ptr<node::StdinCommands> commands = make_commands();
   std::thread stdin_thread([&] {
-    commands.run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
+    commands->run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
     spdlog::debug("end of standard input; still serving");
   });
 
@@ -274,6 +298,7 @@ int main(int argc, char** argv) {
   (void)!write(stop_pipe[1], "x", 1);
   stopping = true;
   stdin_thread.join();
+  if (control) control->stop();
   (*cluster)->stop();
   if (http) http->stop();  // after the cluster: changes in flight get their answer first
   if (seed_thread.joinable()) seed_thread.join();

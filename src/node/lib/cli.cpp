@@ -26,6 +26,8 @@ CliOutcome parse_command_line(int argc, const char* const* argv, const std::stri
   app.add_flag("--insecure-peers", opts.insecure_peers, "Accept peer traffic without the cluster secret");
   app.add_option("--unreliable", unreliable, "Inject faults into peer traffic, e.g. drop=0.2,dup=0.05,delay=5-50ms");
   app.add_option("--join", join, "Address of a running node to join the cluster through");
+  app.add_option("--control-socket", opts.control_socket,
+                 "Unix socket for dns-nodectl (default DATA_DIR/control.sock; 'none': no socket)");
 
   std::ostringstream out, err;
   try {
@@ -60,6 +62,7 @@ CliOutcome parse_command_line(int argc, const char* const* argv, const std::stri
     return outcome;
   }
   if (opts.data_dir.empty()) opts.data_dir = "data/node-" + opts.node_id;
+  if (opts.control_socket.empty()) opts.control_socket = opts.data_dir + "/control.sock";
   outcome.options = std::move(opts);
   return outcome;
 }
