@@ -14,3 +14,6 @@ apt-get install -y -qq --no-install-recommends \
 for svc in knot nsd etcd; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
+# The Debian package and its service: cpack's dependency list (dpkg-shlibdeps),
+# the maintainer scripts' adduser, systemd-analyze to verify the units.
+apt-get install -y -qq --no-install-recommends dpkg-dev adduser systemd >/dev/null

@@ -30,6 +30,7 @@
 #include "node/config.h"
 #include "node/control_socket.h"
 #include "node/member_commands.h"
+#include "node/service.h"
 #include "node/stdin_commands.h"
 #include "node/zone_loader.h"
 #include "node/update_options.h"
@@ -54,9 +55,13 @@ constexpr int kExitFailure = 1;
 
 /// Logs go to stderr, one line per event; stdout carries only the replies
 /// to stdin commands.
-void setup_logging(const std::string& level, const std::string& node_id) {
+void setup_logging(const std::string& level, const std::string& node_id, const std::string& format) {
   auto logger = std::make_shared<spdlog::logger>("dns-node", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l node " + node_id + ": %v");
+  // Under systemd the journal stamps and ranks each line itself.
+  if (format == "journal" || (format == "auto" && node::stderr_is_journal())) {
+    logger->set_formatter(node::journal_formatter(node_id));
+  }
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
@@ -89,7 +94,7 @@ int main(int argc, char** argv) {
     return cli.exit_code;
   }
   const node::Options& opts = *cli.options;
-  setup_logging(opts.log_level, opts.node_id);
+  setup_logging(opts.log_level, opts.node_id, opts.log_format);
 
   // SIGINT/SIGTERM are taken by sigwait() below, so block them before any
   // thread starts (threads inherit the mask). Writes to a closed socket or
@@ -276,6 +281,8 @@ int main(int argc, char** argv) {
   udp.start();
   tcp.start();
   if (control) control->start();
+  // Type=notify: ready once queries are answered and dns-nodectl can connect.
+  node::notify_service_manager("READY=1\nSTATUS=serving " + me.query.to_string());
   spdlog::info("dns-node {} serving {} on udp and tcp ({} udp threads); {} records in {} zones", DNSNODE_VERSION,
                me.query.to_string(), udp_thread_count(*config), store.snapshot()->record_count(),
                store.snapshot()->zone_names().size());
@@ -295,6 +302,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  node::notify_service_manager("STOPPING=1");
   (void)!write(stop_pipe[1], "x", 1);
   stopping = true;
   stdin_thread.join();
