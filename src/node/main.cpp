@@ -30,7 +30,9 @@
 #include "node/cluster.h"
 #include "node/cli.h"
 #include "node/config.h"
+#include "node/control_socket.h"
 #include "node/member_commands.h"
+#include "node/service.h"
 #include "node/stdin_commands.h"
 #include "node/zone_loader.h"
 #include "node/update_options.h"
@@ -57,9 +59,13 @@ constexpr int kExitFailure = 1;
 
 /// Logs go to stderr, one line per event; stdout carries only the replies
 /// to stdin commands.
-void setup_logging(const std::string& level, const std::string& node_id) {
+void setup_logging(const std::string& level, const std::string& node_id, const std::string& format) {
   auto logger = std::make_shared<spdlog::logger>("dns-node", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l node " + node_id + ": %v");
+  // Under systemd the journal stamps and ranks each line itself.
+  if (format == "journal" || (format == "auto" && node::stderr_is_journal())) {
+    logger->set_formatter(node::journal_formatter(node_id));
+  }
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
@@ -118,7 +124,7 @@ int main(int argc, char** argv) {
     return cli.exit_code;
   }
   const node::Options& opts = *cli.options;
-  setup_logging(opts.log_level, opts.node_id);
+  setup_logging(opts.log_level, opts.node_id, opts.log_format);
 
   // SIGINT/SIGTERM are taken by sigwait() below, so block them before any
   // thread starts (threads inherit the mask). Writes to a closed socket or
@@ -321,6 +327,37 @@ int main(int argc, char** argv) {
   FunctionSubmitter stdin_submitter(recent_changes.wrap(
       [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
       server::ChangeSource::Stdin));
+  // Command handlers for stdin and for each control connection: each one a
+  // client session of its own.
+  auto make_commands = [&] {
+    auto c = std::make_unique<node::StdinCommands>(stdin_submitter, store, me.numeric_id,
+                                                   [&] { return (*cluster)->status(); });
+    c->set_membership(
+        [&](node::MemberOp op) {
+          std::promise<node::SubmitResult> promise;
+          auto future = promise.get_future();
+          (*cluster)->change_members(std::move(op), [&promise](node::SubmitResult r) { promise.set_value(std::move(r)); });
+          return future.get();
+        },
+        [&] { return (*cluster)->members(); });
+    c->set_read_barrier([&] {
+      std::promise<util::Result<void>> promise;
+      auto future = promise.get_future();
+      (*cluster)->read_barrier([&promise](util::Result<void> r) { promise.set_value(std::move(r)); });
+      return future.get();
+    });
+    return c;
+  };
+  // dns-nodectl's socket (docs/dns-nodectl.md), bound with the ports.
+  std::optional<node::ControlSocket> control;
+  if (opts.control_socket != "none") {
+    control.emplace(node::ControlSocketOptions{opts.control_socket}, make_commands);
+    if (auto bound = control->bind(); !bound) {
+      spdlog::critical("{}", bound.error().message);
+      return kExitFailure;
+    }
+  }
+
   std::atomic<bool> stopping{false};
   const std::string seed_state = opts.data_dir + "/zone-seed.state";
   std::thread seed_thread;
@@ -337,6 +374,9 @@ int main(int argc, char** argv) {
 
   udp.start();
   tcp.start();
+  if (control) control->start();
+  // Type=notify: ready once queries are answered and dns-nodectl can connect.
+  node::notify_service_manager("READY=1\nSTATUS=serving " + me.query.to_string());
   spdlog::info("dns-node {} serving {} on udp and tcp ({} udp threads); {} records in {} zones", DNSNODE_VERSION,
                me.query.to_string(), udp_thread_count(*config), store.snapshot()->record_count(),
                store.snapshot()->zone_names().size());
@@ -347,27 +387,20 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create a pipe: {}", std::strerror(errno));
     return kExitFailure;
   }
-  node::StdinCommands commands(stdin_submitter, store, me.numeric_id,
-                               [&] { return (*cluster)->status(); });
-  commands.set_membership(
-      [&](node::MemberOp op) {
-        std::promise<node::SubmitResult> promise;
-        auto future = promise.get_future();
-        (*cluster)->change_members(std::move(op), [&promise](node::SubmitResult r) { promise.set_value(std::move(r)); });
-        return future.get();
-      },
-      [&] { return (*cluster)->members(); });
+  std::unique_ptr<node::StdinCommands> commands = make_commands();
   std::thread stdin_thread([&] {
-    commands.run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
+    commands->run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
     spdlog::debug("end of standard input; still serving");
   });
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  node::notify_service_manager("STOPPING=1");
   (void)!write(stop_pipe[1], "x", 1);
   stopping = true;
   stdin_thread.join();
+  if (control) control->stop();
   (*cluster)->stop();
   if (http) http->stop();  // after the cluster: changes in flight get their answer first
   if (seed_thread.joinable()) seed_thread.join();
