@@ -108,6 +108,41 @@ class MessageSplitter {
   size_t count_ = 0;
 };
 
+/// Reads the answer records of an AXFR or IXFR response message by message
+/// (RFC 5936 §2.2, RFC 1995 §4), as a secondary does: the whole zone, the
+/// SOA alone (IXFR: up to date), or the diffs from the requested serial.
+/// Checks the sequence of SOAs as it goes; what it collects is what a
+/// client then applies (a zone replaced, or diffs in order).
+class TransferReader {
+ public:
+  enum class Kind { Pending, UpToDate, Full, Incremental };
+
+  /// `ixfr_serial`: the serial an IXFR asked from; nullopt for AXFR.
+  explicit TransferReader(std::optional<uint32_t> ixfr_serial = std::nullopt) : ixfr_serial_(ixfr_serial) {}
+
+  /// Adds one message's answer records; the error says what is malformed.
+  util::Result<void> add(const std::vector<dns::RR>& answers);
+  /// Whether the response is complete (the final SOA arrived, or an IXFR
+  /// was answered with the SOA alone).
+  bool done() const { return done_; }
+  Kind kind() const { return kind_; }
+
+  const dns::RR& soa() const { return soa_; }                   // the new version's SOA
+  const std::vector<dns::RR>& records() const { return records_; }  // Full: every record but the SOA
+  const std::vector<store::Diff>& diffs() const { return diffs_; }  // Incremental: oldest first
+
+ private:
+  std::optional<uint32_t> ixfr_serial_;
+  Kind kind_ = Kind::Pending;
+  bool done_ = false;
+  bool adding_ = false;  // Incremental: in the additions of the current diff
+  size_t seen_ = 0;      // records so far
+  dns::RR soa_;
+  uint32_t serial_ = 0;
+  std::vector<dns::RR> records_;
+  std::vector<store::Diff> diffs_;
+};
+
 /// The transfer families of /metrics: transfers served by kind, NOTIFY
 /// sent/answered/failed, and the journal depth of each zone.
 void render_transfer_metrics(PrometheusWriter& w, const XfrHandler& xfr, const Notifier& notifier,

@@ -41,6 +41,7 @@ std::string catalog_member_id(const dns::Name& zone);
 struct ApplyResult {
   std::vector<std::string> op_errors;  // one entry per op, "" when it applied
   bool duplicate = false;              // already applied earlier; results are the earlier ones
+  bool stale = false;                  // below its session's last sequence: refused, not applied (see session.h)
   uint16_t rcode = 0;                  // DNS rcode of the outcome; 0 (NOERROR) for plain ops
   bool all_ok() const;
   /// First error, or "" when every op applied.

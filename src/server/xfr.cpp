@@ -30,27 +30,13 @@ std::string peer_text(const sockaddr* peer) {
   return buf;
 }
 
-/// Octets a TSIG record of `key` takes (RFC 8945 §4.2), kept free in each message.
-size_t tsig_size(const dns::tsig::Key& key) {
-  return key.name.wire_length() + 10 + dns::tsig::algorithm_name(key.algorithm).wire_length() + 16 +
-         dns::tsig::mac_size(key.algorithm);
-}
-
-/// How the messages of a response are signed: not at all, with a stream
-/// signer (a verified request), or with an unsigned TSIG carrying an error.
+/// How the messages of a response are signed (RFC 8945 §5.3): not at all
+/// (an unsigned request), as a single answer (a refusal: signed, or the
+/// unsigned BADKEY/BADSIG error, or the signed BADTIME one), or message by
+/// message as a stream (a transfer, §5.3.1).
 struct Signing {
-  std::optional<dns::tsig::StreamSigner> signer;
-  std::optional<dns::tsig::Verification> error;  // BADKEY, BADSIG: unsigned TSIG with the error
-  uint16_t fudge = dns::tsig::kDefaultFudge;
-  size_t reserve = 0;
-
-  void apply(std::string& msg, uint64_t now) {
-    if (signer) {
-      signer->sign(msg, now);
-    } else if (error) {
-      dns::tsig::append_unsigned(msg, error->key_name, error->rdata.algorithm, now, error->error, fudge);
-    }
-  }
+  std::optional<dns::tsig::ServerSigning> answer;
+  std::unique_ptr<dns::tsig::StreamSigner> stream;
 };
 
 /// A response of a single message made up front (a refusal, the SOA alone).
@@ -74,12 +60,13 @@ class OneMessage final : public XfrStream {
 class TransferStream final : public XfrStream {
  public:
   TransferStream(std::shared_ptr<const store::Version> version, const zone::Zone* zone, MessageSplitter splitter,
-                 Signing signing, std::function<uint64_t()> now)
-      : version_(std::move(version)), zone_(zone), splitter_(std::move(splitter)), signing_(std::move(signing)),
+                 std::unique_ptr<dns::tsig::StreamSigner> signer, std::function<uint64_t()> now)
+      : version_(std::move(version)), zone_(zone), splitter_(std::move(splitter)), signer_(std::move(signer)),
         now_(std::move(now)) {}
 
   std::vector<const dns::RR*> head, tail;
   std::vector<dns::RR> own;  // records the stream made itself (the current SOA)
+  std::vector<std::shared_ptr<const store::Diff>> own_diffs;  // diffs it made (a condensed chain)
   bool body = false;
 
   /// Collects the zone's names once, so the body can resume where a message ended.
@@ -115,11 +102,10 @@ class TransferStream final : public XfrStream {
       return 0;
     }
     size_t len = splitter_.finish();
-    std::string msg(reinterpret_cast<const char*>(out), len);
-    signing_.apply(msg, now_());
-    if (msg.size() > cap) return 0;
-    std::memcpy(out, msg.data(), msg.size());
-    return msg.size();
+    // RFC 8945 §5.3.1: every message is signed (the RFC asks at least every
+    // 100th; signing all costs one HMAC per 64 KiB).
+    if (signer_) len = signer_->add(out, len, cap, now_(), /*sign=*/true);
+    return len;
   }
 
  private:
@@ -215,7 +201,7 @@ class TransferStream final : public XfrStream {
   std::shared_ptr<const store::Version> version_;  // keeps every record below alive
   const zone::Zone* zone_;
   MessageSplitter splitter_;
-  Signing signing_;
+  std::unique_ptr<dns::tsig::StreamSigner> signer_;  // null: unsigned
   std::function<uint64_t()> now_;
   Phase phase_ = Phase::Head;
   size_t index_ = 0;
@@ -312,7 +298,7 @@ std::unique_ptr<XfrStream> XfrHandler::start(const uint8_t* query, size_t len, c
     w.set_header(h);
     if (q) w.add_question(q->name, q->qtype, q->qclass);
     std::string msg(reinterpret_cast<const char*>(buf), w.finish());
-    signing.apply(msg, now);
+    if (signing.answer) signing.answer->append(msg);
     return std::make_unique<OneMessage>(std::move(msg));
   };
   Signing none;
@@ -326,39 +312,25 @@ std::unique_ptr<XfrStream> XfrHandler::start(const uint8_t* query, size_t len, c
 
   // RFC 8945 §5.2: the signature first.
   Signing signing;
-  signing.fudge = options_.fudge;
   const dns::Name* key_name = nullptr;
+  const dns::tsig::Key* key = nullptr;
+  std::string request_mac;
   if (m.tsig) {
     dns::tsig::Verification v = dns::tsig::verify(query, len, m, options_.keys, now);
     if (v.error == dns::rcode::FORMERR) {
       spdlog::info("transfer from {}: FORMERR: {}", who, v.reason);
       return answer(dns::rcode::FORMERR, none, &q);
     }
-    if (v.error != 0) {
+    // §5.3.2: BADKEY and BADSIG answered unsigned, BADTIME signed (§5.2.3).
+    signing.answer.emplace(v, now, options_.fudge);
+    if (signing.answer->failed()) {
       ++counters_.notauth;
       spdlog::info("{} of {} from {}: NOTAUTH: {}", kind, q.name.to_text(), who, v.reason);
-      if (v.error == dns::rcode::BADTIME && v.key) {
-        // §5.2.3: signed, with the request's time and ours in Other Data.
-        uint8_t buf[1024];
-        dns::MessageWriter w(buf, sizeof buf);
-        dns::Header h;
-        h.id = id;
-        h.flags = static_cast<uint16_t>(dns::flag::QR | (qflags & 0x7800) | dns::rcode::NOTAUTH);
-        w.set_header(h);
-        w.add_question(q.name, q.qtype, q.qclass);
-        std::string out(reinterpret_cast<const char*>(buf), w.finish());
-        std::string other;
-        for (int shift = 40; shift >= 0; shift -= 8) other.push_back(static_cast<char>((now >> shift) & 0xFF));
-        dns::tsig::sign(out, *v.key, v.rdata.time_signed, v.rdata.mac, dns::rcode::BADTIME, other, v.rdata.fudge);
-        return std::make_unique<OneMessage>(std::move(out));
-      }
-      // §5.3.2: BADKEY and BADSIG answers are not signed.
-      signing.error = std::move(v);
       return answer(dns::rcode::NOTAUTH, signing, &q);
     }
-    signing.signer.emplace(*v.key, v.rdata.mac, options_.fudge);
-    signing.reserve = tsig_size(*v.key);
+    key = v.key;
     key_name = &v.key->name;
+    request_mac = v.rdata.mac;
   }
 
   auto version = store_.version();
@@ -382,8 +354,10 @@ std::unique_ptr<XfrStream> XfrHandler::start(const uint8_t* query, size_t len, c
   dns::RR soa{zone->apex(), dns::rrtype::SOA, dns::rrclass::IN, soa_set.ttl, std::string(soa_set.rdatas.front())};
   const uint32_t serial = dns::soa_decode(soa.rdata).value().serial;
   const uint16_t flags = static_cast<uint16_t>(dns::flag::QR | dns::flag::AA | (qflags & 0x7800));
-  MessageSplitter splitter(id, flags, q.name, q.qtype, kMessageLimit, signing.reserve);
-  auto stream = std::make_unique<TransferStream>(version, zone, std::move(splitter), std::move(signing), options_.now);
+  std::unique_ptr<dns::tsig::StreamSigner> signer;
+  if (key) signer = std::make_unique<dns::tsig::StreamSigner>(*key, request_mac, options_.fudge);
+  MessageSplitter splitter(id, flags, q.name, q.qtype, kMessageLimit, signer ? signer->record_size() : 0);
+  auto stream = std::make_unique<TransferStream>(version, zone, std::move(splitter), std::move(signer), options_.now);
   stream->own.reserve(1);
   stream->own.push_back(soa);
   const dns::RR* current = &stream->own.front();
@@ -398,8 +372,7 @@ std::unique_ptr<XfrStream> XfrHandler::start(const uint8_t* query, size_t len, c
     auto their_fields = theirs ? dns::soa_decode(theirs->rdata) : util::Result<dns::SoaFields>(util::make_error("none"));
     if (!their_fields) {
       spdlog::info("IXFR of {} from {}: FORMERR: no SOA in the authority section", q.name.to_text(), who);
-      Signing s2;
-      return answer(dns::rcode::FORMERR, s2, &q);
+      return answer(dns::rcode::FORMERR, signing, &q);
     }
     const uint32_t theirs_serial = their_fields->serial;
     if (!store::serial_newer(serial, theirs_serial)) {
@@ -413,6 +386,23 @@ std::unique_ptr<XfrStream> XfrHandler::start(const uint8_t* query, size_t len, c
     const store::ZoneJournal* journal = version->journal(zone->apex());
     auto diffs = journal ? journal->since(theirs_serial) : std::nullopt;
     if (diffs && !diffs->empty() && diffs->back()->to_serial() == serial) {
+      // RFC 1995 §5: a chain whose serials wrap past 2^32 goes out condensed
+      // into one difference. Some secondaries (NSD 4.6) compare the serials
+      // inside an IXFR as plain integers and refuse such a chain, and never
+      // fall back to AXFR; a single difference has no serials in between.
+      bool increasing = true;
+      uint32_t previous = theirs_serial;
+      for (const auto& d : *diffs) {
+        increasing = increasing && d->to_serial() > previous;
+        previous = d->to_serial();
+      }
+      if (!increasing && diffs->size() > 1) {
+        store::Diff merged = *diffs->front();
+        for (size_t i = 1; i < diffs->size(); ++i) merged = store::condense(merged, *(*diffs)[i]);
+        auto one = std::make_shared<const store::Diff>(std::move(merged));
+        stream->own_diffs.push_back(one);
+        diffs = std::vector<std::shared_ptr<const store::Diff>>{one};
+      }
       ++counters_.ixfr;
       spdlog::info("IXFR of {} from {}: {} diffs from serial {} to {}", q.name.to_text(), who, diffs->size(),
                    theirs_serial, serial);
@@ -476,6 +466,78 @@ void render_transfer_metrics(PrometheusWriter& w, const XfrHandler& xfr, const N
     const store::ZoneJournal* j = version->journal(apex);
     w.sample("dnsnode_journal_bytes", L{{"zone", apex.to_text()}}, uint64_t{j ? j->bytes : 0u});
   }
+}
+
+util::Result<void> TransferReader::add(const std::vector<dns::RR>& answers) {
+  auto serial_of = [](const dns::RR& rr) -> std::optional<uint32_t> {
+    auto f = dns::soa_decode(rr.rdata);
+    return f ? std::optional<uint32_t>(f->serial) : std::nullopt;
+  };
+  for (const dns::RR& rr : answers) {
+    if (done_) return util::make_error("records after the transfer's final SOA");
+    const bool is_soa = rr.type == dns::rrtype::SOA;
+    const std::optional<uint32_t> serial = is_soa ? serial_of(rr) : std::nullopt;
+    if (is_soa && !serial) return util::make_error("malformed SOA in the transfer");
+    ++seen_;
+    if (seen_ == 1) {
+      // RFC 5936 §2.2, RFC 1995 §4: the new version's SOA comes first.
+      if (!is_soa) return util::make_error("the transfer does not begin with an SOA");
+      soa_ = rr;
+      serial_ = *serial;
+      continue;
+    }
+    if (seen_ == 2) {
+      if (is_soa && *serial == serial_) {
+        kind_ = Kind::Full;  // an empty zone: the SOA twice
+        done_ = true;
+        continue;
+      }
+      if (is_soa && ixfr_serial_) {
+        // RFC 1995 §4: an incremental response: the first diff's old SOA.
+        kind_ = Kind::Incremental;
+        diffs_.emplace_back();
+        diffs_.back().old_soa = rr;
+        adding_ = false;
+        continue;
+      }
+      if (is_soa) return util::make_error("an AXFR with a second SOA of another serial");
+      kind_ = Kind::Full;
+    }
+    if (kind_ == Kind::Full) {
+      if (is_soa) {
+        if (*serial != serial_) return util::make_error("the transfer ends with an SOA of another serial");
+        done_ = true;
+      } else {
+        records_.push_back(rr);
+      }
+      continue;
+    }
+    // Incremental: old SOA, removals, new SOA, additions, ..., final SOA.
+    store::Diff& d = diffs_.back();
+    if (!is_soa) {
+      (adding_ ? d.added : d.removed).push_back(rr);
+      continue;
+    }
+    if (!adding_) {
+      d.new_soa = rr;
+      adding_ = true;
+      continue;
+    }
+    if (*serial != d.to_serial()) return util::make_error("a diff does not start at the previous one's serial");
+    if (*serial == serial_) {
+      done_ = true;
+      continue;
+    }
+    diffs_.emplace_back();
+    diffs_.back().old_soa = rr;
+    adding_ = false;
+  }
+  // RFC 1995 §4: an IXFR answered with a single SOA means up to date.
+  if (!done_ && seen_ == 1 && ixfr_serial_) {
+    kind_ = Kind::UpToDate;
+    done_ = true;
+  }
+  return {};
 }
 
 }  // namespace server

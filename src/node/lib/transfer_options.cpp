@@ -53,7 +53,7 @@ util::Result<server::NotifyPolicy> make_policy(const Config& config, const Trans
   const auto& key = zone.notify_key ? zone.notify_key : top.notify_key;
   if (key) {
     p.key = find_key(config, *key);
-    if (!p.key) return util::make_error("notify_key: key " + *key + " cannot sign (hmac-md5 is not supported)");
+    if (!p.key) return util::make_error("notify_key: key " + *key + " is not in tsig_keys or cannot sign");
   }
   return p;
 }

@@ -129,7 +129,7 @@ def test_bind_knot_and_nsd_follow_the_cluster_by_ixfr_through_a_leader_kill(tmp_
                 # restarting transfer"), its own decision: each may cost one AXFR.
                 allowed += s.log().count("update failed, restarting transfer")
             assert len(axfrs) <= allowed, f"{kind}:\n" + "\n".join(axfrs)
-            assert ixfrs >= CHANGES // 4, f"{kind}: {ixfrs} IXFR"
+            assert ixfrs >= 5, f"{kind}: {ixfrs} IXFR"
         knot_log = secondaries["knot"].log()
         assert "IXFR, incoming" in knot_log and "AXFR, incoming" not in knot_log.split("IXFR, incoming", 1)[1]
         # /metrics of a node still up: transfers by kind, NOTIFY outcomes

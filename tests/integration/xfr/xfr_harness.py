@@ -37,8 +37,10 @@ def xfr_cluster(workdir, size=3, transfer=None, zones=None, catalog=None, journa
         if http:
             config["nodes"][str(n.id)]["http_loc"] = f"127.0.0.1:{n.http_port}"
     config["tsig_keys"] = [{"name": XFR_KEY, "algorithm": "hmac-sha256", "secret": XFR_SECRET},
-                           {"name": ADMIN_KEY, "algorithm": "hmac-sha256", "secret": ADMIN_SECRET}]
+                           {"name": ADMIN_KEY, "algorithm": "hmac-sha256", "secret": ADMIN_SECRET, "role": "admin"}]
     config["update"] = {"allow_unsigned_from": ["127.0.0.0/8"]}
+    # RRL is on by default: the secondaries query from 127.0.0.2-4, the test from 127.0.0.1.
+    config["rrl"] = {"exempt_clients": ["127.0.0.0/8", "::1/128"]}
     config["transfer"] = transfer or {"allow": ["127.0.0.0/8"]}
     if zones:
         config["zones"] = zones
@@ -317,6 +319,7 @@ class Nsd(Secondary):
   chroot: ""
   verbosity: 2
   logfile: "{self.log_path}"
+  xfrd-reload-timeout: 0
 remote-control:
   control-enable: no
 {key}{zones}"""

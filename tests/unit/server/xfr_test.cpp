@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <set>
 
 #include "dns/message.h"
@@ -287,18 +288,18 @@ TEST_F(XfrTest, ASignedTransferVerifiesMessageByMessage) {
   for (size_t i = 0; i < r.raw.size(); ++i) {
     ASSERT_TRUE(r.messages[i].tsig.has_value()) << "message " << i;
     EXPECT_LE(r.raw[i].size(), 65535u);
-    auto v = verifier.verify(reinterpret_cast<const uint8_t*>(r.raw[i].data()), r.raw[i].size(), r.messages[i], kNow);
+    auto v = verifier.add(reinterpret_cast<const uint8_t*>(r.raw[i].data()), r.raw[i].size(), r.messages[i], kNow);
     EXPECT_EQ(v.error, 0) << "message " << i << ": " << v.reason;
   }
   // A message altered in flight does not verify.
   dns::tsig::StreamVerifier again(key_, mac);
   std::string first = r.raw[0];
-  ASSERT_EQ(again.verify(reinterpret_cast<const uint8_t*>(first.data()), first.size(), r.messages[0], kNow).error, 0);
+  ASSERT_EQ(again.add(reinterpret_cast<const uint8_t*>(first.data()), first.size(), r.messages[0], kNow).error, 0);
   std::string second = r.raw[1];
   second[second.size() / 2] ^= 1;
   auto parsed = dns::parse_message(reinterpret_cast<const uint8_t*>(second.data()), second.size());
   if (parsed) {
-    EXPECT_NE(again.verify(reinterpret_cast<const uint8_t*>(second.data()), second.size(), *parsed, kNow).error, 0);
+    EXPECT_NE(again.add(reinterpret_cast<const uint8_t*>(second.data()), second.size(), *parsed, kNow).error, 0);
   }
 }
 
@@ -327,6 +328,115 @@ TEST(NotifyMessage, CarriesTheZoneAndItsSoaAndIsSignedWhenAKeyIsGiven) {
   EXPECT_EQ(v.error, 0) << v.reason;
   std::string plain = Notifier::build(1, soa, std::nullopt, kNow);
   EXPECT_FALSE(dns::parse_message(reinterpret_cast<const uint8_t*>(plain.data()), plain.size())->tsig.has_value());
+}
+
+}  // namespace
+}  // namespace server
+
+namespace server {
+namespace {
+
+std::vector<std::string> texts(const std::vector<dns::RR>& rrs) {
+  std::vector<std::string> out;
+  for (const dns::RR& rr : rrs) out.push_back(text(rr));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST_F(XfrTest, ATransferReaderGetsBackTheJournalsDiffsAndTheWholeZone) {
+  change({{store::OpKind::Add, record("new.example.com.", dns::rrtype::A, "192.0.2.200")},
+          {store::OpKind::Remove, record("host7.example.com.", dns::rrtype::A, "192.0.2.7")}});
+  change({{store::OpKind::Add, record("host8.example.com.", dns::rrtype::A, "192.0.2.8", 60)}});  // a TTL change
+  XfrHandler h = handler(loopback_acl());
+  std::string q = query("example.com.", dns::rrtype::IXFR, 100);
+  Response r = drain(*h.start(reinterpret_cast<const uint8_t*>(q.data()), q.size(), reinterpret_cast<sockaddr*>(&local_)));
+  TransferReader incremental(100);
+  for (const auto& m : r.messages) ASSERT_TRUE(incremental.add(m.answers));
+  ASSERT_TRUE(incremental.done());
+  ASSERT_EQ(incremental.kind(), TransferReader::Kind::Incremental);
+  const auto& journal = store_.version()->journal(name("example.com."))->diffs;
+  ASSERT_EQ(incremental.diffs().size(), journal.size());
+  for (size_t i = 0; i < journal.size(); ++i) {
+    EXPECT_EQ(incremental.diffs()[i].from_serial(), journal[i]->from_serial());
+    EXPECT_EQ(incremental.diffs()[i].to_serial(), journal[i]->to_serial());
+    EXPECT_EQ(texts(incremental.diffs()[i].removed), texts(journal[i]->removed));
+    EXPECT_EQ(texts(incremental.diffs()[i].added), texts(journal[i]->added));
+  }
+  EXPECT_EQ(texts(incremental.diffs()[1].removed), texts({record("host8.example.com.", dns::rrtype::A, "192.0.2.8")}));
+
+  std::string a = query("example.com.", dns::rrtype::AXFR);
+  r = drain(*h.start(reinterpret_cast<const uint8_t*>(a.data()), a.size(), reinterpret_cast<sockaddr*>(&local_)));
+  TransferReader full;
+  for (const auto& m : r.messages) ASSERT_TRUE(full.add(m.answers));
+  ASSERT_TRUE(full.done());
+  EXPECT_EQ(full.kind(), TransferReader::Kind::Full);
+  std::vector<dns::RR> zone;
+  store_.snapshot()->for_each_record([&](const dns::RR& rr) {
+    if (rr.type != dns::rrtype::SOA) zone.push_back(rr);
+  });
+  EXPECT_EQ(texts(full.records()), texts(zone));
+
+  std::string current = query("example.com.", dns::rrtype::IXFR, 102);
+  r = drain(*h.start(reinterpret_cast<const uint8_t*>(current.data()), current.size(), reinterpret_cast<sockaddr*>(&local_)));
+  TransferReader up_to_date(102);
+  for (const auto& m : r.messages) ASSERT_TRUE(up_to_date.add(m.answers));
+  EXPECT_TRUE(up_to_date.done());
+  EXPECT_EQ(up_to_date.kind(), TransferReader::Kind::UpToDate);
+}
+
+TEST(TransferReader, RefusesMalformedSequences) {
+  const dns::RR soa5 = record("example.com.", dns::rrtype::SOA, "ns1.example.com. host.example.com. 5 3600 900 604800 300");
+  const dns::RR soa6 = record("example.com.", dns::rrtype::SOA, "ns1.example.com. host.example.com. 6 3600 900 604800 300");
+  const dns::RR a = record("a.example.com.", dns::rrtype::A, "192.0.2.1");
+  EXPECT_FALSE(TransferReader().add({a}));                          // no SOA first
+  EXPECT_FALSE(TransferReader().add({soa6, a, soa5}));              // ends with another serial
+  EXPECT_FALSE(TransferReader().add({soa6, soa5}));                 // AXFR with a second SOA
+  TransferReader after_end;
+  ASSERT_TRUE(after_end.add({soa6, a, soa6}));
+  EXPECT_FALSE(after_end.add({a}));                                 // records after the end
+  EXPECT_FALSE(TransferReader(4).add({soa6, soa5, a, soa6, a, soa5})); // a diff not from the previous serial
+}
+
+}  // namespace
+}  // namespace server
+
+namespace server {
+namespace {
+
+TEST(XfrWrap, AnIxfrChainAcrossTheSerialWrapGoesOutAsOneCondensedDifference) {
+  store::Store s;
+  store::Change seed;
+  seed.ops.push_back({store::OpKind::Add, record("wrap.test.", dns::rrtype::SOA,
+                                                 "ns1.wrap.test. host.wrap.test. 4294967294 3600 900 604800 300")});
+  ASSERT_TRUE(s.apply(seed, 1).all_ok());
+  for (int i = 0; i < 4; ++i) {
+    store::Change c;
+    c.ops.push_back({store::OpKind::Add, record("h" + std::to_string(i) + ".wrap.test.", dns::rrtype::A, "192.0.2.1")});
+    ASSERT_TRUE(s.apply(c, static_cast<uint64_t>(i) + 2).all_ok());
+  }
+  XfrOptions o;
+  o.acl.allow = std::vector<Network>{Network::parse("127.0.0.0/8").value()};
+  o.now = [] { return kNow; };
+  XfrHandler h(s, std::move(o));
+  sockaddr_in local = addr("127.0.0.1");
+  auto ask = [&](uint32_t from) {
+    std::string q = query("wrap.test.", dns::rrtype::IXFR, from);
+    Response r = drain(*h.start(reinterpret_cast<const uint8_t*>(q.data()), q.size(), reinterpret_cast<sockaddr*>(&local)));
+    TransferReader reader(from);
+    for (const auto& m : r.messages) EXPECT_TRUE(reader.add(m.answers));
+    EXPECT_TRUE(reader.done());
+    return reader;
+  };
+  // From 4294967294 to 2 crosses the wrap: one difference, every record added.
+  TransferReader across = ask(4294967294u);
+  ASSERT_EQ(across.kind(), TransferReader::Kind::Incremental);
+  ASSERT_EQ(across.diffs().size(), 1u);
+  EXPECT_EQ(across.diffs()[0].from_serial(), 4294967294u);
+  EXPECT_EQ(across.diffs()[0].to_serial(), 2u);
+  EXPECT_EQ(across.diffs()[0].added.size(), 4u);
+  // From 0 to 2 does not: the journal's own diffs, one by one.
+  TransferReader after = ask(0);
+  EXPECT_EQ(after.diffs().size(), 2u);
 }
 
 }  // namespace
