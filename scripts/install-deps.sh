@@ -33,7 +33,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 apt-get install -y -qq --no-install-recommends ddclient libio-socket-inet6-perl inadyn certbot \
   python3-certbot-dns-rfc2136 lego pebble prometheus openssl >/dev/null
-# BIND 9 as a secondary of the cluster (tests/integration/xfr); its named
+# BIND 9 as a secondary and as a primary of the cluster (tests/integration/xfr); its named
 # service must not start either.
 apt-get install -y -qq --no-install-recommends bind9 >/dev/null
 if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi

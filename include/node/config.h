@@ -139,6 +139,11 @@ struct ZoneConfig {
   std::string name;                          // the apex, absolute ("example.com.")
   TransferConfig transfer;                   // fields given here override "transfer"
   std::optional<std::string> serial_policy;  // "increment" (default), "unixtime", "dateserial"
+  /// "primary": the outside primary the cluster copies this zone from (the
+  /// cluster is then its secondary: docs/config.md); "primary_key": the TSIG
+  /// key (a name in tsig_keys, absolute) that signs the exchanges with it.
+  std::optional<Endpoint> primary;
+  std::optional<std::string> primary_key;
 };
 
 /// How much IXFR journal each zone keeps on this node ("journal" object).

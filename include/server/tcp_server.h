@@ -19,6 +19,7 @@ namespace server {
 
 class UpdateHandler;
 class XfrHandler;
+class ZoneFollower;
 
 struct TcpOptions {
   ListenAddress address;
@@ -50,6 +51,9 @@ class TcpServer {
   /// AXFR and IXFR requests go to `handler`, which streams the response as
   /// the connection's output drains. Call before start().
   void set_xfr_handler(XfrHandler* handler);
+  /// RFC 1996 NOTIFY messages go to `follower`, answered at once. Call
+  /// before start().
+  void set_notify_handler(ZoneFollower* follower);
   void start();
   void stop();
 

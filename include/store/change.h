@@ -81,6 +81,20 @@ struct Settings {
   bool operator==(const Settings& o) const { return serial_policies == o.serial_policies && catalog == o.catalog; }
 };
 
+/// A zone transfer from the zone's outside primary (RFC 5936 AXFR, RFC 1995
+/// IXFR), committed as one change of plain ops: the effective difference
+/// from the zone the cluster held to the primary's version. Apply checks
+/// first that the zone is still the one the difference was computed
+/// against (same serial, or still absent); if it moved, nothing is applied
+/// and the result's rcode is NXRRSET, as for an UPDATE whose SOA
+/// prerequisite failed (RFC 2136 §3.2.3). The SOA the ops add is stored as
+/// the primary sent it: no serial policy applies to it.
+struct TransferIn {
+  dns::Name zone;                       // the zone's apex
+  std::optional<uint32_t> from_serial;  // the serial the ops were computed against; nullopt: the zone was absent
+  bool operator==(const TransferIn& o) const { return zone == o.zone && from_serial == o.from_serial; }
+};
+
 /// A batch of operations. Ops are applied in order; each succeeds or fails
 /// on its own (a zone file seeding a cluster loads what it can). A change
 /// carrying an `update` is an RFC 2136 UPDATE instead, all or nothing; its
@@ -101,6 +115,7 @@ struct Change {
   std::vector<Op> ops;
   std::optional<Update> update;
   std::optional<Settings> settings;  // applied before the ops
+  std::optional<TransferIn> transfer;  // set when the ops are a transfer from an outside primary
 };
 
 /// The operations that create zone `apex` (RFC 1035 §3.3.13): its SOA

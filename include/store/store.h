@@ -52,8 +52,9 @@ struct ApplyResult {
 /// by the zone's serial policy (RFC 1982), unless the change itself set a
 /// newer serial; an SOA added with a serial not newer than the current one
 /// keeps the current one. A change whose operations cancel out leaves the
-/// zone's serial alone. Each new version of a zone that existed before the
-/// change is recorded in the zone's journal.
+/// zone's serial alone. A transfer from an outside primary (Change::transfer)
+/// stores the SOA it carries as it is, whatever its serial. Each new version
+/// of a zone that existed before the change is recorded in the zone's journal.
 /// The record store. One writer (the apply loop) and many readers (query
 /// threads). Readers call snapshot() or, on the hot path, check generation()
 /// and keep their snapshot until it moves.

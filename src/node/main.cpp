@@ -32,6 +32,7 @@
 #include "node/config.h"
 #include "node/control_socket.h"
 #include "node/member_commands.h"
+#include "node/secondary_zones.h"
 #include "node/service.h"
 #include "node/stdin_commands.h"
 #include "node/transfer_options.h"
@@ -51,6 +52,7 @@
 #include "server/udp_server.h"
 #include "server/update.h"
 #include "server/xfr.h"
+#include "server/zone_follower.h"
 #include "store/store.h"
 
 #ifndef DNSNODE_VERSION
@@ -203,6 +205,13 @@ int main(int argc, char** argv) {
     http_tls = std::move(tls.value());
   }
 
+  // Zones copied from an outside primary ("primary" in "zones").
+  auto follower_options = node::make_follower_options(*config);
+  if (!follower_options) {
+    spdlog::critical("{}: {}", opts.config_path, follower_options.error().message);
+    return kExitFailure;
+  }
+
   store::Store store(store::JournalLimits{config->journal.max_entries, config->journal.max_bytes});
   server::QueryStats stats;
   // Signed queries (RFC 8945) may use any configured TSIG key.
@@ -255,7 +264,9 @@ int main(int argc, char** argv) {
   }
   // Every change carries its proposer's clock, apply's only clock.
   node::TimestampingSubmitter stamping(**cluster);
-  node::ChangeSubmitter& submitter = stamping;
+  // A zone copied from a primary changes by its transfers alone (docs/config.md).
+  node::SecondaryZoneGuard secondary_guard(stamping, store, node::secondary_zones(*config));
+  node::ChangeSubmitter& submitter = secondary_guard;
   // RFC 2136 UPDATE on the DNS port: checked and TSIG-verified by the
   // handler, then submitted like any other change.
   std::vector<std::string> update_warnings;
@@ -301,6 +312,15 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   metrics.add_source([&](server::PrometheusWriter& w) { server::render_transfer_metrics(w, xfr_handler, notifier, store); });
+  // The leader follows each zone's outside primary and commits its transfers
+  // past the guard; every node answers the primary's NOTIFY.
+  server::ZoneFollower follower(store, std::move(follower_options.value()),
+                                [&] { return (*cluster)->status().value("role", std::string()) == "leader"; },
+                                [&stamping](store::Change c, auto done) { stamping.submit(std::move(c), std::move(done)); });
+  udp.set_notify_handler(&follower);
+  tcp.set_notify_handler(&follower);
+  follower.start();
+  metrics.add_source([&](server::PrometheusWriter& w) { follower.render_metrics(w); });
   // The HTTP API (DynDNS2, REST, /health, /metrics), when this node has an http_loc.
   server::HttpApiDeps http_deps{&store,
                                 [&](store::Change c, std::function<void(node::SubmitResult)> done) {
@@ -434,6 +454,7 @@ int main(int argc, char** argv) {
   stdin_thread.join();
   if (control) control->stop();
   notifier.stop();
+  follower.stop();
   (*cluster)->stop();
   if (http) http->stop();  // after the cluster: changes in flight get their answer first
   if (seed_thread.joinable()) seed_thread.join();

@@ -16,6 +16,7 @@
 #include "server/tcp_framing.h"
 #include "server/update.h"
 #include "server/xfr.h"
+#include "server/zone_follower.h"
 
 namespace server {
 
@@ -39,6 +40,7 @@ struct TcpServer::Impl {
   QueryCounters* counters = nullptr;
   UpdateHandler* update = nullptr;  // RFC 2136 UPDATE, when configured
   XfrHandler* xfr = nullptr;        // AXFR/IXFR, when configured
+  ZoneFollower* notify = nullptr;   // NOTIFY from outside primaries, when configured
   SnapshotCache cache;  // used on the event-loop thread only
   std::vector<uint8_t> scratch = std::vector<uint8_t>(2 + kMaxMessage);  // one answer, length-prefixed
   asio::io_context io{1};
@@ -114,6 +116,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       completed = true;
       if (server_.update && UpdateHandler::is_update(msg->data(), msg->size())) {
         hand_over_update(msg->data(), msg->size());
+        continue;
+      }
+      if (server_.notify && ZoneFollower::is_notify(msg->data(), msg->size())) {
+        // RFC 1996 §3.6 allows NOTIFY over TCP; answered at once.
+        size_t len = server_.notify->answer_notify(msg->data(), msg->size(), remote_.data(), out + 2, kMaxMessage);
+        if (len == 0) continue;
+        put_length_prefix(out, len);
+        pending_.insert(pending_.end(), out, out + 2 + len);
         continue;
       }
       if (server_.xfr && XfrHandler::is_transfer(msg->data(), msg->size())) {
@@ -330,6 +340,7 @@ util::Result<void> TcpServer::bind() {
 
 void TcpServer::set_update_handler(UpdateHandler* handler) { impl_->update = handler; }
 void TcpServer::set_xfr_handler(XfrHandler* handler) { impl_->xfr = handler; }
+void TcpServer::set_notify_handler(ZoneFollower* follower) { impl_->notify = follower; }
 
 void TcpServer::start() {
   Impl& s = *impl_;

@@ -20,6 +20,7 @@
 #include "server/responder.h"
 #include "server/snapshot_cache.h"
 #include "server/update.h"
+#include "server/zone_follower.h"
 
 namespace server {
 namespace {
@@ -97,6 +98,15 @@ void UdpServer::hand_over_update(int fd, const uint8_t* packet, size_t len, cons
   });
 }
 
+void UdpServer::answer_notify(int fd, const uint8_t* packet, size_t len, const sockaddr_storage& peer,
+                              socklen_t peer_len) {
+  uint8_t answer[1024];
+  size_t n = notify_->answer_notify(packet, len, reinterpret_cast<const sockaddr*>(&peer), answer, sizeof answer);
+  if (n > 0 && ::sendto(fd, answer, n, 0, reinterpret_cast<const sockaddr*>(&peer), peer_len) < 0) {
+    spdlog::debug("udp: NOTIFY answer not sent: {}", errno_text(errno));
+  }
+}
+
 void UdpServer::worker(int fd, QueryCounters& counters) {
   // Everything the loop touches is allocated here, once. The buffers are
   // left uninitialised so untouched pages cost no memory.
@@ -143,6 +153,10 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
       size_t len = 0;
       if (update_ && UpdateHandler::is_update(query, query_len) && !(in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
         hand_over_update(fd, query, query_len, peers[i], in_msgs[i].msg_hdr.msg_namelen);
+        continue;
+      }
+      if (notify_ && ZoneFollower::is_notify(query, query_len) && !(in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+        answer_notify(fd, query, query_len, peers[i], in_msgs[i].msg_hdr.msg_namelen);
         continue;
       }
       // A datagram cut short by the buffer cannot be a sane query; drop it.

@@ -7,8 +7,9 @@ namespace store {
 namespace {
 // Version 2 added the optional RFC 2136 update after the ops; version 3 the
 // proposer's timestamp after the sequence, and the optional settings at the
-// end. Versions 2 and 3 are read (the log holds what older nodes wrote).
-constexpr uint8_t kChangeVersion = 3;
+// end; version 4 the optional transfer-in marker after the settings.
+// Versions 2 to 4 are read (the log holds what older nodes wrote).
+constexpr uint8_t kChangeVersion = 4;
 constexpr uint8_t kOldestVersion = 2;
 // Bounds a decoder never trusts beyond: a change holds at most this many ops.
 constexpr uint32_t kMaxOps = 10'000'000;
@@ -108,6 +109,12 @@ std::string encode_change(const Change& change) {
       w.u8(static_cast<uint8_t>(policy));
     }
   }
+  w.u8(change.transfer ? 1 : 0);
+  if (change.transfer) {
+    write_name(w, change.transfer->zone);
+    w.u8(change.transfer->from_serial ? 1 : 0);
+    w.u32(change.transfer->from_serial.value_or(0));
+  }
   return out;
 }
 
@@ -192,6 +199,21 @@ util::Result<Change> decode_change(std::string_view bytes) {
         s.serial_policies[std::move(apex.value())] = static_cast<SerialPolicy>(policy);
       }
       change.settings = std::move(s);
+    }
+  }
+  if (version >= 4) {
+    uint8_t has_transfer = r.u8();
+    if (!r.ok() || has_transfer > 1) return util::make_error("change: truncated or bad transfer flag");
+    if (has_transfer) {
+      TransferIn t;
+      auto zone = read_name(r, "transfer zone");
+      if (!zone) return zone.error();
+      t.zone = std::move(zone.value());
+      uint8_t has_serial = r.u8();
+      uint32_t serial = r.u32();
+      if (!r.ok() || has_serial > 1) return util::make_error("change: truncated or bad transfer serial");
+      if (has_serial) t.from_serial = serial;
+      change.transfer = std::move(t);
     }
   }
   if (!r.at_end()) return util::make_error("change: trailing bytes after the last op");

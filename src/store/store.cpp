@@ -65,6 +65,7 @@ struct ApplyContext {
   Version& next;
   uint64_t timestamp_ms = 0;
   const JournalLimits& limits;
+  bool verbatim_soa = false;  // a transfer from an outside primary: its SOA is stored as sent
 };
 
 /// Edits a ZoneSet on behalf of one change and keeps track of which zones the
@@ -136,7 +137,7 @@ class ZoneEditor {
     dns::RR to_add = rr;
     if (rr.type == dns::rrtype::SOA) {
       auto fields = dns::soa_decode(rr.rdata);
-      if (fields && t.serial_before && !serial_newer(fields->serial, *t.serial_before)) {
+      if (fields && t.serial_before && !serial_newer(fields->serial, *t.serial_before) && !ctx_.verbatim_soa) {
         fields->serial = *t.serial_before;
         to_add.rdata = dns::soa_encode(*fields);
       } else if (fields) {
@@ -612,6 +613,20 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
   return {};
 }
 
+/// Why a transfer's ops no longer fit its zone (the zone moved since the
+/// leader computed them), or "" when the zone is still at the transfer's base.
+std::string transfer_base_moved(const zone::ZoneSet& zones, const TransferIn& t) {
+  const zone::Zone* z = zones.find_zone(t.zone);
+  const bool exists = z && z->apex() == t.zone;
+  const std::optional<uint32_t> serial = exists ? soa_serial(*z) : std::nullopt;
+  if (exists == t.from_serial.has_value() && serial == t.from_serial) return "";
+  auto text = [](bool present, std::optional<uint32_t> s) {
+    return !present ? std::string("absent") : s ? "at serial " + std::to_string(*s) : std::string("without an SOA");
+  };
+  return "transfer of " + t.zone.to_text() + " not applied: it was computed against the zone " +
+         text(t.from_serial.has_value(), t.from_serial) + ", which is now " + text(exists, serial);
+}
+
 /// RFC 2136 §3: zone check, prerequisites, then updates, all or nothing.
 UpdateOutcome apply_update(ApplyContext& ctx, const Update& u) {
   zone::ZoneSet& zones = ctx.next.zones;
@@ -702,7 +717,21 @@ ApplyResult Store::apply_one(Version& next, const Change& change) {
       return result;
     }
   }
-  ApplyContext ctx{next, change.timestamp_ms, limits_};
+  if (change.transfer) {
+    if (std::string moved = transfer_base_moved(next.zones, *change.transfer); !moved.empty()) {
+      // Every node sees the same zone here, so every node refuses alike.
+      result.rcode = dns::rcode::NXRRSET;
+      result.op_errors.assign(std::max<size_t>(change.ops.size(), 1), moved);
+      if (change.sequence != 0) {
+        Dedupe& d = dedupe_[{change.origin, change.client_id}];
+        d.sequence = change.sequence;
+        d.rcode = result.rcode;
+        d.keep(result.op_errors);
+      }
+      return result;
+    }
+  }
+  ApplyContext ctx{next, change.timestamp_ms, limits_, change.transfer.has_value()};
   if (change.settings) {
     const bool catalog_changed = next.settings.catalog != change.settings->catalog;
     next.settings = *change.settings;

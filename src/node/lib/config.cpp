@@ -598,10 +598,31 @@ util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg
         }
         z.serial_policy = *p;
       }
-      for (const char* field : {"primary", "primary_key"}) {
-        if (entry.contains(field)) {
-          return r.fail(base + "." + field, "following an outside primary is not supported by this version");
+      if (entry.contains("primary")) {
+        auto text = r.string_field(entry, "primary", base + ".primary");
+        if (!text) return text.error();
+        auto ep = parse_endpoint(*text);
+        if (!ep) return r.fail(base + ".primary", ep.error().message);
+        if (ep->host == "0.0.0.0" || ep->host == "::") {
+          return r.fail(base + ".primary", "'" + *text + "' is not the address of a primary (give the address it answers on)");
         }
+        z.primary = *ep;
+        if (z.serial_policy) {
+          return r.fail(base + ".serial_policy", "a zone copied from a primary keeps the primary's serials; remove \"serial_policy\" or \"primary\"");
+        }
+      }
+      if (entry.contains("primary_key")) {
+        if (!z.primary) return r.fail(base + ".primary_key", "needs \"primary\": the key signs the exchanges with that primary");
+        auto k = r.string_field(entry, "primary_key", base + ".primary_key");
+        if (!k) return k.error();
+        auto name = dns::Name::from_text(*k);
+        bool known = false;
+        for (const TsigKey& key : cfg.tsig_keys) {
+          auto key_name = dns::Name::from_text(key.name);
+          known = known || (name && key_name && *key_name == *name);
+        }
+        if (k->empty() || !name || !known) return r.fail(base + ".primary_key", "no key '" + *k + "' in tsig_keys");
+        z.primary_key = name->to_text();
       }
       r.warn_unknown(entry, {"allow", "keys", "notify", "also_notify", "notify_key", "serial_policy", "primary", "primary_key"},
                      base + ".");
@@ -615,6 +636,10 @@ util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg
     if (!c) return c.error();
     if (*c == ".") return r.fail("catalog", "the root cannot be a catalog zone");
     cfg.catalog = *c;
+    auto secondary = cfg.zones.find(dns::Name::from_text(*c)->lowercased().to_text());
+    if (secondary != cfg.zones.end() && secondary->second.primary) {
+      return r.fail("catalog", "the catalog zone " + *c + " is made by the cluster; it cannot also be copied from a primary (zones.\"" + secondary->second.name + "\".primary)");
+    }
   }
   if (root.contains("journal")) {
     const json& j = root.at("journal");

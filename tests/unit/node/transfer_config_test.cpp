@@ -65,9 +65,6 @@ TEST(TransferConfig, MistakesNameTheField) {
   EXPECT_NE(error_of(R"("zones": {"example.com.": {"serial_policy": "random"}})")
                 .find("zones.\"example.com.\".serial_policy: unknown policy 'random'"),
             std::string::npos);
-  EXPECT_NE(error_of(R"("zones": {"example.com.": {"primary": "192.0.2.1:53"}})")
-                .find("zones.\"example.com.\".primary: following an outside primary is not supported"),
-            std::string::npos);
   EXPECT_NE(error_of(R"("zones": {"a.test.": {}, "A.TEST": {}})").find("is listed twice"), std::string::npos);
   EXPECT_NE(error_of(R"("journal": {"max_entries": 0})").find("journal.max_entries: value 0 is out of range"),
             std::string::npos);

@@ -370,10 +370,10 @@ TEST(ChangeEncoding, TimestampAndSettingsRoundTripAndVersion2StillDecodes) {
   ASSERT_TRUE(back->settings.has_value());
   EXPECT_EQ(*back->settings, *c.settings);
 
-  // Version 2: no timestamp after the sequence, no settings at the end.
+  // Version 2: no timestamp after the sequence, no settings (nor transfer) at the end.
   store::Change plain = change({add(soa(3))});
-  std::string v3 = store::encode_change(plain);
-  std::string v2 = v3.substr(0, 21) + v3.substr(29, v3.size() - 29 - 1);
+  std::string v4 = store::encode_change(plain);
+  std::string v2 = v4.substr(0, 21) + v4.substr(29, v4.size() - 29 - 2);
   v2[0] = 2;
   auto old = store::decode_change(v2);
   ASSERT_TRUE(old) << old.error().message;
