@@ -40,6 +40,12 @@ struct NotifyOptions {
   std::map<dns::Name, NotifyPolicy> zone_policies;  // per zone, already merged with `policy`
   uint32_t first_retry_ms = 1000;  // a NOTIFY unanswered this long is sent again,
   uint32_t max_retry_ms = 10000;   // the wait doubling each time up to this
+  uint32_t verify_after_ms = 250;  // after an answer, when the secondary's SOA is asked (doubling)
+  /// Every node's query address: a new serial is announced once each serves
+  /// it, or after member_wait_ms (a node that is down cannot mislead a
+  /// secondary). Empty: announced at once.
+  std::vector<NotifyTarget> members;
+  uint32_t member_wait_ms = 200;
   uint32_t poll_ms = 10;           // how often the store's version is checked
   uint32_t leader_poll_ms = 100;   // how often "am I the leader" is asked
 };
@@ -54,7 +60,12 @@ struct NotifyCounters {
 /// Sends NOTIFY for every zone whose serial moved, from the leader only: a
 /// secondary listing every node as its primary is notified once per change,
 /// and a node that becomes leader notifies every zone once, taking over
-/// whatever the previous leader may not have finished. Runs its own thread.
+/// whatever the previous leader may not have finished. A new serial is
+/// announced once every node serves it, so a secondary that asks any node
+/// finds it. Once a secondary has
+/// answered, its SOA is asked; while it serves an older serial (it may have
+/// asked a node that had not applied the change yet) it is notified again,
+/// a few times at most. Runs its own thread.
 class Notifier {
  public:
   /// `is_leader` is asked at most every leader_poll_ms, from the notifier's thread.

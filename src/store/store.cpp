@@ -319,10 +319,25 @@ class ZoneEditor {
 
   void save(const dns::Name& owner, uint16_t type) {
     const zone::Zone* z = holder(owner, type);
+    // The journal needs each RRset as it was before the change, once; a
+    // zone the change created has no journal, and the SOA is diffed on its
+    // own. Checked before anything is copied: a zone file seeding a new
+    // zone adds a million records through here.
+    bool for_journal = false;
+    std::string zkey;
+    std::pair<std::string, uint16_t> before_key;
+    if (z && type != dns::rrtype::SOA) {
+      zkey = zone_key(z->apex());
+      if (!is_created(zkey)) {
+        before_key = {owner.lowercased().wire(), type};
+        for_journal = !before_.count(before_key);
+      }
+    }
+    if (!undo_enabled_ && !for_journal) return;
     Saved s;
     s.owner = owner;
     s.type = type;
-    if (z) s.zone = zone_key(z->apex());
+    s.zone = z ? (zkey.empty() ? zone_key(z->apex()) : zkey) : std::string();
     const zone::Node* n = z ? z->find(owner) : nullptr;
     if (const zone::RRset* rs = n ? n->find(type) : nullptr) {
       s.owner = node_owner(*n);
@@ -330,13 +345,7 @@ class ZoneEditor {
       s.ttl = rs->ttl;
       s.rdatas = std::vector<std::string>(rs->rdatas);
     }
-    // The journal needs each RRset as it was before the change; a zone the
-    // change created has no journal, and the SOA is diffed on its own.
-    const bool for_journal = z && type != dns::rrtype::SOA && !is_created(s.zone);
-    if (for_journal) {
-      std::pair<std::string, uint16_t> k{owner.lowercased().wire(), type};
-      if (!before_.count(k)) before_.emplace(std::move(k), s);
-    }
+    if (for_journal) before_.emplace(std::move(before_key), s);
     if (undo_enabled_) undo_.push_back(std::move(s));
   }
 

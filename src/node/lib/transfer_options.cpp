@@ -80,6 +80,8 @@ util::Result<server::XfrOptions> make_xfr_options(const Config& config) {
 
 util::Result<server::NotifyOptions> make_notify_options(const Config& config) {
   server::NotifyOptions out;
+  // The nodes of the config: a new serial is announced once each serves it.
+  for (const auto& [id, n] : config.nodes) out.members.push_back(server::NotifyTarget{n.query.host, n.query.port});
   auto top = make_policy(config, TransferConfig{}, config.transfer);
   if (!top) return util::make_error("transfer." + top.error().message);
   out.policy = top.value();

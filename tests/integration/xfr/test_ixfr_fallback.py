@@ -1,6 +1,7 @@
 """IXFR edges (RFC 1995): a secondary whose serial is older than the journal
 gets the whole zone in IXFR form (§4; NSD does not fall back to AXFR on an
-error), and IXFR over UDP gets the SOA alone."""
+error), IXFR over UDP gets the SOA alone, and a zone's serial policy from the
+config numbers every node's versions alike."""
 import subprocess
 import time
 
@@ -80,5 +81,29 @@ def test_ixfr_over_udp_gets_the_soa_alone(tmp_path):
                               "+noall", "+answer", "+tries=1", "+time=5"], capture_output=True, text=True, timeout=10)
         types = [line.split()[3] for line in out.stdout.splitlines() if line.strip() and not line.startswith(";")]
         assert types == ["SOA", "SOA", "SOA", "A", "SOA", "SOA", "A", "SOA"], out.stdout
+    finally:
+        cluster.stop()
+
+
+def test_a_serial_policy_from_the_config_numbers_every_nodes_versions_alike(tmp_path):
+    cluster = xfr_cluster(tmp_path, size=3, http=False, zones={ZONE: {"serial_policy": "unixtime"}})
+    cluster.start()
+    try:
+        node = cluster.nodes[1]
+        # The settings reach the replicated state once the nodes have seeded;
+        # a change after that takes the proposer's clock as its serial.
+        deadline = time.time() + 15
+        serial = None
+        while time.time() < deadline:
+            before = int(time.time())
+            assert node.command(f"ADD: t{int(time.time() * 1000)}.example.com 300 A 192.0.2.7").startswith("OK")
+            serial = soa_serial(node.query_port, ZONE)
+            if before - 5 <= serial <= int(time.time()) + 5:
+                break
+            time.sleep(0.2)
+        assert before - 5 <= serial <= int(time.time()) + 5, serial
+        for n in cluster.nodes:
+            wait_serial(n.query_port, ZONE, serial, timeout=5)
+            assert soa_serial(n.query_port, ZONE) == serial
     finally:
         cluster.stop()
