@@ -200,6 +200,7 @@ struct ZoneFollower::Impl {
     std::optional<Network> source;  // the primary's address: NOTIFY must come from it
     std::optional<uint32_t> primary_serial;  // last seen in an SOA answer
     bool warned_older = false;  // said once that the primary's serial is behind
+    bool warned_expired = false;  // said once that the zone expired
   };
 
   const store::Store& store;
@@ -387,13 +388,29 @@ struct ZoneFollower::Impl {
     const uint64_t started = mono_ms();
     std::optional<dns::RR> held = held_soa(fz.zone);
     auto finish = [&](void (RefreshTimer::*step)(uint64_t, const std::optional<SoaTimers>&)) {
-      std::lock_guard<std::mutex> lock(mu);
-      (zones[i].timer.*step)(mono_ms(), timers_of(held_soa(fz.zone)));
+      std::optional<dns::RR> now_held = held_soa(fz.zone);
+      std::optional<SoaTimers> timers = timers_of(now_held);
+      bool say = false;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        (zones[i].timer.*step)(mono_ms(), timers);
+        say = zones[i].timer.state(mono_ms()) == RefreshTimer::State::Expired && !zones[i].warned_expired;
+        zones[i].warned_expired = zones[i].warned_expired || say;
+      }
+      // RFC 1034 §4.3.5 would stop answering here; the cluster keeps
+      // answering its committed copy (docs/config.md) and says so.
+      if (say && now_held && timers) {
+        spdlog::error("zone {}: expired: no check of the primary {} has succeeded for {} s (the SOA's expire); every "
+                      "node still answers the copy at serial {}",
+                      fz.zone.to_text(), fz.primary_text(), timers->expire,
+                      dns::soa_decode(now_held->rdata).value().serial);
+      }
     };
     auto succeed = [&] {
       std::lock_guard<std::mutex> lock(mu);
       auto timers = timers_of(held_soa(fz.zone));
       zones[i].timer.succeeded(mono_ms(), timers.value_or(SoaTimers{}));
+      zones[i].warned_expired = false;
     };
 
     dns::RR primary_soa;
