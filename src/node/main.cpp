@@ -181,10 +181,6 @@ int main(int argc, char** argv) {
   // Alone without credentials, the node opens no peer port: nothing could
   // tell a peer from an attacker.
   const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
-  if (!listen_for_peers) {
-    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
-                 "every node) before growing the cluster");
-  }
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
   auto zones = read_zone_files(opts.zone_files);
   if (!zones) return kExitFailure;
@@ -220,6 +216,11 @@ int main(int argc, char** argv) {
   if (auto bound = tcp.bind(); !bound) {
     spdlog::critical("{}", bound.error().message);
     return kExitFailure;
+  }
+  // Said once the ports are bound, so a start that fails prints its one reason alone.
+  if (!listen_for_peers) {
+    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
+                 "every node) before growing the cluster");
   }
 
   // Restore the store from this node's checkpoint and log before serving:
