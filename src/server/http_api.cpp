@@ -332,7 +332,8 @@ util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::N
 
 // --- the API ---
 
-HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns) : deps_(std::move(deps)), dyndns_(dyndns) {}
+HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns)
+    : deps_(std::move(deps)), dyndns_(dyndns), sessions_(*deps_.store) {}
 
 void HttpApi::count_update(const std::string& source, const std::string& result) {
   if (deps_.metrics) deps_.metrics->count_update(source, result);

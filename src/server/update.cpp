@@ -231,7 +231,7 @@ struct UpdateHandler::State {
   store::SessionPool sessions;
 
   State(const store::Store& s, SubmitFn f, UpdateOptions o, std::function<uint64_t()> n)
-      : store(s), submit(std::move(f)), options(std::move(o)), now(std::move(n)) {
+      : store(s), submit(std::move(f)), options(std::move(o)), now(std::move(n)), sessions(s) {
     for (const UpdateKey& k : options.keys) keys.push_back(k.key);
     if (!now) now = [] { return static_cast<uint64_t>(::time(nullptr)); };
   }

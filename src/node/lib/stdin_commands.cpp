@@ -232,9 +232,15 @@ std::string StdinCommands::handle_line(std::string_view line) {
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change);
   change.ops.push_back(cmd.op);
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
+  session_.stamp(change, store_);
+  SubmitResult result = submit_and_wait(submitter_, change);
+  if (result && result->expired) {
+    // Submitted once, so not applied (store/session.h): once more on a new session.
+    session_ = store::ClientSession::open();
+    session_.stamp(change, store_);
+    result = submit_and_wait(submitter_, std::move(change));
+  }
   if (!result) return "ERROR: " + result.error().message;
   const store::ApplyResult& applied = *result;
   std::string err = applied.first_error();
