@@ -213,8 +213,8 @@ int main(int argc, char** argv) {
                                 server::http_credentials(node::make_update_options(*config, nullptr)->keys),
                                 &metrics, &stats,
                                 [&] { return (*cluster)->members(); },
-                                [&](std::string line, uint64_t client_id, uint64_t sequence, auto done) {
-                                  node::run_member_command(**cluster, line, client_id, sequence, std::move(done));
+                                [&](server::MemberChange change, std::function<void(node::SubmitResult)> done) {
+                                  node::submit_member_change(**cluster, change, std::move(done));
                                 }};
   server::HttpApi http_api(std::move(http_deps));
   std::optional<server::HttpServer> http;

@@ -232,31 +232,36 @@ class ZoneEditor {
   std::vector<Saved> undo_;
 };
 
-std::string apply_op(ZoneEditor& zones, const Op& op) {
+/// Applies one op: nullopt when it applied, else why not (the zone's own
+/// error, or NotFound for a record or RRset that is not there to remove).
+std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
   switch (op.kind) {
     case OpKind::Add: {
       auto r = zones.add(op.rr);
-      return r ? "" : r.error().message;
+      if (!r) return r.error();
+      return std::nullopt;
     }
     case OpKind::Remove: {
       auto r = zones.remove(op.rr);
-      if (!r) return r.error().message;
+      if (!r) return r.error();
       if (!r.value()) {
-        return "no such record: " + op.rr.owner.to_text() + " " + dns::type_to_text(op.rr.type) + " " +
-               dns::rdata_to_text(op.rr.type, op.rr.rdata);
+        return util::make_error(util::ErrorKind::NotFound, "no such record: " + op.rr.owner.to_text() + " " +
+                                                               dns::type_to_text(op.rr.type) + " " +
+                                                               dns::rdata_to_text(op.rr.type, op.rr.rdata));
       }
-      return "";
+      return std::nullopt;
     }
     case OpKind::RemoveRRset: {
       auto r = zones.remove_rrset(op.rr.owner, op.rr.type);
-      if (!r) return r.error().message;
+      if (!r) return r.error();
       if (r.value() == 0) {
-        return "no " + dns::type_to_text(op.rr.type) + " records at " + op.rr.owner.to_text();
+        return util::make_error(util::ErrorKind::NotFound,
+                                "no " + dns::type_to_text(op.rr.type) + " records at " + op.rr.owner.to_text());
       }
-      return "";
+      return std::nullopt;
     }
   }
-  return "unknown operation";
+  return util::make_error("unknown operation");
 }
 
 struct UpdateOutcome {
@@ -571,14 +576,21 @@ ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change, uint64_t
     if (out.rcode != dns::rcode::NOERROR) result.op_errors.push_back(out.reason);
   } else {
     result.op_errors.resize(change.ops.size());
+    result.op_kinds.resize(change.ops.size(), util::ErrorKind::Invalid);
     ZoneEditor editor(next);
+    auto run = [&](size_t i) {
+      if (auto failed = apply_op(editor, change.ops[i])) {
+        result.op_errors[i] = std::move(failed->message);
+        result.op_kinds[i] = failed->kind;
+      }
+    };
     // SOA additions go first so that a batch which creates a zone (a zone file
     // seeding the cluster) can hold the zone's other records in any order.
     for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(editor, change.ops[i]);
+      if (is_soa_add(change.ops[i])) run(i);
     }
     for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (!is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(editor, change.ops[i]);
+      if (!is_soa_add(change.ops[i])) run(i);
     }
     editor.finish();
   }
