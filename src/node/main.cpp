@@ -187,6 +187,8 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", update_options.error().message);
     return kExitFailure;
   }
+  // The HTTP API takes the same keys, read before the handler owns them.
+  std::vector<server::HttpCredential> http_keys = server::http_credentials(update_options->keys);
   server::Metrics metrics;  // for /metrics; UPDATE outcomes are counted once committed
   server::UpdateHandler update_handler(
       store,
@@ -210,7 +212,7 @@ int main(int argc, char** argv) {
                                 [&] { return (*cluster)->status(); },
                                 me.numeric_id,
                                 // The UPDATE keys and their policies: user = key name, password = base64 secret.
-                                server::http_credentials(node::make_update_options(*config, nullptr)->keys),
+                                std::move(http_keys),
                                 &metrics, &stats,
                                 [&] { return (*cluster)->members(); },
                                 [&](server::MemberChange change, std::function<void(node::SubmitResult)> done) {
