@@ -320,14 +320,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
   store::Change change;
   change.origin = origin_;
   change.ops.push_back(cmd.op);
-  session_.stamp(change, store_);
-  SubmitResult result = submit_and_wait(submitter_, change);
-  if (result && result->expired) {
-    // Submitted once, so not applied (store/session.h): once more on a new session.
-    session_ = store::ClientSession::open();
-    session_.stamp(change, store_);
-    result = submit_and_wait(submitter_, std::move(change));
-  }
+  SubmitResult result = submit_on_session(std::move(change));
   if (!result) return error_reply(result.error());
   if (auto failed = result->first_failure()) return error_reply(*failed);
 
@@ -341,6 +334,18 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type);
   }
   return "OK";
+}
+
+SubmitResult StdinCommands::submit_on_session(store::Change change) {
+  session_.stamp(change, store_);
+  SubmitResult result = submit_and_wait(submitter_, change);
+  if (result && result->expired) {
+    // Submitted once, so not applied (store/session.h): once more on a new session.
+    session_ = store::ClientSession::open();
+    session_.stamp(change, store_);
+    result = submit_and_wait(submitter_, std::move(change));
+  }
+  return result;
 }
 
 std::string StdinCommands::import_zone(std::string_view text, const dns::Name& origin,
@@ -365,11 +370,10 @@ std::string StdinCommands::import_zone(std::string_view text, const dns::Name& o
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change);
   change.ops = std::move(plan->ops);
   const size_t op_count = change.ops.size();
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
-  if (!result) return "ERROR: " + result.error().message;
+  SubmitResult result = submit_on_session(std::move(change));
+  if (!result) return error_reply(result.error());
   size_t refused = 0;
   std::string first_refusal;
   for (const std::string& e : result->op_errors) {
