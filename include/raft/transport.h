@@ -16,8 +16,8 @@
 // Before the handshake: a connection must complete it within
 // Options::handshake_timeout and may send at most
 // Options::max_handshake_bytes; at most Options::max_pending_handshakes such
-// connections are kept, and a new one displaces the oldest (one that has sent
-// nothing first). Authenticated links are kept apart, one per member (a
+// connections are kept, and a new one displaces the oldest other (one that
+// has sent nothing first). Authenticated links are kept apart, one per member (a
 // newer link from the same member replaces the older), so connections that
 // never authenticate cannot keep a member out.
 //

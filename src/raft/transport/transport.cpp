@@ -893,10 +893,10 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
   bool refuse_frame(const std::shared_ptr<Session>& s, const Message& m) {
     uint64_t n = bump(counters_.auth_failures);
     if (worth_logging(n)) {
+      const std::string as = s->peer_id == kNoNode ? std::string("a joining node's peer") : who(s->peer_id);
       spdlog::warn("raft transport: {} closes the link from {}: authenticated as {}, it sent a {} claiming to be "
                    "from node {} ({} refused so far)",
-                   who(self_), s->remote, s->peer_id == kNoNode ? std::string("a joining node's peer") : who(s->peer_id),
-                   message_type_name(m.type), label(m.from), n);
+                   who(self_), s->remote, as, message_type_name(m.type), label(m.from), n);
     }
     return false;
   }

@@ -24,7 +24,8 @@ using tcp = asio::ip::tcp;
 struct TempDir {
   TempDir() {
     std::random_device rd;
-    path = std::filesystem::temp_directory_path() / ("dnsnode-peer-auth-" + std::to_string(rd()) + std::to_string(rd()));
+    const std::string name = "dnsnode-peer-auth-" + std::to_string(rd()) + std::to_string(rd());
+    path = std::filesystem::temp_directory_path() / name;
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
