@@ -158,7 +158,9 @@ class Cluster:
         settings.update(cluster_settings or {})
         config = {"nodes": {str(n.id): {"query_loc": f"127.0.0.1:{n.query_port}",
                                         "raft_loc": f"127.0.0.1:{n.raft_port}"} for n in self.nodes},
-                  "cluster": settings}
+                  "cluster": settings,
+                  # RRL is on by default: the tests' client addresses are exempt.
+                  "rrl": {"exempt_clients": ["127.0.0.1/32", "::1/128"]}}
         config.update(extra_config or {})  # more top-level settings ("tsig_keys", "update", ...)
         with open(self.config_path, "w") as f:
             json.dump(config, f, indent=1)
@@ -178,6 +180,8 @@ class Cluster:
         own = {"nodes": {str(node_id): {"query_loc": f"127.0.0.1:{n.query_port}",
                                         "raft_loc": f"127.0.0.1:{n.raft_port}"}},
                "cluster": shared["cluster"]}
+        if "rrl" in shared:
+            own["rrl"] = shared["rrl"]
         n.config_path = os.path.join(self.workdir, f"config-{node_id}.json")
         with open(n.config_path, "w") as f:
             json.dump(own, f)

@@ -243,5 +243,56 @@ TEST(Config, UnreadableFileSaysSo) {
   EXPECT_NE(r.error().message.find("/nonexistent/dns-config.json: cannot read"), std::string::npos);
 }
 
+TEST(Config, KeyRolesAndTheHttpSection) {
+  auto r = parse_config(R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}},
+    "tsig_keys": [{"name": "a", "secret": "c2VjcmV0", "role": "admin"},
+                  {"name": "u", "secret": "c2VjcmV0", "role": "update", "policy": [{"grant": "self"}]},
+                  {"name": "n", "secret": "c2VjcmV0"}],
+    "http": {"tls": {"cert": "/etc/dns-node/http.pem", "key": "/etc/dns-node/http.key"},
+             "open_reads_from": ["10.0.0.0/8", "2001:db8::1"]}})",
+                        "cfg.json");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->warnings.empty());
+  ASSERT_EQ(r->tsig_keys.size(), 3u);
+  EXPECT_EQ(r->tsig_keys[0].role, "admin");
+  EXPECT_EQ(r->tsig_keys[1].role, "update");
+  EXPECT_EQ(r->tsig_keys[2].role, "");
+  EXPECT_EQ(r->http.tls_cert, "/etc/dns-node/http.pem");
+  EXPECT_EQ(r->http.tls_key, "/etc/dns-node/http.key");
+  EXPECT_EQ(r->http.open_reads_from, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::1"}));
+
+  // Without an "http" section: plain HTTP, reads open from loopback only.
+  auto d = parse_config(R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}})", "cfg.json");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->http.tls_cert.empty());
+  EXPECT_EQ(d->http.open_reads_from, (std::vector<std::string>{"127.0.0.0/8", "::1/128"}));
+}
+
+TEST(Config, BadRolesAndHttpSettingsNameTheField) {
+  std::string base = R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}, )";
+  struct Case {
+    const char* tail;
+    const char* expect;
+  };
+  for (const Case& c :
+       {Case{R"("tsig_keys": [{"name": "k", "secret": "c2VjcmV0", "role": "root"}]})",
+             "tsig_keys[0].role: unknown role 'root'"},
+        Case{R"("tsig_keys": [{"name": "k", "secret": "c2VjcmV0", "role": 1}]})", "tsig_keys[0].role: must be a string"},
+        Case{R"("tsig_keys": [{"name": "k", "secret": "c2VjcmV0", "role": "admin", "policy": [{"grant": "self"}]}]})",
+             "tsig_keys[0].role: an \"admin\" key may change every zone and cannot have a \"policy\""},
+        Case{R"("http": []})", "http: must be an object"},
+        Case{R"("http": {"tls": {"cert": "c.pem"}}})", "http.tls.key: missing"},
+        Case{R"("http": {"tls": {"key": "k.pem"}}})", "http.tls.cert: missing"},
+        Case{R"("http": {"tls": {"cert": "", "key": "k.pem"}}})", "http.tls.cert: must not be empty"},
+        Case{R"("http": {"tls": "yes"}})", "http.tls: must be an object"},
+        Case{R"("http": {"open_reads_from": "127.0.0.1"}})", "http.open_reads_from: must be a list"},
+        Case{R"("http": {"open_reads_from": ["127.0.0.1/33"]}})", "http.open_reads_from[0]: '127.0.0.1/33'"},
+        Case{R"("http": {"open_reads_from": ["localhost"]}})", "http.open_reads_from[0]: 'localhost' is not an IP"}}) {
+    std::string e = error_of(base + c.tail);
+    EXPECT_NE(e.find(c.expect), std::string::npos) << c.tail << " -> " << e;
+    EXPECT_EQ(e.rfind("cfg.json: ", 0), 0u) << e;
+  }
+}
+
 }  // namespace
 }  // namespace node
