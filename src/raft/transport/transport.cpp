@@ -460,7 +460,12 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
   void connection_failed(const std::shared_ptr<Peer>& p, const char* step, const error_code& ec) {
     bump(counters_.connect_failures);
     ++p->failures_in_a_row;
-    if (p->failures_in_a_row == 1 || is_tls_failure(ec)) {
+    if (is_tls_failure(ec)) {
+      if (worth_logging(p->failures_in_a_row)) {
+        spdlog::warn("raft transport: {} cannot {} peer {} at {}: {}{}; retrying with backoff up to {} ms",
+                     who(self_), step, who(p->id), p->addr, ec.message(), kRefusedHint, opt_.backoff_max.count());
+      }
+    } else if (p->failures_in_a_row == 1) {
       spdlog::info("raft transport: {} cannot {} peer {} at {}: {}; retrying with backoff up to {} ms", who(self_),
                    step, who(p->id), p->addr, ec.message(), opt_.backoff_max.count());
     } else {
@@ -470,10 +475,17 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
   }
 
   void connection_lost(const std::shared_ptr<Peer>& p, const error_code& ec) {
-    spdlog::info("raft transport: {} lost connection to peer {} at {}: {}", who(self_), who(p->id), p->addr,
-                 ec.message());
+    // In TLS 1.3 the server checks the client's certificate after the client
+    // is done: its refusal arrives here, as an alert.
+    spdlog::info("raft transport: {} lost connection to peer {} at {}: {}{}", who(self_), who(p->id), p->addr,
+                 ec.message(), is_tls_failure(ec) ? kRefusedHint : "");
     schedule_reconnect(p);
   }
+
+  // What to check when a handshake fails between nodes that should agree.
+  static constexpr const char* kRefusedHint =
+      " (both ends need the same cluster.secret, or certificates from the same CA naming each node; the peer "
+      "accepts only current members: MEMBER ADD a new node before it joins)";
 
   void schedule_reconnect(const std::shared_ptr<Peer>& p) {
     error_code ignored;
