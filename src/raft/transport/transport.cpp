@@ -46,6 +46,7 @@ struct Counters {
   std::atomic<uint64_t> dropped_unreliable{0};
   std::atomic<uint64_t> reconnects{0};
   std::atomic<uint64_t> connect_failures{0};
+  std::atomic<uint64_t> key_updates{0};
 };
 
 uint64_t bump(std::atomic<uint64_t>& c, uint64_t n = 1) { return c.fetch_add(n, std::memory_order_relaxed) + n; }
@@ -164,6 +165,7 @@ struct Peer {
   bool ever_connected = false;
   uint64_t failures_in_a_row = 0;
   std::chrono::milliseconds backoff{0};
+  uint64_t records_since_key_update = 0;  // an upper bound on the TLS records sent under the current key
   char probe = 0;  // target of the read that notices the peer closing
 };
 
@@ -438,6 +440,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     }
     p->ever_connected = true;
     p->failures_in_a_row = 0;
+    p->records_since_key_update = 0;
     watch_for_close(p);
     maybe_write(p);
   }
@@ -613,6 +616,15 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     p->writing = true;
     uint64_t gen = p->generation;
     auto stream = p->stream;
+    // A batch takes at most a record per frame plus one per 16 KiB. The
+    // KeyUpdate is sent ahead of the batch's first record; the peer only
+    // reads on this link, so none is asked back.
+    p->records_since_key_update += batch.size() + bytes / kMaxRecordPlaintext + 1;
+    if (p->records_since_key_update >= opt_.key_update_records &&
+        SSL_key_update(stream->native_handle(), SSL_KEY_UPDATE_NOT_REQUESTED) == 1) {
+      p->records_since_key_update = 0;
+      bump(counters_.key_updates);
+    }
     // The batch rides in the handler so the bytes outlive the write even if
     // the connection is torn down meanwhile.
     asio::async_write(*stream, buffers,
@@ -625,6 +637,8 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
                         self->maybe_write(p);
                       });
   }
+
+  static constexpr std::size_t kMaxRecordPlaintext = 16384;  // RFC 8446 §5.1
 
   // ---- inbound: accepting and authenticating ---------------------------
 
@@ -926,6 +940,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     s.dropped_unreliable = ld(counters_.dropped_unreliable);
     s.reconnects = ld(counters_.reconnects);
     s.connect_failures = ld(counters_.connect_failures);
+    s.key_updates = ld(counters_.key_updates);
     return s;
   }
 };
