@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -159,6 +160,10 @@ util::Result<void> read_nodes(const Reader& r, const json& root, Config& cfg) {
   return {};
 }
 
+// A cluster secret shorter than this is refused: 32 bytes is what
+// `openssl rand -base64 32` suggests (it prints 44 characters).
+constexpr std::size_t kMinSecretBytes = 32;
+
 util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("cluster")) return {};
   const json& c = root.at("cluster");
@@ -168,7 +173,38 @@ util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) 
     auto s = r.string_field(c, "secret", "cluster.secret");
     if (!s) return s.error();
     if (s->empty()) return r.fail("cluster.secret", "must not be empty (remove it to run without peer authentication)");
+    // The shipped dns-config.json holds a placeholder (and once held a
+    // published example): anyone can read those, so they protect nothing.
+    if (s->rfind("change-me", 0) == 0) {
+      return r.fail("cluster.secret",
+                    "is the example from the shipped dns-config.json, which anyone can read: make your own with "
+                    "`openssl rand -base64 32` and put the same value on every node");
+    }
+    if (s->size() < kMinSecretBytes) {
+      return r.fail("cluster.secret", "is " + std::to_string(s->size()) + " bytes long, shorter than the " +
+                                          std::to_string(kMinSecretBytes) +
+                                          " needed: make one with `openssl rand -base64 32` and put the same value "
+                                          "on every node");
+    }
     cfg.cluster.secret = *s;
+  }
+  if (c.contains("tls")) {
+    const json& t = c.at("tls");
+    if (!t.is_object()) {
+      return r.fail("cluster.tls", std::string("must be an object such as {\"ca\": \"ca.pem\", \"cert\": "
+                                               "\"node.pem\", \"key\": \"node.key\"}, not ") + type_name(t));
+    }
+    ClusterTlsConfig tls;
+    for (auto [key, dst] : {std::pair<const char*, std::string*>{"ca", &tls.ca}, {"cert", &tls.cert}, {"key", &tls.key}}) {
+      const std::string path = std::string("cluster.tls.") + key;
+      if (!t.contains(key)) return r.fail(path, "missing (the path of a PEM file)");
+      auto v = r.string_field(t, key, path);
+      if (!v) return v.error();
+      if (v->empty()) return r.fail(path, "must not be empty (the path of a PEM file)");
+      *dst = *v;
+    }
+    r.warn_unknown(t, {"ca", "cert", "key"}, "cluster.tls.");
+    cfg.cluster.tls = std::move(tls);
   }
   struct U32 {
     const char* key;
@@ -329,7 +365,22 @@ util::Result<void> read_tsig_keys(const Reader& r, const json& root, Config& cfg
       if (!policy) return policy.error();
       key.policy = std::move(policy.value());
     }
-    r.warn_unknown(k, {"name", "algorithm", "secret", "policy"}, base + ".");
+    if (k.contains("role")) {
+      auto role = r.string_field(k, "role", base + ".role");
+      if (!role) return role.error();
+      if (*role != "update" && *role != "admin") {
+        return r.fail(base + ".role", "unknown role '" + *role +
+                                          "' (use \"update\": records its policy allows, or \"admin\": every zone "
+                                          "and the cluster's members)");
+      }
+      // An admin may change everything; a policy beside it would read as a limit it is not.
+      if (*role == "admin" && key.policy) {
+        return r.fail(base + ".role", "an \"admin\" key may change every zone and cannot have a \"policy\" "
+                                      "(use \"role\": \"update\" for a key limited by its policy)");
+      }
+      key.role = *role;
+    }
+    r.warn_unknown(k, {"name", "algorithm", "secret", "policy", "role"}, base + ".");
     cfg.tsig_keys.push_back(std::move(key));
   }
   return {};
@@ -369,6 +420,48 @@ util::Result<void> read_tsig_policy(const Reader& r, const json& root, Config& c
       }
     }
   }
+  return {};
+}
+
+/// The top-level "http" object (see HttpConfig).
+util::Result<void> read_http(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("http")) return {};
+  const json& h = root.at("http");
+  if (!h.is_object()) return r.fail("http", std::string("must be an object, not ") + type_name(h));
+  if (h.contains("tls")) {
+    const json& t = h.at("tls");
+    if (!t.is_object()) {
+      return r.fail("http.tls", std::string("must be an object {\"cert\": path, \"key\": path}, not ") + type_name(t));
+    }
+    for (const char* field : {"cert", "key"}) {
+      const std::string path = std::string("http.tls.") + field;
+      if (!t.contains(field)) {
+        return r.fail(path, std::string("missing (the path of a PEM ") +
+                                (field == std::string("cert") ? "certificate chain" : "private key") + " file)");
+      }
+      auto v = r.string_field(t, field, path);
+      if (!v) return v.error();
+      if (v->empty()) return r.fail(path, "must not be empty");
+      (field == std::string("cert") ? cfg.http.tls_cert : cfg.http.tls_key) = *v;
+    }
+    r.warn_unknown(t, {"cert", "key"}, "http.tls.");
+  }
+  if (h.contains("open_reads_from")) {
+    const json& nets = h.at("open_reads_from");
+    if (!nets.is_array()) {
+      return r.fail("http.open_reads_from",
+                    std::string("must be a list of networks such as [\"127.0.0.0/8\"], not ") + type_name(nets));
+    }
+    cfg.http.open_reads_from.clear();
+    for (size_t i = 0; i < nets.size(); ++i) {
+      std::string path = "http.open_reads_from[" + std::to_string(i) + "]";
+      if (!nets[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(nets[i]));
+      auto net = server::Network::parse(nets[i].get<std::string>());
+      if (!net) return r.fail(path, net.error().message);
+      cfg.http.open_reads_from.push_back(nets[i].get<std::string>());
+    }
+  }
+  r.warn_unknown(h, {"tls", "open_reads_from"}, "http.");
   return {};
 }
 
@@ -484,6 +577,7 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
   if (auto k = read_tsig_keys(r, root, cfg); !k) return k.error();
   if (auto t = read_tcp(r, root, cfg); !t) return t.error();
   if (auto u = read_update(r, root, cfg); !u) return u.error();
+  if (auto h = read_http(r, root, cfg); !h) return h.error();
   if (root.contains("rrl")) {
     auto rrl = server::parse_rrl_options(root.at("rrl"));
     if (!rrl) return util::make_error(r.source + ": " + rrl.error().message);
@@ -503,7 +597,7 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
     cfg.max_udp_payload = static_cast<uint16_t>(*v);
   }
   r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl", "max_udp_payload",
-                        "tsig"}, "");
+                        "tsig", "http"}, "");
   return cfg;
 }
 
@@ -512,7 +606,26 @@ util::Result<Config> load_config(const std::string& path) {
   if (!in) return util::make_error(path + ": cannot read the configuration file: " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  auto cfg = parse_config(ss.str(), path);
+  if (cfg && cfg->cluster.tls) {
+    // Relative paths are relative to the configuration file, wherever the
+    // node was started from.
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    for (std::string* p : {&cfg->cluster.tls->ca, &cfg->cluster.tls->cert, &cfg->cluster.tls->key}) {
+      if (std::filesystem::path(*p).is_relative()) *p = (dir / *p).string();
+    }
+  }
+  return cfg;
+}
+
+ClusterTlsConfig ClusterTlsConfig::for_node(const std::string& node_id) const {
+  auto expand = [&](std::string p) {
+    for (std::size_t at = p.find("{id}"); at != std::string::npos; at = p.find("{id}", at + node_id.size())) {
+      p.replace(at, 4, node_id);
+    }
+    return p;
+  };
+  return {expand(ca), expand(cert), expand(key)};
 }
 
 }  // namespace node
