@@ -22,6 +22,7 @@
 #include "server/recent_changes.h"
 #include "server/update.h"
 #include "store/change.h"
+#include "store/session.h"
 #include "store/store.h"
 #include "util/result.h"
 
@@ -190,7 +191,6 @@ class HttpApi {
   HttpResponse health();
   HttpResponse status_page(const HttpRequest& req, bool json);
   bool rate_limited(const dns::Name& host);
-  uint64_t next_sequence();
   void count_update(const std::string& source, const std::string& result);
 
   HttpApiDeps deps_;
@@ -198,9 +198,9 @@ class HttpApi {
   SubmitFn submit_dyndns_;  // deps_.submit, recorded for the status page as DynDNS
   SubmitFn submit_rest_;    // and as REST
   std::function<void(std::function<void()>)> defer_;
-  uint64_t client_id_;
+  /// Requests run concurrently: each change takes a session of its own.
+  store::SessionPool sessions_;
   std::mutex mu_;
-  uint64_t sequence_ = 0;
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> recent_changes_;  // host -> times
   std::optional<std::chrono::steady_clock::time_point> last_plain_text_warning_;  // under mu_
   uint64_t plain_text_auths_unwarned_ = 0;                                         // under mu_

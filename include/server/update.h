@@ -14,6 +14,7 @@
 #include "dns/name.h"
 #include "dns/tsig.h"
 #include "store/change.h"
+#include "store/session.h"
 #include "store/store.h"
 #include "util/result.h"
 
@@ -60,8 +61,9 @@ struct UpdateOptions {
 
 /// Where a built change goes (node::ChangeSubmitter::submit, in the daemon).
 /// `done` runs once, possibly on another thread, with the apply result or an
-/// error ("no quorum", "timeout").
-using SubmitFn = std::function<void(store::Change, std::function<void(util::Result<store::ApplyResult>)>)>;
+/// error ("no quorum", "timeout"). The handler stamps each change with a
+/// client session of its own (store::SessionPool).
+using SubmitFn = store::SubmitFn;
 
 /// Handles UPDATE messages for the UDP and TCP listeners. Thread-safe.
 class UpdateHandler {

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <random>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -50,15 +49,6 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
-}
-
-uint64_t fresh_client_id() {
-  // Unique per process run, so a restarted node's changes are not taken for
-  // retries of the previous run's by the store's dedupe table.
-  std::random_device rd;
-  uint64_t r = (uint64_t(rd()) << 32) ^ rd();
-  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  return (r ^ static_cast<uint64_t>(now) ^ 0x4854545000000000ull) | 1;
 }
 
 HttpResponse json_response(unsigned status, const nlohmann::json& body) {
@@ -374,8 +364,7 @@ util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::N
 
 // --- the API ---
 
-HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns)
-    : deps_(std::move(deps)), dyndns_(dyndns), client_id_(fresh_client_id()) {
+HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns) : deps_(std::move(deps)), dyndns_(dyndns) {
   // As nic_update answers: the RRset deletes may find nothing (a new host); only the adds count.
   auto dyndns_judge = [](const store::ApplyResult& r) {
     for (size_t k = 1; k < r.op_errors.size(); k += 2) {
@@ -385,11 +374,6 @@ HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns)
   };
   submit_dyndns_ = deps_.recent ? deps_.recent->wrap(deps_.submit, ChangeSource::DynDns, dyndns_judge) : deps_.submit;
   submit_rest_ = deps_.recent ? deps_.recent->wrap(deps_.submit, ChangeSource::Rest) : deps_.submit;
-}
-
-uint64_t HttpApi::next_sequence() {
-  std::lock_guard lock(mu_);
-  return ++sequence_;
 }
 
 void HttpApi::count_update(const std::string& source, const std::string& result) {
@@ -605,7 +589,6 @@ void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std
     bool unchanged = true;
     store::Change change;
     change.origin = deps_.origin;
-    change.client_id = client_id_;
     for (const auto& [type, rdata] : addrs) {
       const zone::RRset* set = find_rrset(*snapshot, *name, type);
       if (!(set && set->rdatas.size() == 1 && set->rdatas[0] == rdata)) unchanged = false;
@@ -633,7 +616,6 @@ void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std
       immediate[i] = "abuse";
       continue;
     }
-    change.sequence = next_sequence();
     changes.emplace_back(i, std::move(change));
   }
 
@@ -651,7 +633,7 @@ void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std
     size_t i = index;
     std::string host = change.ops.front().rr.owner.to_text();
     std::string client = req.client_ip;
-    submit_dyndns_(std::move(change), [this, finish_one, i, host, client, ip_list](HttpSubmitResult result) {
+    sessions_.submit(submit_dyndns_, std::move(change), [this, finish_one, i, host, client, ip_list](HttpSubmitResult result) {
       if (!result) {
         spdlog::warn("http {}: /nic/update {}: {}", client, host, result.error().message);
         count_update("dyndns", "911");
@@ -798,14 +780,12 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
 
   store::Change change;
   change.origin = deps_.origin;
-  change.client_id = client_id_;
-  change.sequence = next_sequence();
   change.ops.push_back(*op);
   nlohmann::json described = record_json(op->rr);
   if (op->kind == store::OpKind::RemoveRRset) described.erase("data");
   if (op->kind != store::OpKind::Add) described.erase("ttl");
   std::string client = req.client_ip;
-  submit_rest_(std::move(change), [this, reply, described, adding, client, source](HttpSubmitResult result) {
+  sessions_.submit(submit_rest_, std::move(change), [this, reply, described, adding, client, source](HttpSubmitResult result) {
     if (!result) {
       count_update(source, "unavailable");
       return reply(json_error(status_for_submit_error(result.error().message), result.error().message));
@@ -889,7 +869,11 @@ void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::f
     }
   }
   spdlog::info("http {}: {} (key {})", req.client_ip, line, cred->user);
-  deps_.member_command(line, client_id_, next_sequence(), [reply](unsigned status, std::string message) {
+  // A member change is a change like any other: one session each.
+  store::ClientSession session = sessions_.take();
+  const store::SessionStamp stamp = session.next();
+  deps_.member_command(line, stamp.client_id, stamp.sequence, [this, session, reply](unsigned status, std::string message) {
+    sessions_.give_back(session);
     if (status == 200) return reply(json_response(200, nlohmann::json{{"result", message}}));
     reply(json_error(status, message));
   });

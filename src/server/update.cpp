@@ -10,8 +10,6 @@
 #include <cstring>
 #include <ctime>
 #include <iterator>
-#include <mutex>
-#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -229,29 +227,8 @@ struct UpdateHandler::State {
   std::vector<dns::tsig::Key> keys;  // options.keys[i].key, for tsig::verify
   std::function<uint64_t()> now;
 
-  /// Each change needs a (client id, sequence) for exactly-once apply.
-  /// Concurrent updates each take a lane, used by one change at a time, so a
-  /// lane's sequences commit in order; lanes are reused, keeping the dedupe
-  /// table at the number of updates ever in flight at once.
-  struct Lane {
-    uint64_t client_id = 0;
-    uint64_t sequence = 0;
-  };
-  std::mutex mu;
-  std::vector<Lane> free_lanes;
-  std::mt19937_64 rng{std::random_device{}()};
-
-  Lane take_lane() {
-    std::lock_guard lock(mu);
-    if (free_lanes.empty()) return Lane{rng() | 1, 0};
-    Lane l = free_lanes.back();
-    free_lanes.pop_back();
-    return l;
-  }
-  void return_lane(Lane l) {
-    std::lock_guard lock(mu);
-    free_lanes.push_back(l);
-  }
+  /// Concurrent updates each take a session of their own (store/session.h).
+  store::SessionPool sessions;
 
   State(const store::Store& s, SubmitFn f, UpdateOptions o, std::function<uint64_t()> n)
       : store(s), submit(std::move(f)), options(std::move(o)), now(std::move(n)) {
@@ -362,16 +339,13 @@ void UpdateHandler::handle(const uint8_t* packet, size_t len, const sockaddr* pe
     }
   }
 
-  State::Lane lane = s.take_lane();
   store::Change change;
-  change.client_id = lane.client_id;
-  change.sequence = ++lane.sequence;
   change.update = std::move(checked.update);
   const std::string zone_text = zone->name.to_text();
   std::string response_head = build_response(id, flags, zone, 0);
-  s.submit(std::move(change), [state = state_, lane, signing = std::move(signing), response_head, who, zone_text,
-                               fudge, reply = std::move(reply)](util::Result<store::ApplyResult> result) {
-    state->return_lane(lane);
+  s.sessions.submit(s.submit, std::move(change),
+                    [state = state_, signing = std::move(signing), response_head, who, zone_text, fudge,
+                     reply = std::move(reply)](util::Result<store::ApplyResult> result) {
     uint16_t rcode = dns::rcode::SERVFAIL;
     if (result) {
       rcode = result->rcode;

@@ -61,6 +61,10 @@ struct Fixture {
   uint64_t index = 0;
   std::optional<std::string> submit_error;
   size_t submits = 0;
+  /// When set, submitted changes wait in `held` until the test applies them
+  /// (in any order, as a cluster may commit concurrent changes).
+  bool hold = false;
+  std::vector<std::pair<store::Change, std::function<void(HttpSubmitResult)>>> held;
   size_t barriers = 0;
   RecentChanges recent;
   std::unique_ptr<HttpApi> api;
@@ -85,6 +89,10 @@ struct Fixture {
     deps.submit = [this](store::Change c, std::function<void(HttpSubmitResult)> done) {
       ++submits;
       if (submit_error) return done(util::make_error(*submit_error));
+      if (hold) {
+        held.emplace_back(std::move(c), std::move(done));
+        return;
+      }
       done(store.apply(c, ++index));
     };
     deps.read_barrier = [this](std::function<void(util::Result<void>)> done) {
@@ -300,6 +308,54 @@ TEST(DynDns, TooManyChangesToOneHostIsAbuse) {
   EXPECT_EQ(f.values("h.example.com."), std::vector<std::string>{"198.51.100.3"});
   // Unchanged answers are not changes.
   EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.3").body, "nochg 198.51.100.3\n");
+}
+
+TEST(DynDns, ConcurrentRequestsCommittedInAnyOrderAreAllApplied) {
+  // Two requests in flight at once; the second commits first (the first's
+  // forward was lost and is proposed again later). Each answered "good" must
+  // be in the store: a shared session would make the first a "duplicate".
+  Fixture f;
+  f.hold = true;
+  std::string auth = basic("ddns-key", f.key_secret);
+  std::vector<std::optional<HttpResponse>> out(2);
+  f.api->handle(HttpRequest{"GET", "/nic/update?hostname=first.example.com&myip=198.51.100.1", auth, "", "", "203.0.113.9"},
+                [&](HttpResponse r) { out[0] = std::move(r); });
+  f.api->handle(HttpRequest{"GET", "/nic/update?hostname=second.example.com&myip=198.51.100.2", auth, "", "", "203.0.113.9"},
+                [&](HttpResponse r) { out[1] = std::move(r); });
+  ASSERT_EQ(f.held.size(), 2u);
+  for (int i = 1; i >= 0; --i) {
+    auto& [change, done] = f.held[static_cast<size_t>(i)];
+    done(f.store.apply(change, ++f.index));
+  }
+  ASSERT_TRUE(out[0] && out[1]);
+  for (int i = 0; i < 2; ++i) {
+    const char* host = i == 0 ? "first.example.com." : "second.example.com.";
+    if (out[static_cast<size_t>(i)]->body.rfind("good", 0) == 0) {
+      EXPECT_EQ(f.values(host).size(), 1u) << host << " was answered " << out[static_cast<size_t>(i)]->body;
+    }
+  }
+  EXPECT_EQ(out[0]->body, "good 198.51.100.1\n");
+  EXPECT_EQ(out[1]->body, "good 198.51.100.2\n");
+}
+
+TEST(Rest, ConcurrentWritesCommittedInAnyOrderAreAllApplied) {
+  Fixture f;
+  f.hold = true;
+  std::string auth = basic("ddns-key", f.key_secret);
+  std::vector<std::optional<HttpResponse>> out(3);
+  for (size_t i = 0; i < 3; ++i) {
+    std::string body = R"({"name": "r)" + std::to_string(i) + R"(", "type": "A", "data": "192.0.2.7"})";
+    f.api->handle(HttpRequest{"POST", "/api/v1/zones/example.com/records", auth, "application/json", body, "127.0.0.1"},
+                  [&out, i](HttpResponse r) { out[i] = std::move(r); });
+  }
+  ASSERT_EQ(f.held.size(), 3u);
+  for (size_t i : {2u, 0u, 1u}) f.held[i].second(f.store.apply(f.held[i].first, ++f.index));
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(out[i]);
+    EXPECT_EQ(out[i]->status, 201u) << out[i]->body;
+    std::string host = "r" + std::to_string(i) + ".example.com.";
+    EXPECT_EQ(f.values(host.c_str()).size(), 1u) << host;
+  }
 }
 
 TEST(DynDns, HostWithCnameIsDnserrAndKeepsTheCname) {
