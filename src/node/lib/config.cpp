@@ -9,11 +9,13 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "dns/rr.h"
+#include "dns/tsig.h"
 #include "server/update.h"
 
 namespace node {
@@ -158,6 +160,10 @@ util::Result<void> read_nodes(const Reader& r, const json& root, Config& cfg) {
   return {};
 }
 
+// A cluster secret shorter than this is refused: 32 bytes is what
+// `openssl rand -base64 32` suggests (it prints 44 characters).
+constexpr std::size_t kMinSecretBytes = 32;
+
 util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("cluster")) return {};
   const json& c = root.at("cluster");
@@ -167,7 +173,38 @@ util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) 
     auto s = r.string_field(c, "secret", "cluster.secret");
     if (!s) return s.error();
     if (s->empty()) return r.fail("cluster.secret", "must not be empty (remove it to run without peer authentication)");
+    // The shipped dns-config.json holds a placeholder (and once held a
+    // published example): anyone can read those, so they protect nothing.
+    if (s->rfind("change-me", 0) == 0) {
+      return r.fail("cluster.secret",
+                    "is the example from the shipped dns-config.json, which anyone can read: make your own with "
+                    "`openssl rand -base64 32` and put the same value on every node");
+    }
+    if (s->size() < kMinSecretBytes) {
+      return r.fail("cluster.secret", "is " + std::to_string(s->size()) + " bytes long, shorter than the " +
+                                          std::to_string(kMinSecretBytes) +
+                                          " needed: make one with `openssl rand -base64 32` and put the same value "
+                                          "on every node");
+    }
     cfg.cluster.secret = *s;
+  }
+  if (c.contains("tls")) {
+    const json& t = c.at("tls");
+    if (!t.is_object()) {
+      return r.fail("cluster.tls", std::string("must be an object such as {\"ca\": \"ca.pem\", \"cert\": "
+                                               "\"node.pem\", \"key\": \"node.key\"}, not ") + type_name(t));
+    }
+    ClusterTlsConfig tls;
+    for (auto [key, dst] : {std::pair<const char*, std::string*>{"ca", &tls.ca}, {"cert", &tls.cert}, {"key", &tls.key}}) {
+      const std::string path = std::string("cluster.tls.") + key;
+      if (!t.contains(key)) return r.fail(path, "missing (the path of a PEM file)");
+      auto v = r.string_field(t, key, path);
+      if (!v) return v.error();
+      if (v->empty()) return r.fail(path, "must not be empty (the path of a PEM file)");
+      *dst = *v;
+    }
+    r.warn_unknown(t, {"ca", "cert", "key"}, "cluster.tls.");
+    cfg.cluster.tls = std::move(tls);
   }
   struct U32 {
     const char* key;
@@ -349,6 +386,43 @@ util::Result<void> read_tsig_keys(const Reader& r, const json& root, Config& cfg
   return {};
 }
 
+/// "tsig": site policy on TSIG algorithms. Read after "tsig_keys": a key
+/// whose algorithm the policy refuses is an error naming the key.
+util::Result<void> read_tsig_policy(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("tsig")) return {};
+  const json& t = root.at("tsig");
+  if (!t.is_object()) return r.fail("tsig", std::string("must be an object, not ") + type_name(t));
+  if (t.contains("refuse_algorithms")) {
+    const json& algs = t.at("refuse_algorithms");
+    if (!algs.is_array()) {
+      return r.fail("tsig.refuse_algorithms",
+                    std::string("must be a list of algorithms such as [\"hmac-md5\"], not ") + type_name(algs));
+    }
+    for (size_t i = 0; i < algs.size(); ++i) {
+      const std::string path = "tsig.refuse_algorithms[" + std::to_string(i) + "]";
+      if (!algs[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(algs[i]));
+      auto alg = dns::tsig::algorithm_from_text(algs[i].get<std::string>());
+      if (!alg) {
+        return r.fail(path, "unknown algorithm '" + algs[i].get<std::string>() +
+                                "' (hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512)");
+      }
+      cfg.tsig_refuse_algorithms.emplace_back(dns::tsig::algorithm_text(*alg));
+    }
+  }
+  r.warn_unknown(t, {"refuse_algorithms"}, "tsig.");
+  for (size_t i = 0; i < cfg.tsig_keys.size(); ++i) {
+    auto alg = dns::tsig::algorithm_from_text(cfg.tsig_keys[i].algorithm);
+    for (const std::string& refused : cfg.tsig_refuse_algorithms) {
+      if (alg && dns::tsig::algorithm_text(*alg) == refused) {
+        return r.fail("tsig_keys[" + std::to_string(i) + "].algorithm",
+                      "key '" + cfg.tsig_keys[i].name + "' uses " + refused +
+                          ", which tsig.refuse_algorithms forbids (give the key another algorithm, or allow it)");
+      }
+    }
+  }
+  return {};
+}
+
 /// The top-level "http" object (see HttpConfig).
 util::Result<void> read_http(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("http")) return {};
@@ -514,8 +588,16 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
     if (!v) return v.error();
     cfg.udp_threads = static_cast<uint32_t>(*v);
   }
-  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl",
-                        "http"}, "");
+  if (auto t = read_tsig_policy(r, root, cfg); !t) return t.error();
+  if (root.contains("max_udp_payload")) {
+    // 512: the classic limit every client takes (RFC 1035 §4.2.1); 4096:
+    // BIND's ceiling, beyond which answers fragment on most paths.
+    auto v = r.uint_field(root, "max_udp_payload", "max_udp_payload", 512, 4096);
+    if (!v) return v.error();
+    cfg.max_udp_payload = static_cast<uint16_t>(*v);
+  }
+  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl", "max_udp_payload",
+                        "tsig", "http"}, "");
   return cfg;
 }
 
@@ -524,7 +606,26 @@ util::Result<Config> load_config(const std::string& path) {
   if (!in) return util::make_error(path + ": cannot read the configuration file: " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  auto cfg = parse_config(ss.str(), path);
+  if (cfg && cfg->cluster.tls) {
+    // Relative paths are relative to the configuration file, wherever the
+    // node was started from.
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    for (std::string* p : {&cfg->cluster.tls->ca, &cfg->cluster.tls->cert, &cfg->cluster.tls->key}) {
+      if (std::filesystem::path(*p).is_relative()) *p = (dir / *p).string();
+    }
+  }
+  return cfg;
+}
+
+ClusterTlsConfig ClusterTlsConfig::for_node(const std::string& node_id) const {
+  auto expand = [&](std::string p) {
+    for (std::size_t at = p.find("{id}"); at != std::string::npos; at = p.find("{id}", at + node_id.size())) {
+      p.replace(at, 4, node_id);
+    }
+    return p;
+  };
+  return {expand(ca), expand(cert), expand(key)};
 }
 
 }  // namespace node
