@@ -353,8 +353,7 @@ std::string StdinCommands::import_zone(std::string_view text, const dns::Name& o
 
   store::Change change;
   change.origin = origin_;
-  change.client_id = client_id_;
-  change.sequence = ++sequence_;
+  session_.stamp(change);
   change.ops = std::move(plan->ops);
   const size_t op_count = change.ops.size();
   SubmitResult result = submit_and_wait(submitter_, std::move(change));
