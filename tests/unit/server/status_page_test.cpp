@@ -59,6 +59,7 @@ TEST(RecentChanges, KeepsTheNewestChangesWithTheirSourceAndOutcome) {
   EXPECT_TRUE(changes[0].ok);
   EXPECT_EQ(changes[0].outcome, "applied");
   EXPECT_STREQ(change_source_name(changes[0].source), "stdin");
+  EXPECT_STREQ(change_source_name(ChangeSource::Control), "dns-nodectl");
   // stdin is an edit, not a dynamic host.
   EXPECT_TRUE(recent.hosts().empty());
 }
