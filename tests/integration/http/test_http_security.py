@@ -114,9 +114,15 @@ def test_https_when_a_certificate_is_configured(tmp_path):
         status, reply = curl(node, "/nic/update?hostname=tls.example.com&myip=192.0.2.11", KEY_NAME, KEY_SECRET,
                              scheme="https", options=["--cacert", cert])
         assert (status, reply) == (200, "good 192.0.2.11")
-        # TLS 1.2 is the oldest spoken.
+        # TLS 1.2 is the oldest spoken: 1.1 is refused by the server (the
+        # client is allowed every version and cipher, so the refusal is not its own).
         status, _ = curl(node, "/health", scheme="https", options=["--cacert", cert, "--tlsv1.2", "--tls-max", "1.2"])
         assert status == 200
+        for version, accepted in (("-tls1_1", False), ("-tls1_2", True)):
+            out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{node.http_port}", version,
+                                  "-cipher", "DEFAULT@SECLEVEL=0"], input="", capture_output=True, text=True,
+                                 timeout=15)
+            assert ("Cipher is (NONE)" not in out.stdout) == accepted, (version, out.stdout[-800:], out.stderr[-800:])
         # An unknown certificate is refused by the client: it is really TLS.
         out = subprocess.run(["curl", "-sS", "--max-time", "5", f"https://127.0.0.1:{node.http_port}/health"],
                              capture_output=True, text=True, timeout=10)
