@@ -220,6 +220,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     r.target = std::string(req.target());
     r.authorization = std::string(req[http::field::authorization]);
     r.content_type = std::string(req[http::field::content_type]);
+    r.fetch_site = std::string(req["Sec-Fetch-Site"]);
+    r.origin = std::string(req[http::field::origin]);
+    r.host = std::string(req[http::field::host]);
     r.body = std::move(req.body());
     r.client_ip = client_ip_;
     r.tls = kTls;

@@ -94,6 +94,22 @@ def test_unauthenticated_reads_answer_only_open_reads_from(node):
     assert status == 401, body
 
 
+def test_a_browser_on_another_sites_page_changes_nothing(node):
+    # What a browser sends for an <img> or a form of another site, with the key it keeps for this node.
+    for fetch_site in ("cross-site", "same-site"):
+        status, reply = curl(node, "/nic/update?hostname=csrf.example.com&myip=192.0.2.13", KEY_NAME, KEY_SECRET,
+                             options=["-H", f"Sec-Fetch-Site: {fetch_site}"])
+        assert status == 403 and "cross-origin" in reply, (status, reply)
+    status, reply = curl(node, "/api/v1/zones/example.com/records", ADMIN_NAME, ADMIN_SECRET, "POST",
+                         json.dumps({"name": "csrf", "type": "TXT", "data": "a=b"}),
+                         options=["-H", "Origin: http://attacker.example"])
+    assert status == 403, reply
+    assert node.addresses("csrf.example.com.") is None
+    # The node's own page, or a client that is no browser, goes through.
+    assert curl(node, "/nic/update?hostname=csrf.example.com&myip=192.0.2.13", KEY_NAME, KEY_SECRET,
+                options=["-H", "Sec-Fetch-Site: same-origin"]) == (200, "good 192.0.2.13")
+
+
 def make_certificate(directory):
     """A self-signed certificate for 127.0.0.1 made with openssl; returns (cert, key) paths."""
     cert, key = os.path.join(directory, "http.pem"), os.path.join(directory, "http.key")
