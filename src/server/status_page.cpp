@@ -40,7 +40,7 @@ h2{font-size:15px;margin:0 0 10px;font-weight:600}
 h2 small{color:var(--muted);font-weight:400;margin-left:6px}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
 th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.4px;color:var(--muted);font-weight:600;padding:6px 8px;border-bottom:1px solid var(--line)}
-td{padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
+td{padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
 tr:last-child td{border-bottom:0}
 td.num{text-align:right}th.num{text-align:right}
 td.time{white-space:nowrap}
@@ -55,7 +55,7 @@ tr.self td{background:#f8fafc}
 .src{background:#f2f4f7;color:#344054}
 .note{color:var(--muted);font-size:13px;margin:8px 0 0}
 .note a{color:var(--info)}
-.err{color:var(--bad)}
+.err{color:var(--bad);font-size:13px}
 #error{background:var(--badbg);color:var(--bad);border:1px solid #f4c7c3;border-radius:10px;padding:10px 14px}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:4px 16px 20px}
 @media(max-width:640px){
@@ -64,7 +64,7 @@ footer{color:var(--muted);font-size:12px;text-align:center;padding:4px 16px 20px
  thead{display:none}
  tr{display:grid;grid-template-columns:1fr 1fr;column-gap:18px;border-bottom:1px solid var(--line);padding:6px 0}
  tr:last-child{border-bottom:0}
- td{border:0;padding:3px 0;display:flex;gap:10px;justify-content:space-between;align-items:baseline;text-align:right;min-width:0}
+ td{border:0;padding:3px 0;display:flex;gap:10px;justify-content:space-between;align-items:baseline;text-align:right;min-width:0;overflow-wrap:anywhere}
  td.full,td.empty{grid-column:1/-1}
  tr.self{background:#f8fafc;margin:0 -8px;padding:6px 8px}tr.self td{background:none}
  td.num{text-align:right}
@@ -87,10 +87,11 @@ constexpr const char* kScript = R"js(
   }
   function badgeCell(label, value, kind) {
     var td = cell(label, null);
+    if (value === null || value === undefined) return td;  // unknown: a dash, as in other cells
     td.textContent = '';
     var span = document.createElement('span');
     span.className = 'badge ' + (kind || value || 'unknown');
-    put(span, value === null || value === undefined ? '?' : value);
+    put(span, value);
     td.appendChild(span);
     return td;
   }
