@@ -139,6 +139,12 @@ def test_https_when_a_certificate_is_configured(tmp_path):
                                   "-cipher", "DEFAULT@SECLEVEL=0"], input="", capture_output=True, text=True,
                                  timeout=15)
             assert ("Cipher is (NONE)" not in out.stdout) == accepted, (version, out.stdout[-800:], out.stderr[-800:])
+        # Keep-alive inside TLS: two requests, one connection.
+        out = subprocess.run(["curl", "-sS", "-v", "--max-time", "10", "--cacert", cert, "-o", "/dev/null",
+                              "-o", "/dev/null", f"https://127.0.0.1:{node.http_port}/health",
+                              f"https://127.0.0.1:{node.http_port}/metrics"], capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.count("< HTTP/1.1 200") == 2 and "Re-using existing connection" in out.stderr, out.stderr
         # An unknown certificate is refused by the client: it is really TLS.
         out = subprocess.run(["curl", "-sS", "--max-time", "5", f"https://127.0.0.1:{node.http_port}/health"],
                              capture_output=True, text=True, timeout=10)
