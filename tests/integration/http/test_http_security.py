@@ -159,6 +159,38 @@ def test_https_when_a_certificate_is_configured(tmp_path):
         c.stop()
 
 
+def test_a_renewed_certificate_is_used_without_a_restart(tmp_path):
+    cert, key = make_certificate(str(tmp_path))
+    c = http_cluster(tmp_path, 1, tsig_keys=KEYS, http={"tls": {"cert": cert, "key": key}})
+    c.start()
+    try:
+        node = c.nodes[0]
+        old = str(tmp_path / "old.pem")
+        shutil.copy(cert, old)
+        assert curl(node, "/health", scheme="https", options=["--cacert", old])[0] == 200
+        # A half-done renewal (a new certificate, the old key) is not taken: the old pair keeps serving.
+        (tmp_path / "new").mkdir()
+        new_cert, new_key = make_certificate(str(tmp_path / "new"))
+        shutil.copy(new_cert, cert)
+        time.sleep(1.2)  # the files are looked at once a second at most
+        assert curl(node, "/health", scheme="https", options=["--cacert", old])[0] == 200
+        # Once the key follows, new connections get the new certificate.
+        shutil.copy(new_key, key)
+        def trusted_with(ca):
+            return subprocess.run(["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "--cacert", ca,
+                                   f"https://127.0.0.1:{node.http_port}/health"], capture_output=True,
+                                  timeout=10).returncode == 0
+        deadline = time.time() + 10
+        while not trusted_with(new_cert):
+            assert time.time() < deadline, node.tail_log()
+            time.sleep(0.3)
+        assert not trusted_with(old), "the old certificate is still served"
+        log = node.tail_log(200)
+        assert "the changed certificate or key is not used" in log and "certificate reloaded" in log, log
+    finally:
+        c.stop()
+
+
 def test_a_certificate_that_cannot_be_loaded_stops_the_node_with_the_field(tmp_path):
     cert, key = make_certificate(str(tmp_path))
     (tmp_path / "other").mkdir()
