@@ -37,7 +37,17 @@ struct HttpRequest {
   std::string body;
   std::string client_ip;      ///< the peer's address ("127.0.0.1", "::1"); v4-mapped v6 already unwrapped
   bool tls = false;           ///< arrived over HTTPS
+  std::string fetch_site;     ///< the Sec-Fetch-Site header a browser sends ("same-origin", "cross-site", ...), "" when absent
+  std::string origin;         ///< the Origin header, "" when absent
+  std::string host;           ///< the Host header
 };
+
+/// Whether a browser sent this request on behalf of another site's page
+/// (Fetch Metadata's Sec-Fetch-Site, else an Origin whose host is not the
+/// Host). Such a request may carry the credentials the browser keeps for
+/// this node (the status page asks a browser for a key), so it must not
+/// change anything. Clients other than browsers send neither header.
+bool is_cross_origin(const HttpRequest& req);
 
 /// The answer to one request.
 struct HttpResponse {

@@ -243,6 +243,17 @@ std::optional<std::pair<uint16_t, std::string>> ip_to_rdata(std::string_view ip)
   return std::nullopt;
 }
 
+bool is_cross_origin(const HttpRequest& req) {
+  // The rule of Fetch Metadata (W3C), as Go's CrossOriginProtection applies
+  // it: "same-origin" and "none" (typed by the user) are the browser's own.
+  if (!req.fetch_site.empty()) return req.fetch_site != "same-origin" && req.fetch_site != "none";
+  if (req.origin.empty()) return false;  // not a browser, or a browser that sends no Origin here
+  // RFC 6454: scheme "://" host [":" port]; the Host header holds host[:port].
+  const size_t scheme_end = req.origin.find("://");
+  const std::string origin_host = scheme_end == std::string::npos ? "" : lower(req.origin.substr(scheme_end + 3));
+  return origin_host != lower(req.host);
+}
+
 const HttpCredential* authenticate(const std::vector<HttpCredential>& credentials, std::string_view user,
                                    std::string_view password) {
   const std::string want = strip_dot(user);
@@ -434,6 +445,15 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
   auto [path, query] = split_target(req.target);
   auto params = parse_query_string(query);
   if (!params) return counted(text_response(400, params.error().message + "\n"));
+  // A request that can change something (DynDNS2 changes with a GET) must
+  // not come from another site's page through the browser's stored key.
+  const bool changes = (req.method != "GET" && req.method != "HEAD") || path == "/nic/update" || path == "/v3/update";
+  if (changes && is_cross_origin(req)) {
+    spdlog::warn("http {}: {} {} refused: sent by a browser for another site (Sec-Fetch-Site '{}', Origin '{}')",
+                 req.client_ip, req.method, path, req.fetch_site, req.origin);
+    return counted(json_error(403, "cross-origin request refused: a page of another site may not change anything "
+                                   "here through this browser's credentials"));
+  }
 
   if (path == "/nic/update" || path == "/v3/update") {
     if (req.method != "GET" && req.method != "POST") {
