@@ -47,6 +47,8 @@ struct ZoneImportPlan {
   size_t removes = 0;  // records no longer in the file
   bool new_zone = false;
   std::vector<store::Op> ops;  // the SOA first when it changes
+  double parse_seconds = 0;    // reading the text
+  double diff_seconds = 0;     // comparing it with the zone
 };
 
 /// Parses `text` (master format; `origin` for relative names when the text
