@@ -15,6 +15,7 @@
 #include "node/change_submitter.h"
 #include "node/membership.h"
 #include "store/change.h"
+#include "store/session.h"
 #include "store/store.h"
 #include "util/result.h"
 
@@ -94,8 +95,9 @@ class StdinCommands {
   std::function<nlohmann::json()> list_members_;
   std::function<util::Result<void>()> read_barrier_;
   uint32_t origin_;
-  uint64_t client_id_;
-  uint64_t sequence_ = 0;
+  /// Lines are handled one at a time, each waiting for its outcome: one
+  /// session serves them all (one change outstanding, store/session.h).
+  store::ClientSession session_;
   uint64_t line_no_ = 0;
 };
 

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <vector>
 
 #include "dns/name.h"
@@ -53,15 +52,6 @@ std::string upper(std::string_view s) {
 std::string describe(const dns::RR& rr) {
   return rr.owner.to_text() + " " + std::to_string(rr.ttl) + " IN " + dns::type_to_text(rr.type) + " " +
          dns::rdata_to_text(rr.type, rr.rdata);
-}
-
-uint64_t fresh_client_id() {
-  // Unique per process run: a restarted node must not look like a retry of
-  // the previous run's changes to the store's dedupe table.
-  std::random_device rd;
-  uint64_t r = (uint64_t(rd()) << 32) ^ rd();
-  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  return (r ^ static_cast<uint64_t>(now)) | 1;
 }
 
 /// MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id
@@ -243,7 +233,7 @@ StdinCommands::StdinCommands(ChangeSubmitter& submitter, const store::Store& sto
       store_(store),
       status_(std::move(status)),
       origin_(origin),
-      client_id_(fresh_client_id()) {}
+      session_(store::ClientSession::open()) {}
 
 void StdinCommands::set_read_barrier(std::function<util::Result<void>()> barrier) {
   read_barrier_ = std::move(barrier);
@@ -274,8 +264,9 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK " + list_members_().dump();
     case Command::Kind::MemberChange: {
       if (!change_members_) return "ERROR: this node has no cluster membership";
-      cmd.member.client_id = client_id_;
-      cmd.member.sequence = ++sequence_;
+      const store::SessionStamp stamp = session_.next();
+      cmd.member.client_id = stamp.client_id;
+      cmd.member.sequence = stamp.sequence;
       SubmitResult result = change_members_(cmd.member);
       if (!result) return "ERROR: " + result.error().message;
       if (std::string err = result->first_error(); !err.empty()) return "ERROR: " + err;
@@ -320,8 +311,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
 
   store::Change change;
   change.origin = origin_;
-  change.client_id = client_id_;
-  change.sequence = ++sequence_;
+  session_.stamp(change);
   change.ops.push_back(cmd.op);
   SubmitResult result = submit_and_wait(submitter_, std::move(change));
   if (!result) return "ERROR: " + result.error().message;
@@ -362,8 +352,7 @@ std::string StdinCommands::import_zone(std::string_view text, const dns::Name& o
 
   store::Change change;
   change.origin = origin_;
-  change.client_id = client_id_;
-  change.sequence = ++sequence_;
+  session_.stamp(change);
   change.ops = std::move(plan->ops);
   const size_t op_count = change.ops.size();
   SubmitResult result = submit_and_wait(submitter_, std::move(change));
