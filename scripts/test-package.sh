@@ -53,9 +53,14 @@ if ss -Hlnu "sport = :$port" | grep -q .; then fail "port $port is taken: cannot
 # StateDirectory=dns-node/0 would create this for the unit.
 install -d -o dns-node -g dns-node -m 0750 /var/lib/dns-node/0
 log=$(mktemp)
+# The unit's own ExecStart (continuation lines joined, %i = 0), so the test
+# runs exactly what systemctl start dns-node@0 would.
+exec_start=$(sed -e ':a' -e '/\\$/N; s/\\\n//; ta' "$unit_dir/dns-node@.service" | sed -n 's/^ExecStart=//p' | sed 's/%i/0/g')
+[ -n "$exec_start" ] || fail "no ExecStart in the unit"
+echo "   $exec_start"
 # setpriv execs the node itself (as the unit's User= and Group=), so its PID is the node's.
-setpriv --reuid=dns-node --regid=dns-node --init-groups /usr/bin/dns-node -n 0 -c /etc/dns-node/dns-config.json -z /etc/dns-node/zones \
-  --data-dir /var/lib/dns-node/0 </dev/null 2>"$log" &
+# shellcheck disable=SC2086  # the unit's words, split as systemd splits them (no quoting there)
+setpriv --reuid=dns-node --regid=dns-node --init-groups $exec_start </dev/null 2>"$log" &
 node_pid=$!
 for _ in $(seq 1 100); do
   if dig +time=1 +tries=1 +short -p "$port" @127.0.0.1 www.example.com A 2>/dev/null | grep -q .; then break; fi

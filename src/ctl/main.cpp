@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
                "dns-nodectl"};
   app.set_version_flag("--version", std::string("dns-nodectl ") + DNSNODE_VERSION);
   app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 the node answered OK, 1 it answered ERROR, 2 a usage error or the node could not be asked.\n"
+      "Example: dns-nodectl add www.example.com 300 A 192.0.2.80");
   std::string socket_path, data_dir, node_id = "0";
   bool json = false;
   double timeout_s = 120;
