@@ -75,6 +75,9 @@ dns-nodectl add pkg.example.com A 192.0.2.99 | grep -q '^OK added' || fail "dns-
 dns-nodectl zones | grep -q '^example.com. ' || fail "dns-nodectl zones"
 # A member of the dns-node group may use the socket; another user may not.
 [ "$(stat -c '%U:%G %a' /var/lib/dns-node/0/control.sock)" = "dns-node:dns-node 660" ] || fail "socket mode"
+gid=$(getent group dns-node | cut -d: -f3)
+setpriv --reuid=nobody --regid=nogroup --groups="$gid" dns-nodectl status | grep -q '^OK {' \
+  || fail "a member of group dns-node cannot use dns-nodectl"
 rc=0; setpriv --reuid=nobody --regid=nogroup --clear-groups dns-nodectl status >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "dns-nodectl as nobody exited $rc, not 2"
 kill -TERM "$node_pid"
