@@ -12,7 +12,7 @@ import time
 import pytest
 
 from harness import Cluster
-from node_harness import BIN, DnsNode, rrset_texts
+from node_harness import BIN, DnsNode, config_for, rrset_texts
 
 CTL = os.environ.get("DNSNODECTL_BIN", os.path.join(os.path.dirname(BIN), "..", "ctl", "dns-nodectl"))
 
@@ -173,3 +173,18 @@ def test_a_change_through_a_followers_socket_reaches_every_node(tmp_path):
         c.wait_all_answer("imported.example.com.", {"192.0.2.78"})
     finally:
         c.stop()
+
+
+def test_a_data_directory_deeper_than_a_socket_address_holds(tmp_path):
+    # A sockaddr_un holds 107 octets; the node and dns-nodectl both reach
+    # the socket through its directory.
+    work = tmp_path / ("w" * 60) / ("v" * 60)
+    work.mkdir(parents=True)
+    n = DnsNode(work, config_for(), []).wait_ready()
+    try:
+        sock = os.path.join(n.workdir, "data", "control.sock")
+        assert len(sock) > 107
+        r = subprocess.run([CTL, "-s", sock, "status"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.startswith("OK {"), r.stdout + r.stderr
+    finally:
+        n.stop()
