@@ -10,6 +10,12 @@
 #include "zone/zone_file.h"
 
 namespace node {
+namespace {
+
+/// Records from which reading a zone file is logged at info level.
+constexpr size_t kLargeZoneRecords = 100000;
+
+}  // namespace
 
 const std::string& ZoneLoad::source_of(size_t op) const { return files[op_file[op]]; }
 
@@ -29,7 +35,10 @@ ZoneLoad load_zone_files(const std::vector<std::string>& paths) {
       seconds = ticker.elapsed();
     }
     if (!file.file_unreadable) {
-      spdlog::info("zone file {}: {} records{} in {:.2f} s ({})", path, file.records.size(),
+      // A large file's time and rate are worth an operator's eye; a small
+      // one's only add lines before every start.
+      const bool large = file.records.size() >= kLargeZoneRecords || seconds >= 1.0;
+      spdlog::log(large ? spdlog::level::info : spdlog::level::debug, "zone file {}: {} records{} in {:.2f} s ({})", path, file.records.size(),
                    size_error ? std::string() : fmt::format(" ({:.1f} MB)", static_cast<double>(bytes) / 1e6),
                    seconds, rate_text(file.records.size(), seconds, "records"));
     }
