@@ -45,6 +45,9 @@ echo "-- systemd-analyze verify"
 # Works without systemd running; any output (a warning included) fails.
 out=$(systemd-analyze verify "$unit_dir/dns-node@.service" "$unit_dir/dns-register.service" 2>&1) || fail "$out"
 [ -z "$out" ] || fail "systemd-analyze verify: $out"
+# The sandbox stays tight: systemd's exposure score of the unit (0 to 10) at most 2.0.
+systemd-analyze security --offline=true --threshold=20 "$unit_dir/dns-node@.service" >/dev/null 2>&1 \
+  || fail "$(systemd-analyze security --offline=true "$unit_dir/dns-node@.service" 2>&1 | tail -1)"
 
 echo "-- the installed dns-node, as the unit starts it"
 port=$(sed -n 's/.*"query_loc": *"127.0.0.1:\([0-9]*\)".*/\1/p' /etc/dns-node/dns-config.json)
