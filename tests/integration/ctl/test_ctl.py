@@ -31,6 +31,9 @@ def test_each_stdin_command_gives_the_same_reply_on_the_socket(node):
         r = ctl(node, *args)
         assert r.returncode == 0
         assert r.stdout == node.command(line) + "\n"
+    r = ctl(node, "member", "remove", "9")
+    assert r.returncode == 1
+    assert r.stdout == node.command("MEMBER REMOVE 9") + "\n"
     status = ctl(node, "status")
     assert status.returncode == 0 and status.stdout.startswith("OK {")
     assert json.loads(status.stdout[3:])["role"] == "leader"
