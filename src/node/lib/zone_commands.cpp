@@ -87,16 +87,18 @@ std::string canonical_key(std::string_view wire) {
 
 }  // namespace
 
-std::vector<dns::RR> zone_records(const zone::ZoneSet& zones, const dns::Name& apex) {
+std::vector<dns::RR> zone_records(const zone::ZoneSet& zones, const dns::Name& apex, bool canonical_order) {
   std::vector<dns::RR> out;
   const zone::Zone* z = exact_zone(zones, apex);
   if (!z) return out;
   std::vector<std::pair<std::string, const zone::Node*>> nodes;
   nodes.reserve(z->nodes().size());
   z->nodes().for_each([&](const zone::Node& n) {
-    if (!n.rrsets.empty()) nodes.emplace_back(canonical_key(n.wire()), &n);
+    if (!n.rrsets.empty()) nodes.emplace_back(canonical_order ? canonical_key(n.wire()) : std::string(), &n);
   });
-  std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (canonical_order) {
+    std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
   out.reserve(z->record_count());
   for (const auto& [key, n] : nodes) {
     const dns::Name owner = n->owner();
@@ -220,7 +222,7 @@ util::Result<ZoneImportPlan> plan_zone_import(const zone::ZoneSet& zones, std::s
   }
   const zone::Zone* current = exact_zone(zones, plan.apex);
   plan.new_zone = current == nullptr;
-  std::vector<dns::RR> existing = zone_records(zones, plan.apex);
+  std::vector<dns::RR> existing = zone_records(zones, plan.apex, /*canonical_order=*/false);
   std::vector<store::Op> diff = zone_seed_diff(existing, parsed.records);
 
   // The zone keeps exactly one SOA: the file's replaces the current one (an
