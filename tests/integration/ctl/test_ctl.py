@@ -44,6 +44,19 @@ def test_each_stdin_command_gives_the_same_reply_on_the_socket(node):
     assert node.command("ADD: stdin.example.com A 192.0.2.56") == "OK added stdin.example.com. 3600 IN A 192.0.2.56"
 
 
+def test_a_value_that_looks_like_an_option_is_part_of_the_record(node):
+    # "remove NAME TXT -all" must remove that one record: were "-all" taken
+    # for an option and dropped, the line would remove the whole RRset.
+    for value in ("-all", "keep"):
+        r = ctl(node, "add", "dash.example.com", "TXT", value)
+        assert r.returncode == 0, r.stdout + r.stderr
+    r = ctl(node, "remove", "dash.example.com", "TXT", "-all")
+    assert (r.returncode, r.stdout) == (0, 'OK removed dash.example.com. TXT "-all"\n'), r.stdout + r.stderr
+    assert rrset_texts(node.query("dash.example.com.", "TXT")) == ['dash.example.com. TXT "keep"']
+    r = ctl(node, "remove", "dash.example.com")
+    assert r.returncode == 2 and "usage: dns-nodectl remove NAME TYPE [VALUE]" in r.stderr
+
+
 def test_exit_status_is_1_on_error_and_2_when_the_node_cannot_be_asked(node, tmp_path):
     r = ctl(node, "add", "bad.example.com", "A", "300.1.1.1")
     assert r.returncode == 1
