@@ -181,10 +181,6 @@ int main(int argc, char** argv) {
   // Alone without credentials, the node opens no peer port: nothing could
   // tell a peer from an attacker.
   const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
-  if (!listen_for_peers) {
-    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
-                 "every node) before growing the cluster");
-  }
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
   node::notify_service_manager("STATUS=reading the zone files");  // systemctl status shows where a slow start is
   auto zones = read_zone_files(opts.zone_files);
@@ -221,6 +217,11 @@ int main(int argc, char** argv) {
   if (auto bound = tcp.bind(); !bound) {
     spdlog::critical("{}", bound.error().message);
     return kExitFailure;
+  }
+  // Said once the ports are bound, so a start that fails prints its one reason alone.
+  if (!listen_for_peers) {
+    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
+                 "every node) before growing the cluster");
   }
 
   // Restore the store from this node's checkpoint and log before serving:
@@ -260,6 +261,8 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", update_options.error().message);
     return kExitFailure;
   }
+  // The HTTP API takes the same keys, read before the handler owns them.
+  std::vector<server::HttpCredential> http_keys = server::http_credentials(update_options->keys, http_roles(*config));
   server::Metrics metrics;  // for /metrics; UPDATE outcomes are counted once committed
   server::UpdateHandler update_handler(
       store,
@@ -285,12 +288,11 @@ int main(int argc, char** argv) {
                                 [&] { return (*cluster)->status(); },
                                 me.numeric_id,
                                 // The UPDATE keys and their policies: user = key name, password = base64 secret.
-                                server::http_credentials(node::make_update_options(*config, nullptr)->keys,
-                                                         http_roles(*config)),
+                                std::move(http_keys),
                                 &metrics, &stats,
                                 [&] { return (*cluster)->members(); },
-                                [&](std::string line, uint64_t client_id, uint64_t sequence, auto done) {
-                                  node::run_member_command(**cluster, line, client_id, sequence, std::move(done));
+                                [&](server::MemberChange change, std::function<void(node::SubmitResult)> done) {
+                                  node::submit_member_change(**cluster, change, std::move(done));
                                 }};
   http_deps.recent = &recent_changes;
   for (const auto& [id, n] : config->nodes) {

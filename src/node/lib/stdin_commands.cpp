@@ -54,6 +54,14 @@ std::string describe(const dns::RR& rr) {
          dns::rdata_to_text(rr.type, rr.rdata);
 }
 
+/// The reply to a change that failed, the one place it is chosen: "ERROR: "
+/// and the message; an unknown outcome says so first, since the change may
+/// still be applied and sending it again is safe.
+std::string error_reply(const util::Error& error) {
+  if (error.kind == util::ErrorKind::OutcomeUnknown) return "ERROR: outcome unknown (retrying is safe): " + error.message;
+  return "ERROR: " + error.message;
+}
+
 /// MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id
 util::Result<Command> parse_member_command(std::string_view rest) {
   constexpr const char* kUsage = " (MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id)";
@@ -268,7 +276,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
       cmd.member.client_id = stamp.client_id;
       cmd.member.sequence = stamp.sequence;
       SubmitResult result = change_members_(cmd.member);
-      if (!result) return "ERROR: " + result.error().message;
+      if (!result) return error_reply(result.error());
       if (std::string err = result->first_error(); !err.empty()) return "ERROR: " + err;
       if (cmd.member.kind == MemberOp::Kind::Remove) {
         return "OK node " + std::to_string(cmd.member.id) + " is being removed";
@@ -311,13 +319,17 @@ std::string StdinCommands::handle_line(std::string_view line) {
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change);
   change.ops.push_back(cmd.op);
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
-  if (!result) return "ERROR: " + result.error().message;
-  const store::ApplyResult& applied = *result;
-  std::string err = applied.first_error();
-  if (!err.empty()) return "ERROR: " + err;
+  session_.stamp(change, store_);
+  SubmitResult result = submit_and_wait(submitter_, change);
+  if (result && result->expired) {
+    // Submitted once, so not applied (store/session.h): once more on a new session.
+    session_ = store::ClientSession::open();
+    session_.stamp(change, store_);
+    result = submit_and_wait(submitter_, std::move(change));
+  }
+  if (!result) return error_reply(result.error());
+  if (auto failed = result->first_failure()) return error_reply(*failed);
 
   switch (cmd.op.kind) {
     case store::OpKind::Add:

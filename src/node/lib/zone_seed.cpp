@@ -118,8 +118,15 @@ class Proposer {
   bool flush() {
     if (change_.ops.empty()) return !stopping_;
     // One chunk at a time, each waited for: one session (store/session.h).
-    session_.stamp(change_);
+    session_.stamp(change_, store_);
     auto result = submit_until_committed(submitter_, change_, stopping_);
+    while (result && result->expired) {
+      // Apply forgot the session (after tries of unknown outcome, one of
+      // which may have been applied: adds and removes are idempotent).
+      session_ = store::ClientSession::open();
+      session_.stamp(change_, store_);
+      result = submit_until_committed(submitter_, change_, stopping_);
+    }
     if (!result) return false;  // stopping: the next start proposes the same difference
     for (size_t i = 0; i < change_.ops.size(); ++i) {
       if (i >= result->op_errors.size() || result->op_errors[i].empty()) continue;
