@@ -364,11 +364,17 @@ std::string StdinCommands::import_zone(std::string_view text, const dns::Name& o
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change);
   change.ops = std::move(plan->ops);
+  session_.stamp(change, store_);
   const size_t op_count = change.ops.size();
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
-  if (!result) return "ERROR: " + result.error().message;
+  SubmitResult result = submit_and_wait(submitter_, change);
+  if (result && result->expired) {
+    // Submitted once, so not applied (store/session.h): once more on a new session.
+    session_ = store::ClientSession::open();
+    session_.stamp(change, store_);
+    result = submit_and_wait(submitter_, std::move(change));
+  }
+  if (!result) return error_reply(result.error());
   size_t refused = 0;
   std::string first_refusal;
   for (const std::string& e : result->op_errors) {
