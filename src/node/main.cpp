@@ -182,6 +182,7 @@ int main(int argc, char** argv) {
   // tell a peer from an attacker.
   const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
+  node::notify_service_manager("STATUS=reading the zone files");  // systemctl status shows where a slow start is
   auto zones = read_zone_files(opts.zone_files);
   if (!zones) return kExitFailure;
   // HTTPS on http_loc: the certificate and key are read before anything is bound.
@@ -369,6 +370,7 @@ int main(int argc, char** argv) {
   std::thread seed_thread;
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
+    node::notify_service_manager("STATUS=committing the zone files' records");
     node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
   } else {
     // In a cluster the zone files' changes wait for a quorum; meanwhile the
