@@ -24,10 +24,6 @@ const Name& algorithm_name(Algorithm algorithm);
 /// Output size of the HMAC in octets.
 size_t mac_size(Algorithm algorithm);
 
-/// RFC 4648 base64 (the form of secrets in BIND key files and our config).
-util::Result<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
-
 /// A shared secret key.
 struct Key {
   Name name;  // the key name, the TSIG record's owner

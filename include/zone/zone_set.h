@@ -56,6 +56,13 @@ class ZoneSet {
   /// The zone that holds the parent side of the cut at `apex` (where DS at a
   /// nested zone's apex lives), or null if no served zone encloses it.
   const Zone* find_parent_zone(const Zone& zone) const;
+  /// The zone that holds records of `type` at `owner`: the deepest zone
+  /// containing the name, except that a parent-side type (DS) at a nested
+  /// apex belongs to the enclosing zone (RFC 4035 §2.4). The one rule for
+  /// adding, removing, listing and answering records.
+  const Zone* zone_for(const dns::Name& owner, uint16_t type) const { return zone_for_wire(owner.wire(), type); }
+  /// Same, for an uncompressed wire name; does not allocate.
+  const Zone* zone_for_wire(std::string_view owner_wire, uint16_t type) const;
 
   /// Adds one record. An SOA at a name with no zone creates the zone; an SOA
   /// inside a zone but not at its apex creates a nested zone there, which

@@ -12,8 +12,6 @@ namespace zone {
 
 namespace {
 
-constexpr uint16_t kDs = 43;
-
 size_t label_count(std::string_view w) {
   uint8_t offs[wire::kMaxLabels];
   return wire::label_offsets(w, offs);
@@ -52,12 +50,9 @@ class Lookup {
 
   void run(const dns::Name& qname) {
     qname_ = &qname;
-    const Zone* zone = zones_.find_zone(qname);
+    // RFC 4035 §3.1.4.1: DS at a nested apex is answered by the parent.
+    const Zone* zone = zones_.zone_for_wire(qname.wire(), qtype_);
     if (!zone) return;  // REFUSED: not authoritative for the name
-    if (qtype_ == kDs && wire::equal(zone->apex().wire(), qname.wire())) {
-      // RFC 4035 §3.1.4.1: DS lives on the parent side of the cut.
-      if (const Zone* parent = zones_.find_parent_zone(*zone)) zone = parent;
-    }
     r_.zone = zone;
     r_.authoritative = true;
     r_.rcode = dns::rcode::NOERROR;
@@ -88,7 +83,7 @@ class Lookup {
       for (size_t i = below_apex; i-- > depth;) {
         const Node* node = zone->find_wire(name.substr(offs[i]));
         if (node && node->find(dns::rrtype::NS)) {
-          const bool ds_at_cut = i == 0 && qtype_ == kDs;
+          const bool ds_at_cut = i == 0 && dns::parent_side_type(qtype_);
           if (!ds_at_cut) m.cut = node;
           break;
         }

@@ -56,12 +56,6 @@ std::string_view parent_wire(std::string_view w) {
   return w.substr(1 + static_cast<uint8_t>(w[0]));
 }
 
-/// Types that RFC 4035 §2.5 and RFC 2181 §10.1 allow beside a CNAME.
-bool allowed_beside_cname(uint16_t type) {
-  constexpr uint16_t kRrsig = 46, kNsec = 47;
-  return type == kRrsig || type == kNsec;
-}
-
 std::string describe(const dns::RR& rr) { return rr.owner.to_text() + " " + dns::type_to_text(rr.type); }
 
 /// MINIMUM is the last field of SOA rdata (RFC 1035 §3.3.13).
@@ -70,8 +64,6 @@ uint32_t soa_minimum(std::string_view rdata) {
   const auto* p = reinterpret_cast<const uint8_t*>(rdata.data() + rdata.size() - 4);
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
-
-constexpr uint16_t kDs = 43;
 
 /// RFC 4034 §6.1 canonical order of two wire names: labels compared right to
 /// left as lower-cased octet strings, a shorter label first when it is a
@@ -275,11 +267,11 @@ struct ZoneSet::Impl {
     return find_zone(parent_wire(w));
   }
 
-  /// The zone a record belongs to: the deepest enclosing one, except that DS
-  /// at a nested apex lives on the parent side of the cut (RFC 4035 §2.4).
-  Zone* zone_for(const dns::Name& owner, uint16_t type) {
-    Zone* z = find_zone(owner.wire());
-    if (z && type == kDs && wire::equal(z->apex().wire(), owner.wire())) {
+  /// The zone a record belongs to: the deepest enclosing one, except that a
+  /// parent-side type at a nested apex lives in the parent (RFC 4035 §2.4).
+  Zone* zone_for(std::string_view owner, uint16_t type) {
+    Zone* z = find_zone(owner);
+    if (z && dns::parent_side_type(type) && wire::equal(z->apex().wire(), owner)) {
       if (Zone* p = parent_of(*z)) return p;
     }
     return z;
@@ -333,6 +325,11 @@ const Zone* ZoneSet::find_parent_zone(const Zone& zone) const {
   return impl_->parent_of(zone);
 }
 
+const Zone* ZoneSet::zone_for_wire(std::string_view owner_wire, uint16_t type) const {
+  if (!impl_) return nullptr;
+  return impl_->zone_for(owner_wire, type);
+}
+
 util::Result<void> ZoneSet::add(const dns::RR& rr) {
   if (rr.rclass != dns::rrclass::IN) {
     return util::make_error(describe(rr) + ": class " + dns::class_to_text(rr.rclass) +
@@ -374,7 +371,7 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
       pd.collect(all);
       for (dns::RR& r : all) {
         const bool below = r.owner.is_subdomain_of(rr.owner);
-        const bool ds_at_cut = r.type == kDs && r.owner == rr.owner;
+        const bool ds_at_cut = dns::parent_side_type(r.type) && r.owner == rr.owner;
         (below && !ds_at_cut ? moved : kept).push_back(std::move(r));
       }
       // Rebuilt from its records; the nested-apex marks are redone below.
@@ -393,7 +390,7 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
     return {};
   }
 
-  Zone* z = impl.zone_for(rr.owner, rr.type);
+  Zone* z = impl.zone_for(rr.owner.wire(), rr.type);
   if (!z) return util::make_error(describe(rr) + ": no zone for " + rr.owner.to_text() + " (add its SOA first)");
 
   if (const Node* n = z->data_->find(rr.owner.wire())) {
@@ -403,13 +400,13 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
                                 " already has a CNAME; a name can have only one (RFC 2181 §10.1)");
       }
       for (const RRset& s : n->rrsets) {
-        if (s.type != dns::rrtype::CNAME && !allowed_beside_cname(s.type)) {
+        if (s.type != dns::rrtype::CNAME && !dns::allowed_beside_cname(s.type)) {
           return util::make_error(describe(rr) + ": " + rr.owner.to_text() + " already has " +
                                   dns::type_to_text(s.type) +
                                   " records; a CNAME cannot stand beside other data (RFC 1034 §3.6.2)");
         }
       }
-    } else if (n->find(dns::rrtype::CNAME) && !allowed_beside_cname(rr.type)) {
+    } else if (n->find(dns::rrtype::CNAME) && !dns::allowed_beside_cname(rr.type)) {
       return util::make_error(describe(rr) + ": " + rr.owner.to_text() +
                               " has a CNAME, which cannot stand beside other data (RFC 1034 §3.6.2)");
     }
@@ -447,11 +444,11 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
     impl.mark_nested_apexes();  // zones nested in the removed one now hang off its parent
     return true;
   }
-  const Zone* cz = impl_->zone_for(rr.owner, rr.type);
+  const Zone* cz = impl_->zone_for(rr.owner.wire(), rr.type);
   if (!cz || !cz->find(rr.owner)) return false;
   if (const Node* n = cz->find(rr.owner); !n->find(rr.type)) return false;
   Impl& impl = mutable_impl();
-  Zone* z = impl.zone_for(rr.owner, rr.type);
+  Zone* z = impl.zone_for(rr.owner.wire(), rr.type);
   const size_t removed = Impl::mut(*z).erase(rr.owner.wire(), rr.type, &rr.rdata);
   impl.records -= removed;
   return removed > 0;
@@ -459,7 +456,7 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
 
 util::Result<size_t> ZoneSet::remove_rrset(const dns::Name& owner, uint16_t type) {
   if (!impl_) return size_t{0};
-  const Zone* cz = impl_->zone_for(owner, type);
+  const Zone* cz = impl_->zone_for(owner.wire(), type);
   if (!cz) return size_t{0};
   const Node* n = cz->find(owner);
   const RRset* s = n ? n->find(type) : nullptr;
@@ -470,7 +467,7 @@ util::Result<size_t> ZoneSet::remove_rrset(const dns::Name& owner, uint16_t type
     return size_t{*r ? 1u : 0u};
   }
   Impl& impl = mutable_impl();
-  Zone* z = impl.zone_for(owner, type);
+  Zone* z = impl.zone_for(owner.wire(), type);
   const size_t removed = Impl::mut(*z).erase(owner.wire(), type, nullptr);
   impl.records -= removed;
   return removed;
