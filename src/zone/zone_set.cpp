@@ -3,7 +3,11 @@
 #include "zone/zone_set.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <unordered_map>
+
+#include "zone/denial.h"
 
 namespace zone {
 
@@ -29,6 +33,24 @@ bool equal(std::string_view a, std::string_view b) {
     if (dns::ascii_lower(static_cast<uint8_t>(a[i])) != dns::ascii_lower(static_cast<uint8_t>(b[i]))) return false;
   }
   return true;
+}
+
+// A shorter label sorts first when it is a prefix of a longer one.
+bool canonical_less(std::string_view a, std::string_view b) {
+  uint8_t la[wire::kMaxLabels], lb[wire::kMaxLabels];
+  size_t ia = wire::label_offsets(a, la), ib = wire::label_offsets(b, lb);
+  while (ia > 0 && ib > 0) {
+    const size_t pa = la[--ia], pb = lb[--ib];
+    const size_t na = static_cast<uint8_t>(a[pa]), nb = static_cast<uint8_t>(b[pb]);
+    const size_t n = std::min(na, nb);
+    for (size_t i = 1; i <= n; ++i) {
+      const uint8_t ca = dns::ascii_lower(static_cast<uint8_t>(a[pa + i]));
+      const uint8_t cb = dns::ascii_lower(static_cast<uint8_t>(b[pb + i]));
+      if (ca != cb) return ca < cb;
+    }
+    if (na != nb) return na < nb;
+  }
+  return ia == 0 && ib != 0;
 }
 
 }  // namespace wire
@@ -65,25 +87,6 @@ uint32_t soa_minimum(std::string_view rdata) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
-/// RFC 4034 §6.1 canonical order of two wire names: labels compared right to
-/// left as lower-cased octet strings, a shorter label first when it is a
-/// prefix of a longer one. Same order as dns::Name::canonical_compare.
-bool canonical_less(std::string_view a, std::string_view b) {
-  uint8_t la[wire::kMaxLabels], lb[wire::kMaxLabels];
-  size_t ia = wire::label_offsets(a, la), ib = wire::label_offsets(b, lb);
-  while (ia > 0 && ib > 0) {
-    const size_t pa = la[--ia], pb = lb[--ib];
-    const size_t na = static_cast<uint8_t>(a[pa]), nb = static_cast<uint8_t>(b[pb]);
-    const size_t n = std::min(na, nb);
-    for (size_t i = 1; i <= n; ++i) {
-      const uint8_t ca = dns::ascii_lower(static_cast<uint8_t>(a[pa + i]));
-      const uint8_t cb = dns::ascii_lower(static_cast<uint8_t>(b[pb + i]));
-      if (ca != cb) return ca < cb;
-    }
-    if (na != nb) return na < nb;
-  }
-  return ia == 0 && ib != 0;
-}
 
 /// Scratch for building a node's new bytes; reused so a bulk load does not
 /// allocate per record.
@@ -94,12 +97,42 @@ std::string& scratch() {
 
 }  // namespace
 
+/// A DenialIndex built on demand for one zone version. Copying a version
+/// (to change it) starts the copy without one; any change drops it, since it
+/// points at nodes. Built under a lock, read without one.
+class DenialSlot {
+ public:
+  DenialSlot() = default;
+  DenialSlot(const DenialSlot&) {}
+  DenialSlot& operator=(const DenialSlot&) {
+    reset();
+    return *this;
+  }
+  ~DenialSlot() { reset(); }
+  void reset() { delete index_.exchange(nullptr, std::memory_order_acq_rel); }
+  template <class Build>
+  const DenialIndex& get(Build&& build) const {
+    if (const DenialIndex* d = index_.load(std::memory_order_acquire)) return *d;
+    static std::mutex building;
+    std::lock_guard<std::mutex> lock(building);
+    if (const DenialIndex* d = index_.load(std::memory_order_acquire)) return *d;
+    auto* d = new DenialIndex(build());
+    index_.store(d, std::memory_order_release);
+    return *d;
+  }
+
+ private:
+  mutable std::atomic<const DenialIndex*> index_{nullptr};
+};
+
 struct Zone::Data {
   dns::Name apex;
   NodeTable nodes;
   size_t records = 0;
   size_t delegations = 0;  // non-apex nodes holding NS
+  size_t nsec3_rrsets = 0;  // nodes holding NSEC3
   uint32_t negative_ttl = 0;
+  DenialSlot denial;
 
   bool is_apex(std::string_view w) const { return wire::equal(w, apex.wire()); }
 
@@ -116,6 +149,7 @@ struct Zone::Data {
 
   /// Adds a node that does not exist yet and links it to its parent.
   void add_node(std::string_view owner, std::string_view bytes) {
+    denial.reset();
     nodes.insert(owner, bytes);
     if (is_apex(owner)) return;
     const std::string_view parent = parent_wire(owner);
@@ -125,12 +159,14 @@ struct Zone::Data {
   }
 
   void set_nested_apex(std::string_view owner, bool on) {
+    denial.reset();
     if (Node* n = nodes.find_mutable(owner)) NodeCodec::set_nested_apex(*n, on);
   }
 
   /// Removes the node at `w` if it holds nothing and has no children, then
   /// its ancestors that became unneeded empty non-terminals.
   void prune(std::string_view w) {
+    denial.reset();
     std::string key(w);
     while (!is_apex(key)) {
       const Node* n = nodes.find(key);
@@ -149,6 +185,7 @@ struct Zone::Data {
 
   /// Inserts a record already validated. Returns true if it was new.
   bool insert(const dns::RR& rr) {
+    denial.reset();
     const std::string_view owner = rr.owner.wire();
     const Node* n = nodes.find(owner);
     const bool new_rrset = !n || n->find(rr.type) == nullptr;
@@ -171,12 +208,14 @@ struct Zone::Data {
       NodeCodec::set_ttl(*nodes.find_mutable(owner)->find(rr.type), rr.ttl);
     }
     if (new_rrset && rr.type == dns::rrtype::NS && !is_apex(owner)) delegations++;
+    if (new_rrset && rr.type == dns::rrtype::NSEC3) nsec3_rrsets++;
     if (rr.type == dns::rrtype::SOA) refresh_soa_facts();
     return added;
   }
 
   /// Removes the matching record (all of the RRset when rdata is null).
   size_t erase(std::string_view owner, uint16_t type, const std::string* rdata) {
+    denial.reset();
     const Node* node = find(owner);
     if (!node) return 0;
     const RRset* set = node->find(type);
@@ -190,6 +229,7 @@ struct Zone::Data {
     records -= removed;
     if (rrset_goes) {
       if (type == dns::rrtype::NS && !is_apex(owner)) delegations--;
+      if (type == dns::rrtype::NSEC3) nsec3_rrsets--;
       prune(owner);
     }
     return removed;
@@ -219,6 +259,13 @@ const RRset* Zone::soa() const {
 uint32_t Zone::negative_ttl() const { return data_->negative_ttl; }
 size_t Zone::record_count() const { return data_->records; }
 bool Zone::has_delegations() const { return data_->delegations > 0; }
+bool Zone::has_nsec3() const { return data_->nsec3_rrsets > 0; }
+const DenialIndex& Zone::denial() const {
+  const Data& d = *data_;
+  return d.denial.get([&d] {
+    return DenialIndex::build(d.find(d.apex.wire()), d.apex, [&d](auto&& fn) { d.nodes.for_each(fn); });
+  });
+}
 const NodeTable& Zone::nodes() const { return data_->nodes; }
 
 // --- ZoneSet -----------------------------------------------------------------
@@ -489,7 +536,7 @@ void ZoneSet::for_each_record(const std::function<void(const dns::RR&)>& fn) con
     std::vector<const Node*> nodes;
     nodes.reserve(z->data_->nodes.size());
     z->data_->nodes.for_each([&](const Node& n) { nodes.push_back(&n); });
-    std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) { return canonical_less(a->wire(), b->wire()); });
+    std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) { return wire::canonical_less(a->wire(), b->wire()); });
     dns::RR rr;
     rr.rclass = dns::rrclass::IN;
     for (const Node* n : nodes) {
