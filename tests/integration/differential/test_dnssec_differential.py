@@ -135,7 +135,9 @@ def start_under_test(workdir, files):
     conf = workdir / "dns-config.json"
     conf.write_text(
         '{"nodes": {"0": {"query_loc": "127.0.0.1:%d", "raft_loc": "127.0.0.1:%d"}},'
-        ' "cluster": {"secret": "differential-test-secret"}}' % (port, base.free_port()))
+        ' "cluster": {"secret": "differential-test-secret-0123456789"},'
+        # RRL off, as for NSD: the burst of queries must all be answered.
+        ' "rrl": {"responses_per_second": 0}}' % (port, base.free_port()))
     argv = [str(base.server_under_test_path()), "-n", "0", "-c", str(conf), "--data-dir", str(workdir / "data")]
     for f in files.values():
         argv += ["-z", str(f)]

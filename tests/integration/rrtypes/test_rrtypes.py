@@ -150,7 +150,8 @@ def served(tmp_path_factory):
     try:
         nsd, nsd_port = start_nsd(str(work), str(master))
         http_port = free_port()
-        cfg = config_for(extra={"tsig_keys": [{"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET}]})
+        cfg = config_for(extra={"tsig_keys": [{"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET,
+                                                "role": "update"}]})
         cfg["nodes"]["0"]["http_loc"] = f"127.0.0.1:{http_port}"
         (work / "m").mkdir()
         node = DnsNode(work / "m", cfg, [str(master)]).wait_ready()
