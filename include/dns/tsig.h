@@ -30,10 +30,6 @@ size_t mac_size(Algorithm algorithm);
 /// The short name used in configuration ("hmac-sha256", "hmac-md5").
 std::string_view algorithm_text(Algorithm algorithm);
 
-/// RFC 4648 base64 (the form of secrets in BIND key files and our config).
-util::Result<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
-
 /// A shared secret key.
 struct Key {
   Name name;  // the key name, the TSIG record's owner

@@ -70,9 +70,6 @@ util::Result<std::map<std::string, std::string>> parse_query_string(std::string_
 /// Splits a target into its path and its query string (without the '?').
 std::pair<std::string_view, std::string_view> split_target(std::string_view target);
 
-/// Standard base64 (RFC 4648 §4) decoding; padding optional, no white space.
-std::optional<std::string> base64_decode(std::string_view text);
-
 /// The user and password of an "Authorization: Basic <base64(user:pass)>"
 /// header (RFC 7617), or nullopt when it is absent or not Basic.
 std::optional<std::pair<std::string, std::string>> parse_basic_auth(std::string_view header);

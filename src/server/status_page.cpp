@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "dns/encoding.h"
 #include "dns/rr.h"
 #include "dns/tsig.h"
 
@@ -260,7 +261,7 @@ std::string sha256_source(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  return "'sha256-" + dns::tsig::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), length)) + "'";
+  return "'sha256-" + dns::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), length)) + "'";
 }
 
 /// Node ids in numeric order ("2" before "10").

@@ -310,7 +310,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
   if (cmd.op.kind == store::OpKind::Add && !cmd.ttl_given) {
     // Without a TTL, join the RRset at its TTL rather than reset it.
     auto snap = store_.snapshot();
-    if (const zone::Zone* z = snap ? snap->find_zone(cmd.op.rr.owner) : nullptr) {
+    if (const zone::Zone* z = snap ? snap->zone_for(cmd.op.rr.owner, cmd.op.rr.type) : nullptr) {
       if (const zone::Node* n = z->find(cmd.op.rr.owner)) {
         if (const zone::RRset* set = n->find(cmd.op.rr.type)) cmd.op.rr.ttl = set->ttl;
       }
