@@ -37,9 +37,10 @@ class LocalSubmitter final : public ChangeSubmitter {
   std::mutex mu_;  // one writer at a time: Store::apply has a single writer
 };
 
-/// Stamps each change with this node's wall clock before passing it on:
-/// the proposer's time is apply's only clock (serial policies unixtime and
-/// dateserial), carried in the change so every node applies the same value.
+/// Stamps a change outside any client session (sequence 0) with this node's
+/// wall clock before passing it on: the proposer's time (Change::time_ms) is
+/// apply's only clock (serial policies unixtime and dateserial), carried in
+/// the change so every node applies the same value. A session stamps its own.
 class TimestampingSubmitter final : public ChangeSubmitter {
  public:
   explicit TimestampingSubmitter(ChangeSubmitter& inner) : inner_(inner) {}

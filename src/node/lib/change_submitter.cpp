@@ -19,8 +19,10 @@ void LocalSubmitter::submit(store::Change change, std::function<void(SubmitResul
 }
 
 void TimestampingSubmitter::submit(store::Change change, std::function<void(SubmitResult)> done) {
-  if (change.timestamp_ms == 0) {
-    change.timestamp_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+  // A session's change carries its session's stamp (store/session.h), which
+  // apply also reads for expiry: only changes outside any session get one here.
+  if (change.sequence == 0 && change.time_ms == 0) {
+    change.time_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                     std::chrono::system_clock::now().time_since_epoch())
                                                     .count());
   }

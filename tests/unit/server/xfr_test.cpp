@@ -119,7 +119,7 @@ class XfrTest : public ::testing::Test {
     return acl;
   }
 
-  store::Store store_{store::JournalLimits{3, 1u << 20}};
+  store::Store store_{store::SessionLimits{}, store::JournalLimits{3, 1u << 20}};
   uint64_t index_ = 0;
   dns::tsig::Key key_, other_key_;
   sockaddr_in local_ = addr("127.0.0.1");
