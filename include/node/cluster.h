@@ -11,6 +11,7 @@
 
 #include "node/change_submitter.h"
 #include "node/membership.h"
+#include "raft/file_io.h"
 #include "raft/transport.h"
 #include "store/store.h"
 #include "util/result.h"
@@ -33,6 +34,9 @@ struct ClusterOptions {
   uint64_t checkpoint_every_entries = 1000;   ///< checkpoint after this many applied entries
   uint64_t wal_segment_bytes = 8u << 20;      ///< WAL segment size (compaction drops whole segments)
   bool fsync = true;
+  /// Where the log and checkpoints are written; null means the real disk.
+  /// Tests pass a raft::MemFileSystem to inject disk failures.
+  raft::FileSystem* fs = nullptr;
 };
 
 /// One node's membership in the Raft cluster. Owns an io thread that runs the

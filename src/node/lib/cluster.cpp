@@ -22,6 +22,8 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -68,6 +70,10 @@ class Cluster::Impl {
   nlohmann::json status();
 
  private:
+  /// Runs `question` on the io thread and waits for its answer (2 s at
+  /// most, then `busy`); `final_answer` once the io thread has ended.
+  nlohmann::json ask_io_thread(std::function<nlohmann::json()> question,
+                               const std::optional<nlohmann::json>& final_answer, nlohmann::json busy);
   // A change waiting for its commit, keyed by (client id, sequence).
   struct Pending {
     std::string bytes;  // the log entry: an encoded store::Change or MemberOp
@@ -132,6 +138,12 @@ class Cluster::Impl {
   bool ready_scheduled_ = false;
   bool storage_failed_ = false;
   std::atomic<bool> stopping_{false};
+  // What STATUS and MEMBERS answer once the io thread has ended; guarded by
+  // final_mu_, with io_started_.
+  std::mutex final_mu_;
+  bool io_started_ = false;
+  std::optional<nlohmann::json> final_status_;
+  std::optional<nlohmann::json> final_members_;
 
   std::map<PendingKey, Pending> pending_;
   std::map<uint64_t, PendingRead> pending_reads_;
@@ -175,6 +187,7 @@ util::Result<void> Cluster::Impl::open() {
   raft::StorageOptions so;
   so.fsync = options_.fsync;
   so.segment_bytes = options_.wal_segment_bytes;
+  so.fs = options_.fs;
   auto storage = raft::LogStorage::open(dir, so);
   if (!storage) return util::make_error(storage.error().message);
   storage_ = std::move(storage.value());
@@ -329,7 +342,9 @@ util::Result<void> Cluster::Impl::start() {
   tick_timer_ = std::make_unique<boost::asio::steady_timer>(io_);
   schedule_tick();
   schedule_ready();
+  std::lock_guard lock(final_mu_);
   io_thread_ = std::thread([this] { io_.run(); });
+  io_started_ = true;
   return {};
 }
 
@@ -367,8 +382,12 @@ void Cluster::Impl::stop() {
     pending_reads_.clear();
     if (tick_timer_) tick_timer_->cancel();
     transport_->stop();
+    // From here on STATUS and MEMBERS get these answers. Requests posted
+    // before still run: the io thread ends once it has drained its queue.
+    std::lock_guard lock(final_mu_);
+    final_status_ = status_on_io_thread();
+    final_members_ = members_on_io_thread();
     work_.reset();
-    io_.stop();
   });
   io_thread_.join();
 }
@@ -415,6 +434,7 @@ void Cluster::Impl::enqueue(std::pair<uint64_t, uint64_t> key, std::string bytes
 void Cluster::Impl::read_barrier(std::function<void(util::Result<void>)> done) {
   boost::asio::post(io_, [this, done = std::move(done)]() mutable {
     if (stopping_) return done(util::make_error("shutting down"));
+    if (storage_failed_) return done(util::make_error("this node's log storage failed (see its log); reads are refused"));
     if (!core_) return done(util::make_error("no quorum: this node has not joined the cluster yet"));
     uint64_t id = next_read_id_++;
     PendingRead r;
@@ -461,6 +481,8 @@ void Cluster::Impl::schedule_tick() {
 
 void Cluster::Impl::on_tick() {
   ++ticks_;
+  // After a storage failure nothing is pending and nothing new is taken.
+  if (storage_failed_) return;
   if (!core_ && probing_) {
     if (probe_started_tick_ == 0) probe_started_tick_ = ticks_;
     // Whether this node held data is committed on a quorum, so enough peers
@@ -562,35 +584,35 @@ void Cluster::Impl::handle_join_request(const raft::Message& m) {
   reply.type = raft::MessageType::JoinResponse;
   reply.from = raft_id(options_.self);
   reply.to = m.from;
-  MemberMap known = members_.empty() ? options_.members : members_;
+  JoinAnswer answer;
+  answer.voters = bootstrap_voters_;
+  answer.members = members_.empty() ? options_.members : members_;
+  answer.term = core_ ? core_->term() : raft::Term{0};
   if (core_) {
     // A mark committed on a quorum may not be applied here yet; it counts.
     for (raft::Index i = applied_ + 1; i <= core_->last_index(); ++i) {
       if (const raft::Entry* e = core_->log().entry(i); e && e->type == raft::EntryType::Normal) {
-        note_unapplied_mark(known, e->data);
+        note_unapplied_mark(answer.members, e->data);
       }
     }
   }
-  reply.data = nlohmann::json{{"voters", bootstrap_voters_},
-                              {"members", members_to_json(known)},
-                              {"term", core_ ? core_->term() : raft::Term{0}}}
-                   .dump();
+  reply.data = encode_join_answer(answer);
   spdlog::info("node {} asks to join", config_id(m.from));
   transport_->send(std::move(reply));
 }
 
 void Cluster::Impl::handle_join_response(const raft::Message& m) {
   if (core_) return;
-  auto j = nlohmann::json::parse(m.data, nullptr, false);
-  if (j.is_discarded() || !j.contains("voters") || !j.contains("members") || !j["members"].is_object()) {
-    spdlog::warn("ignoring a malformed join response from node {}", config_id(m.from));
+  auto answer = decode_join_answer(m.data);
+  if (!answer) {
+    spdlog::warn("ignoring a malformed join answer from node {}: {}", config_id(m.from), answer.error().message);
     return;
   }
   // Raft's safety rests on a voter remembering its log and its votes: a node
   // the cluster knows as holding data must not take part again with an empty
   // data directory, whether it probes or joins.
   const std::string self = std::to_string(options_.self);
-  if (j["members"].contains(self) && j["members"][self].value("holds_data", false)) {
+  if (auto it = answer->members.find(options_.self); it != answer->members.end() && it->second.holds_data) {
     return finish_fresh_start(util::make_error(
         "this node's data directory (" + options_.data_dir + ") is empty, but node " +
         std::to_string(config_id(m.from)) + " says the cluster has stored data on node " + self +
@@ -598,25 +620,18 @@ void Cluster::Impl::handle_join_response(const raft::Message& m) {
         "REMOVE " + self + ", then MEMBER ADD " + self + " <query_loc> <raft_loc>, and start this node with "
         "--join <raft_loc of a member>"));
   }
-  if (j.contains("term") && j["term"].is_number_unsigned()) {
-    heard_term_ = std::max(heard_term_, j["term"].get<raft::Term>());
-  }
+  heard_term_ = std::max(heard_term_, answer->term);
   if (probing_) {
     probe_answers_.insert(m.from);
     return;
   }
-  std::vector<raft::NodeId> voters = j["voters"].get<std::vector<raft::NodeId>>();
-  MemberMap learned;
-  for (const auto& [id, info] : j["members"].items()) {
-    learned[static_cast<uint32_t>(std::stoul(id))] = {info.value("query_loc", ""), info.value("raft_loc", "")};
-  }
-  if (auto r = util::write_file_atomically(bootstrap_path(), nlohmann::json{{"voters", voters}}.dump()); !r) {
+  if (auto r = util::write_file_atomically(bootstrap_path(), nlohmann::json{{"voters", answer->voters}}.dump()); !r) {
     spdlog::error("cannot record the cluster's first members: {}", r.error().message);
     return;
   }
-  bootstrap_voters_ = voters;
-  learned_members_ = std::move(learned);
-  if (auto r = create_core(voters); !r) {
+  bootstrap_voters_ = answer->voters;
+  learned_members_ = std::move(answer->members);
+  if (auto r = create_core(bootstrap_voters_); !r) {
     spdlog::critical("cannot start Raft after joining: {}", r.error().message);
     return;
   }
@@ -748,10 +763,13 @@ void Cluster::Impl::fatal_storage(const std::string& what, const util::Error& e)
   // something that may not be durable. Queries keep being answered.
   spdlog::critical("{}: {}; this node stops replicating and refuses changes until restarted", what, e.message);
   storage_failed_ = true;
-  if (tick_timer_) tick_timer_->cancel();
   if (transport_) transport_->stop();
+  // A change may still commit elsewhere (its entry may have left before the
+  // fsync); a read cannot be answered any more.
   for (auto& [key, p] : pending_) p.done(util::make_error("log storage failed: " + e.message));
   pending_.clear();
+  for (auto& [id, r] : pending_reads_) r.done(util::make_error("log storage failed: " + e.message));
+  pending_reads_.clear();
 }
 
 void Cluster::Impl::process_ready() {
@@ -993,26 +1011,33 @@ nlohmann::json Cluster::Impl::members_on_io_thread() const {
   return j;
 }
 
-nlohmann::json Cluster::Impl::members() {
-  if (!io_thread_.joinable() || stopping_) return members_on_io_thread();
-  std::promise<nlohmann::json> result;
-  auto future = result.get_future();
-  boost::asio::post(io_, [this, &result] { result.set_value(members_on_io_thread()); });
-  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-    return nlohmann::json{{"error", "raft thread busy"}};
+nlohmann::json Cluster::Impl::ask_io_thread(std::function<nlohmann::json()> question,
+                                            const std::optional<nlohmann::json>& final_answer, nlohmann::json busy) {
+  // The io thread may answer after the caller gave up waiting, so the answer
+  // goes through shared state, never through the caller's frame.
+  auto answer = std::make_shared<std::promise<nlohmann::json>>();
+  auto future = answer->get_future();
+  {
+    std::lock_guard lock(final_mu_);
+    // Before start() no other thread runs; once the io thread has finished
+    // its last handler it left its final answers. Posting under the lock
+    // means the io thread, which records them under it too, still runs this.
+    if (!io_started_) return question();
+    if (final_answer) return *final_answer;
+    boost::asio::post(io_, [answer, question = std::move(question)] { answer->set_value(question()); });
   }
+  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return busy;
   return future.get();
 }
 
+nlohmann::json Cluster::Impl::members() {
+  return ask_io_thread([this] { return members_on_io_thread(); }, final_members_,
+                       nlohmann::json{{"error", "raft thread busy"}});
+}
+
 nlohmann::json Cluster::Impl::status() {
-  if (!io_thread_.joinable() || stopping_) return status_on_io_thread();
-  std::promise<nlohmann::json> result;
-  auto future = result.get_future();
-  boost::asio::post(io_, [this, &result] { result.set_value(status_on_io_thread()); });
-  if (future.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
-    return nlohmann::json{{"node", std::to_string(options_.self)}, {"error", "raft thread busy"}};
-  }
-  return future.get();
+  return ask_io_thread([this] { return status_on_io_thread(); }, final_status_,
+                       nlohmann::json{{"node", std::to_string(options_.self)}, {"error", "raft thread busy"}});
 }
 
 util::Result<std::unique_ptr<Cluster>> Cluster::open(ClusterOptions options, store::Store& store) {
