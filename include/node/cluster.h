@@ -1,5 +1,6 @@
-// The replicated change path: drives the Raft core with the write-ahead log
-// and the peer transport, and applies committed changes to the store.
+// The node's driver: runs a node::Replica (node/replica.h, the map of the
+// node) on one Asio io thread that moves its peer bytes, its tick and its
+// fsyncs. Other threads submit changes and read STATUS through it.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +41,8 @@ struct ClusterOptions {
 };
 
 /// One node's membership in the Raft cluster. Owns an io thread that runs the
-/// Raft core, its storage and the transport; the store's only writer.
+/// replica (the store's only writer) and the peer transport; every request
+/// below is posted to that thread and answered from it.
 class Cluster final : public ChangeSubmitter {
  public:
   /// Opens the data directory and restores the store from the latest
