@@ -264,6 +264,11 @@ class Replica {
   Effects tick_without_core();
   Effects handle_join_request(const raft::Message& m);
   Effects handle_join_response(const raft::Message& m);
+  /// Asks the known peers for the member list (a join request), to learn the
+  /// address of a member that spoke to this node without one.
+  Effects ask_for_addresses();
+  /// Sets fx.peers if the peer map changed since the driver last got it.
+  void note_peers(Effects& fx);
   std::string bootstrap_path() const { return options_.data_dir + "/cluster-bootstrap.json"; }
 
   // Membership and the holds-data marks (leader).
@@ -324,6 +329,10 @@ class Replica {
   // Membership.
   MemberMap members_;                           // replicated: the committed member list
   MemberMap learned_members_;                   // a joining node: what a member told it
+  MemberMap heard_addresses_;                   // addresses of members missing from the list above
+  bool unknown_sender_ = false;                 // a member without an address here spoke to this node
+  MemberMap departing_;                         // removed from the list, maybe still in Raft's membership
+  PeerMap last_peers_;                          // what the driver's transport was last given
   std::vector<raft::NodeId> bootstrap_voters_;  // the cluster's first voters (Raft's initial membership)
   raft::Restored restored_;                     // kept until the core exists (a joining node waits)
   uint64_t ticks_ = 0;

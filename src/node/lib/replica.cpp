@@ -122,14 +122,15 @@ util::Result<void> Replica::restore() {
   if (*exists) {
     auto text = fs_.read_file(bootstrap_path());
     if (!text) return text.error();
+    // {"voters": [...]}, and on a node that joined, "members": what the
+    // member it asked told it (the shape of a join answer).
     auto j = nlohmann::json::parse(text.value(), nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("voters") || !j["voters"].is_array()) {
-      return util::make_error(bootstrap_path() + " is corrupt");
-    }
-    for (const auto& v : j["voters"]) {
-      if (!v.is_number_unsigned()) return util::make_error(bootstrap_path() + " is corrupt");
-      bootstrap_voters_.push_back(v.get<raft::NodeId>());
-    }
+    if (j.is_discarded() || !j.is_object()) return util::make_error(bootstrap_path() + " is corrupt");
+    if (!j.contains("members")) j["members"] = nlohmann::json::object();
+    auto recorded = decode_join_answer(j.dump());
+    if (!recorded) return util::make_error(bootstrap_path() + " is corrupt: " + recorded.error().message);
+    bootstrap_voters_ = recorded->voters;
+    learned_members_ = std::move(recorded->members);
   } else if (options_.join.empty()) {
     bool fresh = restored_.hard_state.term == 0 && restored_.entries.empty() && restored_.snapshot.index == 0;
     if (!fresh) return util::make_error(bootstrap_path() + " is missing but " + dir + " holds a log");
@@ -166,8 +167,11 @@ util::Result<void> Replica::replay() {
 }
 
 util::Result<void> Replica::record_bootstrap() {
-  return write_atomically(fs_, options_.data_dir, kBootstrapFile,
-                          nlohmann::json{{"voters", bootstrap_voters_}}.dump());
+  nlohmann::json j{{"voters", bootstrap_voters_}};
+  // A joined node knows its peers only from the member it asked until it
+  // has applied the member list: a restart before that must not forget them.
+  if (!learned_members_.empty()) j["members"] = members_to_json(learned_members_);
+  return write_atomically(fs_, options_.data_dir, kBootstrapFile, j.dump());
 }
 
 util::Result<void> Replica::create_core(const std::vector<raft::NodeId>& voters) {
@@ -295,10 +299,19 @@ Effects Replica::handle_join_request(const raft::Message& m) {
 
 Effects Replica::handle_join_response(const raft::Message& m) {
   Effects fx;
-  if (core_) return fx;
   auto answer = decode_join_answer(m.data);
   if (!answer) {
     spdlog::warn("ignoring a malformed join answer from node {}: {}", config_id(m.from), answer.error().message);
+    return fx;
+  }
+  if (core_) {
+    // Asked because a member this node has no address for spoke to it
+    // (ask_for_addresses()): learn the addresses it lacks, nothing more.
+    PeerMap before = peer_map();
+    for (const auto& [id, info] : answer->members) {
+      if (id != options_.self && !before.count(raft_id(id))) heard_addresses_[id] = info;
+    }
+    note_peers(fx);
     return fx;
   }
   // Raft's safety rests on a voter remembering its log and its votes: a node
@@ -320,17 +333,18 @@ Effects Replica::handle_join_response(const raft::Message& m) {
   }
   std::vector<raft::NodeId> voters = answer->voters;
   bootstrap_voters_ = voters;
+  learned_members_ = std::move(answer->members);
   if (auto r = record_bootstrap(); !r) {
     spdlog::error("cannot record the cluster's first members: {}", r.error().message);
     bootstrap_voters_.clear();
+    learned_members_.clear();
     return fx;
   }
-  learned_members_ = std::move(answer->members);
   if (auto r = create_core(voters); !r) {
     spdlog::critical("cannot start Raft after joining: {}", r.error().message);
     return fx;
   }
-  fx.peers = peer_map();
+  note_peers(fx);
   spdlog::info("joined through node {}: {} members; waiting to be caught up and promoted", config_id(m.from),
                learned_members_.size());
   return fx;
@@ -342,13 +356,26 @@ PeerMap Replica::peer_map() const {
   for (const auto& [id, info] : source) {
     if (id != options_.self) peers[raft_id(id)] = info.raft_loc;
   }
+  for (const auto& [id, info] : heard_addresses_) peers.try_emplace(raft_id(id), info.raft_loc);
+  for (const auto& [id, info] : departing_) {
+    if (core_ && core_->membership().contains(raft_id(id))) peers.try_emplace(raft_id(id), info.raft_loc);
+  }
   if (!core_ && !options_.join.empty()) peers[kJoinPeer] = options_.join;
   return peers;
 }
 
 // ---- events -------------------------------------------------------------------
 
+void Replica::note_peers(Effects& fx) {
+  std::erase_if(departing_, [this](const auto& d) { return !core_ || !core_->membership().contains(raft_id(d.first)); });
+  PeerMap now = peer_map();
+  if (now == last_peers_) return;
+  last_peers_ = now;
+  fx.peers = std::move(now);
+}
+
 Effects Replica::start() {
+  last_peers_ = peer_map();  // what the driver's transport starts with
   // A cluster of one elects itself at once instead of waiting a timeout.
   if (core_ && core_->membership().voters.size() == 1 && core_->membership().voters[0] == core_->id()) {
     core_->campaign();
@@ -372,6 +399,7 @@ Effects Replica::tick(Time now) {
   removed_ = removed;
   retry_pending(now);
   fail_past_deadline(now, fx);
+  if (unknown_sender_ && ticks_ % options_.election_ticks == 0) fx.merge(ask_for_addresses());
   return fx;
 }
 
@@ -379,8 +407,27 @@ Effects Replica::receive(const raft::Message& m, Time) {
   if (stopping_ || storage_failed_) return {};
   if (m.type == raft::MessageType::JoinRequest) return handle_join_request(m);
   if (m.type == raft::MessageType::JoinResponse) return handle_join_response(m);
-  if (core_) core_->step(m);
+  if (!core_) return {};
+  // A node that missed the member list (down while a member was added, and
+  // restarted before applying it) cannot answer that member: the transport
+  // has no address for it. Noted here, asked for at the next tick.
+  if (m.from != raft::kNoNode && !peer_map().count(m.from)) unknown_sender_ = true;
+  core_->step(m);
   return {};
+}
+
+Effects Replica::ask_for_addresses() {
+  Effects fx;
+  unknown_sender_ = false;
+  for (const auto& [id, loc] : peer_map()) {
+    if (id == kJoinPeer) continue;
+    raft::Message m;
+    m.type = raft::MessageType::JoinRequest;
+    m.from = raft_id(options_.self);
+    m.to = id;
+    fx.messages.push_back(std::move(m));
+  }
+  return fx;
 }
 
 std::optional<std::string> Replica::refusal() const {
@@ -653,9 +700,11 @@ Effects Replica::finish_ready(util::Result<void> synced) {
   if (rd.compact_hint) compact_hint_ = *rd.compact_hint;
   if (rd.need_snapshot) snapshot_wanted_ = true;
   if (peers_changed_) {
-    fx.peers = peer_map();
+    heard_addresses_.clear();  // the member list now says where everyone is
     peers_changed_ = false;
   }
+  // Also when a conf change took a departed member out of Raft's membership.
+  note_peers(fx);
   return fx;
 }
 
@@ -676,7 +725,12 @@ void Replica::apply_committed(const std::vector<raft::Entry>& entries, Effects& 
       MemberMap before = members_;
       std::string err = apply_member_op(members_, op.value());
       peers_changed_ |= members_ != before;
-      if (err.empty() && op->kind == MemberOp::Kind::Remove) data_marks_.forget(op->id);
+      if (err.empty() && op->kind == MemberOp::Kind::Remove) {
+        data_marks_.forget(op->id);
+        // Raft's membership loses the node only later (reconcile_membership()),
+        // and until then its vote may be needed: keep talking to it.
+        departing_[op->id] = before.at(op->id);
+      }
       if (!err.empty()) spdlog::info("member change at {} refused: {}", e.index, err);
       if (op->origin == options_.self) {
         store::ApplyResult r;
@@ -844,8 +898,13 @@ void Replica::reconcile_membership() {
       return;
     }
   }
+  const raft::Status status = core_->status();
   for (raft::NodeId l : ms.learners) {
-    if (members_.count(config_id(l)) && core_->is_caught_up(l, kPromoteLag)) {
+    // A learner that never acknowledged anything may not even be running:
+    // as a voter it would only weigh on the quorum.
+    bool answered = false;
+    for (const auto& p : status.peers) answered |= p.id == l && p.match > 0;
+    if (members_.count(config_id(l)) && answered && core_->is_caught_up(l, kPromoteLag)) {
       if (core_->propose_conf_change({raft::ConfChangeType::Promote, l})) {
         spdlog::info("node {} caught up: promoting it to voter", config_id(l));
       }
