@@ -13,7 +13,9 @@
 
 #include "dns/name.h"
 #include "dns/tsig.h"
+#include "server/network.h"
 #include "store/change.h"
+#include "store/session.h"
 #include "store/store.h"
 #include "util/result.h"
 
@@ -40,17 +42,6 @@ struct UpdateKey {
   std::vector<UpdateGrant> grants;  // when restricted
 };
 
-/// An IPv4 or IPv6 prefix ("127.0.0.0/8", "::1/128", "192.0.2.7").
-struct Network {
-  bool ipv6 = false;
-  uint8_t addr[16] = {};
-  uint8_t prefix = 0;
-  static util::Result<Network> parse(std::string_view text);
-  /// Whether the address (AF_INET or AF_INET6; an IPv4-mapped IPv6 address
-  /// counts as IPv4) lies in this prefix.
-  bool contains(const sockaddr* address) const;
-};
-
 struct UpdateOptions {
   std::vector<UpdateKey> keys;
   /// Unsigned updates are refused unless they come from one of these.
@@ -60,8 +51,9 @@ struct UpdateOptions {
 
 /// Where a built change goes (node::ChangeSubmitter::submit, in the daemon).
 /// `done` runs once, possibly on another thread, with the apply result or an
-/// error ("no quorum", "timeout").
-using SubmitFn = std::function<void(store::Change, std::function<void(util::Result<store::ApplyResult>)>)>;
+/// error ("no quorum", "timeout"). The handler stamps each change with a
+/// client session of its own (store::SessionPool).
+using SubmitFn = store::SubmitFn;
 
 /// Handles UPDATE messages for the UDP and TCP listeners. Thread-safe.
 class UpdateHandler {

@@ -66,8 +66,10 @@ struct Update {
 /// carrying an `update` is an RFC 2136 UPDATE instead, all or nothing; its
 /// `ops` are then empty.
 /// (origin, client_id, sequence) identify the change for deduplication: a
-/// change whose sequence is not above the last applied one from the same
-/// (origin, client_id) is not applied again, and gets the earlier result.
+/// change whose sequence equals the last applied one from the same
+/// (origin, client_id) is not applied again and gets the earlier result; one
+/// below it is refused. store::ClientSession (store/session.h) states the
+/// rule its senders follow.
 struct Change {
   uint32_t origin = 0;      // node id that accepted it
   uint64_t client_id = 0;   // a client of that node (stdin, an UPDATE socket, ...)

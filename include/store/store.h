@@ -25,6 +25,7 @@ inline bool serial_newer(uint32_t a, uint32_t b) { return a != b && static_cast<
 struct ApplyResult {
   std::vector<std::string> op_errors;  // one entry per op, "" when it applied
   bool duplicate = false;              // already applied earlier; results are the earlier ones
+  bool stale = false;                  // below its session's last sequence: refused, not applied (see session.h)
   uint16_t rcode = 0;                  // DNS rcode of the outcome; 0 (NOERROR) for plain ops
   bool all_ok() const;
   /// First error, or "" when every op applied.

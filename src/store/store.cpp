@@ -47,7 +47,7 @@ std::optional<uint32_t> soa_serial(const zone::Zone& z) {
 
 /// Edits a ZoneSet on behalf of one change and keeps track of which zones the
 /// change modified, so finish() can advance each one's SOA serial once
-/// (DESIGN.md: every committed change to a zone advances its serial). Being
+/// (docs/design.md: every committed change to a zone advances its serial). Being
 /// part of apply, this happens identically on every node.
 class ZoneEditor {
  public:
@@ -454,14 +454,32 @@ ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change) {
   ApplyResult result;
   if (change.sequence != 0) {
     auto it = dedupe_.find({change.origin, change.client_id});
-    if (it != dedupe_.end() && change.sequence <= it->second.sequence) {
-      // A retry of a change already applied (exactly-once across leader changes).
+    if (it != dedupe_.end() && change.sequence == it->second.sequence) {
+      // A retry of the session's last change (exactly-once across leader
+      // changes): not applied again, answered with the kept outcome.
       result.duplicate = true;
-      if (change.sequence == it->second.sequence) {
-        result.op_errors = it->second.op_errors();
-        result.rcode = it->second.rcode;
+      result.op_errors = it->second.op_errors();
+      result.rcode = it->second.rcode;
+      return result;
+    }
+    if (it != dedupe_.end() && change.sequence < it->second.sequence) {
+      // The session has moved past this change. Under the one-outstanding
+      // rule (store/session.h) nobody waits for it any more: it is a late
+      // copy of a change applied before, or of one its caller gave up on
+      // (outcome unknown) before stamping the next. Applying it now would
+      // run it after a later change of its session, so it is refused; and
+      // its answer must not be success, since only the last outcome is
+      // kept and an earlier copy may or may not have been applied. Every
+      // node refuses it alike, so replicas stay identical.
+      result.stale = true;
+      const std::string why = "stale change: sequence " + std::to_string(change.sequence) +
+                              " is below its session's last applied sequence " +
+                              std::to_string(it->second.sequence) + "; not applied by this copy";
+      if (change.update) {
+        result.rcode = dns::rcode::SERVFAIL;
+        result.op_errors.push_back(why);
       } else {
-        result.op_errors.assign(change.ops.size(), "");
+        result.op_errors.assign(std::max<size_t>(change.ops.size(), 1), why);
       }
       return result;
     }

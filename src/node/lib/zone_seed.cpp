@@ -3,10 +3,8 @@
 
 #include <malloc.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <numeric>
 #include <optional>
@@ -14,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "store/session.h"
 #include "util/file.h"
 
 namespace node {
@@ -84,12 +83,12 @@ SeedDiff diff_positions(const std::vector<dns::RR>& last_loaded, const Files& fi
   return diff;
 }
 
-/// Submits `change` until it is committed (a fresh sequence each try, since
-/// an earlier try may still commit: adds and removes are idempotent).
-std::optional<store::ApplyResult> submit_until_committed(ChangeSubmitter& submitter, store::Change& change,
+/// Submits `change`, already stamped by its session, until it is committed.
+/// Each try keeps the stamp: if an earlier try did commit, the store answers
+/// the retry with that try's outcome instead of applying the change twice.
+std::optional<store::ApplyResult> submit_until_committed(ChangeSubmitter& submitter, const store::Change& change,
                                                          const std::atomic<bool>& stopping) {
   while (!stopping) {
-    ++change.sequence;
     SubmitResult result = submit_and_wait(submitter, change);
     if (result) return std::move(result.value());
     spdlog::warn("zone file changes not committed yet ({}); retrying", result.error().message);
@@ -106,14 +105,7 @@ class Proposer {
   Proposer(ChangeSubmitter& submitter, const store::Store& store, const std::atomic<bool>& stopping,
            size_t chunk_ops, std::chrono::steady_clock::time_point zone_deadline)
       : submitter_(submitter), store_(store), stopping_(stopping), chunk_ops_(std::max<size_t>(1, chunk_ops)),
-        zone_deadline_(zone_deadline) {
-    // Unique per seed: the process and the time across restarts, a counter
-    // within one process (a repeated client id would make the store take
-    // the new changes for retries of the old ones).
-    static std::atomic<uint64_t> seeds{0};
-    change_.client_id = (static_cast<uint64_t>(::getpid()) << 32) ^ static_cast<uint64_t>(::time(nullptr)) ^
-                        (++seeds * 0x9E3779B97F4A7C15ull);
-  }
+        zone_deadline_(zone_deadline), session_(store::ClientSession::open()) {}
 
   /// Adds an op to the change being built; proposes it once full. False when stopping.
   bool add(store::Op op) {
@@ -124,6 +116,8 @@ class Proposer {
   /// Proposes what has been added and not proposed yet. False when stopping.
   bool flush() {
     if (change_.ops.empty()) return !stopping_;
+    // One chunk at a time, each waited for: one session (store/session.h).
+    session_.stamp(change_);
     auto result = submit_until_committed(submitter_, change_, stopping_);
     if (!result) return false;  // stopping: the next start proposes the same difference
     for (size_t i = 0; i < change_.ops.size(); ++i) {
@@ -173,6 +167,7 @@ class Proposer {
   const std::atomic<bool>& stopping_;
   const size_t chunk_ops_;
   const std::chrono::steady_clock::time_point zone_deadline_;
+  store::ClientSession session_;
   store::Change change_;
   std::vector<store::Op> waiting_for_zone_;
   std::vector<std::pair<store::Op, std::string>> refused_;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "node/replica.h"
 #include "raft/mem_file_system.h"
 #include "raft/transport.h"
 #include "util/file.h"
@@ -225,6 +226,7 @@ TEST_F(ClusterTest, MalformedJoinAnswersAreIgnoredAndAGoodOneIsTaken) {
   auto work = boost::asio::make_work_guard(io);
   raft::Transport::Options to;
   to.insecure = true;
+  to.node_label = [](raft::NodeId id) { return std::to_string(config_id(id)); };  // as the node names its peers
   raft::Transport member(io, 1, loopback(member_port), {{4, loopback(joiner_port)}}, "", to);
   std::atomic<size_t> answered{0};
   member.on_message([&](raft::Message m) {

@@ -82,14 +82,33 @@ TEST_F(StoreTest, RetriedChangeIsAppliedExactlyOnce) {
   ASSERT_TRUE(store_.apply(c, 2).all_ok());
   auto c2 = change({remove(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}, 7, 2);
   ASSERT_TRUE(store_.apply(c2, 3).all_ok());
-  // The first change arrives again (a retry after a leader change): not re-applied.
+  // The first change arrives again (a late copy after a leader change): not
+  // re-applied, and refused since the session has moved past it.
   auto again = store_.apply(c, 4);
-  EXPECT_TRUE(again.duplicate);
+  EXPECT_TRUE(again.stale);
+  EXPECT_FALSE(again.all_ok());
   EXPECT_EQ(store_.snapshot()->record_count(), 1u);
   // The same sequence again gets the recorded outcome.
   auto again2 = store_.apply(c2, 5);
   EXPECT_TRUE(again2.duplicate);
   EXPECT_TRUE(again2.all_ok());
+}
+
+TEST_F(StoreTest, AChangeBelowTheSessionsLastSequenceIsNeverAnsweredAsApplied) {
+  // Change 1 of a session commits after change 2 (two changes were in flight
+  // at once, against the session rule): it is not applied, and its answer
+  // must say so rather than report success.
+  auto c1 = change({add(record("one.example.com.", dns::rrtype::A, "192.0.2.1"))}, 9, 1);
+  auto c2 = change({add(record("two.example.com.", dns::rrtype::A, "192.0.2.2"))}, 9, 2);
+  ASSERT_TRUE(store_.apply(c2, 2).all_ok());
+  auto late = store_.apply(c1, 3);
+  EXPECT_FALSE(late.all_ok());
+  EXPECT_FALSE(late.duplicate);
+  EXPECT_TRUE(late.stale);
+  EXPECT_EQ(store_.snapshot()->record_count(), 2u);
+  // The session's last change still gets its own outcome back.
+  EXPECT_TRUE(store_.apply(c2, 4).duplicate);
+  EXPECT_TRUE(store_.apply(c2, 5).all_ok());
 }
 
 TEST_F(StoreTest, SerializeRestoreRoundTripsRecordsIndexAndDedupe) {
