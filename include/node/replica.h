@@ -184,6 +184,8 @@ class Replica {
   /// proposed again every second until this node applies it or its deadline
   /// passes. Its Reply comes once this node applied it (so a query after the
   /// reply sees it), or with an error. change.origin is set to this node.
+  /// A client session keeps one change outstanding (store/session.h): a
+  /// second change of a session whose first is still pending is refused.
   Effects submit(RequestId id, store::Change change, Time now);
 
   /// MEMBER ADD / REMOVE (dissertation §4.1): recorded in the replicated
@@ -279,19 +281,19 @@ class Replica {
   // Pending changes and reads.
   struct Pending {
     RequestId id = 0;
+    uint64_t sequence = 0;  // of its client session
     std::string bytes;  // the log entry: an encoded store::Change or MemberOp
     Time deadline{0};
     Time next_try{0};
     bool sent = false;             // ever appended or forwarded: outcome may be unknown
     raft::Term appended_term = 0;  // leader: term it was appended in (0 = forwarded or not yet)
   };
-  using PendingKey = std::pair<uint64_t, uint64_t>;  // (client id, sequence)
   struct PendingRead {
     Time deadline{0};
     Time next_try{0};
     raft::Index read_index = 0;  // 0 until the leader confirmed it
   };
-  Effects enqueue(RequestId id, PendingKey key, std::string bytes, Time now);
+  Effects enqueue(RequestId id, uint64_t client, uint64_t sequence, std::string bytes, Time now);
   std::optional<std::string> refusal() const;
   void try_propose(Pending& p, Time now);
   void try_read_index(RequestId id, PendingRead& r, Time now);
@@ -312,7 +314,9 @@ class Replica {
   bool stopping_ = false;
   bool removed_ = false;
 
-  std::map<PendingKey, Pending> pending_;
+  /// Changes waiting for their commit, by client session: a session has at
+  /// most one outstanding (store::ClientSession), so a second is refused.
+  std::map<uint64_t, Pending> pending_;
   std::map<RequestId, PendingRead> pending_reads_;
 
   // Apply and checkpoints.

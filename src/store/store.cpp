@@ -3,23 +3,19 @@
 #include "store/store.h"
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <optional>
 
 #include "dns/message.h"
 
 #include "util/bytes.h"
-#include "util/file.h"
 
 namespace store {
 namespace {
 
 // Version 2 added the rcode of each dedupe entry.
 constexpr std::string_view kStateMagic = "DNSNODE-STATE\x02";
-constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
 
 // DS (RFC 4034 §5) has no constant in dns::rrtype.
 constexpr uint16_t kDsType = 43;
@@ -615,45 +611,6 @@ util::Result<void> Store::restore(std::string_view bytes) {
   dedupe_ = std::move(dedupe);
   publish(std::move(zones), index);
   return {};
-}
-
-util::Result<void> Store::save_checkpoint(const std::string& path) const {
-  std::string state = serialize();
-  std::string file;
-  util::ByteWriter w(file);
-  w.raw(kCheckpointMagic);
-  w.u64(state.size());
-  w.raw(state);
-  w.u32(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size()))));
-  return util::write_file_atomically(path, file);
-}
-
-util::Result<bool> Store::load_checkpoint(const std::string& path) {
-  if (!std::filesystem::exists(path)) return false;
-  auto contents = util::read_file(path);
-  if (!contents) return contents.error();
-  const std::string& file = contents.value();
-  util::ByteReader r(file);
-  if (r.raw(kCheckpointMagic.size()) != kCheckpointMagic) {
-    return util::make_error("checkpoint " + path + " is not a dns-node checkpoint (bad magic at offset 0)");
-  }
-  uint64_t size = r.u64();
-  std::string_view state = r.raw(size);
-  uint32_t stored_crc = r.u32();
-  if (!r.ok() || !r.at_end()) {
-    return util::make_error("checkpoint " + path + " is truncated or has trailing bytes (" +
-                            std::to_string(file.size()) + " bytes)");
-  }
-  uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size())));
-  if (crc != stored_crc) {
-    return util::make_error("checkpoint " + path + " is corrupt: checksum mismatch over bytes " +
-                            std::to_string(kCheckpointMagic.size() + 8) + ".." +
-                            std::to_string(kCheckpointMagic.size() + 8 + size));
-  }
-  if (auto restored = restore(state); !restored) {
-    return util::make_error("checkpoint " + path + ": " + restored.error().message);
-  }
-  return true;
 }
 
 std::string Store::digest() const {

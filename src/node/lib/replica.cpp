@@ -443,8 +443,8 @@ std::optional<std::string> Replica::refusal() const {
 
 Effects Replica::submit(RequestId id, store::Change change, Time now) {
   change.origin = options_.self;
-  PendingKey key{change.client_id, change.sequence};
-  return enqueue(id, key, store::encode_change(change), now);
+  const uint64_t client = change.client_id, sequence = change.sequence;
+  return enqueue(id, client, sequence, store::encode_change(change), now);
 }
 
 Effects Replica::change_members(RequestId id, MemberOp op, Time now) {
@@ -456,25 +456,30 @@ Effects Replica::change_members(RequestId id, MemberOp op, Time now) {
     fx.refuse(id, "a membership change is still in progress (see MEMBERS); try again when it is done");
     return fx;
   }
-  PendingKey key{op.client_id, op.sequence};
-  return enqueue(id, key, encode_member_op(op), now);
+  return enqueue(id, op.client_id, op.sequence, encode_member_op(op), now);
 }
 
-Effects Replica::enqueue(RequestId id, PendingKey key, std::string bytes, Time now) {
+Effects Replica::enqueue(RequestId id, uint64_t client, uint64_t sequence, std::string bytes, Time now) {
   Effects fx;
   if (auto why = refusal()) {
     fx.refuse(id, *why);
     return fx;
   }
-  if (pending_.count(key)) {
-    fx.refuse(id, "a change with this client id and sequence is already pending");
+  if (auto it = pending_.find(client); it != pending_.end()) {
+    // The session rule (store/session.h): one change outstanding per session.
+    fx.refuse(id, it->second.sequence == sequence
+                      ? "this change (client session " + std::to_string(client) + ", sequence " +
+                            std::to_string(sequence) + ") is already pending"
+                      : "client session " + std::to_string(client) + " already has change " +
+                            std::to_string(it->second.sequence) + " outstanding; a session keeps one at a time");
     return fx;
   }
   Pending p;
   p.id = id;
+  p.sequence = sequence;
   p.bytes = std::move(bytes);
   p.deadline = now + options_.propose_timeout;
-  auto it = pending_.emplace(key, std::move(p)).first;
+  auto it = pending_.emplace(client, std::move(p)).first;
   try_propose(it->second, now);
   return fx;
 }
@@ -713,7 +718,7 @@ void Replica::apply_committed(const std::vector<raft::Entry>& entries, Effects& 
   std::vector<std::pair<store::Change, uint64_t>> batch;
   batch.reserve(entries.size());
   // Replies for this node's own requests: (client id, sequence) -> result.
-  std::vector<std::pair<PendingKey, store::ApplyResult>> member_results;
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, store::ApplyResult>> member_results;
   for (const raft::Entry& e : entries) {
     if (e.type != raft::EntryType::Normal || e.data.empty()) continue;
     if (is_member_entry(e.data)) {
@@ -750,9 +755,10 @@ void Replica::apply_committed(const std::vector<raft::Entry>& entries, Effects& 
   }
   std::vector<store::ApplyResult> results = store_.apply_batch(batch);
   applied_ = entries.back().index;
-  auto complete = [&](PendingKey key, store::ApplyResult result) {
-    auto it = pending_.find(key);
-    if (it == pending_.end()) return;
+  auto complete = [&](std::pair<uint64_t, uint64_t> stamp, store::ApplyResult result) {
+    auto it = pending_.find(stamp.first);
+    // A late copy of an earlier change of the session is not this one.
+    if (it == pending_.end() || it->second.sequence != stamp.second) return;
     fx.complete(it->second.id, std::move(result));
     pending_.erase(it);
   };

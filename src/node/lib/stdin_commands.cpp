@@ -500,13 +500,4 @@ std::string digest_line(const store::Store& store) {
          " attempts to digest it; try again when changes are fewer";
 }
 
-nlohmann::json local_status(const std::string& node_id, const store::Store& store) {
-  auto snap = store.snapshot();
-  return nlohmann::json{{"node", node_id},
-                        {"role", "leader"},
-                        {"applied_index", store.applied_index()},
-                        {"records", snap ? snap->record_count() : 0},
-                        {"zones", snap ? snap->zone_names().size() : 0}};
-}
-
 }  // namespace node

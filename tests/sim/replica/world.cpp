@@ -163,8 +163,8 @@ struct World::Request {
 /// takes the next one only once the outcome is known or given up).
 struct World::Writer {
   uint32_t node = 0;
-  uint64_t client = 0;
-  uint64_t seq = 0;          // last stamped
+  store::ClientSession session{0};
+  store::SessionStamp stamp;  // of the outstanding (or last) change
   bool outstanding = false;  // a request is in flight
   bool retry = false;        // the last change's outcome is unknown: send it again
   int attempts = 0;
@@ -194,7 +194,7 @@ World::World(SimOptions options) : opts_(std::move(options)), rng_(opts_.seed * 
   for (int i = 0; i < opts_.writers; ++i) {
     auto w = std::make_unique<Writer>();
     w->node = static_cast<uint32_t>(i % opts_.nodes);
-    w->client = next_client_++;
+    w->session = store::ClientSession(next_client_++);
     writers_.push_back(std::move(w));
   }
 }
@@ -431,8 +431,7 @@ void World::submit(Writer& w) {
     if (candidates.empty()) return;
     if (w.retry) ++result_.unknown;
     w.node = candidates[rng_.below(candidates.size())];
-    w.client = next_client_++;
-    w.seq = 0;
+    w.session = store::ClientSession(next_client_++);
     w.retry = false;
     w.attempts = 0;
     return;
@@ -443,31 +442,34 @@ void World::submit(Writer& w) {
     w.retry = false;
     w.attempts = 0;
   }
-  if (!w.retry) ++w.seq;
+  // The session's rule: the next stamp only once the last change's outcome
+  // is known or given up; a retry carries the same stamp.
+  if (!w.retry) w.stamp = w.session.next();
+  const uint64_t client = w.stamp.client_id, seq = w.stamp.sequence;
   store::Change c;
-  c.client_id = w.client;
-  c.sequence = w.seq;
+  c.client_id = client;
+  c.sequence = seq;
   store::Op clear;
   clear.kind = store::OpKind::RemoveRRset;
-  clear.rr = a_record(session_name(w.client), "0.0.0.0");
+  clear.rr = a_record(session_name(client), "0.0.0.0");
   c.ops.push_back(clear);
   store::Op set;
-  set.rr = a_record(session_name(w.client), ip_of(w.seq));
+  set.rr = a_record(session_name(client), ip_of(seq));
   c.ops.push_back(set);
   store::Op mark;
-  mark.rr = a_record(change_name(w.client, w.seq), "192.0.2.1");
+  mark.rr = a_record(change_name(client, seq), "192.0.2.1");
   c.ops.push_back(mark);
   Request req;
   req.kind = Request::Kind::Write;
   for (size_t i = 0; i < writers_.size(); ++i) {
     if (writers_[i].get() == &w) req.writer = i;
   }
-  req.stamp = {w.client, w.seq};
+  req.stamp = {client, seq};
   RequestId id = next_request_++;
   n->waiting[id] = req;
   w.outstanding = true;
   ++w.attempts;
-  trace("writer " + str(req.writer) + " -> node " + str(n->id) + ": change " + str(w.client) + "/" + str(w.seq) +
+  trace("writer " + str(req.writer) + " -> node " + str(n->id) + ": change " + str(client) + "/" + str(seq) +
         (w.retry ? " (again)" : ""));
   handle(*n, n->replica->submit(id, std::move(c), Time(now_)));
   drive_node(*n);
@@ -480,7 +482,10 @@ void World::on_reply(Node& n, Request req, SubmitResult result) {
       w.outstanding = false;
       trace("node " + str(n.id) + " answers " + str(req.stamp.first) + "/" + str(req.stamp.second) + ": " +
             (result ? "OK" : result.error().message));
-      if (result) {
+      if (result && result->stale) {
+        fail("writer " + str(req.writer) + " keeps one change outstanding, yet change " + str(req.stamp.first) + "/" +
+             str(req.stamp.second) + " was answered as older than its session's last");
+      } else if (result) {
         acked_.insert(req.stamp);
         ++result_.acked;
         w.last_acked = req.stamp;

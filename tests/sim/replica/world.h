@@ -17,6 +17,7 @@
 #include "../invariants.h"
 #include "node/replica.h"
 #include "raft/mem_file_system.h"
+#include "store/session.h"
 #include "store/store.h"
 
 namespace node::sim {

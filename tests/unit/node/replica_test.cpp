@@ -126,6 +126,11 @@ TEST_F(ReplicaTest, EveryRequestGetsOneReplyWhenItIsRefusedOrTheNodeStops) {
   fx = r->submit(2, c, Time(0));
   ASSERT_EQ(fx.replies.size(), 1u) << "the same stamp twice at once";
   EXPECT_EQ(fx.replies[0].id, 2u);
+  store::Change next = c;
+  next.sequence = 2;
+  fx = r->submit(5, next, Time(0));
+  ASSERT_EQ(fx.replies.size(), 1u) << "a session's second change while its first is pending breaks its rule";
+  EXPECT_FALSE(fx.replies[0].result);
   fx = r->read_barrier(3, Time(0));
   fx = r->shutdown();
   std::set<RequestId> ids;
