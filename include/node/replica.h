@@ -135,7 +135,7 @@ struct Effects {
 
   void merge(Effects&& other);
   /// Adds a Reply with an error / with the change's outcome.
-  void refuse(RequestId id, std::string why);
+  void refuse(RequestId id, util::Error why);
   void complete(RequestId id, store::ApplyResult result);
 };
 
@@ -294,7 +294,7 @@ class Replica {
     raft::Index read_index = 0;  // 0 until the leader confirmed it
   };
   Effects enqueue(RequestId id, uint64_t client, uint64_t sequence, std::string bytes, Time now);
-  std::optional<std::string> refusal() const;
+  std::optional<util::Error> refusal() const;
   void try_propose(Pending& p, Time now);
   void try_read_index(RequestId id, PendingRead& r, Time now);
   void retry_pending(Time now);

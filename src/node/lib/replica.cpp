@@ -45,8 +45,8 @@ util::Result<bool> file_exists(raft::FileSystem& fs, const std::string& dir, con
 
 // Out of line: GCC 12 sees the Result's variant as maybe uninitialized when
 // these are inlined into their callers.
-[[gnu::noinline]] void Effects::refuse(RequestId id, std::string why) {
-  replies.emplace_back(id, SubmitResult(util::make_error(std::move(why))));
+[[gnu::noinline]] void Effects::refuse(RequestId id, util::Error why) {
+  replies.emplace_back(id, SubmitResult(std::move(why)));
 }
 
 [[gnu::noinline]] void Effects::complete(RequestId id, store::ApplyResult result) {
@@ -430,13 +430,15 @@ Effects Replica::ask_for_addresses() {
   return fx;
 }
 
-std::optional<std::string> Replica::refusal() const {
-  if (stopping_) return "shutting down";
-  if (storage_failed_) return "this node's log storage failed (see its log); changes are refused";
-  if (removed_) return "this node was removed from the cluster; send changes to a member";
+std::optional<util::Error> Replica::refusal() const {
+  if (stopping_) return util::make_error(util::ErrorKind::ShuttingDown, "shutting down");
+  if (storage_failed_) {
+    return util::make_error(util::ErrorKind::StorageFailed, "this node's log storage failed (see its log); changes are refused");
+  }
+  if (removed_) return util::make_error(util::ErrorKind::Refused, "this node was removed from the cluster; send changes to a member");
   if (!core_) {
-    return probing_ ? "no quorum: this node is waiting for the other members to answer"
-                    : "no quorum: this node has not joined the cluster yet";
+    return util::make_error(util::ErrorKind::NoQuorum, probing_ ? "no quorum: this node is waiting for the other members to answer"
+                                                 : "no quorum: this node has not joined the cluster yet");
   }
   return std::nullopt;
 }
@@ -453,7 +455,8 @@ Effects Replica::change_members(RequestId id, MemberOp op, Time now) {
   // reached Raft's membership before the next is recorded.
   if (core_ && !stopping_ && !storage_failed_ && !membership_settled()) {
     Effects fx;
-    fx.refuse(id, "a membership change is still in progress (see MEMBERS); try again when it is done");
+    fx.refuse(id, util::make_error(util::ErrorKind::Conflict,
+                                   "a membership change is still in progress (see MEMBERS); try again when it is done"));
     return fx;
   }
   return enqueue(id, op.client_id, op.sequence, encode_member_op(op), now);
@@ -467,11 +470,13 @@ Effects Replica::enqueue(RequestId id, uint64_t client, uint64_t sequence, std::
   }
   if (auto it = pending_.find(client); it != pending_.end()) {
     // The session rule (store/session.h): one change outstanding per session.
-    fx.refuse(id, it->second.sequence == sequence
-                      ? "this change (client session " + std::to_string(client) + ", sequence " +
-                            std::to_string(sequence) + ") is already pending"
-                      : "client session " + std::to_string(client) + " already has change " +
-                            std::to_string(it->second.sequence) + " outstanding; a session keeps one at a time");
+    fx.refuse(id, util::make_error(util::ErrorKind::Conflict,
+                                   it->second.sequence == sequence
+                                       ? "this change (client session " + std::to_string(client) + ", sequence " +
+                                             std::to_string(sequence) + ") is already pending"
+                                       : "client session " + std::to_string(client) + " already has change " +
+                                             std::to_string(it->second.sequence) +
+                                             " outstanding; a session keeps one at a time"));
     return fx;
   }
   Pending p;
@@ -487,11 +492,11 @@ Effects Replica::enqueue(RequestId id, uint64_t client, uint64_t sequence, std::
 Effects Replica::read_barrier(RequestId id, Time now) {
   Effects fx;
   if (stopping_) {
-    fx.refuse(id, "shutting down");
+    fx.refuse(id, util::make_error(util::ErrorKind::ShuttingDown, "shutting down"));
   } else if (storage_failed_) {
-    fx.refuse(id, "this node's log storage failed (see its log); reads are refused");
+    fx.refuse(id, util::make_error(util::ErrorKind::StorageFailed, "this node's log storage failed (see its log); reads are refused"));
   } else if (!core_) {
-    fx.refuse(id, "no quorum: this node has not joined the cluster yet");
+    fx.refuse(id, util::make_error(util::ErrorKind::NoQuorum, "no quorum: this node has not joined the cluster yet"));
   } else {
     PendingRead r;
     r.deadline = now + options_.propose_timeout;
@@ -516,10 +521,10 @@ Effects Replica::shutdown() {
   stopping_ = true;
   Effects fx;
   for (auto& [key, p] : pending_) {
-    fx.refuse(p.id, "shutting down: the change's outcome is unknown");
+    fx.refuse(p.id, util::make_error(util::ErrorKind::OutcomeUnknown, "shutting down: the change's outcome is unknown"));
   }
   pending_.clear();
-  for (auto& [id, r] : pending_reads_) fx.refuse(id, "shutting down");
+  for (auto& [id, r] : pending_reads_) fx.refuse(id, util::make_error(util::ErrorKind::ShuttingDown, "shutting down"));
   pending_reads_.clear();
   return fx;
 }
@@ -560,11 +565,13 @@ void Replica::fail_past_deadline(Time now, Effects& fx) {
       continue;
     }
     if (it->second.sent) {
-      fx.refuse(it->second.id, "timeout: the change reached a leader but was not committed within " + ms +
-                                                            " ms; its outcome is unknown (retrying is safe)");
+      fx.refuse(it->second.id,
+                util::make_error(util::ErrorKind::OutcomeUnknown,
+                                 "timeout: the change reached a leader but was not committed within " + ms +
+                                     " ms; its outcome is unknown (retrying is safe)"));
     } else {
-      fx.refuse(it->second.id, "no quorum: no leader reachable within " + ms +
-                                                            " ms; the change was not applied");
+      fx.refuse(it->second.id, util::make_error(util::ErrorKind::NoQuorum, "no quorum: no leader reachable within " +
+                                                                                 ms + " ms; the change was not applied"));
     }
     it = pending_.erase(it);
   }
@@ -574,8 +581,10 @@ void Replica::fail_past_deadline(Time now, Effects& fx) {
       continue;
     }
     fx.refuse(it->first, core_->leader() == raft::kNoNode
-                                                          ? "no quorum: no leader reachable for a consistent read"
-                                                          : "timeout: the leader did not confirm a consistent read in time");
+                             ? util::make_error(util::ErrorKind::NoQuorum,
+                                                "no quorum: no leader reachable for a consistent read")
+                             : util::make_error(util::ErrorKind::OutcomeUnknown,
+                                                "timeout: the leader did not confirm a consistent read in time"));
     it = pending_reads_.erase(it);
   }
 }
@@ -600,9 +609,10 @@ Effects Replica::fail_storage(const std::string& what, const util::Error& e) {
   fx.storage_failed = true;
   // A change may still commit elsewhere (its entry may have left before the
   // fsync): its outcome is unknown. A read cannot be answered any more.
-  for (auto& [key, p] : pending_) fx.refuse(p.id, "log storage failed: " + e.message);
+  // A change's entry may have left before the failed fsync: outcome unknown.
+  for (auto& [key, p] : pending_) fx.refuse(p.id, util::make_error(util::ErrorKind::OutcomeUnknown, "log storage failed: " + e.message));
   pending_.clear();
-  for (auto& [id, r] : pending_reads_) fx.refuse(id, "log storage failed: " + e.message);
+  for (auto& [id, r] : pending_reads_) fx.refuse(id, util::make_error(util::ErrorKind::StorageFailed, "log storage failed: " + e.message));
   pending_reads_.clear();
   return fx;
 }

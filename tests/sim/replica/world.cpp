@@ -54,9 +54,21 @@ bool has_change(const store::Store& s, uint64_t client, uint64_t seq) {
   return !rdatas(s, change_name(client, seq), kA).empty();
 }
 
-/// How a client reads an error: whether the change may have been applied.
-/// A refusal promises it was applied nowhere.
-bool refused_for_sure(const util::Error& e) { return e.message.rfind("no quorum", 0) == 0; }
+/// How a client reads an error: whether this copy of the change was
+/// applied nowhere (it never left the node).
+bool never_sent(const util::Error& e) {
+  switch (e.kind) {
+    case util::ErrorKind::NoQuorum:
+    case util::ErrorKind::StorageFailed:
+    case util::ErrorKind::ShuttingDown:
+    case util::ErrorKind::SessionExpired:
+    case util::ErrorKind::Refused:
+    case util::ErrorKind::Conflict:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::string str(uint64_t v) { return std::to_string(v); }
 
@@ -485,13 +497,25 @@ void World::on_reply(Node& n, Request req, SubmitResult result) {
       if (result && result->stale) {
         fail("writer " + str(req.writer) + " keeps one change outstanding, yet change " + str(req.stamp.first) + "/" +
              str(req.stamp.second) + " was answered as older than its session's last");
+      } else if (result && result->expired) {
+        // The store forgot the session before this copy applied: not
+        // applied by it (an earlier copy may have been). A new session.
+        if (w.attempts == 1) {
+          refused_.insert(req.stamp);
+          ++result_.refused;
+        } else {
+          ++result_.unknown;
+        }
+        w.retry = false;
+        w.attempts = 0;
+        w.session = store::ClientSession(next_client_++);
       } else if (result) {
         acked_.insert(req.stamp);
         ++result_.acked;
         w.last_acked = req.stamp;
         w.retry = false;
         w.attempts = 0;
-      } else if (refused_for_sure(result.error()) && w.attempts == 1) {
+      } else if (never_sent(result.error()) && w.attempts == 1) {
         // Applied nowhere: no earlier copy of it left either. (A refused
         // retry says only that this copy never left: the outcome of the
         // first is still unknown.)
@@ -499,6 +523,14 @@ void World::on_reply(Node& n, Request req, SubmitResult result) {
         ++result_.refused;
         w.retry = false;
         w.attempts = 0;
+        if (result.error().kind == util::ErrorKind::SessionExpired) w.session = store::ClientSession(next_client_++);
+      } else if (result.error().kind == util::ErrorKind::SessionExpired) {
+        // The store forgot the session: the change was not applied now, but
+        // an earlier copy may have been. Move on with a new session.
+        ++result_.unknown;
+        w.retry = false;
+        w.attempts = 0;
+        w.session = store::ClientSession(next_client_++);
       } else {
         w.retry = true;  // outcome unknown: send it again with the same stamp
       }
