@@ -16,12 +16,21 @@
 //
 //   open()            restore: checkpoint, log, the cluster's first members
 //   start()           the driver is ready to move messages
-//   tick(now)         every ClusterOptions::tick_ms
-//   receive(m, now)   a peer message
+//   tick(now)         every ClusterOptions::tick_ms: Raft's clock, retries,
+//                     deadlines, membership reconciliation (leader), probe
+//                     and join requests (a node without a core yet)
+//   receive(m, now)   a peer message: join requests and answers are the
+//                     replica's own protocol, the rest goes to the core
 //   submit(...)       a client's change           -> one Reply, exactly once
 //   change_members()  MEMBER ADD / MEMBER REMOVE  -> one Reply, exactly once
 //   read_barrier()    a linearizable read point   -> one Reply, exactly once
+//   hand_over_leadership()  before a graceful stop (dissertation §3.10)
 //   shutdown()        fail everything pending     -> the remaining Replies
+//
+// Effects: messages to send, replies to complete, the peer addresses the
+// transport must use, "the log storage failed" (stop peer traffic), "stop
+// the process" (this node lost data the cluster relies on). Checkpoints are
+// written by the host loop when checkpoint_due() says so.
 //
 // The host loop (drive()), one iteration per Ready of the core:
 //
