@@ -159,7 +159,11 @@ TEST_F(ClusterTest, StatusAndMembersAnsweredLateWriteNothingIntoTheCallersFrame)
   });
   EXPECT_TRUE(status.contains("error")) << status.dump();
   EXPECT_TRUE(members.contains("error")) << members.dump();
+#ifndef __SANITIZE_ADDRESS__
+  // (Under AddressSanitizer, which keeps its own records of that stack, it
+  // is left alone.)
   std::memset(stack.data(), 0xA5, stack.size());
+#endif
 
   release.set_value();
   // The Raft thread now runs the two late requests; it must survive them.
