@@ -323,17 +323,20 @@ int main(int argc, char** argv) {
     http->start();
   }
 
-  // The zone seed and stdin commands, recorded for the status page.
+  // The zone seed, stdin and dns-nodectl commands, recorded for the status page.
   FunctionSubmitter seed_submitter(recent_changes.wrap(
       [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
       server::ChangeSource::ZoneFile));
   FunctionSubmitter stdin_submitter(recent_changes.wrap(
       [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
       server::ChangeSource::Stdin));
+  FunctionSubmitter control_submitter(recent_changes.wrap(
+      [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+      server::ChangeSource::Control));
   // Command handlers for stdin and for each control connection: each one a
   // client session of its own.
-  auto make_commands = [&] {
-    auto c = std::make_unique<node::StdinCommands>(stdin_submitter, store, me.numeric_id,
+  auto make_commands_for = [&](node::ChangeSubmitter& entry) {
+    auto c = std::make_unique<node::StdinCommands>(entry, store, me.numeric_id,
                                                    [&] { return (*cluster)->status(); });
     c->set_membership(
         [&](node::MemberOp op) {
@@ -351,6 +354,7 @@ int main(int argc, char** argv) {
     });
     return c;
   };
+  auto make_commands = [&] { return make_commands_for(control_submitter); };
   // dns-nodectl's socket (docs/dns-nodectl.md), bound with the ports.
   std::optional<node::ControlSocket> control;
   if (opts.control_socket != "none") {
@@ -391,7 +395,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create a pipe: {}", std::strerror(errno));
     return kExitFailure;
   }
-  std::unique_ptr<node::StdinCommands> commands = make_commands();
+  std::unique_ptr<node::StdinCommands> commands = make_commands_for(stdin_submitter);
   std::thread stdin_thread([&] {
     commands->run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
     spdlog::debug("end of standard input; still serving");

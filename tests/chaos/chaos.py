@@ -412,6 +412,8 @@ class Chaos:
                 base["nodes"][str(n.id)] = {"query_loc": f"{n.host}:{n.query_port}",
                                             "raft_loc": f"{n.host}:{n.raft_port}",
                                             "http_loc": f"{n.host}:{self.http_ports[n.id]}"}
+            # RRL is on by default: the checker queries from the bridge's address.
+            base.setdefault("rrl", {}).setdefault("exempt_clients", []).append(f"{self.netns.subnet}.254/32")
             for n in self.cluster.nodes:
                 n.config_path = os.path.join(workdir, f"dns-config-{n.id}.json")
                 with open(n.config_path, "w") as f:

@@ -310,7 +310,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
   if (cmd.op.kind == store::OpKind::Add && !cmd.ttl_given) {
     // Without a TTL, join the RRset at its TTL rather than reset it.
     auto snap = store_.snapshot();
-    if (const zone::Zone* z = snap ? snap->find_zone(cmd.op.rr.owner) : nullptr) {
+    if (const zone::Zone* z = snap ? snap->zone_for(cmd.op.rr.owner, cmd.op.rr.type) : nullptr) {
       if (const zone::Node* n = z->find(cmd.op.rr.owner)) {
         if (const zone::RRset* set = n->find(cmd.op.rr.type)) cmd.op.rr.ttl = set->ttl;
       }
@@ -320,14 +320,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
   store::Change change;
   change.origin = origin_;
   change.ops.push_back(cmd.op);
-  session_.stamp(change, store_);
-  SubmitResult result = submit_and_wait(submitter_, change);
-  if (result && result->expired) {
-    // Submitted once, so not applied (store/session.h): once more on a new session.
-    session_ = store::ClientSession::open();
-    session_.stamp(change, store_);
-    result = submit_and_wait(submitter_, std::move(change));
-  }
+  SubmitResult result = submit_on_session(std::move(change));
   if (!result) return error_reply(result.error());
   if (auto failed = result->first_failure()) return error_reply(*failed);
 
@@ -341,6 +334,18 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type);
   }
   return "OK";
+}
+
+SubmitResult StdinCommands::submit_on_session(store::Change change) {
+  session_.stamp(change, store_);
+  SubmitResult result = submit_and_wait(submitter_, change);
+  if (result && result->expired) {
+    // Submitted once, so not applied (store/session.h): once more on a new session.
+    session_ = store::ClientSession::open();
+    session_.stamp(change, store_);
+    result = submit_and_wait(submitter_, std::move(change));
+  }
+  return result;
 }
 
 std::string StdinCommands::import_zone(std::string_view text, const dns::Name& origin,
@@ -365,15 +370,8 @@ std::string StdinCommands::import_zone(std::string_view text, const dns::Name& o
   store::Change change;
   change.origin = origin_;
   change.ops = std::move(plan->ops);
-  session_.stamp(change, store_);
   const size_t op_count = change.ops.size();
-  SubmitResult result = submit_and_wait(submitter_, change);
-  if (result && result->expired) {
-    // Submitted once, so not applied (store/session.h): once more on a new session.
-    session_ = store::ClientSession::open();
-    session_.stamp(change, store_);
-    result = submit_and_wait(submitter_, std::move(change));
-  }
+  SubmitResult result = submit_on_session(std::move(change));
   if (!result) return error_reply(result.error());
   size_t refused = 0;
   std::string first_refusal;
