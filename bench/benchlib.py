@@ -208,7 +208,10 @@ def start_dns_node(workdir, zone_origin, zone_file, core=0, udp_threads=1, extra
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     port, raft = free_port(), free_port()
-    cfg = {"nodes": {"0": {"query_loc": f"127.0.0.1:{port}", "raft_loc": f"127.0.0.1:{raft}"}}}
+    # RRL off: the load generator is one source sending far more than the
+    # default 100 answers per second (Knot and NSD are run without RRL too).
+    cfg = {"nodes": {"0": {"query_loc": f"127.0.0.1:{port}", "raft_loc": f"127.0.0.1:{raft}"}},
+           "rrl": {"responses_per_second": 0}}
     if udp_threads:
         cfg["udp_threads"] = udp_threads
     if extra_cfg:

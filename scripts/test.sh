@@ -31,6 +31,9 @@ stage "integration and chaos tests (pytest, real processes on loopback)" \
   env DNSNODE_BIN="$root/build/src/node/dns-node" DNSNODE_BUILD_DIR="$root/build" \
   /usr/bin/python3 -m pytest -q -p no:cacheprovider -rfE tests/integration tests/chaos
 
+# Needs root (apt-get install of the package); CI runs as root.
+stage "Debian package (cpack -G DEB, apt-get install, run, purge)" scripts/test-package.sh build
+
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== build with AddressSanitizer and UBSan"
   BUILD_DIR=build-asan scripts/build.sh -DDNSNODE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

@@ -24,6 +24,8 @@ struct ClusterOptions {
   std::string join;                           ///< --join: raft_loc of a running member; this node starts as a learner
   std::string secret;                         ///< cluster secret; empty only with insecure_peers
   bool insecure_peers = false;
+  std::shared_ptr<raft::PeerSecurity> peer_security;  ///< certificates (cluster.tls); null: PSK from `secret`
+  bool listen_for_peers = true;               ///< false: open no peer port (a node alone, no credentials)
   raft::UnreliableOptions unreliable;
   std::string data_dir;                       ///< the WAL and snapshots live in <data_dir>/raft
   uint32_t tick_ms = 100;                     ///< one Raft tick (heartbeat interval)

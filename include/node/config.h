@@ -40,9 +40,23 @@ struct NodeConfig {
   std::optional<Endpoint> http;   // HTTP API and metrics, when configured
 };
 
+/// Certificate mode of the peer links ("cluster": {"tls": {...}}): PEM
+/// files. "{id}" in a path stands for the node's id, so that nodes sharing
+/// one file on one machine each find their own; relative paths are taken
+/// from the directory of the configuration file.
+struct ClusterTlsConfig {
+  std::string ca;    // the cluster CA that signs every node's certificate
+  std::string cert;  // this node's certificate, naming "dns-node-<id>"
+  std::string key;   // its private key
+
+  /// The paths with "{id}" replaced by `node_id`.
+  ClusterTlsConfig for_node(const std::string& node_id) const;
+};
+
 /// Settings shared by every node of the cluster ("cluster" object).
 struct ClusterConfig {
-  std::string secret;                  // HMAC key for peer frames; empty = none given
+  std::string secret;                  // peer links' shared secret (TLS PSK); empty = none given
+  std::optional<ClusterTlsConfig> tls; // peer links' certificates; when set, they authenticate peers
   uint32_t propose_timeout_ms = 3000;  // how long a change waits for commit
   uint64_t prune_lag_entries = 10000;  // log entries kept for a lagging node
   uint64_t checkpoint_every_entries = 1000;  // applied entries between two checkpoints
@@ -73,6 +87,10 @@ struct TsigKey {
   std::string secret;                    // base64, as in BIND's key statements
   /// The key's "policy" list; absent = the key may update every zone.
   std::optional<std::vector<UpdatePolicyRule>> policy;
+  /// What the key may do on the HTTP API ("role"): "update" (change records
+  /// its policy allows), "admin" (every zone and the cluster's members), or
+  /// "" when absent (read only). RFC 2136 UPDATE follows the policy alone.
+  std::string role;
 };
 
 /// RFC 2136 UPDATE settings (top-level "update" object):
@@ -80,6 +98,17 @@ struct TsigKey {
 /// Unsigned updates are REFUSED unless they come from one of these networks.
 struct UpdateConfig {
   std::vector<std::string> allow_unsigned_from;  // "addr/len" or a bare address
+};
+
+/// The HTTP API's settings (top-level "http" object):
+///   "http": {"tls": {"cert": "/etc/dns-node/http.pem", "key": "/etc/dns-node/http.key"},
+///            "open_reads_from": ["127.0.0.0/8", "::1/128"]}
+struct HttpConfig {
+  std::string tls_cert;  // PEM certificate chain; with tls_key, http_loc speaks HTTPS only
+  std::string tls_key;   // PEM private key of tls_cert
+  /// Networks whose requests may read without a key (/health, /metrics, the
+  /// status page, record listings); "addr/len" or a bare address.
+  std::vector<std::string> open_reads_from = {"127.0.0.0/8", "::1/128"};
 };
 
 /// DNS over TCP limits (RFC 7766 §6.2.3 leaves them to the operator).
@@ -97,8 +126,15 @@ struct Config {
   std::vector<TsigKey> tsig_keys;
   TcpConfig tcp;
   UpdateConfig update;
-  server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; off by default
+  server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; on by default
+  HttpConfig http;           // "http": HTTPS and who may read without a key
   uint32_t udp_threads = 0;  // 0 = one per CPU (at most 8)
+  /// "max_udp_payload": the largest UDP answer whatever EDNS size a client
+  /// advertises (512-4096); larger answers are sent truncated (TC).
+  uint16_t max_udp_payload = 1232;
+  /// "tsig": {"refuse_algorithms": [...]}: TSIG algorithms a site policy
+  /// forbids (e.g. "hmac-md5"); a key using one stops the node at start.
+  std::vector<std::string> tsig_refuse_algorithms;
   /// Keys the reader did not recognise; logged at startup, not fatal, so an
   /// older binary can read a newer file.
   std::vector<std::string> warnings;

@@ -1,6 +1,6 @@
-// Operator commands on standard input: ADD:, REMOVE:, STATUS, DIGEST, HELP
-// and the MEMBER commands; one reply line on standard output for every line
-// read ("OK ..." or "ERROR: ...").
+// Operator commands on standard input and the control socket: ADD:,
+// REMOVE:, STATUS, DIGEST, HELP, the MEMBER commands and the ZONE commands;
+// one reply line for every line read ("OK ..." or "ERROR: ...").
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dns/name.h"
 #include "node/change_submitter.h"
 #include "node/membership.h"
 #include "store/change.h"
@@ -25,11 +26,13 @@ inline constexpr uint32_t kDefaultStdinTtl = 3600;
 
 /// One parsed line.
 struct Command {
-  enum class Kind { Change, Status, Help, Empty, MemberChange, Members, Digest };
+  enum class Kind { Change, Status, Help, Empty, MemberChange, Members, Digest, Zones, ZoneShow, ZoneExport, ZoneImport };
   Kind kind = Kind::Empty;
   store::Op op;           // Kind::Change: Add, Remove or RemoveRRset
   bool ttl_given = false; // Add without a TTL keeps the RRset's TTL
   MemberOp member;        // Kind::MemberChange: MEMBER ADD / MEMBER REMOVE
+  dns::Name zone;         // ZoneShow, ZoneExport: the apex; ZoneImport: the origin of relative names
+  size_t body_bytes = 0;  // ZoneImport: octets of zone text that follow the line
 };
 
 /// Parses one line (no line number in the message):
@@ -38,6 +41,8 @@ struct Command {
 ///   REMOVE: name TYPE                      (the whole RRset)
 ///   MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS
 ///   STATUS | DIGEST | HELP                  (blank lines and '#' comments: Empty)
+///   ZONES | ZONE SHOW name | ZONE EXPORT name
+///   ZONE IMPORT bytes [origin]             (then exactly `bytes` octets of zone text)
 /// Fields are separated by spaces or tabs; the value is the rest of the line,
 /// in master-file syntax or the legacy JSON-list form for MX and SOA. Names
 /// are absolute whether or not they end in a dot. Keywords ignore case and
@@ -47,9 +52,10 @@ util::Result<Command> parse_command(std::string_view line);
 /// The one-line usage text HELP prints.
 std::string help_text();
 
-/// Turns stdin lines into changes and replies. The reply to a change is
+/// Turns command lines into changes and replies. The reply to a change is
 /// written only once the change is applied (or refused), so a query sent
-/// after reading "OK" sees it.
+/// after reading "OK" sees it. One object is one client session: its changes
+/// carry its own client id and sequence numbers (exactly-once apply).
 class StdinCommands {
  public:
   /// `status` supplies the STATUS object (node id, role, applied index...).
@@ -61,11 +67,24 @@ class StdinCommands {
   /// them those commands answer with an error.
   void set_membership(std::function<SubmitResult(MemberOp)> change, std::function<nlohmann::json()> list);
 
+  /// Lets ZONE IMPORT wait until this node has applied everything committed
+  /// before it plans the difference (without it, the local store is read as is).
+  void set_read_barrier(std::function<util::Result<void>()> barrier);
+
   /// Handles one line (counted from 1) and returns its reply, without newline.
+  /// ZONE IMPORT needs its text: run() reads it and calls import_zone().
   std::string handle_line(std::string_view line);
+
+  /// ZONE IMPORT: replaces the zone the text describes (its SOA's owner) with
+  /// the text's records, as one change holding only the difference.
+  /// `progress` gets a line at each step (parsed, planned); returns the reply.
+  std::string import_zone(std::string_view text, const dns::Name& origin,
+                          const std::function<void(const std::string&)>& progress);
 
   /// Reads lines from `in_fd` and writes replies to `out_fd` until end of
   /// input or until `stop_fd` becomes readable. Never closes either fd.
+  /// ZONE IMPORT's progress lines start with "PROGRESS " and come before its
+  /// reply.
   void run(int in_fd, int out_fd, int stop_fd);
 
  private:
@@ -74,6 +93,7 @@ class StdinCommands {
   std::function<nlohmann::json()> status_;
   std::function<SubmitResult(MemberOp)> change_members_;
   std::function<nlohmann::json()> list_members_;
+  std::function<util::Result<void>()> read_barrier_;
   uint32_t origin_;
   /// Lines are handled one at a time, each waiting for its outcome: one
   /// session serves them all (one change outstanding, store/session.h).

@@ -1,6 +1,25 @@
-// Raft peer transport over TCP (Boost.Asio): one outbound connection per peer
-// with reconnect and backoff, bounded priority queues, authenticated frames
-// (raft/codec.h), and optional fault injection for tests.
+// Raft peer transport over TLS 1.3 (Boost.Asio and OpenSSL): one outbound
+// connection per peer with reconnect and backoff, bounded priority queues,
+// length-prefixed frames (raft/codec.h), and optional fault injection for
+// tests.
+//
+// Authentication (raft/peer_security.h): every link is a TLS 1.3 connection,
+// authenticated by certificates from the cluster CA or by a PSK derived from
+// the cluster secret. Links are one-way: a node writes frames only on the
+// connection it opened, and reads only on connections it accepted. The
+// accepting end learns at the handshake which member connected (the name in
+// its certificate, or the PSK identity it claims), refuses names that are not
+// in the current peer set (set_peers), and drops a connection whose frames
+// claim another sender. Nothing from a connection is parsed as a frame before
+// its handshake has completed.
+//
+// Before the handshake: a connection must complete it within
+// Options::handshake_timeout and may send at most
+// Options::max_handshake_bytes; at most Options::max_pending_handshakes such
+// connections are kept, and a new one displaces the oldest (one that has sent
+// nothing first). Authenticated links are kept apart, one per member (a
+// newer link from the same member replaces the older), so connections that
+// never authenticate cannot keep a member out.
 //
 // Threading: every member function except stats() and listen_port() must be
 // called on the thread running the io_context (the node runs one io thread
@@ -39,6 +58,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "raft/codec.h"
+#include "raft/peer_security.h"
 #include "raft/types.h"
 #include "util/result.h"
 
@@ -65,8 +85,11 @@ util::Result<UnreliableOptions> parse_unreliable_spec(std::string_view spec);
 /// Counters, monotonically increasing over the transport's lifetime.
 struct TransportStats {
   uint64_t frames_sent = 0;           // frames fully written to a peer socket
-  uint64_t frames_received = 0;       // frames authenticated, decoded and delivered
-  uint64_t auth_failures = 0;         // frames with a bad HMAC, or a sender id changing mid-connection
+  uint64_t frames_received = 0;       // frames decoded and delivered
+  uint64_t auth_failures = 0;         // TLS handshakes that failed (either end), connections naming no current
+                                      // member, frames claiming a sender other than the link's member
+  uint64_t handshake_timeouts = 0;    // inbound connections closed before authenticating: past the deadline,
+                                      // over the byte bound, or displaced by newer ones
   uint64_t decode_failures = 0;       // frames that failed to decode, bad lengths, misaddressed frames
   uint64_t dropped_queue_full = 0;    // frames dropped because a peer queue was full (or above max_frame_size)
   uint64_t dropped_no_peer = 0;       // send() to a node not in the peer map
@@ -88,14 +111,32 @@ class Transport {
     std::size_t max_queue_bytes = 256u << 20;
     /// Upper bound on the bytes handed to one socket write (one frame is always allowed).
     std::size_t max_write_batch_bytes = 256u << 10;
-    /// Inbound connections beyond this are closed on accept (a cluster needs
-    /// about one per peer; old ones linger briefly after a peer restarts).
-    std::size_t max_inbound_connections = 256;
+    /// A connection (either way) must finish its TLS handshake within this.
+    std::chrono::milliseconds handshake_timeout{3000};
+    /// Bytes an inbound connection may send before it has authenticated.
+    std::size_t max_handshake_bytes = 16u << 10;
+    /// Inbound connections still in their handshake; one more displaces the
+    /// oldest. Authenticated links do not count.
+    std::size_t max_pending_handshakes = 64;
     /// Reconnect backoff: doubles from min to max after each failure, resets on success.
     std::chrono::milliseconds backoff_min{50};
     std::chrono::milliseconds backoff_max{2000};
     /// Must be set to run without a secret (`--insecure-peers`).
     bool insecure = false;
+    /// False: start() opens no port (a one-node cluster with nothing to
+    /// authenticate peers with); outbound links still work.
+    bool listen = true;
+    /// The TLS settings; when null, start() derives them from the secret
+    /// (or the insecure key) given to the constructor.
+    std::shared_ptr<PeerSecurity> security;
+    /// How logs and credentials name a node: its label (the config's node
+    /// id), so that the node proves the name peer_credential_name(label).
+    /// Empty for a placeholder peer whose id is not known (a --join address):
+    /// any member's credential is accepted from it, and while one is in the
+    /// peer set, any node that authenticates may connect (its id is taken
+    /// from its first frame and checked against its credential). Default:
+    /// the NodeId in decimal.
+    std::function<std::string(NodeId)> node_label;
     /// Fault injection on outgoing messages; off by default.
     UnreliableOptions unreliable;
   };
@@ -107,7 +148,8 @@ class Transport {
 
   /// Creates an idle transport. Nothing is bound or connected until start().
   /// `listen_addr` is "host:port"; port 0 picks an ephemeral port (see listen_port()).
-  /// An empty `secret` requires options.insecure.
+  /// Links are authenticated by options.security, or else by a PSK from
+  /// `secret`; an empty `secret` then requires options.insecure.
   Transport(boost::asio::io_context& io, NodeId self_id, std::string listen_addr, PeerMap peers,
             std::string secret, Options options);
   /// Calls stop().
@@ -122,6 +164,7 @@ class Transport {
 
   /// Binds and listens, then starts connecting to every peer. Fails with a
   /// clear message on a bad address, a port in use, or a missing secret.
+  /// Logs the mode of authentication.
   util::Result<void> start();
 
   /// Closes every socket and timer. Idempotent; queued frames are discarded.
@@ -132,8 +175,9 @@ class Transport {
   void send(Message m);
 
   /// Replaces the peer set: new peers are connected, removed peers are
-  /// disconnected and their queues discarded, a changed address reconnects.
-  /// The own id, if present, is ignored.
+  /// disconnected (their inbound links too) and their queues discarded, a
+  /// changed address reconnects. Only members of this set may connect. The
+  /// own id, if present, is ignored.
   void set_peers(const PeerMap& peers);
 
   /// The port actually bound (useful with port 0); 0 before start().
@@ -145,7 +189,7 @@ class Transport {
   /// Frames currently queued for `peer` (both queues); 0 for an unknown peer.
   std::size_t queued_frames(NodeId peer) const;
 
-  /// True when the outbound connection to `peer` is established.
+  /// True when the outbound connection to `peer` is established (handshake done).
   bool connected(NodeId peer) const;
 
   class Impl;  // public only so the implementation's helpers can name it

@@ -1,5 +1,6 @@
 // The HTTP API's request handling, independent of the HTTP transport:
-// DynDNS2 (/nic/update), the REST records API, /health and /metrics.
+// DynDNS2 (/nic/update), the REST records API, /health, /metrics and the
+// status page.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,8 @@
 
 #include "dns/name.h"
 #include "server/metrics.h"
+#include "server/recent_changes.h"
+#include "server/update.h"
 #include "store/change.h"
 #include "store/session.h"
 #include "store/store.h"
@@ -33,6 +36,7 @@ struct HttpRequest {
   std::string content_type;
   std::string body;
   std::string client_ip;      ///< the peer's address ("127.0.0.1", "::1"); v4-mapped v6 already unwrapped
+  bool tls = false;           ///< arrived over HTTPS
 };
 
 /// The answer to one request.
@@ -69,16 +73,22 @@ bool is_loopback_address(std::string_view ip);
 /// Parses an IPv4 or IPv6 literal into A or AAAA rdata (type, wire bytes).
 std::optional<std::pair<uint16_t, std::string>> ip_to_rdata(std::string_view ip);
 
+/// What a key may do on the HTTP API (the config's `tsig_keys[].role`).
+enum class HttpRole : uint8_t {
+  None,    ///< no role: it may read where reads need a key, and change nothing
+  Update,  ///< change the records its update policy allows (every zone without a policy)
+  Admin,   ///< change every zone, and the cluster's members
+};
+
 /// A credential the HTTP API accepts: the name and base64 secret of a TSIG
-/// key from the config, with that key's update policy.
+/// key from the config, with that key's role and update policy.
 struct HttpCredential {
   std::string user;      ///< the key name, "ddns-key." (matched with or without the final dot)
   std::string password;  ///< the key's secret exactly as written in the config (base64 text)
-  /// Whether this key may change records of `type` at `name` in the zone
-  /// whose apex is `zone`. Empty = may change everything (a key without policy).
+  /// For an Update key: whether it may change records of `type` at `name` in
+  /// the zone whose apex is `zone`. Empty = every record.
   std::function<bool(const dns::Name& zone, const dns::Name& name, uint16_t type)> may_update;
-  /// A key without an update policy: it may also change the cluster's members.
-  bool admin = false;
+  HttpRole role = HttpRole::None;
 };
 
 /// The user whose name and password match, or null. Compares secrets in
@@ -123,6 +133,14 @@ struct HttpApiDeps {
   /// member list's refusal) or why it failed (an invalid address, no
   /// quorum, outcome unknown, ...).
   std::function<void(MemberChange, std::function<void(HttpSubmitResult)>)> change_members;
+  /// Who may read without a key (/health, /metrics, the status page, record
+  /// listings): the config's http.open_reads_from. Empty = nobody.
+  std::vector<Network> open_reads_from;
+  /// The status page's record of recent changes (DynDNS and REST changes
+  /// submitted here are added to it); null = the page shows none.
+  RecentChanges* recent = nullptr;
+  /// Each node's status page ("http://127.0.0.1:8053/"), for links between pages.
+  std::map<std::string, std::string> node_urls;
 };
 
 /// Tunables of the DynDNS2 endpoint.
@@ -163,17 +181,37 @@ class HttpApi {
   void change_record(const HttpRequest& req, const dns::Name& zone, const std::map<std::string, std::string>& params,
                      std::function<void(HttpResponse)> reply);
   void members(const HttpRequest& req, std::string_view member_id, std::function<void(HttpResponse)> reply);
+  /// Who is asking: whether the request carries basic auth, the key it
+  /// names when the secret matches, and whether it comes from a network of
+  /// open_reads_from.
+  struct Caller {
+    bool sent_credentials = false;
+    const HttpCredential* key = nullptr;
+    bool open_network = false;
+  };
+  Caller identify(const HttpRequest& req);
+  /// Nothing when `caller` may read `what`; else the refusal: 401 for wrong
+  /// credentials, and without any either 401 with a challenge (`challenge`)
+  /// or 403.
+  std::optional<HttpResponse> refuse_read(const HttpRequest& req, const Caller& caller, const std::string& what,
+                                          bool challenge);
+  void warn_plain_text_auth(const HttpRequest& req, const HttpCredential& key);
   HttpResponse health();
+  HttpResponse status_page(const HttpRequest& req, bool json);
   bool rate_limited(const dns::Name& host);
   void count_update(const std::string& source, const std::string& result);
 
   HttpApiDeps deps_;
   DynDnsOptions dyndns_;
+  SubmitFn submit_dyndns_;  // deps_.submit, recorded for the status page as DynDNS
+  SubmitFn submit_rest_;    // and as REST
   std::function<void(std::function<void()>)> defer_;
   /// Requests run concurrently: each change takes a session of its own.
   store::SessionPool sessions_;
   std::mutex mu_;
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> recent_changes_;  // host -> times
+  std::optional<std::chrono::steady_clock::time_point> last_plain_text_warning_;  // under mu_
+  uint64_t plain_text_auths_unwarned_ = 0;                                         // under mu_
 };
 
 /// The HTTP status of a failure of `kind`, the one place it is chosen: 400

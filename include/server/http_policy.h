@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "dns/name.h"
@@ -18,7 +20,9 @@ namespace server {
 bool update_key_allows(const UpdateKey& key, const dns::Name& name, uint16_t type);
 
 /// One credential per key: user = the key name, password = its secret in
-/// base64, may_update = its policy.
-std::vector<HttpCredential> http_credentials(const std::vector<UpdateKey>& keys);
+/// base64, may_update = its policy, role = `roles` at the key's name
+/// (lower case, with the final dot; absent = HttpRole::None).
+std::vector<HttpCredential> http_credentials(const std::vector<UpdateKey>& keys,
+                                             const std::map<std::string, HttpRole>& roles);
 
 }  // namespace server

@@ -9,22 +9,28 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <mutex>
-#include <string>
-#include <unordered_map>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "server/network.h"
 #include "util/result.h"
 
 namespace server {
 
-/// RRL settings, the config's `"rrl"` object. Off unless responses_per_second > 0.
+/// RRL settings, the config's `"rrl"` object. On by default; off when
+/// responses_per_second is 0.
 struct RrlOptions {
+  /// The default rate: Knot's mod-rrl default (100 per second) and half
+  /// NSD's (200). BIND suggests 5 to 20, but per (network, name, type):
+  /// our buckets count every name and type of a kind together, so a
+  /// resolver farm behind one /24 needs more.
+  static constexpr uint32_t kDefaultResponsesPerSecond = 100;
+
   /// Answers per second one client network may receive for one response
   /// kind; 0 turns RRL off.
-  uint32_t responses_per_second = 0;
+  uint32_t responses_per_second = kDefaultResponsesPerSecond;
   /// Every slip-th limited response is sent truncated (TC=1, no records)
   /// instead of dropped, so a real client behind a flooded prefix can retry
   /// over TCP; 0: always drop, 1: always truncate.
@@ -36,12 +42,21 @@ struct RrlOptions {
   /// Client addresses are grouped by these prefixes (a /24 is one network).
   uint8_t ipv4_prefix = 24;
   uint8_t ipv6_prefix = 56;
+  /// Buckets remembered; when the table is full the least recently used
+  /// bucket is forgotten (a bucket idle for a window is full again anyway).
+  uint32_t table_size = 262144;
+  /// Clients never limited (BIND's exempt-clients, Knot's whitelist): a
+  /// monitoring host, a benchmark's load generator. Source addresses of UDP
+  /// can be spoofed, so an exempt network can be made a reflector for
+  /// anyone who can forge its addresses; list only networks whose addresses
+  /// cannot be forged on the way to the server.
+  std::vector<Network> exempt_clients;
 
   bool enabled() const { return responses_per_second > 0; }
 };
 
-/// Reads the `"rrl"` object (absent or null: RRL off). Errors name the field:
-/// "rrl.slip: must be a whole number from 0 to 10".
+/// Reads the `"rrl"` object (absent or null: the defaults above). Errors
+/// name the field: "rrl.slip: must be a whole number from 0 to 10".
 util::Result<RrlOptions> parse_rrl_options(const nlohmann::json& rrl);
 
 /// Response kinds limited separately: a flood of NXDOMAIN does not use up the
@@ -69,28 +84,53 @@ class ResponseRateLimiter {
   /// Counters since start: responses dropped and sent truncated.
   uint64_t dropped() const;
   uint64_t slipped() const;
+  /// Buckets held now.
+  size_t size() const;
 
   const RrlOptions& options() const { return options_; }
 
  private:
+  /// A bucket's identity: kind, family, the address masked to its prefix.
+  struct Key {
+    uint8_t bytes[18] = {};
+    bool operator==(const Key& o) const;
+  };
+  static constexpr uint32_t kNone = UINT32_MAX;
   struct Bucket {
+    Key key;
+    uint64_t hash = 0;
     double tokens = 0;           // may go negative, down to -window * rate
     Clock::time_point updated;
     uint32_t limited = 0;        // limited responses so far, for slip
+    uint32_t newer = kNone, older = kNone;  // the recency list
   };
+  /// One lock's worth of buckets: a table with linear probing over an
+  /// array that grows up to its share of table_size, and a list from the
+  /// most to the least recently used bucket, whose tail is reused when full.
+  /// Nothing is allocated once the table is at its size.
   struct Shard {
     std::mutex mu;
-    std::unordered_map<std::string, Bucket> buckets;
+    std::vector<Bucket> buckets;
+    std::vector<uint32_t> slots;  // bucket index + 1; 0 = empty
+    uint32_t newest = kNone, oldest = kNone;
     uint64_t dropped = 0;
     uint64_t slipped = 0;
   };
   static constexpr size_t kShards = 16;
-  static constexpr size_t kMaxBucketsPerShard = 16384;  // beyond this, idle buckets are forgotten
 
-  std::string key_of(const sockaddr* client, RrlKind kind) const;
-  void forget_idle(Shard& shard, Clock::time_point now);
+  Key key_of(const sockaddr* client, RrlKind kind) const;
+  uint64_t hash_of(const Key& key) const;
+  bool exempt(const sockaddr* client) const;
+  Bucket& find_or_add(Shard& shard, const Key& key, uint64_t hash, Clock::time_point now);
+  void unlink(Shard& shard, uint32_t i);
+  void push_newest(Shard& shard, uint32_t i);
+  void erase_slot(Shard& shard, size_t slot);
+  void rebuild_slots(Shard& shard, size_t size);
 
   RrlOptions options_;
+  std::array<uint8_t, 20> masks_{};  // per octet: the IPv4 prefix's four, then the IPv6 prefix's sixteen
+  size_t per_shard_;  // most buckets a shard holds
+  uint64_t seed_;     // keeps the hash, hence shards and probe chains, unpredictable
   mutable std::array<Shard, kShards> shards_;  // mutable: the counters are read under the locks
 };
 

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <thread>
+#include <vector>
 
+#include "dns/tsig.h"
 #include "server/listen_address.h"
 #include "server/query_stats.h"
 #include "store/store.h"
@@ -28,6 +30,7 @@ struct TcpOptions {
   // alone restarts on every byte, so a client dripping bytes would hold its
   // connection forever (NSD's tcp-timeout, Knot's tcp-io-timeout).
   uint32_t message_timeout_ms = 5000;
+  std::vector<dns::tsig::Key> tsig_keys;  // keys signed queries may use (RFC 8945)
 };
 
 /// The TCP listener: one event-loop thread. bind() first, then start().

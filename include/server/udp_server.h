@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "dns/message.h"
+#include "dns/tsig.h"
 #include "server/listen_address.h"
 #include "server/query_stats.h"
 #include "server/rrl.h"
@@ -23,7 +25,11 @@ struct UdpOptions {
   ListenAddress address;
   unsigned threads = 1;
   bool query_log = false;  // one info line per query
-  RrlOptions rrl;          // response rate limiting; off by default
+  RrlOptions rrl;          // response rate limiting (on unless responses_per_second is 0)
+  /// The largest answer sent, whatever EDNS size a client advertises
+  /// (the config's "max_udp_payload"); larger answers go out truncated.
+  uint16_t max_udp_payload = dns::kAdvertisedUdpSize;
+  std::vector<dns::tsig::Key> tsig_keys;  // keys signed queries may use (RFC 8945)
 };
 
 /// The UDP listener. bind() first (so a busy port is reported before

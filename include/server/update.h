@@ -13,6 +13,7 @@
 
 #include "dns/name.h"
 #include "dns/tsig.h"
+#include "server/network.h"
 #include "store/change.h"
 #include "store/session.h"
 #include "store/store.h"
@@ -39,17 +40,6 @@ struct UpdateKey {
   dns::tsig::Key key;
   bool restricted = false;          // false: may update every zone (no policy given)
   std::vector<UpdateGrant> grants;  // when restricted
-};
-
-/// An IPv4 or IPv6 prefix ("127.0.0.0/8", "::1/128", "192.0.2.7").
-struct Network {
-  bool ipv6 = false;
-  uint8_t addr[16] = {};
-  uint8_t prefix = 0;
-  static util::Result<Network> parse(std::string_view text);
-  /// Whether the address (AF_INET or AF_INET6; an IPv4-mapped IPv6 address
-  /// counts as IPv4) lies in this prefix.
-  bool contains(const sockaddr* address) const;
 };
 
 struct UpdateOptions {

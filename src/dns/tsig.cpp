@@ -1,44 +1,46 @@
 // TSIG (RFC 8945): MAC computation over the digest components of §4.3.3,
-// signing, and the verification steps of §5.2 with OpenSSL's HMAC.
+// signing, the verification steps of §5.2, the server's answers of §5.3 and
+// the message streams of §5.3.1, with OpenSSL's HMAC (EVP_MAC).
 #include "dns/tsig.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <array>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 
 namespace dns::tsig {
 namespace {
 
 struct AlgorithmInfo {
   Algorithm algorithm;
-  const char* name;
+  const char* name;       // the wire name (RFC 8945 §6)
+  const char* text;       // the name in configuration
+  const char* digest;     // OpenSSL's digest name
   size_t size;
 };
 
-constexpr std::array<AlgorithmInfo, 5> kAlgorithms = {{
-    {Algorithm::HmacSha1, "hmac-sha1.", 20},
-    {Algorithm::HmacSha224, "hmac-sha224.", 28},
-    {Algorithm::HmacSha256, "hmac-sha256.", 32},
-    {Algorithm::HmacSha384, "hmac-sha384.", 48},
-    {Algorithm::HmacSha512, "hmac-sha512.", 64},
+// Indexed by Algorithm.
+constexpr std::array<AlgorithmInfo, 6> kAlgorithms = {{
+    {Algorithm::HmacSha1, "hmac-sha1.", "hmac-sha1", "SHA1", 20},
+    {Algorithm::HmacSha224, "hmac-sha224.", "hmac-sha224", "SHA224", 28},
+    {Algorithm::HmacSha256, "hmac-sha256.", "hmac-sha256", "SHA256", 32},
+    {Algorithm::HmacSha384, "hmac-sha384.", "hmac-sha384", "SHA384", 48},
+    {Algorithm::HmacSha512, "hmac-sha512.", "hmac-sha512", "SHA512", 64},
+    {Algorithm::HmacMd5, "hmac-md5.sig-alg.reg.int.", "hmac-md5", "MD5", 16},
 }};
 
-const EVP_MD* evp_md(Algorithm a) {
-  switch (a) {
-    case Algorithm::HmacSha1: return EVP_sha1();
-    case Algorithm::HmacSha224: return EVP_sha224();
-    case Algorithm::HmacSha256: return EVP_sha256();
-    case Algorithm::HmacSha384: return EVP_sha384();
-    case Algorithm::HmacSha512: return EVP_sha512();
-  }
-  return EVP_sha256();
-}
+const AlgorithmInfo& info(Algorithm a) { return kAlgorithms[static_cast<size_t>(a)]; }
 
 uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+void wr16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v & 0xFF);
+}
 
 void put16(std::string& s, uint16_t v) {
   s.push_back(static_cast<char>(v >> 8));
@@ -53,60 +55,114 @@ void put48(std::string& s, uint64_t v) {
   put32(s, static_cast<uint32_t>(v & 0xFFFFFFFF));
 }
 
+/// One HMAC computation, fed piece by piece. A context that OpenSSL could
+/// not set up (a digest disabled by the system's crypto policy) yields an
+/// empty MAC, which never verifies.
+class Hmac {
+ public:
+  explicit Hmac(const Key& key) {
+    static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+    ctx_ = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+    if (!ctx_) return;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(info(key.algorithm).digest), 0),
+        OSSL_PARAM_construct_end()};
+    ok_ = EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.secret.data()), key.secret.size(),
+                       params) == 1;
+  }
+  ~Hmac() { EVP_MAC_CTX_free(ctx_); }
+  Hmac(const Hmac&) = delete;
+  Hmac& operator=(const Hmac&) = delete;
+
+  void update(const void* data, size_t n) {
+    if (ok_ && n > 0) ok_ = EVP_MAC_update(ctx_, static_cast<const unsigned char*>(data), n) == 1;
+  }
+  void update(std::string_view s) { update(s.data(), s.size()); }
+  void update16(uint16_t v) {
+    uint8_t b[2];
+    wr16(b, v);
+    update(b, 2);
+  }
+  /// A MAC as the digests of §4.3.1 and §5.3.1 prefix it: length, then octets.
+  void update_mac(std::string_view mac) {
+    update16(static_cast<uint16_t>(mac.size()));
+    update(mac);
+  }
+  std::string final() {
+    unsigned char out[EVP_MAX_MD_SIZE];
+    size_t n = 0;
+    if (!ok_ || EVP_MAC_final(ctx_, out, &n, sizeof out) != 1) return {};
+    return std::string(reinterpret_cast<char*>(out), n);
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+  bool ok_ = false;
+};
+
+/// RFC 8945 §4.3.2: the message as it was before the TSIG was added, with
+/// its original ID and an ARCOUNT not counting the TSIG record.
+void digest_message(Hmac& h, std::string_view message, uint16_t original_id, uint16_t arcount) {
+  uint8_t head[kHeaderSize];
+  std::memcpy(head, message.data(), kHeaderSize);
+  wr16(head, original_id);
+  wr16(head + 10, arcount);
+  h.update(head, kHeaderSize);
+  h.update(message.substr(kHeaderSize));
+}
+
 /// RFC 8945 §4.3.3: the TSIG variables that follow the message in the digest.
-void append_variables(std::string& buf, const Name& key_name, const Name& algorithm, uint64_t time_signed,
-                      uint16_t fudge, uint16_t error, std::string_view other) {
-  buf += key_name.lowercased().wire();  // canonical form: lower case, uncompressed
+void digest_variables(Hmac& h, const Name& key_name, const Rdata& rd) {
+  std::string buf = key_name.lowercased().wire();  // canonical form: lower case, uncompressed
   put16(buf, rrclass::ANY);
   put32(buf, 0);  // TTL
-  buf += algorithm.lowercased().wire();
+  buf += rd.algorithm.lowercased().wire();
+  put48(buf, rd.time_signed);
+  put16(buf, rd.fudge);
+  put16(buf, rd.error);
+  put16(buf, static_cast<uint16_t>(rd.other.size()));
+  buf += rd.other;
+  h.update(buf);
+}
+
+/// RFC 8945 §4.3.3 (TSIG timers): the only variables of a stream's later messages (§5.3.1).
+void digest_timers(Hmac& h, uint64_t time_signed, uint16_t fudge) {
+  std::string buf;
   put48(buf, time_signed);
   put16(buf, fudge);
-  put16(buf, error);
-  put16(buf, static_cast<uint16_t>(other.size()));
-  buf += other;
+  h.update(buf);
 }
 
-std::string hmac(const Key& key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(evp_md(key.algorithm), key.secret.data(), static_cast<int>(key.secret.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<char*>(out), len);
+size_t rdata_size(const Name& algorithm, size_t mac_len, size_t other_len) {
+  return algorithm.wire_length() + 16 + mac_len + other_len;
 }
 
-/// RFC 8945 §4.3.1-§4.3.3: [request MAC] + message (with the original ID,
-/// without the TSIG record) + TSIG variables.
-std::string digest_input(std::string_view request_mac, std::string_view message, uint16_t original_id,
-                         uint16_t arcount, const Name& key_name, const Rdata& rd) {
-  std::string buf;
-  buf.reserve(request_mac.size() + message.size() + 128);
-  if (!request_mac.empty()) {
-    put16(buf, static_cast<uint16_t>(request_mac.size()));
-    buf += request_mac;
-  }
-  size_t at = buf.size();
-  buf += message;
-  buf[at] = static_cast<char>(original_id >> 8);
-  buf[at + 1] = static_cast<char>(original_id & 0xFF);
-  buf[at + 10] = static_cast<char>(arcount >> 8);
-  buf[at + 11] = static_cast<char>(arcount & 0xFF);
-  append_variables(buf, key_name, rd.algorithm, rd.time_signed, rd.fudge, rd.error, rd.other);
-  return buf;
+/// Appends the TSIG record to `buf[0..len)` and counts it in ARCOUNT;
+/// returns the new length, or 0 when it does not fit in `cap`.
+size_t write_record(uint8_t* buf, size_t len, size_t cap, const Name& key_name, const Rdata& rd) {
+  const std::string rdata = encode_rdata(rd);
+  const size_t need = key_name.wire_length() + 10 + rdata.size();
+  if (len < kHeaderSize || cap < len || cap - len < need || rdata.size() > 0xFFFF) return 0;
+  uint8_t* p = buf + len;
+  std::memcpy(p, key_name.wire().data(), key_name.wire_length());  // not compressed (RFC 8945 §4.2)
+  p += key_name.wire_length();
+  wr16(p, rrtype::TSIG);
+  wr16(p + 2, rrclass::ANY);
+  std::memset(p + 4, 0, 4);  // TTL
+  wr16(p + 8, static_cast<uint16_t>(rdata.size()));
+  std::memcpy(p + 10, rdata.data(), rdata.size());
+  wr16(buf + 10, static_cast<uint16_t>(rd16(buf + 10) + 1));
+  return len + need;
 }
 
-void append_tsig_record(std::string& msg, const Name& key_name, const Rdata& rd) {
-  std::string rdata = encode_rdata(rd);
-  msg += key_name.wire();  // not compressed (RFC 8945 §4.2)
-  put16(msg, rrtype::TSIG);
-  put16(msg, rrclass::ANY);
-  put32(msg, 0);
-  put16(msg, static_cast<uint16_t>(rdata.size()));
-  msg += rdata;
-  uint16_t arcount = rd16(reinterpret_cast<const uint8_t*>(msg.data()) + 10);
-  ++arcount;
-  msg[10] = static_cast<char>(arcount >> 8);
-  msg[11] = static_cast<char>(arcount & 0xFF);
+/// Runs `fn(buf, len, cap)` on a string grown by `room` octets, then trims it.
+template <typename Fn>
+size_t on_string(std::string& msg, size_t room, Fn fn) {
+  const size_t len = msg.size();
+  msg.resize(len + room);
+  size_t n = fn(reinterpret_cast<uint8_t*>(msg.data()), len, msg.size());
+  msg.resize(n == 0 ? len : n);
+  return n;
 }
 
 int b64_value(char c) {
@@ -123,23 +179,25 @@ int b64_value(char c) {
 std::optional<Algorithm> algorithm_from_text(std::string_view text) {
   std::string lower;
   for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower.empty() || lower.back() != '.') lower += '.';
-  for (const AlgorithmInfo& info : kAlgorithms) {
-    if (lower == info.name) return info.algorithm;
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  for (const AlgorithmInfo& a : kAlgorithms) {
+    if (lower == a.text || lower + "." == a.name) return a.algorithm;
   }
   return std::nullopt;
 }
 
 const Name& algorithm_name(Algorithm algorithm) {
-  static const std::array<Name, 5> names = [] {
-    std::array<Name, 5> n;
+  static const std::array<Name, kAlgorithms.size()> names = [] {
+    std::array<Name, kAlgorithms.size()> n;
     for (size_t i = 0; i < kAlgorithms.size(); ++i) n[i] = Name::from_text(kAlgorithms[i].name).value();
     return n;
   }();
   return names[static_cast<size_t>(algorithm)];
 }
 
-size_t mac_size(Algorithm algorithm) { return kAlgorithms[static_cast<size_t>(algorithm)].size; }
+size_t mac_size(Algorithm algorithm) { return info(algorithm).size; }
+
+std::string_view algorithm_text(Algorithm algorithm) { return info(algorithm).text; }
 
 util::Result<std::string> base64_decode(std::string_view text) {
   std::string out;
@@ -193,7 +251,7 @@ util::Result<Key> make_key(std::string_view name, std::string_view algorithm, st
   auto a = algorithm_from_text(algorithm);
   if (!a) {
     return util::make_error("key " + key.name.to_text() + ": unsupported algorithm '" + std::string(algorithm) +
-                            "' (use hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1)");
+                            "' (use hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224, hmac-sha1 or hmac-md5)");
   }
   key.algorithm = *a;
   auto secret = base64_decode(secret_base64);
@@ -249,19 +307,39 @@ std::string encode_rdata(const Rdata& rd) {
   return out;
 }
 
-std::string sign(std::string& msg, const Key& key, uint64_t time_signed, std::string_view request_mac,
-                 uint16_t error, std::string_view other, uint16_t fudge) {
+size_t record_size(const Key& key, size_t other_len) {
+  return key.name.wire_length() + 10 + rdata_size(algorithm_name(key.algorithm), mac_size(key.algorithm), other_len);
+}
+
+size_t sign(uint8_t* buf, size_t len, size_t cap, const Key& key, uint64_t time_signed, std::string_view request_mac,
+            uint16_t error, std::string_view other, uint16_t fudge, std::string* mac_out) {
+  if (len < kHeaderSize || cap < len || cap - len < record_size(key, other.size())) return 0;
   Rdata rd;
   rd.algorithm = algorithm_name(key.algorithm);
   rd.time_signed = time_signed;
   rd.fudge = fudge;
-  rd.original_id = rd16(reinterpret_cast<const uint8_t*>(msg.data()));
+  rd.original_id = rd16(buf);
   rd.error = error;
   rd.other = std::string(other);
-  uint16_t arcount = rd16(reinterpret_cast<const uint8_t*>(msg.data()) + 10);
-  rd.mac = hmac(key, digest_input(request_mac, msg, rd.original_id, arcount, key.name, rd));
-  append_tsig_record(msg, key.name, rd);
-  return rd.mac;
+  // RFC 8945 §4.3.1-§4.3.3: [request MAC] + message + TSIG variables.
+  Hmac h(key);
+  if (!request_mac.empty()) h.update_mac(request_mac);
+  digest_message(h, std::string_view(reinterpret_cast<const char*>(buf), len), rd.original_id, rd16(buf + 10));
+  digest_variables(h, key.name, rd);
+  rd.mac = h.final();
+  if (rd.mac.size() != mac_size(key.algorithm)) rd.mac.assign(mac_size(key.algorithm), '\0');  // keeps the size promised
+  size_t n = write_record(buf, len, cap, key.name, rd);
+  if (n != 0 && mac_out) *mac_out = rd.mac;
+  return n;
+}
+
+std::string sign(std::string& msg, const Key& key, uint64_t time_signed, std::string_view request_mac,
+                 uint16_t error, std::string_view other, uint16_t fudge) {
+  std::string mac;
+  on_string(msg, record_size(key, other.size()), [&](uint8_t* buf, size_t len, size_t cap) {
+    return sign(buf, len, cap, key, time_signed, request_mac, error, other, fudge, &mac);
+  });
+  return mac;
 }
 
 void append_unsigned(std::string& msg, const Name& key_name, const Name& algorithm, uint64_t time_signed,
@@ -270,15 +348,17 @@ void append_unsigned(std::string& msg, const Name& key_name, const Name& algorit
   rd.algorithm = algorithm;
   rd.time_signed = time_signed;
   rd.fudge = fudge;
-  rd.original_id = rd16(reinterpret_cast<const uint8_t*>(msg.data()));
   rd.error = error;
-  append_tsig_record(msg, key_name, rd);
+  on_string(msg, key_name.wire_length() + 10 + rdata_size(algorithm, 0, 0), [&](uint8_t* buf, size_t len, size_t cap) {
+    rd.original_id = rd16(buf);
+    return write_record(buf, len, cap, key_name, rd);
+  });
 }
 
 Verification verify(const uint8_t* msg, size_t len, const Message& parsed, const std::vector<Key>& keys,
                     uint64_t now, std::string_view request_mac) {
   Verification v;
-  if (!parsed.tsig || parsed.tsig_offset < kHeaderSize || parsed.tsig_offset > len) {
+  if (!parsed.tsig || parsed.tsig_offset < kHeaderSize || parsed.tsig_offset > len || parsed.header.arcount == 0) {
     v.error = rcode::FORMERR;
     v.reason = "no TSIG record";
     return v;
@@ -306,6 +386,14 @@ Verification verify(const uint8_t* msg, size_t len, const Message& parsed, const
     v.key = nullptr;
     return v;
   }
+  // A response carrying an unsigned TSIG error: the server refused our
+  // signature (§5.3.2). A signed error (BADTIME, §5.2.3) verifies as usual
+  // and the caller reads rdata.error.
+  if (!request_mac.empty() && v.rdata.error != 0 && v.rdata.mac.empty()) {
+    v.error = v.rdata.error;
+    v.reason = "the server answered TSIG error " + std::to_string(v.rdata.error);
+    return v;
+  }
   // §5.2.2.1: a MAC longer than the hash, or truncated below 10 octets or
   // half the hash, is malformed; we ask for the full MAC (local policy).
   const size_t full = mac_size(v.key->algorithm);
@@ -316,10 +404,13 @@ Verification verify(const uint8_t* msg, size_t len, const Message& parsed, const
     return v;
   }
   // §5.2.2: the MAC over the message as it was before the TSIG was added.
-  uint16_t arcount = static_cast<uint16_t>(parsed.header.arcount - 1);
-  std::string_view message(reinterpret_cast<const char*>(msg), parsed.tsig_offset);
-  std::string mac = hmac(*v.key, digest_input(request_mac, message, v.rdata.original_id, arcount, rr.owner, v.rdata));
-  if (CRYPTO_memcmp(mac.data(), v.rdata.mac.data(), got) != 0) {
+  Hmac h(*v.key);
+  if (!request_mac.empty()) h.update_mac(request_mac);
+  digest_message(h, std::string_view(reinterpret_cast<const char*>(msg), parsed.tsig_offset), v.rdata.original_id,
+                 static_cast<uint16_t>(parsed.header.arcount - 1));
+  digest_variables(h, rr.owner, v.rdata);
+  const std::string mac = h.final();
+  if (mac.size() != full || CRYPTO_memcmp(mac.data(), v.rdata.mac.data(), got) != 0) {
     v.error = rcode::BADSIG;
     v.reason = "TSIG signature does not verify with key " + rr.owner.to_text();
     return v;
@@ -339,6 +430,169 @@ Verification verify(const uint8_t* msg, size_t len, const Message& parsed, const
                std::to_string(v.rdata.fudge) + " s)";
     return v;
   }
+  return v;
+}
+
+// ---- the server's answer to a signed request (RFC 8945 §5.3)
+
+ServerSigning::ServerSigning(const Verification& v, uint64_t now, uint16_t fudge)
+    : key_name_(v.key_name), algorithm_(v.rdata.algorithm), error_(v.error), now_(now),
+      request_time_(v.rdata.time_signed), fudge_(fudge), request_mac_(v.rdata.mac) {
+  // BADKEY, BADSIG and BADTRUNC are answered unsigned (§5.3.2); a good
+  // request and BADTIME (§5.2.3) are answered signed with the request's key.
+  if (v.error == 0 || v.error == rcode::BADTIME) key_ = v.key;
+  if (v.error == rcode::BADTIME) fudge_ = v.rdata.fudge;
+}
+
+size_t ServerSigning::size() const {
+  if (!key_) return key_name_.wire_length() + 10 + rdata_size(algorithm_, 0, 0);
+  return record_size(*key_, error_ == rcode::BADTIME ? 6 : 0);
+}
+
+size_t ServerSigning::append(uint8_t* buf, size_t len, size_t cap) {
+  if (!key_) {
+    Rdata rd;
+    rd.algorithm = algorithm_;
+    rd.time_signed = now_;
+    rd.fudge = fudge_;
+    rd.original_id = len >= 2 ? rd16(buf) : 0;
+    rd.error = error_;
+    return write_record(buf, len, cap, key_name_, rd);
+  }
+  if (error_ == rcode::BADTIME) {
+    // §5.2.3: the request's time, and ours in Other Data for the client to see.
+    std::string other;
+    put48(other, now_);
+    return sign(buf, len, cap, *key_, request_time_, request_mac_, rcode::BADTIME, other, fudge_, &mac_);
+  }
+  return sign(buf, len, cap, *key_, now_, request_mac_, 0, {}, fudge_, &mac_);
+}
+
+void ServerSigning::append(std::string& msg) {
+  on_string(msg, size(), [&](uint8_t* buf, size_t len, size_t cap) { return append(buf, len, cap); });
+}
+
+// ---- message streams (RFC 8945 §5.3.1)
+
+struct StreamSigner::Digest {
+  explicit Digest(const Key& key) : hmac(key) {}
+  Hmac hmac;
+};
+
+StreamSigner::StreamSigner(const Key& key, std::string request_mac, uint16_t fudge)
+    : key_(key), fudge_(fudge), prior_mac_(std::move(request_mac)), pending_(std::make_unique<Digest>(key)) {
+  if (!prior_mac_.empty()) pending_->hmac.update_mac(prior_mac_);
+}
+
+StreamSigner::~StreamSigner() = default;
+
+size_t StreamSigner::record_size() const { return tsig::record_size(key_); }
+
+size_t StreamSigner::add(uint8_t* buf, size_t len, size_t cap, uint64_t now, bool sign) {
+  if (len < kHeaderSize || cap < len) return 0;
+  if (!sign && !must_sign_next()) {
+    // An unsigned message enters the next MAC as it is sent.
+    pending_->hmac.update(buf, len);
+    ++unsigned_run_;
+    return len;
+  }
+  if (cap - len < record_size()) return 0;
+  Rdata rd;
+  rd.algorithm = algorithm_name(key_.algorithm);
+  rd.time_signed = now;
+  rd.fudge = fudge_;
+  rd.original_id = rd16(buf);
+  Hmac& h = pending_->hmac;
+  digest_message(h, std::string_view(reinterpret_cast<const char*>(buf), len), rd.original_id, rd16(buf + 10));
+  // The first message is digested like any response; later ones cover the
+  // timers only.
+  if (first_) {
+    digest_variables(h, key_.name, rd);
+  } else {
+    digest_timers(h, rd.time_signed, rd.fudge);
+  }
+  rd.mac = h.final();
+  if (rd.mac.size() != mac_size(key_.algorithm)) rd.mac.assign(mac_size(key_.algorithm), '\0');
+  const size_t n = write_record(buf, len, cap, key_.name, rd);
+  prior_mac_ = rd.mac;
+  pending_ = std::make_unique<Digest>(key_);
+  pending_->hmac.update_mac(prior_mac_);
+  first_ = false;
+  unsigned_run_ = 0;
+  return n;
+}
+
+struct StreamVerifier::Digest {
+  explicit Digest(const Key& key) : hmac(key) {}
+  Hmac hmac;
+};
+
+StreamVerifier::StreamVerifier(const Key& key, std::string request_mac)
+    : key_(key), prior_mac_(std::move(request_mac)), pending_(std::make_unique<Digest>(key)) {
+  if (!prior_mac_.empty()) pending_->hmac.update_mac(prior_mac_);
+}
+
+StreamVerifier::~StreamVerifier() = default;
+
+Verification StreamVerifier::add(const uint8_t* msg, size_t len, const Message& parsed, uint64_t now) {
+  Verification v;
+  auto fail = [&](uint16_t error, std::string reason) {
+    failed_ = true;
+    v.error = error;
+    v.reason = std::move(reason);
+    v.key = nullptr;
+    return v;
+  };
+  if (failed_) return fail(rcode::BADSIG, "the stream already failed its TSIG check");
+  if (len < kHeaderSize) return fail(rcode::FORMERR, "message shorter than a header");
+  if (!parsed.tsig) {
+    if (first_) return fail(rcode::BADSIG, "the first message of the stream is not signed");
+    if (unsigned_run_ >= StreamSigner::kMaxUnsigned) {
+      return fail(rcode::BADSIG, "100 messages in a row without a TSIG (RFC 8945 §5.3.1)");
+    }
+    pending_->hmac.update(msg, len);
+    ++unsigned_run_;
+    v.key = &key_;
+    return v;
+  }
+  const RR& rr = *parsed.tsig;
+  v.key_name = rr.owner;
+  auto rd = parse_rdata(rr.rdata);
+  if (!rd || rr.rclass != rrclass::ANY || rr.ttl != 0 || parsed.tsig_offset < kHeaderSize ||
+      parsed.tsig_offset > len || parsed.header.arcount == 0) {
+    return fail(rcode::FORMERR, rd ? "TSIG record must have class ANY and TTL 0" : rd.error().message);
+  }
+  v.rdata = std::move(rd.value());
+  if (rr.owner != key_.name || v.rdata.algorithm != algorithm_name(key_.algorithm)) {
+    return fail(rcode::BADKEY, "signed with " + rr.owner.to_text() + " (" + v.rdata.algorithm.to_text() +
+                                   "), not with the request's key");
+  }
+  if (v.rdata.error != 0) return fail(v.rdata.error, "the server answered TSIG error " + std::to_string(v.rdata.error));
+  Hmac& h = pending_->hmac;
+  digest_message(h, std::string_view(reinterpret_cast<const char*>(msg), parsed.tsig_offset), v.rdata.original_id,
+                 static_cast<uint16_t>(parsed.header.arcount - 1));
+  if (first_) {
+    digest_variables(h, rr.owner, v.rdata);
+  } else {
+    digest_timers(h, v.rdata.time_signed, v.rdata.fudge);
+  }
+  const std::string mac = h.final();
+  if (mac.size() != v.rdata.mac.size() || mac.size() != mac_size(key_.algorithm) ||
+      CRYPTO_memcmp(mac.data(), v.rdata.mac.data(), mac.size()) != 0) {
+    return fail(rcode::BADSIG, "TSIG signature of a stream message does not verify with key " + key_.name.to_text());
+  }
+  const uint64_t signed_at = v.rdata.time_signed;
+  const uint64_t skew = now > signed_at ? now - signed_at : signed_at - now;
+  if (skew > v.rdata.fudge) {
+    return fail(rcode::BADTIME, "TSIG time " + std::to_string(signed_at) + " is " + std::to_string(skew) +
+                                    " s from ours (fudge " + std::to_string(v.rdata.fudge) + " s)");
+  }
+  prior_mac_ = v.rdata.mac;
+  pending_ = std::make_unique<Digest>(key_);
+  pending_->hmac.update_mac(prior_mac_);
+  first_ = false;
+  unsigned_run_ = 0;
+  v.key = &key_;
   return v;
 }
 

@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <map>
 #include <chrono>
 #include <optional>
 #include <cerrno>
@@ -28,16 +30,20 @@
 #include "node/cluster.h"
 #include "node/cli.h"
 #include "node/config.h"
+#include "node/control_socket.h"
 #include "node/member_commands.h"
+#include "node/service.h"
 #include "node/stdin_commands.h"
 #include "node/zone_loader.h"
 #include "node/update_options.h"
 #include "node/zone_seed.h"
+#include "raft/peer_security.h"
 #include "server/http_api.h"
 #include "server/http_policy.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/query_stats.h"
+#include "server/recent_changes.h"
 #include "server/tcp_server.h"
 #include "server/udp_server.h"
 #include "server/update.h"
@@ -53,9 +59,13 @@ constexpr int kExitFailure = 1;
 
 /// Logs go to stderr, one line per event; stdout carries only the replies
 /// to stdin commands.
-void setup_logging(const std::string& level, const std::string& node_id) {
+void setup_logging(const std::string& level, const std::string& node_id, const std::string& format) {
   auto logger = std::make_shared<spdlog::logger>("dns-node", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l node " + node_id + ": %v");
+  // Under systemd the journal stamps and ranks each line itself.
+  if (format == "journal" || (format == "auto" && node::stderr_is_journal())) {
+    logger->set_formatter(node::journal_formatter(node_id));
+  }
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
@@ -78,6 +88,32 @@ std::optional<node::ZoneLoad> read_zone_files(const std::vector<std::string>& pa
   return load;
 }
 
+/// A ChangeSubmitter over a plain submit function: lets the stdin commands
+/// and the zone seed go through RecentChanges::wrap (the status page).
+class FunctionSubmitter final : public node::ChangeSubmitter {
+ public:
+  explicit FunctionSubmitter(server::SubmitFn fn) : fn_(std::move(fn)) {}
+  void submit(store::Change change, std::function<void(node::SubmitResult)> done) override {
+    fn_(std::move(change), std::move(done));
+  }
+
+ private:
+  server::SubmitFn fn_;
+};
+
+/// Each TSIG key's HTTP role, by lower-case key name.
+std::map<std::string, server::HttpRole> http_roles(const node::Config& cfg) {
+  std::map<std::string, server::HttpRole> out;
+  for (const node::TsigKey& k : cfg.tsig_keys) {
+    std::string name = k.name;
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out[name] = k.role == "admin" ? server::HttpRole::Admin
+                : k.role == "update" ? server::HttpRole::Update
+                                     : server::HttpRole::None;
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,7 +124,7 @@ int main(int argc, char** argv) {
     return cli.exit_code;
   }
   const node::Options& opts = *cli.options;
-  setup_logging(opts.log_level, opts.node_id);
+  setup_logging(opts.log_level, opts.node_id, opts.log_format);
 
   // SIGINT/SIGTERM are taken by sigwait() below, so block them before any
   // thread starts (threads inherit the mask). Writes to a closed socket or
@@ -114,33 +150,67 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   const node::NodeConfig& me = **self;
-  // Peers authenticate with the cluster secret (DESIGN.md); running without
-  // it must be a deliberate choice.
+  // Peers authenticate with certificates (cluster.tls) or the cluster secret
+  // (docs/config.md); running without either must be a deliberate choice.
   // A node alone has no peers: nothing to authenticate, and it commits at once.
   const bool alone = config->nodes.size() == 1 && !opts.join;
-  if (!alone && config->cluster.secret.empty() && !opts.insecure_peers) {
+  const bool peer_credentials = config->cluster.tls || !config->cluster.secret.empty();
+  std::shared_ptr<raft::PeerSecurity> peer_security;
+  if (config->cluster.tls) {
+    const node::ClusterTlsConfig files = config->cluster.tls->for_node(opts.node_id);
+    auto loaded = raft::PeerSecurity::with_certificates({files.ca, files.cert, files.key},
+                                                        raft::peer_credential_name(opts.node_id));
+    if (!loaded) {
+      spdlog::critical("{}: {}", opts.config_path, loaded.error().message);
+      return kExitFailure;
+    }
+    peer_security = *loaded;
+  }
+  if (!alone && !peer_credentials && !opts.insecure_peers) {
     spdlog::critical(
         "{}: a cluster of {} nodes needs a shared secret to authenticate peer traffic: add "
         "\"cluster\": {{\"secret\": \"...\"}} with the same value on every node (make one with "
-        "`openssl rand -base64 32`), or start with --insecure-peers on a trusted network",
+        "`openssl rand -base64 32`), or certificates in \"cluster\": {{\"tls\": ...}} (docs/config.md), or start "
+        "with --insecure-peers on a trusted network",
         opts.config_path, config->nodes.size());
     return kExitFailure;
   }
-  if (config->cluster.secret.empty() && !alone) {
+  if (!peer_credentials && !alone) {
     spdlog::warn("--insecure-peers: peer traffic is not authenticated; use only on a trusted network");
+  }
+  // Alone without credentials, the node opens no peer port: nothing could
+  // tell a peer from an attacker.
+  const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
+  if (!listen_for_peers) {
+    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
+                 "every node) before growing the cluster");
   }
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
   auto zones = read_zone_files(opts.zone_files);
   if (!zones) return kExitFailure;
+  // HTTPS on http_loc: the certificate and key are read before anything is bound.
+  std::shared_ptr<server::HttpTls> http_tls;
+  if (me.http && !config->http.tls_cert.empty()) {
+    auto tls = server::load_http_tls(config->http.tls_cert, config->http.tls_key);
+    if (!tls) {
+      spdlog::critical("{}: {}", opts.config_path, tls.error().message);
+      return kExitFailure;
+    }
+    http_tls = std::move(tls.value());
+  }
 
   store::Store store;
   server::QueryStats stats;
+  // Signed queries (RFC 8945) may use any configured TSIG key.
+  const std::vector<dns::tsig::Key> query_keys = node::make_query_keys(*config);
+  server::RecentChanges recent_changes;  // the status page's view of this node's changes; outlives every submitter
   server::UdpServer udp(store, stats,
-                        server::UdpOptions{listen_address(me.query), udp_thread_count(*config), opts.query_log, config->rrl});
+                        server::UdpOptions{listen_address(me.query), udp_thread_count(*config), opts.query_log, config->rrl,
+                                           config->max_udp_payload, query_keys});
   server::TcpServer tcp(store, stats,
                         server::TcpOptions{listen_address(me.query), config->tcp.idle_timeout_ms,
                                            config->tcp.max_connections, config->tcp.max_buffered_output,
-                                           opts.query_log, config->tcp.message_timeout_ms});
+                                           opts.query_log, config->tcp.message_timeout_ms, query_keys});
   // Bind before loading: a busy port is reported at once, and queries that
   // arrive while the zones load wait in the socket buffers.
   if (auto bound = udp.bind(); !bound) {
@@ -160,6 +230,8 @@ int main(int argc, char** argv) {
   if (opts.join) co.join = *opts.join;
   co.secret = config->cluster.secret;
   co.insecure_peers = opts.insecure_peers || alone;
+  co.peer_security = peer_security;
+  co.listen_for_peers = listen_for_peers;
   if (opts.unreliable) co.unreliable = *opts.unreliable;
   co.data_dir = opts.data_dir;
   co.tick_ms = config->cluster.heartbeat_ms;
@@ -188,16 +260,18 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
   // The HTTP API takes the same keys, read before the handler owns them.
-  std::vector<server::HttpCredential> http_keys = server::http_credentials(update_options->keys);
+  std::vector<server::HttpCredential> http_keys = server::http_credentials(update_options->keys, http_roles(*config));
   server::Metrics metrics;  // for /metrics; UPDATE outcomes are counted once committed
   server::UpdateHandler update_handler(
       store,
-      [&submitter, &metrics](store::Change c, auto done) {
-        submitter.submit(std::move(c), [&metrics, done = std::move(done)](node::SubmitResult r) {
-          metrics.count_update("rfc2136", r ? server::rcode_name(r->rcode) : "unavailable");
-          done(std::move(r));
-        });
-      },
+      recent_changes.wrap(
+          [&submitter, &metrics](store::Change c, auto done) {
+            submitter.submit(std::move(c), [&metrics, done = std::move(done)](node::SubmitResult r) {
+              metrics.count_update("rfc2136", r ? server::rcode_name(r->rcode) : "unavailable");
+              done(std::move(r));
+            });
+          },
+          server::ChangeSource::Update),
       std::move(update_options.value()));
   udp.set_update_handler(&update_handler);
   tcp.set_update_handler(&update_handler);
@@ -218,10 +292,28 @@ int main(int argc, char** argv) {
                                 [&](server::MemberChange change, std::function<void(node::SubmitResult)> done) {
                                   node::submit_member_change(**cluster, change, std::move(done));
                                 }};
+  http_deps.recent = &recent_changes;
+  for (const auto& [id, n] : config->nodes) {
+    if (n.http) http_deps.node_urls[id] = (http_tls ? "https://" : "http://") + n.http->to_string() + "/";
+  }
+  for (const std::string& net : config->http.open_reads_from) {
+    http_deps.open_reads_from.push_back(server::Network::parse(net).value());  // checked by the config reader
+  }
+  if (me.http) {
+    for (size_t i = 0; i < config->tsig_keys.size(); ++i) {
+      if (config->tsig_keys[i].role.empty()) {
+        spdlog::warn("{}: tsig_keys[{}] ({}) has no \"role\": the HTTP API lets it read but change nothing; give it "
+                     "\"role\": \"update\" (or \"admin\") to use it for DynDNS or REST",
+                     opts.config_path, i, config->tsig_keys[i].name);
+      }
+    }
+  }
   server::HttpApi http_api(std::move(http_deps));
   std::optional<server::HttpServer> http;
   if (me.http) {
-    http.emplace(http_api, server::HttpServerOptions{listen_address(*me.http)});
+    server::HttpServerOptions http_options{listen_address(*me.http)};
+    http_options.tls = http_tls;
+    http.emplace(http_api, std::move(http_options));
     if (auto bound = http->bind(); !bound) {
       spdlog::critical("{}", bound.error().message);
       return kExitFailure;
@@ -229,22 +321,63 @@ int main(int argc, char** argv) {
     http->start();
   }
 
+  // The zone seed and stdin commands, recorded for the status page.
+  FunctionSubmitter seed_submitter(recent_changes.wrap(
+      [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+      server::ChangeSource::ZoneFile));
+  FunctionSubmitter stdin_submitter(recent_changes.wrap(
+      [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+      server::ChangeSource::Stdin));
+  // Command handlers for stdin and for each control connection: each one a
+  // client session of its own.
+  auto make_commands = [&] {
+    auto c = std::make_unique<node::StdinCommands>(stdin_submitter, store, me.numeric_id,
+                                                   [&] { return (*cluster)->status(); });
+    c->set_membership(
+        [&](node::MemberOp op) {
+          std::promise<node::SubmitResult> promise;
+          auto future = promise.get_future();
+          (*cluster)->change_members(std::move(op), [&promise](node::SubmitResult r) { promise.set_value(std::move(r)); });
+          return future.get();
+        },
+        [&] { return (*cluster)->members(); });
+    c->set_read_barrier([&] {
+      std::promise<util::Result<void>> promise;
+      auto future = promise.get_future();
+      (*cluster)->read_barrier([&promise](util::Result<void> r) { promise.set_value(std::move(r)); });
+      return future.get();
+    });
+    return c;
+  };
+  // dns-nodectl's socket (docs/dns-nodectl.md), bound with the ports.
+  std::optional<node::ControlSocket> control;
+  if (opts.control_socket != "none") {
+    control.emplace(node::ControlSocketOptions{opts.control_socket}, make_commands);
+    if (auto bound = control->bind(); !bound) {
+      spdlog::critical("{}", bound.error().message);
+      return kExitFailure;
+    }
+  }
+
   std::atomic<bool> stopping{false};
   const std::string seed_state = opts.data_dir + "/zone-seed.state";
   std::thread seed_thread;
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
-    node::seed_from_zone_files(submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
+    node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
   } else {
     // In a cluster the zone files' changes wait for a quorum; meanwhile the
     // node serves what it already has.
     // The seed takes the parsed records and frees them once proposed.
     seed_thread = std::thread(
-        [&, load = std::move(*zones)]() mutable { node::seed_from_zone_files(submitter, store, seed_state, std::move(load), stopping); });
+        [&, load = std::move(*zones)]() mutable { node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(load), stopping); });
   }
 
   udp.start();
   tcp.start();
+  if (control) control->start();
+  // Type=notify: ready once queries are answered and dns-nodectl can connect.
+  node::notify_service_manager("READY=1\nSTATUS=serving " + me.query.to_string());
   spdlog::info("dns-node {} serving {} on udp and tcp ({} udp threads); {} records in {} zones", DNSNODE_VERSION,
                me.query.to_string(), udp_thread_count(*config), store.snapshot()->record_count(),
                store.snapshot()->zone_names().size());
@@ -255,27 +388,20 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create a pipe: {}", std::strerror(errno));
     return kExitFailure;
   }
-  node::StdinCommands commands(submitter, store, me.numeric_id,
-                               [&] { return (*cluster)->status(); });
-  commands.set_membership(
-      [&](node::MemberOp op) {
-        std::promise<node::SubmitResult> promise;
-        auto future = promise.get_future();
-        (*cluster)->change_members(std::move(op), [&promise](node::SubmitResult r) { promise.set_value(std::move(r)); });
-        return future.get();
-      },
-      [&] { return (*cluster)->members(); });
+  std::unique_ptr<node::StdinCommands> commands = make_commands();
   std::thread stdin_thread([&] {
-    commands.run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
+    commands->run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
     spdlog::debug("end of standard input; still serving");
   });
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  node::notify_service_manager("STOPPING=1");
   (void)!write(stop_pipe[1], "x", 1);
   stopping = true;
   stdin_thread.join();
+  if (control) control->stop();
   (*cluster)->stop();
   if (http) http->stop();  // after the cluster: changes in flight get their answer first
   if (seed_thread.joinable()) seed_thread.join();

@@ -1,16 +1,21 @@
-// HTTP API handlers: DynDNS2 /nic/update, the REST records API, /health and
-// /metrics. Every change goes through the submit function (Raft), as stdin's do.
+// HTTP API handlers: DynDNS2 /nic/update, the REST records API, /health,
+// /metrics and the status page. Every change goes through the submit
+// function (Raft), as stdin's do. Who may do what: docs/http-api.md.
 #include "server/http_api.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "dns/rr.h"
+#include "server/status_page.h"
 #include "zone/zone_file.h"
 #include "zone/zone_set.h"
 
@@ -91,6 +96,33 @@ const zone::RRset* find_rrset(const zone::ZoneSet& zones, const dns::Name& name,
   if (!z) return nullptr;
   const zone::Node* n = z->find(name);
   return n ? n->find(type) : nullptr;
+}
+
+/// Whether the address `ip` (text, as HttpRequest::client_ip) lies in one of `nets`.
+bool in_networks(const std::vector<Network>& nets, const std::string& ip) {
+  sockaddr_storage ss{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+  } else if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+  } else {
+    return false;
+  }
+  for (const Network& n : nets) {
+    if (n.contains(reinterpret_cast<const sockaddr*>(&ss))) return true;
+  }
+  return false;
+}
+
+const char* role_name(HttpRole role) {
+  switch (role) {
+    case HttpRole::Update: return "update";
+    case HttpRole::Admin: return "admin";
+    case HttpRole::None: break;
+  }
+  return "none";
 }
 
 /// The served zone whose apex is exactly `apex`, or null.
@@ -361,7 +393,17 @@ util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::N
 // --- the API ---
 
 HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns)
-    : deps_(std::move(deps)), dyndns_(dyndns), sessions_(*deps_.store) {}
+    : deps_(std::move(deps)), dyndns_(dyndns), sessions_(*deps_.store) {
+  // As nic_update answers: the RRset deletes may find nothing (a new host); only the adds count.
+  auto dyndns_judge = [](const store::ApplyResult& r) {
+    for (size_t k = 1; k < r.op_errors.size(); k += 2) {
+      if (!r.op_errors[k].empty()) return r.op_errors[k];
+    }
+    return std::string();
+  };
+  submit_dyndns_ = deps_.recent ? deps_.recent->wrap(deps_.submit, ChangeSource::DynDns, dyndns_judge) : deps_.submit;
+  submit_rest_ = deps_.recent ? deps_.recent->wrap(deps_.submit, ChangeSource::Rest) : deps_.submit;
+}
 
 void HttpApi::count_update(const std::string& source, const std::string& result) {
   if (deps_.metrics) deps_.metrics->count_update(source, result);
@@ -369,6 +411,7 @@ void HttpApi::count_update(const std::string& source, const std::string& result)
 
 void HttpApi::poll_status() {
   if (deps_.status && deps_.metrics) deps_.metrics->observe_status(deps_.status());
+  if (deps_.recent && deps_.store) deps_.recent->observe_zones(*deps_.store);
 }
 
 std::string HttpApi::render_metrics() {
@@ -402,13 +445,24 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
   }
   if (path == "/health") {
     if (req.method != "GET" && req.method != "HEAD") return counted(json_error(405, "use GET"));
+    // The term and commit index are what a forged peer frame needs: not for everyone.
+    if (auto refused = refuse_read(req, identify(req), "/health", false)) return counted(std::move(*refused));
     return counted(health());
   }
   if (path == "/metrics") {
     if (req.method != "GET" && req.method != "HEAD") return counted(text_response(405, "use GET\n"));
+    if (auto refused = refuse_read(req, identify(req), "/metrics", false)) return counted(std::move(*refused));
     HttpResponse r = text_response(200, render_metrics());
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return counted(r);
+  }
+  if (path == "/" || path == "/api/v1/status") {
+    if (req.method != "GET" && req.method != "HEAD") {
+      HttpResponse r = json_error(405, "use GET");
+      r.headers.emplace_back("Allow", "GET, HEAD");
+      return counted(r);
+    }
+    return counted(status_page(req, path != "/"));
   }
   constexpr std::string_view kMembers = "/api/v1/members";
   if (path == kMembers) return members(req, "", std::move(counted));
@@ -423,7 +477,8 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
     if (zone.find('/') == std::string_view::npos) return records(req, zone, *params, std::move(counted));
   }
   return counted(json_error(404, "no such endpoint " + std::string(path) +
-                                     " (endpoints: /nic/update, /api/v1/zones/{zone}/records, /api/v1/members, /health, /metrics)"));
+                                     " (endpoints: /, /nic/update, /api/v1/zones/{zone}/records, /api/v1/members, /api/v1/status, "
+                                     "/health, /metrics)"));
 }
 
 // --- DynDNS2 (the dyndns.org "Remote Access Update API", as ddclient and inadyn speak it) ---
@@ -450,16 +505,21 @@ bool HttpApi::rate_limited(const dns::Name& host) {
 
 void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std::string>& params,
                          std::function<void(HttpResponse)> reply) {
-  auto creds = parse_basic_auth(req.authorization);
-  if (!creds) {
+  const Caller caller = identify(req);
+  if (!caller.sent_credentials) {
     count_update("dyndns", "badauth");
     return reply(unauthorized("badauth\n", false));
   }
-  const HttpCredential* cred = authenticate(deps_.credentials, creds->first, creds->second);
+  const HttpCredential* cred = caller.key;
   if (!cred) {
-    spdlog::info("http {}: /nic/update: bad credentials for user '{}'", req.client_ip, creds->first);
+    spdlog::info("http {}: /nic/update: bad credentials", req.client_ip);
     count_update("dyndns", "badauth");
     return reply(text_response(200, "badauth\n"));
+  }
+  if (cred->role == HttpRole::None) {
+    spdlog::warn("http {}: /nic/update: key {} has no role and may change nothing over HTTP; give it "
+                 "\"role\": \"update\" in tsig_keys",
+                 req.client_ip, cred->user);
   }
 
   // The addresses: myip (a comma-separated list of at most one IPv4 and one
@@ -542,9 +602,11 @@ void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std
       continue;
     }
     const zone::Zone* zone = snapshot->find_zone(*name);
-    bool allowed = zone != nullptr;
+    bool allowed = zone != nullptr && cred->role != HttpRole::None;
     for (const auto& a : addrs) {
-      if (allowed && cred->may_update) allowed = cred->may_update(zone->apex(), *name, a.first);
+      if (allowed && cred->role == HttpRole::Update && cred->may_update) {
+        allowed = cred->may_update(zone->apex(), *name, a.first);
+      }
     }
     if (!allowed) {
       // Not served here, or not this key's to change: either way the host
@@ -600,7 +662,7 @@ void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std
     size_t i = index;
     std::string host = change.ops.front().rr.owner.to_text();
     std::string client = req.client_ip;
-    sessions_.submit(deps_.submit, std::move(change), [this, finish_one, i, host, client, ip_list](HttpSubmitResult result) {
+    sessions_.submit(submit_dyndns_, std::move(change), [this, finish_one, i, host, client, ip_list](HttpSubmitResult result) {
       if (!result) {
         spdlog::warn("http {}: /nic/update {}: {}: {}", client, host, util::kind_name(result.error().kind),
                      result.error().message);
@@ -639,13 +701,8 @@ void HttpApi::records(const HttpRequest& req, std::string_view zone_text,
   }
 
   if (req.method == "GET" || req.method == "HEAD") {
-    // Reads are open from loopback; from elsewhere they need a key too.
-    if (!is_loopback_address(req.client_ip)) {
-      auto creds = parse_basic_auth(req.authorization);
-      if (!creds || !authenticate(deps_.credentials, creds->first, creds->second)) {
-        return reply(unauthorized("reading records from " + req.client_ip + " needs a key (basic auth)", true));
-      }
-    }
+    // Reads are open from http.open_reads_from; from elsewhere they need a key (any role).
+    if (auto refused = refuse_read(req, identify(req), "reading records", true)) return reply(std::move(*refused));
     return list_records(*zone, params, std::move(reply));
   }
   if (req.method == "POST" || req.method == "DELETE") return change_record(req, *zone, params, std::move(reply));
@@ -708,15 +765,20 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
                             std::function<void(HttpResponse)> reply) {
   const bool adding = req.method == "POST";
   const char* source = "rest";
-  auto creds = parse_basic_auth(req.authorization);
-  if (!creds) {
+  const Caller caller = identify(req);
+  if (!caller.sent_credentials) {
     count_update(source, "unauthorized");
     return reply(unauthorized("changing records needs a key: basic auth with the key name and its secret", true));
   }
-  const HttpCredential* cred = authenticate(deps_.credentials, creds->first, creds->second);
+  const HttpCredential* cred = caller.key;
   if (!cred) {
     count_update(source, "unauthorized");
-    return reply(unauthorized("bad credentials for key '" + creds->first + "'", true));
+    return reply(unauthorized("bad credentials", true));
+  }
+  if (cred->role == HttpRole::None) {
+    count_update(source, "forbidden");
+    return reply(json_error(403, "key " + cred->user + " has no role and may change nothing over HTTP (give it "
+                                     "\"role\": \"update\" or \"admin\" in tsig_keys)"));
   }
 
   nlohmann::json body;
@@ -741,7 +803,7 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
     count_update(source, "bad_request");
     return reply(json_error(400, op.error().message));
   }
-  if (cred->may_update && !cred->may_update(zone, op->rr.owner, op->rr.type)) {
+  if (cred->role == HttpRole::Update && cred->may_update && !cred->may_update(zone, op->rr.owner, op->rr.type)) {
     count_update(source, "forbidden");
     return reply(json_error(403, "key " + cred->user + " may not change " + dns::type_to_text(op->rr.type) +
                                      " records at " + op->rr.owner.to_text()));
@@ -754,7 +816,7 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
   if (op->kind == store::OpKind::RemoveRRset) described.erase("data");
   if (op->kind != store::OpKind::Add) described.erase("ttl");
   std::string client = req.client_ip;
-  sessions_.submit(deps_.submit, std::move(change), [this, reply, described, adding, client, source](HttpSubmitResult result) {
+  sessions_.submit(submit_rest_, std::move(change), [this, reply, described, adding, client, source](HttpSubmitResult result) {
     std::optional<util::Error> failed = result ? result->first_failure() : result.error();
     if (failed) {
       count_update(source, http_status(failed->kind) >= 500 ? "unavailable" : "rejected");
@@ -781,19 +843,23 @@ void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::f
     r.headers.emplace_back("Allow", member_id.empty() ? "GET, POST" : "DELETE");
     return reply(r);
   }
-  auto creds = parse_basic_auth(req.authorization);
-  const HttpCredential* cred = creds ? authenticate(deps_.credentials, creds->first, creds->second) : nullptr;
-  if (listing) {
-    // As for records: open from loopback, a key from elsewhere.
-    if (!member_id.empty()) return reply(json_error(405, "list the members with GET /api/v1/members"));
-    if (!cred && !is_loopback_address(req.client_ip)) {
-      return reply(unauthorized("reading the members from " + req.client_ip + " needs a key (basic auth)", true));
-    }
-    return reply(json_response(200, nlohmann::json{{"members", deps_.members()}}));
+  // Every members endpoint needs an admin key, from any address: the list
+  // holds the peer addresses, and a member added at an address of one's own
+  // receives every snapshot (TSIG secrets included).
+  const Caller caller = identify(req);
+  if (!caller.sent_credentials) {
+    return reply(unauthorized("the members endpoints need an admin key: basic auth with the key name and its secret",
+                              true));
   }
-  if (!cred) return reply(unauthorized("changing the members needs a key: basic auth with the key name and its secret", true));
-  if (!cred->admin) {
-    return reply(json_error(403, "key " + cred->user + " has an update policy; changing the members needs a key without one"));
+  const HttpCredential* cred = caller.key;
+  if (!cred) return reply(unauthorized("bad credentials", true));
+  if (cred->role != HttpRole::Admin) {
+    return reply(json_error(403, "key " + cred->user + " has role " + role_name(cred->role) +
+                                     "; the members endpoints need a key with \"role\": \"admin\""));
+  }
+  if (listing) {
+    if (!member_id.empty()) return reply(json_error(405, "list the members with GET /api/v1/members"));
+    return reply(json_response(200, nlohmann::json{{"members", deps_.members()}}));
   }
 
   MemberChange change;
@@ -854,6 +920,79 @@ void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::f
                        " added; it joins as a learner and becomes a voter once caught up (start it with --join)";
     reply(json_response(200, nlohmann::json{{"result", message}}));
   });
+}
+
+// --- who may do what ---
+
+HttpApi::Caller HttpApi::identify(const HttpRequest& req) {
+  Caller caller;
+  caller.open_network = in_networks(deps_.open_reads_from, req.client_ip);
+  auto creds = parse_basic_auth(req.authorization);
+  if (!creds) return caller;
+  caller.sent_credentials = true;
+  caller.key = authenticate(deps_.credentials, creds->first, creds->second);
+  if (caller.key && !req.tls && !is_loopback_address(req.client_ip)) warn_plain_text_auth(req, *caller.key);
+  return caller;
+}
+
+std::optional<HttpResponse> HttpApi::refuse_read(const HttpRequest& req, const Caller& caller, const std::string& what,
+                                                 bool challenge) {
+  if (caller.key) return std::nullopt;
+  if (caller.sent_credentials) return unauthorized("bad credentials", true);
+  if (caller.open_network) return std::nullopt;
+  const std::string why = what + " from " + req.client_ip +
+                          " needs a key (basic auth): this address is not in http.open_reads_from";
+  if (challenge) return unauthorized(why, true);
+  return json_error(403, why);
+}
+
+void HttpApi::warn_plain_text_auth(const HttpRequest& req, const HttpCredential& key) {
+  // Once a minute at most: a client polling every second must not flood the log.
+  const auto now = std::chrono::steady_clock::now();
+  uint64_t unwarned = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (last_plain_text_warning_ && now - *last_plain_text_warning_ < std::chrono::minutes(1)) {
+      ++plain_text_auths_unwarned_;
+      return;
+    }
+    last_plain_text_warning_ = now;
+    unwarned = std::exchange(plain_text_auths_unwarned_, 0);
+  }
+  spdlog::warn("http {}: accepted basic auth for key {} over plain HTTP from a non-loopback address: its secret "
+               "crossed the network in clear; configure http.tls (HTTPS) ({} more such requests since the last "
+               "warning)",
+               req.client_ip, key.user, unwarned);
+}
+
+// --- the status page ---
+
+HttpResponse HttpApi::status_page(const HttpRequest& req, bool json) {
+  // It shows the topology, as /metrics does: the same rule. A browser from
+  // elsewhere gets a challenge, so it can ask for a key.
+  if (auto refused = refuse_read(req, identify(req), "the status page", true)) return std::move(*refused);
+  if (!json) {
+    HttpResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = status_page_html();
+    r.headers.emplace_back("Content-Security-Policy", status_page_csp());
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+    return r;
+  }
+  StatusInputs in;
+  in.status = deps_.status ? deps_.status() : nlohmann::json::object();
+  if (deps_.members) in.members = deps_.members();
+  auto snapshot = deps_.store ? deps_.store->snapshot() : nullptr;
+  in.zones = snapshot.get();
+  if (deps_.recent && deps_.store) deps_.recent->observe_zones(*deps_.store);
+  in.recent = deps_.recent;
+  in.node_urls = deps_.node_urls;
+  in.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  HttpResponse r = json_response(200, status_document(in));
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return r;
 }
 
 HttpResponse HttpApi::health() {

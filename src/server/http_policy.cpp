@@ -2,6 +2,7 @@
 #include "server/http_policy.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace server {
 
@@ -25,7 +26,8 @@ bool update_key_allows(const UpdateKey& key, const dns::Name& name, uint16_t typ
   return false;
 }
 
-std::vector<HttpCredential> http_credentials(const std::vector<UpdateKey>& keys) {
+std::vector<HttpCredential> http_credentials(const std::vector<UpdateKey>& keys,
+                                             const std::map<std::string, HttpRole>& roles) {
   std::vector<HttpCredential> out;
   for (const UpdateKey& k : keys) {
     HttpCredential c;
@@ -34,7 +36,9 @@ std::vector<HttpCredential> http_credentials(const std::vector<UpdateKey>& keys)
     c.may_update = [k](const dns::Name&, const dns::Name& name, uint16_t type) {
       return update_key_allows(k, name, type);
     };
-    c.admin = !k.restricted;
+    std::string lower = c.user;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (auto it = roles.find(lower); it != roles.end()) c.role = it->second;
     out.push_back(std::move(c));
   }
   return out;

@@ -1,5 +1,6 @@
-// HTTP/1.1 transport of the HTTP API on Boost.Beast: one event-loop thread,
-// keep-alive, per-request limits and timeouts, a connection cap.
+// HTTP/1.1 transport of the HTTP API on Boost.Beast, plain or over TLS
+// (Boost.Asio's OpenSSL streams): one event-loop thread, keep-alive,
+// per-request limits and timeouts, a connection cap.
 #include "server/http_server.h"
 
 #include <atomic>
@@ -9,20 +10,47 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <type_traits>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 namespace server {
-namespace {
 
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
+
+class HttpTls {
+ public:
+  ssl::context context{ssl::context::tls_server};
+};
+
+namespace {
+
+/// The reason OpenSSL's error queue holds, emptied.
+std::string openssl_reason() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown OpenSSL error" : out;
+}
 
 /// Lets a reply that arrives from another thread (a change committing on
 /// the Raft thread) reach the event loop, or be dropped once it has stopped.
@@ -39,13 +67,48 @@ struct Gate {
 
 }  // namespace
 
-class Session;
+util::Result<std::shared_ptr<HttpTls>> load_http_tls(const std::string& cert_file, const std::string& key_file) {
+  auto tls = std::make_shared<HttpTls>();
+  SSL_CTX* ctx = tls->context.native_handle();
+  ERR_clear_error();
+  // TLS 1.2 and 1.3 only; OpenSSL's default cipher list and security level
+  // (Debian: level 2) hold for what is left.
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    return util::make_error("http.tls.cert: cannot load the certificate chain '" + cert_file + "': " +
+                            openssl_reason());
+  }
+  // Read the key first, so that an unreadable file and a key of another
+  // certificate get different messages.
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_file(key_file.c_str(), "r"), &BIO_free);
+  // No passphrase: an encrypted key fails here instead of prompting on a terminal a service does not have.
+  auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr, &EVP_PKEY_free);
+  if (!pkey) {
+    return util::make_error("http.tls.key: cannot load the private key '" + key_file + "': " + openssl_reason());
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, pkey.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    return util::make_error("http.tls.key: the private key '" + key_file + "' does not match the certificate '" +
+                            cert_file + "' of http.tls.cert");
+  }
+  return tls;
+}
+
+/// What the server holds of a connection, whatever its stream.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close() = 0;
+};
 
 struct HttpServer::Impl {
   Impl(HttpApi& a, HttpServerOptions o) : api(a), options(std::move(o)), acceptor(ioc) {}
 
   void accept();
-  void remove(const std::shared_ptr<Session>& s);
+  void remove(const std::shared_ptr<SessionBase>& s);
   void poll_loop();
 
   HttpApi& api;
@@ -53,7 +116,7 @@ struct HttpServer::Impl {
   net::io_context ioc;
   tcp::acceptor acceptor;
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
-  std::set<std::shared_ptr<Session>> sessions;  // owned here; replies hold only weak references
+  std::set<std::shared_ptr<SessionBase>> sessions;  // owned here; replies hold only weak references
   std::atomic<size_t> open{0};
   std::thread thread;
   std::thread poller;
@@ -63,11 +126,18 @@ struct HttpServer::Impl {
   uint16_t bound_port = 0;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+/// One connection: `Stream` is beast::tcp_stream (plain HTTP) or
+/// beast::ssl_stream<beast::tcp_stream> (HTTPS, handshake first).
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(HttpServer::Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  template <class... StreamArgs>
+  Session(HttpServer::Impl& server, tcp::socket socket, StreamArgs&... args)
+      : server_(server), stream_(std::move(socket), args...) {
     beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = lowest().socket().remote_endpoint(ec);
     if (!ec) {
       auto addr = ep.address();
       if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
@@ -77,32 +147,67 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  /// Starts the connection: the TLS handshake first when there is one.
+  void start() {
+    if constexpr (kTls) {
+      // The handshake shares the request's deadline: a client that connects
+      // and sends nothing holds its slot no longer than an idle one.
+      lowest().expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
+      stream_.async_handshake(ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) {
+          // Plain HTTP sent to the HTTPS port ends here too: nothing is
+          // answered in clear on a port that speaks TLS.
+          spdlog::debug("http {}: TLS handshake failed: {}", self->client_ip_, ec.message());
+          return self->close();
+        }
+        self->read();
+      });
+    } else {
+      read();
+    }
+  }
+
   void read() {
     parser_.emplace();
     parser_->header_limit(server_.options.max_header_bytes);
     parser_->body_limit(server_.options.max_body_bytes);
-    stream_.expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
+    lowest().expires_after(std::chrono::milliseconds(server_.options.request_timeout_ms));
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }
 
-  void close() {
+  void close() override {
     if (closed_) return;
     closed_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
-    server_.remove(shared_from_this());
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().socket().close(ec);
+    server_.remove(this->shared_from_this());
   }
 
  private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  /// Ends a connection after its last response: over TLS with a
+  /// close_notify first (bounded by the write timeout), so the client can
+  /// tell the end of the stream from a truncation.
+  void finish() {
+    if constexpr (kTls) {
+      lowest().expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->close(); });
+    } else {
+      close();
+    }
+  }
+
   void on_read(beast::error_code ec) {
     if (ec == http::error::header_limit) return fail(431, "request headers larger than " +
                                                               std::to_string(server_.options.max_header_bytes) + " bytes");
     if (ec == http::error::body_limit) return fail(413, "request body larger than " +
                                                             std::to_string(server_.options.max_body_bytes) + " bytes");
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset || ec == net::error::eof) {
+        ec == net::error::connection_reset || ec == net::error::eof || ec == ssl::error::stream_truncated ||
+        ec.category() == net::error::get_ssl_category()) {
       return close();
     }
     if (ec) return fail(400, "bad request: " + ec.message());
@@ -117,10 +222,11 @@ class Session : public std::enable_shared_from_this<Session> {
     r.content_type = std::string(req[http::field::content_type]);
     r.body = std::move(req.body());
     r.client_ip = client_ip_;
+    r.tls = kTls;
     // While the API works (a change waits for its commit) nothing is read;
     // the API answers within the change timeout.
-    stream_.expires_never();
-    std::weak_ptr<Session> weak = shared_from_this();
+    lowest().expires_never();
+    std::weak_ptr<Session> weak = this->shared_from_this();
     std::shared_ptr<Gate> gate = server_.gate;
     server_.api.handle(r, [weak, gate](HttpResponse resp) {
       gate->post([weak, resp = std::move(resp)]() mutable {
@@ -151,15 +257,16 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.keep_alive(keep_alive_);
     res_.prepare_payload();
     if (head_) res_.content_length(length);  // HEAD: the length GET would send, no body
-    stream_.expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
-    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec || !self->keep_alive_) return self->close();
+    lowest().expires_after(std::chrono::milliseconds(server_.options.write_timeout_ms));
+    http::async_write(stream_, res_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      if (!self->keep_alive_) return self->finish();
       self->read();
     });
   }
 
   HttpServer::Impl& server_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
@@ -169,7 +276,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
 };
 
-void HttpServer::Impl::remove(const std::shared_ptr<Session>& s) {
+void HttpServer::Impl::remove(const std::shared_ptr<SessionBase>& s) {
   if (sessions.erase(s)) open.store(sessions.size(), std::memory_order_relaxed);
 }
 
@@ -184,10 +291,17 @@ void HttpServer::Impl::accept() {
         beast::error_code ignored;
         socket.close(ignored);
       } else {
-        auto s = std::make_shared<Session>(*this, std::move(socket));
-        sessions.insert(s);
+        if (options.tls) {
+          auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket),
+                                                                                   options.tls->context);
+          sessions.insert(s);
+          s->start();
+        } else {
+          auto s = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket));
+          sessions.insert(s);
+          s->start();
+        }
         open.store(sessions.size(), std::memory_order_relaxed);
-        s->read();
       }
     } else {
       spdlog::warn("http {}: accept failed: {}", options.address.to_string(), ec.message());
@@ -238,7 +352,8 @@ void HttpServer::start() {
   impl_->accept();
   impl_->thread = std::thread([this] { impl_->ioc.run(); });
   impl_->poller = std::thread([this] { impl_->poll_loop(); });
-  spdlog::info("http API listening on {}", impl_->options.address.to_string());
+  spdlog::info("http API listening on {} ({})", impl_->options.address.to_string(),
+               impl_->options.tls ? "HTTPS only" : "plain HTTP");
 }
 
 void HttpServer::stop() {

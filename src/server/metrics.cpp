@@ -202,8 +202,12 @@ std::string Metrics::render(const QueryTotals* q, const nlohmann::json& status) 
     w.sample("dnsnode_raft_is_leader", L{}, uint64_t{role == "leader" ? 1u : 0u});
     w.family("dnsnode_raft_has_leader", "gauge", "1 when this node knows a leader.");
     w.sample("dnsnode_raft_has_leader", L{}, uint64_t{status.contains("leader") && status["leader"].is_string() ? 1u : 0u});
-    w.family("dnsnode_peer_auth_failures_total", "counter", "Peer frames dropped because their HMAC did not verify.");
+    w.family("dnsnode_peer_auth_failures_total", "counter",
+             "Peer connections refused: failed TLS handshakes, credentials naming no member, forged senders.");
     w.sample("dnsnode_peer_auth_failures_total", L{}, json_u64(status, "peer_auth_failures"));
+    w.family("dnsnode_peer_handshake_timeouts_total", "counter",
+             "Inbound peer connections closed before authenticating: too slow, too many bytes, or displaced.");
+    w.sample("dnsnode_peer_handshake_timeouts_total", L{}, json_u64(status, "peer_handshake_timeouts"));
     w.family("dnsnode_peer_decode_failures_total", "counter", "Peer frames dropped because they could not be decoded.");
     w.sample("dnsnode_peer_decode_failures_total", L{}, json_u64(status, "peer_decode_failures"));
     if (status.contains("peers") && status["peers"].is_object()) {

@@ -1,5 +1,8 @@
-// Answers one query packet from a zone snapshot: parse, check, look up, write.
+// Answers one query packet from a zone snapshot: parse, check the TSIG of a
+// signed query, look up, write, sign.
 #include "server/responder.h"
+
+#include <time.h>
 
 #include <algorithm>
 
@@ -21,11 +24,19 @@ uint16_t base_flags(uint16_t query_flags) {
 }
 
 /// The UDP payload the client can take: 512 without EDNS (RFC 1035 §4.2.1),
-/// else its advertised size, never below 512 (RFC 6891 §6.2.5).
-size_t udp_limit(const std::optional<dns::Edns>& edns) {
+/// else its advertised size, never below 512 (RFC 6891 §6.2.5), and never
+/// above our own cap: a client asking for 65535 octets must not turn a small
+/// spoofed query into a large answer to its victim (RFC 6891 §6.2.5 lets
+/// the responder choose a smaller size; BIND, Knot and NSD cap at 1232).
+size_t udp_limit(const std::optional<dns::Edns>& edns, uint16_t max_payload) {
   if (!edns) return dns::kClassicUdpSize;
-  return std::clamp<size_t>(edns->udp_size, dns::kClassicUdpSize, dns::kMaxUdpPayload);
+  return std::clamp<size_t>(edns->udp_size, dns::kClassicUdpSize,
+                            std::max<size_t>(dns::kClassicUdpSize, max_payload));
 }
+
+uint64_t system_seconds() { return static_cast<uint64_t>(::time(nullptr)); }
+
+const std::vector<dns::tsig::Key> kNoKeys;
 
 /// A response holding only the header: for packets whose question could not
 /// be read (RFC 1035 §4.1.1 FORMERR; the design's "FORMERR where a header can
@@ -40,10 +51,12 @@ size_t header_only(uint16_t id, uint16_t query_flags, uint16_t rcode, uint8_t* o
 }
 
 /// Writes one response: header, question, sections from `result` (null for an
-/// error without records), OPT. Returns 0 if a record of the answer or
-/// authority section did not fit, so the caller can retry truncated.
+/// error without records), OPT advertising `advertised`, leaving `tsig_room`
+/// octets free for the TSIG record of a signed answer. Returns 0 if a record
+/// of the answer or authority section did not fit, so the caller can retry
+/// truncated.
 size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zone::LookupResult* result,
-                      uint8_t* out, size_t limit, bool truncated) {
+                      uint8_t* out, size_t limit, bool truncated, size_t tsig_room, uint16_t advertised) {
   dns::MessageWriter w(out, limit);
   dns::Header h;
   h.id = q.header.id;
@@ -51,6 +64,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
                                   (truncated ? dns::flag::TC : 0) | (rcode & 0xF));
   w.set_header(h);
   if (q.edns) w.reserve(kOptSize);
+  if (tsig_room > 0) w.reserve(tsig_room);
   // The question is echoed as it came, case included (RFC 1035 §7.3 lets
   // resolvers match on it; RFC 4343 keeps case).
   if (!w.add_question(q.question.name, q.question.qtype, q.question.qclass)) return 0;
@@ -70,7 +84,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
     // Additional data is optional: an RRset that might not fit (sized
     // without compression, so it surely fits when written) is left out
     // whole, without TC (RFC 2181 §9).
-    const size_t room = limit - (q.edns ? kOptSize : 0);
+    const size_t room = limit - (q.edns ? kOptSize : 0) - tsig_room;
     for (const zone::RRsetRef& ref : result->additional) {
       size_t need = 0;
       for (std::string_view rd : ref.rrset->rdatas) need += ref.owner->wire_length() + 10 + rd.size();
@@ -82,15 +96,90 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
   }
   if (q.edns) {
     // RFC 6891 §6.1.3: the upper 8 bits of a 12-bit rcode go in the OPT TTL.
-    w.add_opt(dns::kAdvertisedUdpSize, static_cast<uint8_t>(rcode >> 4), 0, 0);
+    w.add_opt(advertised, static_cast<uint8_t>(rcode >> 4), 0, 0);
   }
   return w.finish();
+}
+
+/// What to answer, before it is written.
+struct Outcome {
+  uint16_t rcode = dns::rcode::NOERROR;
+  bool aa = false;
+  const zone::LookupResult* result = nullptr;  // records to write, if any
+};
+
+/// RFC 1034 §4.3.2 and the checks before it: the answer to a parsed query.
+[[gnu::always_inline]] inline Outcome decide(const zone::ZoneSet& zones, const dns::QueryView& q, bool over_tcp,
+                                             zone::LookupResult* result) {
+  const uint8_t opcode = q.header.opcode();
+  if (opcode == dns::opcode::UPDATE) {
+    // Hook for RFC 2136 UPDATE: it will be handed to the update handler,
+    // which proposes a change and answers with the committed outcome.
+    return {dns::rcode::NOTIMP};
+  }
+  if (opcode != dns::opcode::QUERY) return {dns::rcode::NOTIMP};  // NOTIFY, STATUS, IQUERY
+  if (q.edns && q.edns->version > 0) return {dns::rcode::BADVERS};  // RFC 6891 §6.1.3
+  if (q.question.qclass != dns::rrclass::IN && q.question.qclass != dns::rrclass::ANY) return {dns::rcode::REFUSED};
+  // Zone transfers are not served yet. AXFR over UDP is NOTIMP, as Knot and
+  // NSD answer; AXFR and IXFR over TCP, and IXFR over UDP, are REFUSED (as
+  // NSD refuses IXFR), which tells a secondary to stop asking.
+  if (q.question.qtype == dns::rrtype::AXFR && !over_tcp) return {dns::rcode::NOTIMP};
+  if (q.question.qtype == dns::rrtype::AXFR || q.question.qtype == dns::rrtype::IXFR) return {dns::rcode::REFUSED};
+  zone::lookup(zones, q.question.name, q.question.qtype, result);
+  if (result->status == zone::LookupStatus::NotAuthoritative) return {dns::rcode::REFUSED};
+  return {result->rcode, result->authoritative, result};
+}
+
+/// Writes the answer, truncated (question and OPT only, TC) when a record of
+/// the answer or authority section does not fit (RFC 2181 §9, RFC 1035
+/// §4.2.1), with `tsig_room` octets left free.
+[[gnu::always_inline]] inline size_t write_answer(const dns::QueryView& q, const Outcome& o, uint8_t* out, size_t limit,
+                                                  size_t tsig_room, uint16_t advertised, ResponseInfo& inf) {
+  inf.rcode = o.rcode;
+  size_t n = write_response(q, o.rcode, o.aa, o.result, out, limit, false, tsig_room, advertised);
+  if (n == 0) {
+    inf.truncated = true;
+    n = write_response(q, o.rcode, o.aa, o.result, out, limit, true, tsig_room, advertised);
+  }
+  return n;
+}
+
+/// A query whose last record is a TSIG (RFC 8945): verified before anything
+/// else (§5.2), then answered like any query but signed, or NOTAUTH with the
+/// TSIG error (§5.3.2, §5.2.3). Kept apart so the unsigned path carries none
+/// of its state.
+[[gnu::noinline]] size_t respond_signed(const zone::ZoneSet& zones, const dns::QueryView& q, const uint8_t* query,
+                                        size_t query_len, uint8_t* out, size_t limit, uint16_t advertised,
+                                        const RespondOptions& options, ResponseInfo& inf) {
+  inf.signed_query = true;
+  auto full = dns::parse_message(query, query_len);
+  if (!full) return write_answer(q, {dns::rcode::FORMERR}, out, limit, 0, advertised, inf);
+  const uint64_t now = options.now ? options.now() : system_seconds();
+  dns::tsig::Verification v =
+      dns::tsig::verify(query, query_len, full.value(), options.tsig_keys ? *options.tsig_keys : kNoKeys, now);
+  inf.tsig_error = v.error;
+  // A malformed TSIG cannot be answered with one: FORMERR, unsigned.
+  if (v.error == dns::rcode::FORMERR) return write_answer(q, {dns::rcode::FORMERR}, out, limit, 0, advertised, inf);
+  dns::tsig::ServerSigning signing(v, now);
+  zone::LookupResult result;
+  // BADKEY, BADSIG, BADTRUNC: NOTAUTH, unsigned; BADTIME: NOTAUTH, signed.
+  const Outcome o = signing.failed() ? Outcome{dns::rcode::NOTAUTH} : decide(zones, q, options.over_tcp, &result);
+  size_t n = write_answer(q, o, out, limit, signing.size(), advertised, inf);
+  // A signed answer, truncated or not, carries its TSIG (RFC 8945 §5.3).
+  if (n > 0) {
+    if (size_t signed_len = signing.append(out, n, limit); signed_len > 0) return signed_len;
+  }
+  // Not even the question and the TSIG fit (a long key name in 512
+  // octets): the truncated answer goes unsigned, and TC sends the client
+  // to TCP, where it fits.
+  inf.truncated = true;
+  return write_response(q, o.rcode, o.aa, o.result, out, limit, true, 0, advertised);
 }
 
 }  // namespace
 
 size_t respond(const zone::ZoneSet& zones, const uint8_t* query, size_t query_len, uint8_t* out, size_t out_cap,
-               bool over_tcp, ResponseInfo* info) {
+               const RespondOptions& options, ResponseInfo* info) {
   ResponseInfo scratch;
   ResponseInfo& inf = info ? *info : scratch;
   inf = ResponseInfo{};
@@ -111,44 +200,15 @@ size_t respond(const zone::ZoneSet& zones, const uint8_t* query, size_t query_le
   const dns::QueryView& q = parsed.value();
   inf.qtype = q.question.qtype;
   const size_t cap = std::min<size_t>(out_cap, dns::kMaxUdpPayload);
-  const size_t limit = over_tcp ? cap : std::min(cap, udp_limit(q.edns));
-
-  auto reply = [&](uint16_t rcode, bool aa, const zone::LookupResult* result) -> size_t {
-    inf.rcode = rcode;
-    size_t n = write_response(q, rcode, aa, result, out, limit, false);
-    if (n == 0) {
-      // RFC 2181 §9 / RFC 1035 §4.2.1: the answer or authority did not fit;
-      // send the question alone with TC so the client retries over TCP.
-      inf.truncated = true;
-      n = write_response(q, rcode, aa, result, out, limit, true);
-    }
-    return n;
-  };
-
-  const uint8_t opcode = q.header.opcode();
-  if (opcode == dns::opcode::UPDATE) {
-    // Hook for RFC 2136 UPDATE: it will be handed to the update handler,
-    // which proposes a change and answers with the committed outcome.
-    return reply(dns::rcode::NOTIMP, false, nullptr);
-  }
-  if (opcode != dns::opcode::QUERY) return reply(dns::rcode::NOTIMP, false, nullptr);  // NOTIFY, STATUS, IQUERY
-  if (q.edns && q.edns->version > 0) return reply(dns::rcode::BADVERS, false, nullptr);  // RFC 6891 §6.1.3
-  if (q.question.qclass != dns::rrclass::IN && q.question.qclass != dns::rrclass::ANY) {
-    return reply(dns::rcode::REFUSED, false, nullptr);
-  }
-  // Zone transfers are not served yet. AXFR over UDP is NOTIMP, as Knot and
-  // NSD answer; AXFR and IXFR over TCP, and IXFR over UDP, are REFUSED (as
-  // NSD refuses IXFR), which tells a secondary to stop asking.
-  if (q.question.qtype == dns::rrtype::AXFR && !over_tcp) return reply(dns::rcode::NOTIMP, false, nullptr);
-  if (q.question.qtype == dns::rrtype::AXFR || q.question.qtype == dns::rrtype::IXFR) {
-    return reply(dns::rcode::REFUSED, false, nullptr);
-  }
-  // A TSIG-signed query is answered unsigned for now: no keys are configured.
+  const size_t limit = options.over_tcp ? cap : std::min(cap, udp_limit(q.edns, options.max_udp_payload));
+  const uint16_t advertised = std::max<uint16_t>(dns::kClassicUdpSize, options.max_udp_payload);
+  // The signature is looked at only when parse_query saw a TSIG as the last
+  // record: one flag test on the unsigned path.
+  if (q.has_tsig) return respond_signed(zones, q, query, query_len, out, limit, advertised, options, inf);
 
   zone::LookupResult result;
-  zone::lookup(zones, q.question.name, q.question.qtype, &result);
-  if (result.status == zone::LookupStatus::NotAuthoritative) return reply(dns::rcode::REFUSED, false, nullptr);
-  return reply(result.rcode, result.authoritative, &result);
+  const Outcome o = decide(zones, q, options.over_tcp, &result);
+  return write_answer(q, o, out, limit, 0, advertised, inf);
 }
 
 }  // namespace server

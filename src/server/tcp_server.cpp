@@ -104,7 +104,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       ResponseInfo info;
       const auto start = std::chrono::steady_clock::now();
-      size_t len = respond(zones, msg->data(), msg->size(), out + 2, kMaxMessage, true, &info);
+      RespondOptions respond_options;
+      respond_options.over_tcp = true;
+      respond_options.tsig_keys = &server_.options.tsig_keys;
+      size_t len = respond(zones, msg->data(), msg->size(), out + 2, kMaxMessage, respond_options, &info);
       server_.counters->count(info, len, true);
       server_.counters->observe_latency(
           static_cast<uint64_t>((std::chrono::steady_clock::now() - start) / std::chrono::nanoseconds(1)));

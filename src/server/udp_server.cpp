@@ -115,6 +115,9 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
     in_msgs[i].msg_hdr.msg_name = &peers[i];
   }
   SnapshotCache cache(store_);
+  RespondOptions respond_options;
+  respond_options.max_udp_payload = options_.max_udp_payload;
+  respond_options.tsig_keys = &options_.tsig_keys;
 
   while (!stopping_.load(std::memory_order_relaxed)) {
     for (unsigned i = 0; i < kBatch; ++i) {
@@ -144,7 +147,7 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
       }
       // A datagram cut short by the buffer cannot be a sane query; drop it.
       if (!(in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
-        len = respond(zones, query, query_len, out.get() + i * kMaxDatagram, kMaxDatagram, false, &info);
+        len = respond(zones, query, query_len, out.get() + i * kMaxDatagram, kMaxDatagram, respond_options, &info);
       }
       counters.count(info, len, false);
       if (options_.query_log) {
@@ -152,9 +155,13 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
       }
       // RRL: a limited response is dropped or, every slip-th time, sent
       // truncated so a real client behind the flooded network retries over TCP.
-      if (len > 0 && rrl_) {
+      // A query whose TSIG verified cannot have a spoofed source: it is not
+      // limited (as Knot does not limit authorized requests).
+      if (len > 0 && rrl_ && !(info.signed_query && info.tsig_error == 0)) {
         uint8_t* response = out.get() + i * kMaxDatagram;
-        switch (rrl_->check(reinterpret_cast<const sockaddr*>(&peers[i]), classify_response(response, len))) {
+        // The batch's clock is close enough for buckets refilled per second.
+        const RrlKind kind = classify_response(response, len);
+        switch (rrl_->check(reinterpret_cast<const sockaddr*>(&peers[i]), kind, batch_start)) {
           case RrlAction::Send: break;
           case RrlAction::Drop: len = 0; break;
           case RrlAction::Slip: len = truncate_response(response, len); break;

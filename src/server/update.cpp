@@ -157,66 +157,7 @@ std::string rcode_name(uint16_t rcode) {
   return rcode < std::size(kNames) ? kNames[rcode] : "rcode " + std::to_string(rcode);
 }
 
-void put48(std::string& s, uint64_t v) {
-  for (int shift = 40; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xFF));
-}
-
 }  // namespace
-
-util::Result<Network> Network::parse(std::string_view text) {
-  Network n;
-  std::string t(text);
-  std::string addr = t;
-  int prefix = -1;
-  if (size_t slash = t.find('/'); slash != std::string::npos) {
-    addr = t.substr(0, slash);
-    std::string p = t.substr(slash + 1);
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
-    if (p.empty() || ec != std::errc() || end != p.data() + p.size()) {
-      return util::make_error("'" + t + "': bad prefix length '" + p + "'");
-    }
-  }
-  if (inet_pton(AF_INET, addr.c_str(), n.addr) == 1) {
-    n.ipv6 = false;
-    if (prefix < 0) prefix = 32;
-    if (prefix > 32) return util::make_error("'" + t + "': an IPv4 prefix length is 0-32");
-  } else if (inet_pton(AF_INET6, addr.c_str(), n.addr) == 1) {
-    n.ipv6 = true;
-    if (prefix < 0) prefix = 128;
-    if (prefix > 128) return util::make_error("'" + t + "': an IPv6 prefix length is 0-128");
-  } else {
-    return util::make_error("'" + t + "' is not an IP address or prefix (write \"127.0.0.0/8\" or \"::1/128\")");
-  }
-  n.prefix = static_cast<uint8_t>(prefix);
-  return n;
-}
-
-bool Network::contains(const sockaddr* address) const {
-  if (!address) return false;
-  const uint8_t* a = nullptr;
-  bool v6 = false;
-  if (address->sa_family == AF_INET) {
-    a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(address)->sin_addr);
-  } else if (address->sa_family == AF_INET6) {
-    a = reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr);
-    v6 = true;
-    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    if (std::memcmp(a, kMapped, 12) == 0) {  // ::ffff:a.b.c.d is an IPv4 peer
-      a += 12;
-      v6 = false;
-    }
-  } else {
-    return false;
-  }
-  if (v6 != ipv6) return false;
-  size_t full = prefix / 8;
-  if (std::memcmp(a, addr, full) != 0) return false;
-  if (unsigned rest = prefix % 8; rest != 0) {
-    uint8_t mask = static_cast<uint8_t>(0xFF << (8 - rest));
-    if ((a[full] & mask) != (addr[full] & mask)) return false;
-  }
-  return true;
-}
 
 /// Shared with the callbacks of changes in flight, so they stay valid
 /// whatever happens to the handler.
@@ -317,20 +258,12 @@ void UpdateHandler::handle(const uint8_t* packet, size_t len, const sockaddr* pe
       spdlog::info("update from {}: FORMERR: {}", who, v.reason);
       return reply(build_response(id, flags, zone, dns::rcode::FORMERR));
     }
-    if (v.error == dns::rcode::BADTIME) {
-      // §5.2.3: signed, with the request's time and ours in Other Data.
-      spdlog::info("update from {}: NOTAUTH (BADTIME): {}", who, v.reason);
-      std::string msg = build_response(id, flags, zone, dns::rcode::NOTAUTH);
-      std::string other;
-      put48(other, now);
-      dns::tsig::sign(msg, *v.key, v.rdata.time_signed, v.rdata.mac, dns::rcode::BADTIME, other, v.rdata.fudge);
-      return reply(std::move(msg));
-    }
     if (v.error != 0) {
-      // §5.3.2: BADKEY and BADSIG answers are not signed.
+      // NOTAUTH, with the unsigned BADKEY/BADSIG (§5.3.2) or the signed
+      // BADTIME carrying our clock (§5.2.3).
       spdlog::info("update from {}: NOTAUTH: {}", who, v.reason);
       std::string msg = build_response(id, flags, zone, dns::rcode::NOTAUTH);
-      dns::tsig::append_unsigned(msg, v.key_name, v.rdata.algorithm, now, v.error, v.rdata.fudge);
+      dns::tsig::ServerSigning(v, now, s.options.fudge).append(msg);
       return reply(std::move(msg));
     }
     key = &s.options.keys[static_cast<size_t>(v.key - s.keys.data())];

@@ -245,9 +245,8 @@ int main(int argc, char** argv) {
   write_all(root / "fuzz_change_decode", change_seeds);
 
   std::vector<std::string> frames;
-  const raft::codec::FrameKey insecure;
   for (const auto& m : messages(ch)) {
-    frames.push_back(raft::codec::encode_frame(m, insecure));
+    frames.push_back(raft::codec::encode_frame(m));
     frames.push_back(raft::codec::encode(m));
   }
   write_all(root / "fuzz_raft_frame", frames);

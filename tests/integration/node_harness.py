@@ -47,6 +47,12 @@ def free_port(host="127.0.0.1"):
     raise RuntimeError("no free port")
 
 
+# RRL is on by default (docs/config.md): the tests' own client addresses are
+# exempt, as an operator exempts a monitoring host, so that tests sending
+# bursts of queries are not rate limited. A test of RRL itself sets "rrl".
+TEST_CLIENTS_RRL = {"exempt_clients": ["127.0.0.1/32", "::1/128"]}
+
+
 def config_for(query_host="127.0.0.1", query_port=None, extra=None):
     """A one-node config dict; `extra` is merged at the top level."""
     host_text = f"[{query_host}]" if ":" in query_host else query_host
@@ -56,7 +62,8 @@ def config_for(query_host="127.0.0.1", query_port=None, extra=None):
                 "query_loc": f"{host_text}:{query_port or free_port(query_host)}",
                 "raft_loc": f"127.0.0.1:{free_port()}",
             }
-        }
+        },
+        "rrl": dict(TEST_CLIENTS_RRL),
     }
     cfg.update(extra or {})
     return cfg

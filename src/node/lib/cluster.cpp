@@ -317,6 +317,9 @@ util::Result<void> Cluster::Impl::start() {
   raft::Transport::Options to;
   to.insecure = options_.insecure_peers;
   to.unreliable = options_.unreliable;
+  to.security = options_.peer_security;
+  to.listen = options_.listen_for_peers;
+  to.node_label = [](raft::NodeId id) { return id == kJoinPeer ? std::string() : std::to_string(config_id(id)); };
   transport_ = std::make_unique<raft::Transport>(io_, raft_id(options_.self), options_.members.at(options_.self).raft_loc,
                                                  peer_map(), options_.secret, to);
   transport_->on_message([this](raft::Message m) { on_message(std::move(m)); });
@@ -975,6 +978,7 @@ nlohmann::json Cluster::Impl::status_on_io_thread() const {
   if (transport_) {
     auto ts = transport_->stats();
     j["peer_auth_failures"] = ts.auth_failures;
+    j["peer_handshake_timeouts"] = ts.handshake_timeouts;
     j["peer_decode_failures"] = ts.decode_failures;
     j["peer_frames_sent"] = ts.frames_sent;
     j["peer_frames_received"] = ts.frames_received;

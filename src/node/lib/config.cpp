@@ -9,11 +9,13 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "dns/rr.h"
+#include "dns/tsig.h"
 #include "server/update.h"
 
 namespace node {
@@ -158,6 +160,10 @@ util::Result<void> read_nodes(const Reader& r, const json& root, Config& cfg) {
   return {};
 }
 
+// A cluster secret shorter than this is refused: 32 bytes is what
+// `openssl rand -base64 32` suggests (it prints 44 characters).
+constexpr std::size_t kMinSecretBytes = 32;
+
 util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("cluster")) return {};
   const json& c = root.at("cluster");
@@ -167,7 +173,38 @@ util::Result<void> read_cluster(const Reader& r, const json& root, Config& cfg) 
     auto s = r.string_field(c, "secret", "cluster.secret");
     if (!s) return s.error();
     if (s->empty()) return r.fail("cluster.secret", "must not be empty (remove it to run without peer authentication)");
+    // The shipped dns-config.json holds a placeholder (and once held a
+    // published example): anyone can read those, so they protect nothing.
+    if (s->rfind("change-me", 0) == 0) {
+      return r.fail("cluster.secret",
+                    "is the example from the shipped dns-config.json, which anyone can read: make your own with "
+                    "`openssl rand -base64 32` and put the same value on every node");
+    }
+    if (s->size() < kMinSecretBytes) {
+      return r.fail("cluster.secret", "is " + std::to_string(s->size()) + " bytes long, shorter than the " +
+                                          std::to_string(kMinSecretBytes) +
+                                          " needed: make one with `openssl rand -base64 32` and put the same value "
+                                          "on every node");
+    }
     cfg.cluster.secret = *s;
+  }
+  if (c.contains("tls")) {
+    const json& t = c.at("tls");
+    if (!t.is_object()) {
+      return r.fail("cluster.tls", std::string("must be an object such as {\"ca\": \"ca.pem\", \"cert\": "
+                                               "\"node.pem\", \"key\": \"node.key\"}, not ") + type_name(t));
+    }
+    ClusterTlsConfig tls;
+    for (auto [key, dst] : {std::pair<const char*, std::string*>{"ca", &tls.ca}, {"cert", &tls.cert}, {"key", &tls.key}}) {
+      const std::string path = std::string("cluster.tls.") + key;
+      if (!t.contains(key)) return r.fail(path, "missing (the path of a PEM file)");
+      auto v = r.string_field(t, key, path);
+      if (!v) return v.error();
+      if (v->empty()) return r.fail(path, "must not be empty (the path of a PEM file)");
+      *dst = *v;
+    }
+    r.warn_unknown(t, {"ca", "cert", "key"}, "cluster.tls.");
+    cfg.cluster.tls = std::move(tls);
   }
   struct U32 {
     const char* key;
@@ -328,9 +365,103 @@ util::Result<void> read_tsig_keys(const Reader& r, const json& root, Config& cfg
       if (!policy) return policy.error();
       key.policy = std::move(policy.value());
     }
-    r.warn_unknown(k, {"name", "algorithm", "secret", "policy"}, base + ".");
+    if (k.contains("role")) {
+      auto role = r.string_field(k, "role", base + ".role");
+      if (!role) return role.error();
+      if (*role != "update" && *role != "admin") {
+        return r.fail(base + ".role", "unknown role '" + *role +
+                                          "' (use \"update\": records its policy allows, or \"admin\": every zone "
+                                          "and the cluster's members)");
+      }
+      // An admin may change everything; a policy beside it would read as a limit it is not.
+      if (*role == "admin" && key.policy) {
+        return r.fail(base + ".role", "an \"admin\" key may change every zone and cannot have a \"policy\" "
+                                      "(use \"role\": \"update\" for a key limited by its policy)");
+      }
+      key.role = *role;
+    }
+    r.warn_unknown(k, {"name", "algorithm", "secret", "policy", "role"}, base + ".");
     cfg.tsig_keys.push_back(std::move(key));
   }
+  return {};
+}
+
+/// "tsig": site policy on TSIG algorithms. Read after "tsig_keys": a key
+/// whose algorithm the policy refuses is an error naming the key.
+util::Result<void> read_tsig_policy(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("tsig")) return {};
+  const json& t = root.at("tsig");
+  if (!t.is_object()) return r.fail("tsig", std::string("must be an object, not ") + type_name(t));
+  if (t.contains("refuse_algorithms")) {
+    const json& algs = t.at("refuse_algorithms");
+    if (!algs.is_array()) {
+      return r.fail("tsig.refuse_algorithms",
+                    std::string("must be a list of algorithms such as [\"hmac-md5\"], not ") + type_name(algs));
+    }
+    for (size_t i = 0; i < algs.size(); ++i) {
+      const std::string path = "tsig.refuse_algorithms[" + std::to_string(i) + "]";
+      if (!algs[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(algs[i]));
+      auto alg = dns::tsig::algorithm_from_text(algs[i].get<std::string>());
+      if (!alg) {
+        return r.fail(path, "unknown algorithm '" + algs[i].get<std::string>() +
+                                "' (hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512)");
+      }
+      cfg.tsig_refuse_algorithms.emplace_back(dns::tsig::algorithm_text(*alg));
+    }
+  }
+  r.warn_unknown(t, {"refuse_algorithms"}, "tsig.");
+  for (size_t i = 0; i < cfg.tsig_keys.size(); ++i) {
+    auto alg = dns::tsig::algorithm_from_text(cfg.tsig_keys[i].algorithm);
+    for (const std::string& refused : cfg.tsig_refuse_algorithms) {
+      if (alg && dns::tsig::algorithm_text(*alg) == refused) {
+        return r.fail("tsig_keys[" + std::to_string(i) + "].algorithm",
+                      "key '" + cfg.tsig_keys[i].name + "' uses " + refused +
+                          ", which tsig.refuse_algorithms forbids (give the key another algorithm, or allow it)");
+      }
+    }
+  }
+  return {};
+}
+
+/// The top-level "http" object (see HttpConfig).
+util::Result<void> read_http(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("http")) return {};
+  const json& h = root.at("http");
+  if (!h.is_object()) return r.fail("http", std::string("must be an object, not ") + type_name(h));
+  if (h.contains("tls")) {
+    const json& t = h.at("tls");
+    if (!t.is_object()) {
+      return r.fail("http.tls", std::string("must be an object {\"cert\": path, \"key\": path}, not ") + type_name(t));
+    }
+    for (const char* field : {"cert", "key"}) {
+      const std::string path = std::string("http.tls.") + field;
+      if (!t.contains(field)) {
+        return r.fail(path, std::string("missing (the path of a PEM ") +
+                                (field == std::string("cert") ? "certificate chain" : "private key") + " file)");
+      }
+      auto v = r.string_field(t, field, path);
+      if (!v) return v.error();
+      if (v->empty()) return r.fail(path, "must not be empty");
+      (field == std::string("cert") ? cfg.http.tls_cert : cfg.http.tls_key) = *v;
+    }
+    r.warn_unknown(t, {"cert", "key"}, "http.tls.");
+  }
+  if (h.contains("open_reads_from")) {
+    const json& nets = h.at("open_reads_from");
+    if (!nets.is_array()) {
+      return r.fail("http.open_reads_from",
+                    std::string("must be a list of networks such as [\"127.0.0.0/8\"], not ") + type_name(nets));
+    }
+    cfg.http.open_reads_from.clear();
+    for (size_t i = 0; i < nets.size(); ++i) {
+      std::string path = "http.open_reads_from[" + std::to_string(i) + "]";
+      if (!nets[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(nets[i]));
+      auto net = server::Network::parse(nets[i].get<std::string>());
+      if (!net) return r.fail(path, net.error().message);
+      cfg.http.open_reads_from.push_back(nets[i].get<std::string>());
+    }
+  }
+  r.warn_unknown(h, {"tls", "open_reads_from"}, "http.");
   return {};
 }
 
@@ -446,6 +577,7 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
   if (auto k = read_tsig_keys(r, root, cfg); !k) return k.error();
   if (auto t = read_tcp(r, root, cfg); !t) return t.error();
   if (auto u = read_update(r, root, cfg); !u) return u.error();
+  if (auto h = read_http(r, root, cfg); !h) return h.error();
   if (root.contains("rrl")) {
     auto rrl = server::parse_rrl_options(root.at("rrl"));
     if (!rrl) return util::make_error(r.source + ": " + rrl.error().message);
@@ -456,7 +588,16 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
     if (!v) return v.error();
     cfg.udp_threads = static_cast<uint32_t>(*v);
   }
-  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl"}, "");
+  if (auto t = read_tsig_policy(r, root, cfg); !t) return t.error();
+  if (root.contains("max_udp_payload")) {
+    // 512: the classic limit every client takes (RFC 1035 §4.2.1); 4096:
+    // BIND's ceiling, beyond which answers fragment on most paths.
+    auto v = r.uint_field(root, "max_udp_payload", "max_udp_payload", 512, 4096);
+    if (!v) return v.error();
+    cfg.max_udp_payload = static_cast<uint16_t>(*v);
+  }
+  r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl", "max_udp_payload",
+                        "tsig", "http"}, "");
   return cfg;
 }
 
@@ -465,7 +606,26 @@ util::Result<Config> load_config(const std::string& path) {
   if (!in) return util::make_error(path + ": cannot read the configuration file: " + std::strerror(errno));
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path);
+  auto cfg = parse_config(ss.str(), path);
+  if (cfg && cfg->cluster.tls) {
+    // Relative paths are relative to the configuration file, wherever the
+    // node was started from.
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    for (std::string* p : {&cfg->cluster.tls->ca, &cfg->cluster.tls->cert, &cfg->cluster.tls->key}) {
+      if (std::filesystem::path(*p).is_relative()) *p = (dir / *p).string();
+    }
+  }
+  return cfg;
+}
+
+ClusterTlsConfig ClusterTlsConfig::for_node(const std::string& node_id) const {
+  auto expand = [&](std::string p) {
+    for (std::size_t at = p.find("{id}"); at != std::string::npos; at = p.find("{id}", at + node_id.size())) {
+      p.replace(at, 4, node_id);
+    }
+    return p;
+  };
+  return {expand(ca), expand(cert), expand(key)};
 }
 
 }  // namespace node

@@ -1,4 +1,5 @@
-// Operator commands on stdin: parse a line, submit the change, reply once.
+// Operator commands on stdin and the control socket: parse a line, submit
+// the change, reply once.
 #include "node/stdin_commands.h"
 
 #include <poll.h>
@@ -6,12 +7,15 @@
 
 #include <cerrno>
 #include <charconv>
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <vector>
 
 #include "dns/name.h"
 #include "dns/rr.h"
 #include "node/config.h"
+#include "node/zone_commands.h"
 #include "zone/zone_file.h"
 #include "zone/zone_set.h"
 
@@ -90,11 +94,57 @@ util::Result<Command> parse_member_command(std::string_view rest) {
   return cmd;
 }
 
+/// ZONE SHOW name | ZONE EXPORT name | ZONE IMPORT bytes [origin]
+util::Result<Command> parse_zone_command(std::string_view rest) {
+  constexpr const char* kUsage = " (ZONE SHOW name | ZONE EXPORT name | ZONE IMPORT bytes [origin])";
+  Command cmd;
+  std::string action = upper(next_field(rest));
+  std::string_view arg = next_field(rest);
+  std::string_view origin;
+  if (action == "SHOW" || action == "EXPORT") {
+    cmd.kind = action == "SHOW" ? Command::Kind::ZoneShow : Command::Kind::ZoneExport;
+    if (arg.empty()) return util::make_error("missing zone name" + std::string(kUsage));
+    auto apex = dns::Name::from_text(arg);
+    if (!apex) return util::make_error("bad zone name '" + std::string(arg) + "': " + apex.error().message);
+    cmd.zone = std::move(*apex);
+  } else if (action == "IMPORT") {
+    cmd.kind = Command::Kind::ZoneImport;
+    size_t bytes = 0;
+    auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), bytes);
+    if (arg.empty() || ec != std::errc() || end != arg.data() + arg.size()) {
+      return util::make_error("bad length '" + std::string(arg) + "': the octets of zone text that follow" + kUsage);
+    }
+    cmd.body_bytes = bytes;
+    origin = next_field(rest);
+    if (!origin.empty()) {
+      auto name = dns::Name::from_text(origin);
+      if (!name) return util::make_error("bad origin '" + std::string(origin) + "': " + name.error().message);
+      cmd.zone = std::move(*name);
+    }
+  } else {
+    return util::make_error("ZONE needs SHOW, EXPORT or IMPORT" + std::string(kUsage));
+  }
+  if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
+  return cmd;
+}
+
+/// "12.3 MB", "4.5 kB": sizes in progress lines.
+std::string size_text(double bytes) {
+  char buf[32];
+  if (bytes >= 1e6) {
+    std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f kB", bytes / 1e3);
+  }
+  return buf;
+}
+
 }  // namespace
 
 std::string help_text() {
   return "commands: ADD: name [ttl] TYPE value | REMOVE: name [ttl] TYPE value | REMOVE: name TYPE | "
-         "MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS | STATUS | DIGEST | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
+         "MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS | STATUS | DIGEST | ZONES | ZONE SHOW zone | "
+         "ZONE EXPORT zone | ZONE IMPORT bytes [origin] | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
 }
 
 util::Result<Command> parse_command(std::string_view line) {
@@ -121,6 +171,12 @@ util::Result<Command> parse_command(std::string_view line) {
     return cmd;
   }
   if (kw == "MEMBER") return parse_member_command(rest);
+  if (kw == "ZONES") {
+    if (!trim(rest).empty()) return util::make_error("ZONES takes no arguments");
+    cmd.kind = Command::Kind::Zones;
+    return cmd;
+  }
+  if (kw == "ZONE") return parse_zone_command(rest);
   bool add = kw == "ADD";
   if (!add && kw != "REMOVE") {
     return util::make_error("unknown command '" + std::string(keyword) + "' (try HELP)");
@@ -187,6 +243,10 @@ StdinCommands::StdinCommands(ChangeSubmitter& submitter, const store::Store& sto
       origin_(origin),
       session_(store::ClientSession::open()) {}
 
+void StdinCommands::set_read_barrier(std::function<util::Result<void>()> barrier) {
+  read_barrier_ = std::move(barrier);
+}
+
 void StdinCommands::set_membership(std::function<SubmitResult(MemberOp)> change,
                                    std::function<nlohmann::json()> list) {
   change_members_ = std::move(change);
@@ -224,6 +284,25 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK node " + std::to_string(cmd.member.id) + " added; it joins as a learner and becomes a voter once "
              "caught up (start it with --join)";
     }
+    case Command::Kind::Zones: {
+      auto snap = store_.snapshot();
+      return "OK " + (snap ? zone_list(*snap) : nlohmann::json::array()).dump();
+    }
+    case Command::Kind::ZoneShow: {
+      auto snap = store_.snapshot();
+      if (!snap) return "ERROR: no zone is served";
+      auto shown = zone_show(*snap, cmd.zone);
+      return shown ? "OK " + shown->dump() : "ERROR: " + shown.error().message;
+    }
+    case Command::Kind::ZoneExport: {
+      auto snap = store_.snapshot();
+      if (!snap) return "ERROR: no zone is served";
+      auto text = zone_export(*snap, cmd.zone);
+      // One reply line: the master file as a JSON string.
+      return text ? "OK " + nlohmann::json(*text).dump() : "ERROR: " + text.error().message;
+    }
+    case Command::Kind::ZoneImport:
+      return "ERROR: line " + std::to_string(line_no_) + ": ZONE IMPORT takes its zone text after the line";
     case Command::Kind::Change:
       break;
   }
@@ -264,6 +343,60 @@ std::string StdinCommands::handle_line(std::string_view line) {
   return "OK";
 }
 
+std::string StdinCommands::import_zone(std::string_view text, const dns::Name& origin,
+                                      const std::function<void(const std::string&)>& progress) {
+  using Clock = std::chrono::steady_clock;
+  if (read_barrier_) {
+    // Plan against everything committed so far, not a follower's older view.
+    if (auto caught_up = read_barrier_(); !caught_up) return "ERROR: " + caught_up.error().message;
+  }
+  auto snap = store_.snapshot();
+  const auto started = Clock::now();
+  auto plan = plan_zone_import(snap ? *snap : zone::ZoneSet(), text, origin);
+  if (!plan) return "ERROR: " + plan.error().message;
+  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  progress("parsed " + std::to_string(plan->records_in_file) + " records (" + size_text(double(text.size())) +
+           ") of " + plan->apex.to_text() + " in " + std::to_string(int(seconds * 1000)) + " ms (" +
+           std::to_string(int(plan->records_in_file / std::max(seconds, 1e-3))) + " records/s)");
+  const std::string zone_text = plan->apex.to_text();
+  if (plan->ops.empty()) return "OK " + zone_text + " unchanged (" + std::to_string(plan->records_in_file) + " records)";
+  progress(std::to_string(plan->adds) + " to add, " + std::to_string(plan->removes) + " to remove" +
+           (plan->new_zone ? " (a new zone)" : "") + ": committing as one change");
+
+  store::Change change;
+  change.origin = origin_;
+  session_.stamp(change, store_);
+  change.ops = std::move(plan->ops);
+  const size_t op_count = change.ops.size();
+  SubmitResult result = submit_and_wait(submitter_, std::move(change));
+  if (!result) return error_reply(result.error());
+  if (result->expired) {
+    // Not applied (store/session.h). Not sent again here, which would take
+    // a second copy of the whole change: the next import (or line) goes on
+    // a new session, and importing again is safe.
+    session_ = store::ClientSession::open();
+    return error_reply(*result->first_failure());
+  }
+  size_t refused = 0;
+  std::string first_refusal;
+  for (const std::string& e : result->op_errors) {
+    if (e.empty()) continue;
+    if (refused++ == 0) first_refusal = e;
+  }
+  std::string serial;
+  if (auto now = store_.snapshot()) {
+    for (const auto& z : zone_list(*now)) {
+      if (z["zone"] == zone_text) serial = "; serial " + std::to_string(z["serial"].get<uint32_t>());
+    }
+  }
+  if (refused > 0) {
+    return "ERROR: " + zone_text + ": " + std::to_string(refused) + " of " + std::to_string(op_count) +
+           " changes refused, the others applied" + serial + "; first: " + first_refusal;
+  }
+  return "OK imported " + zone_text + ": " + std::to_string(plan->adds) + " added, " + std::to_string(plan->removes) +
+         " removed" + serial;
+}
+
 void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
   auto reply = [out_fd](std::string text) {
     text += '\n';
@@ -271,45 +404,98 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
     while (off < text.size()) {
       ssize_t n = ::write(out_fd, text.data() + off, text.size() - off);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;  // stdout gone: keep serving, just stop replying
+      if (n <= 0) return;  // output gone: keep serving, just stop replying
       off += static_cast<size_t>(n);
     }
   };
 
-  std::string pending;
-  bool overlong = false;  // discarding the rest of a line past kMaxLineLength
-  std::vector<char> buf(16384);
-  for (;;) {
-    pollfd fds[2] = {{in_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    int rc = ::poll(fds, stop_fd >= 0 ? 2 : 1, -1);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) return;
-    if (stop_fd >= 0 && fds[1].revents) return;
-    ssize_t n = ::read(in_fd, buf.data(), buf.size());
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) break;  // end of input
-    pending.append(buf.data(), static_cast<size_t>(n));
-    size_t start = 0;
-    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-      if (overlong) {
-        overlong = false;
-        ++line_no_;
-        reply("ERROR: line " + std::to_string(line_no_) + ": line longer than " + std::to_string(kMaxLineLength) +
-              " bytes");
-        continue;
-      }
-      reply(handle_line(std::string_view(pending).substr(start, nl - start)));
+  std::string pending;  // input read and not handled yet
+  std::vector<char> buf(65536);
+  // Appends what the input has to `pending`: 1 when it did, 0 at end of
+  // input, -1 when `stop_fd` says to stop.
+  auto read_more = [&]() -> int {
+    for (;;) {
+      pollfd fds[2] = {{in_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+      int rc = ::poll(fds, stop_fd >= 0 ? 2 : 1, -1);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) return -1;
+      if (stop_fd >= 0 && fds[1].revents) return -1;
+      ssize_t n = ::read(in_fd, buf.data(), buf.size());
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) return 0;
+      pending.append(buf.data(), static_cast<size_t>(n));
+      return 1;
     }
-    pending.erase(0, start);
-    if (pending.size() > kMaxLineLength) {
-      overlong = true;
-      pending.clear();
-    }
-  }
-  if (overlong) {
+  };
+  auto overlong_reply = [&] {
     ++line_no_;
     reply("ERROR: line " + std::to_string(line_no_) + ": line longer than " + std::to_string(kMaxLineLength) +
           " bytes");
+  };
+  // ZONE IMPORT: the `bytes` octets after its line are zone text, not commands.
+  auto run_import = [&](const Command& cmd) -> bool {
+    if (cmd.body_bytes > kMaxZoneImportBytes) {
+      // Skipped rather than read as commands; held in memory, it would not fit.
+      for (size_t left = cmd.body_bytes; left > 0;) {
+        size_t take = std::min(left, pending.size());
+        pending.erase(0, take);
+        left -= take;
+        if (left > 0 && read_more() <= 0) return false;
+      }
+      reply("ERROR: line " + std::to_string(line_no_) + ": zone text of " + std::to_string(cmd.body_bytes) +
+            " octets is larger than the " + std::to_string(kMaxZoneImportBytes >> 20) +
+            " MiB an import takes; nothing imported");
+      return true;
+    }
+    while (pending.size() < cmd.body_bytes) {
+      int r = read_more();
+      if (r < 0) return false;
+      if (r == 0) {
+        reply("ERROR: line " + std::to_string(line_no_) + ": input ended after " + std::to_string(pending.size()) +
+              " of the zone text's " + std::to_string(cmd.body_bytes) + " octets; nothing imported");
+        pending.clear();
+        return true;
+      }
+    }
+    std::string text = pending.substr(0, cmd.body_bytes);
+    pending.erase(0, cmd.body_bytes);
+    reply(import_zone(text, cmd.zone, [&](const std::string& line) { reply("PROGRESS " + line); }));
+    return true;
+  };
+
+  bool overlong = false;  // discarding the rest of a line past kMaxLineLength
+  size_t scanned = 0;     // pending[0, scanned) holds no newline
+  for (;;) {
+    size_t nl = pending.find('\n', scanned);
+    if (nl == std::string::npos) {
+      scanned = pending.size();
+      if (pending.size() > kMaxLineLength) {
+        overlong = true;
+        pending.clear();
+        scanned = 0;
+      }
+      int r = read_more();
+      if (r < 0) return;
+      if (r == 0) break;
+      continue;
+    }
+    std::string line = pending.substr(0, nl);
+    pending.erase(0, nl + 1);
+    scanned = 0;
+    if (overlong || line.size() > kMaxLineLength) {
+      overlong = false;
+      overlong_reply();
+      continue;
+    }
+    if (auto parsed = parse_command(line); parsed && parsed->kind == Command::Kind::ZoneImport) {
+      ++line_no_;
+      if (!run_import(*parsed)) return;
+      continue;
+    }
+    reply(handle_line(line));
+  }
+  if (overlong) {
+    overlong_reply();
   } else if (!trim(pending).empty()) {
     reply(handle_line(pending));  // a last line without its newline
   }

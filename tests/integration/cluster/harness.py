@@ -1,8 +1,8 @@
 """Starts real dns-node processes on loopback and talks to them as an operator would."""
+import base64
 import json
 import os
 import queue
-import random
 import signal
 import subprocess
 import sys
@@ -26,6 +26,11 @@ example.com NS ns1.example.com
 ns1.example.com A 127.0.0.1
 """
 
+
+
+def new_secret():
+    """A fresh cluster secret, as `openssl rand -base64 32` makes one."""
+    return base64.b64encode(os.urandom(32)).decode()
 
 
 class Node:
@@ -148,12 +153,14 @@ class Cluster:
         self.nodes = [Node(self, i) for i in range(size)]
         self.config_path = os.path.join(self.workdir, "dns-config.json")
         self.seed_names = {n.id: (f"seed{n.id}.example.com.", {f"10.0.0.{n.id + 1}"}) for n in self.nodes}
-        settings = {"secret": "test-secret-" + str(random.random()), "heartbeat_ms": 50,
+        settings = {"secret": new_secret(), "heartbeat_ms": 50,
                     "election_timeout_ms": 500, "propose_timeout_ms": 3000}
         settings.update(cluster_settings or {})
         config = {"nodes": {str(n.id): {"query_loc": f"127.0.0.1:{n.query_port}",
                                         "raft_loc": f"127.0.0.1:{n.raft_port}"} for n in self.nodes},
-                  "cluster": settings}
+                  "cluster": settings,
+                  # RRL is on by default: the tests' client addresses are exempt.
+                  "rrl": {"exempt_clients": ["127.0.0.1/32", "::1/128"]}}
         config.update(extra_config or {})  # more top-level settings ("tsig_keys", "update", ...)
         with open(self.config_path, "w") as f:
             json.dump(config, f, indent=1)
@@ -173,6 +180,8 @@ class Cluster:
         own = {"nodes": {str(node_id): {"query_loc": f"127.0.0.1:{n.query_port}",
                                         "raft_loc": f"127.0.0.1:{n.raft_port}"}},
                "cluster": shared["cluster"]}
+        if "rrl" in shared:
+            own["rrl"] = shared["rrl"]
         n.config_path = os.path.join(self.workdir, f"config-{node_id}.json")
         with open(n.config_path, "w") as f:
             json.dump(own, f)
@@ -240,6 +249,9 @@ def shipped_cluster(workdir):
         shipped["nodes"][str(n.id)]["query_loc"] = f"127.0.0.1:{n.query_port}"
         shipped["nodes"][str(n.id)]["raft_loc"] = f"127.0.0.1:{n.raft_port}"
         n.zone_file = os.path.join(REPO, "zone-files", f"zf{n.id}.txt")
+    # As scripts/run-cluster.sh does: the shipped file holds a placeholder
+    # that every node refuses, so a fresh secret replaces it.
+    shipped["cluster"]["secret"] = new_secret()
     with open(c.config_path, "w") as f:
         json.dump(shipped, f)
     # A record from zf0 (which holds the SOA) and one from zf2 (which needs it).

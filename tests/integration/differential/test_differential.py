@@ -231,7 +231,9 @@ def start_under_test(workdir):
     conf = workdir / "dns-config.json"
     conf.write_text(
         '{"nodes": {"0": {"query_loc": "127.0.0.1:%d", "raft_loc": "127.0.0.1:%d"}},'
-        ' "cluster": {"secret": "differential-test-secret"}}' % (port, free_port()))
+        ' "cluster": {"secret": "differential-test-secret-0123456789"},'
+        # RRL off, as for NSD above: the burst of queries must all be answered.
+        ' "rrl": {"responses_per_second": 0}}' % (port, free_port()))
     argv = [str(server_under_test_path()), "-n", "0", "-c", str(conf), "-z", str(workdir / "zone.db"),
             "--data-dir", str(workdir / "data")]
     argv += shlex.split(os.environ.get("DNSNODE_ARGS", ""))

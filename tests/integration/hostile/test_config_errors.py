@@ -9,6 +9,9 @@ import pytest
 from node_harness import ZONE_DIR, free_port, run_to_exit
 
 
+SECRET = "config-errors-test-secret-0123456789"  # long enough: these cases are about other fields
+
+
 def two_nodes(q0, r0, q1, r1, cluster=None):
     cfg = {"nodes": {"0": {"query_loc": f"127.0.0.1:{q0}", "raft_loc": f"127.0.0.1:{r0}"},
                      "1": {"query_loc": f"127.0.0.1:{q1}", "raft_loc": f"127.0.0.1:{r1}"}}}
@@ -39,8 +42,8 @@ CASES = [
     ("bad-port-text", lambda q, r, q1, r1: one_node(q, r, raft_loc="127.0.0.1:http"), "0", ["raft_loc", "http"]),
     ("missing-query-loc", lambda q, r, q1, r1: json.dumps({"nodes": {"0": {"raft_loc": f"127.0.0.1:{r}"}}}),
      "0", ["query_loc", "missing"]),
-    ("duplicate-query-address", lambda q, r, q1, r1: two_nodes(q, r, q, r1, {"secret": "s"}), "0", ["already used by"]),
-    ("duplicate-raft-address", lambda q, r, q1, r1: two_nodes(q, r, q1, r, {"secret": "s"}), "0", ["already used by"]),
+    ("duplicate-query-address", lambda q, r, q1, r1: two_nodes(q, r, q, r1, {"secret": SECRET}), "0", ["already used by"]),
+    ("duplicate-raft-address", lambda q, r, q1, r1: two_nodes(q, r, q1, r, {"secret": SECRET}), "0", ["already used by"]),
     ("multi-node-without-secret", lambda q, r, q1, r1: two_nodes(q, r, q1, r1), "0",
      ["needs a shared secret", "--insecure-peers"]),
     ("nodes-not-an-object", lambda q, r, q1, r1: '{"nodes": [1, 2]}', "0", ["nodes"]),

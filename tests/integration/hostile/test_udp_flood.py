@@ -63,7 +63,7 @@ def test_flood_from_one_source_is_rate_limited_with_slip(start_node):
 
 
 def test_without_rrl_a_burst_is_answered_in_full(start_node):
-    node = start_node()
+    node = start_node(config_for(extra={"rrl": {"responses_per_second": 0}}))
     full, truncated = flood(node, 200)
     assert truncated == 0
     assert full >= 190, f"only {full} of 200 answered with RRL off"

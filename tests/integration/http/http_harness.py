@@ -14,9 +14,10 @@ LIMITED_NAME = "limited-key."
 LIMITED_SECRET = base64.b64encode(b"a second secret for a limited key").decode()
 
 
-def http_cluster(workdir, size=3, tsig_keys=None):
+def http_cluster(workdir, size=3, tsig_keys=None, http=None):
     """A Cluster (see ../cluster/harness.py) whose config gives every node an
-    http_loc on loopback and holds `tsig_keys` (by default one key, KEY_NAME)."""
+    http_loc on loopback and holds `tsig_keys` (by default one key, KEY_NAME,
+    with the update role) and, when given, the `http` section."""
     c = Cluster(workdir, size)
     with open(c.config_path) as f:
         config = json.load(f)
@@ -24,25 +25,28 @@ def http_cluster(workdir, size=3, tsig_keys=None):
         n.http_port = free_port()
         config["nodes"][str(n.id)]["http_loc"] = f"127.0.0.1:{n.http_port}"
     if tsig_keys is None:
-        tsig_keys = [{"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET}]
+        tsig_keys = [{"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET, "role": "update"}]
     config["tsig_keys"] = tsig_keys
+    if http is not None:
+        config["http"] = http
     with open(c.config_path, "w") as f:
         json.dump(config, f, indent=1)
     return c
 
 
-def url(node, path):
-    return f"http://127.0.0.1:{node.http_port}{path}"
+def url(node, path, scheme="http"):
+    return f"{scheme}://127.0.0.1:{node.http_port}{path}"
 
 
-def curl(node, path, user=None, password=None, method="GET", data=None, timeout=15):
-    """Runs the real curl; returns (http status, body)."""
-    args = ["curl", "-sS", "--max-time", str(timeout), "-o", "-", "-w", "\n%{http_code}", "-X", method]
+def curl(node, path, user=None, password=None, method="GET", data=None, timeout=15, scheme="http", options=()):
+    """Runs the real curl (with `options` added, e.g. --interface); returns
+    (http status, body)."""
+    args = ["curl", "-sS", "--max-time", str(timeout), "-o", "-", "-w", "\n%{http_code}", "-X", method] + list(options)
     if user is not None:
         args += ["-u", f"{user}:{password}"]
     if data is not None:
         args += ["-H", "Content-Type: application/json", "--data-binary", data]
-    args.append(url(node, path))
+    args.append(url(node, path, scheme))
     out = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 5)
     assert out.returncode == 0, f"curl failed: {out.stderr}"
     body, _, code = out.stdout.rpartition("\n")

@@ -10,9 +10,9 @@ import pytest
 from http_harness import KEY_NAME, KEY_SECRET, LIMITED_NAME, LIMITED_SECRET, curl, get_json, http_cluster, metrics
 
 KEYS = [
-    {"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET},
+    {"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET, "role": "update"},
     # May change only A/AAAA below dyn.example.com.
-    {"name": LIMITED_NAME, "algorithm": "hmac-sha512", "secret": LIMITED_SECRET,
+    {"name": LIMITED_NAME, "algorithm": "hmac-sha512", "secret": LIMITED_SECRET, "role": "update",
      "policy": [{"grant": "subdomain", "name": "dyn.example.com.", "types": ["A", "AAAA"]}]},
 ]
 

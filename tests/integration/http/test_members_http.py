@@ -6,24 +6,24 @@ import json
 
 import pytest
 
-from http_harness import KEY_NAME, KEY_SECRET, LIMITED_NAME, LIMITED_SECRET, curl, get_json, http_cluster
+from http_harness import KEY_NAME, KEY_SECRET, LIMITED_NAME, LIMITED_SECRET, curl, http_cluster
 
-LIMITED_POLICY = [{"name": LIMITED_NAME, "algorithm": "hmac-sha256", "secret": LIMITED_SECRET,
+LIMITED_POLICY = [{"name": LIMITED_NAME, "algorithm": "hmac-sha256", "secret": LIMITED_SECRET, "role": "update",
                    "policy": [{"grant": "subdomain", "name": "dyn.example.com.", "types": ["A"]}]}]
 
 
 @pytest.fixture
 def cluster(tmp_path):
-    keys = [{"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET}] + LIMITED_POLICY
+    keys = [{"name": KEY_NAME, "algorithm": "hmac-sha256", "secret": KEY_SECRET, "role": "admin"}] + LIMITED_POLICY
     c = http_cluster(tmp_path, 3, tsig_keys=keys).start()
     yield c
     c.stop()
 
 
 def roles(node):
-    status, body = get_json(node, "/api/v1/members")
+    status, body = curl(node, "/api/v1/members", KEY_NAME, KEY_SECRET)
     assert status == 200, body
-    return {nid: m.get("role") for nid, m in body["members"].items()}
+    return {nid: m.get("role") for nid, m in json.loads(body)["members"].items()}
 
 
 def test_a_node_is_added_and_removed_through_http(cluster):
@@ -52,13 +52,13 @@ def test_a_node_is_added_and_removed_through_http(cluster):
     cluster.wait_until(lambda: n3.status().get("removed") is True, 15, "node 3 knows it was removed")
 
 
-def test_membership_changes_need_a_key_without_policy(cluster):
+def test_membership_changes_need_an_admin_key(cluster):
     n0 = cluster.nodes[0]
     body = json.dumps({"id": 7, "query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"})
     assert curl(n0, "/api/v1/members", method="POST", data=body)[0] == 401
     assert curl(n0, "/api/v1/members", KEY_NAME, base64.b64encode(b"wrong").decode(), "POST", body)[0] == 401
     status, reply = curl(n0, "/api/v1/members", LIMITED_NAME, LIMITED_SECRET, "POST", body)
-    assert status == 403 and "policy" in reply, reply
+    assert status == 403 and "admin" in reply, reply
     status, reply = curl(n0, "/api/v1/members", KEY_NAME, KEY_SECRET, "POST",
                          json.dumps({"id": 7, "query_loc": "not-an-address", "raft_loc": "127.0.0.1:2"}))
     assert status == 400 and "not-an-address" in reply, reply

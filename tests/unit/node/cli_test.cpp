@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -80,6 +84,33 @@ TEST(Cli, HelpAndVersionExitZeroOnStdout) {
   EXPECT_FALSE(v.options.has_value());
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_NE(v.out.find("dns-node 9.9.9"), std::string::npos) << v.out;
+}
+
+TEST(Cli, ControlSocketAndLogFormatDefaults) {
+  auto r = parse({"-n", "0", "--data-dir", "/var/lib/dns-node/0"});
+  ASSERT_TRUE(r.options.has_value());
+  EXPECT_EQ(r.options->control_socket, "/var/lib/dns-node/0/control.sock");
+  EXPECT_EQ(r.options->log_format, "auto");
+  r = parse({"-n", "0", "--control-socket", "none", "--log-format", "journal"});
+  ASSERT_TRUE(r.options.has_value());
+  EXPECT_EQ(r.options->control_socket, "none");
+  EXPECT_EQ(r.options->log_format, "journal");
+  r = parse({"-n", "0", "--log-format", "xml"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(Cli, AZoneDirectoryStandsForItsZoneFilesInNameOrder) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("cli-zones-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "sub.zone");  // a directory, even named .zone, is not a zone file
+  for (const char* name : {"b.example.zone", "a.example.zone", "notes.txt", ".hidden.zone"}) {
+    std::ofstream(dir / name) << "";
+  }
+  auto r = parse({"-n", "0", "-z", "first.txt", "-z", dir.c_str()});
+  ASSERT_TRUE(r.options.has_value()) << r.err;
+  EXPECT_EQ(r.options->zone_files, (std::vector<std::string>{"first.txt", (dir / "a.example.zone").string(),
+                                                              (dir / "b.example.zone").string()}));
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -3,6 +3,10 @@
 #include "node/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include <string>
 
@@ -47,7 +51,7 @@ TEST(Config, SeedFormatParsesAsIs) {
 TEST(Config, OptionalSectionsAreRead) {
   auto r = parse_config(R"({
     "nodes": {"7": {"query_loc": "[::1]:10053", "raft_loc": "127.0.0.1:4321", "http_loc": "127.0.0.1:8080"}},
-    "cluster": {"secret": "s3cret", "propose_timeout_ms": 500, "prune_lag_entries": 42, "future_knob": true},
+    "cluster": {"secret": "s3cret-s3cret-s3cret-s3cret-s3cret", "propose_timeout_ms": 500, "prune_lag_entries": 42, "future_knob": true},
     "tsig_keys": [{"name": "update-key", "algorithm": "HMAC-SHA512", "secret": "c2VjcmV0"}],
     "tcp": {"idle_timeout_ms": 2000, "max_connections": 3},
     "udp_threads": 4})",
@@ -60,7 +64,7 @@ TEST(Config, OptionalSectionsAreRead) {
   EXPECT_EQ(n.query.to_string(), "[::1]:10053");
   ASSERT_TRUE(n.http.has_value());
   EXPECT_EQ(n.http->port, 8080);
-  EXPECT_EQ(r->cluster.secret, "s3cret");
+  EXPECT_EQ(r->cluster.secret, "s3cret-s3cret-s3cret-s3cret-s3cret");
   EXPECT_EQ(r->cluster.propose_timeout_ms, 500u);
   EXPECT_EQ(r->cluster.prune_lag_entries, 42u);
   EXPECT_TRUE(r->cluster.raw.at("future_knob").get<bool>());
@@ -164,6 +168,15 @@ TEST(Config, WrongTypesNameTheField) {
         Case{R"("cluster": []})", "cluster: must be an object"},
         Case{R"("cluster": {"secret": 5}})", "cluster.secret: must be a string"},
         Case{R"("cluster": {"secret": ""}})", "cluster.secret: must not be empty"},
+        Case{R"("cluster": {"secret": "0123456789"}})",
+             "cluster.secret: is 10 bytes long, shorter than the 32 needed: make one with `openssl rand -base64 32`"},
+        Case{R"("cluster": {"secret": "change-me-uav7XnEq2uviuYwCkyn2CkkNRHTtFBy8"}})",
+             "cluster.secret: is the example from the shipped dns-config.json, which anyone can read: make your "
+             "own with `openssl rand -base64 32`"},
+        Case{R"("cluster": {"tls": "certs/"}})", "cluster.tls: must be an object"},
+        Case{R"("cluster": {"tls": {"ca": "ca.pem", "cert": "n.pem"}}})", "cluster.tls.key: missing"},
+        Case{R"("cluster": {"tls": {"ca": "", "cert": "n.pem", "key": "n.key"}}})", "cluster.tls.ca: must not be empty"},
+        Case{R"("cluster": {"tls": {"ca": "ca.pem", "cert": 3, "key": "n.key"}}})", "cluster.tls.cert: must be a string"},
         Case{R"("cluster": {"propose_timeout_ms": "3s"}})", "cluster.propose_timeout_ms: must be a whole number"},
         Case{R"("cluster": {"prune_lag_entries": 0}})", "cluster.prune_lag_entries: value 0 is out of range"},
         Case{R"("cluster": {"checkpoint_every_entries": "often"}})", "cluster.checkpoint_every_entries: must be a whole number"},
@@ -183,6 +196,35 @@ TEST(Config, WrongTypesNameTheField) {
   }
 }
 
+TEST(Config, ClusterTlsPathsAreReadAndExpandedPerNode) {
+  auto r = parse_config(R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}},
+      "cluster": {"tls": {"ca": "/etc/dns-node/ca.pem", "cert": "/etc/dns-node/node-{id}.pem",
+                          "key": "/etc/dns-node/node-{id}.key"}}})",
+                        "cfg.json");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->cluster.tls.has_value());
+  node::ClusterTlsConfig mine = r->cluster.tls->for_node("12");
+  EXPECT_EQ(mine.ca, "/etc/dns-node/ca.pem");
+  EXPECT_EQ(mine.cert, "/etc/dns-node/node-12.pem");
+  EXPECT_EQ(mine.key, "/etc/dns-node/node-12.key");
+}
+
+TEST(Config, RelativeTlsPathsAreTakenFromTheConfigFilesDirectory) {
+  auto dir = std::filesystem::temp_directory_path() / ("dnsnode-config-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream f(dir / "dns-config.json");
+    f << R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}},
+             "cluster": {"tls": {"ca": "pki/ca.pem", "cert": "/abs/n.pem", "key": "pki/n.key"}}})";
+  }
+  auto r = load_config((dir / "dns-config.json").string());
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->cluster.tls->ca, (dir / "pki/ca.pem").string());
+  EXPECT_EQ(r->cluster.tls->cert, "/abs/n.pem");
+  EXPECT_EQ(r->cluster.tls->key, (dir / "pki/n.key").string());
+}
+
 TEST(Config, UnknownNodeIdListsKnownOnes) {
   auto r = parse_config(kSeed, "cfg.json");
   ASSERT_TRUE(r.ok());
@@ -199,6 +241,57 @@ TEST(Config, UnreadableFileSaysSo) {
   auto r = load_config("/nonexistent/dns-config.json");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("/nonexistent/dns-config.json: cannot read"), std::string::npos);
+}
+
+TEST(Config, KeyRolesAndTheHttpSection) {
+  auto r = parse_config(R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}},
+    "tsig_keys": [{"name": "a", "secret": "c2VjcmV0", "role": "admin"},
+                  {"name": "u", "secret": "c2VjcmV0", "role": "update", "policy": [{"grant": "self"}]},
+                  {"name": "n", "secret": "c2VjcmV0"}],
+    "http": {"tls": {"cert": "/etc/dns-node/http.pem", "key": "/etc/dns-node/http.key"},
+             "open_reads_from": ["10.0.0.0/8", "2001:db8::1"]}})",
+                        "cfg.json");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->warnings.empty());
+  ASSERT_EQ(r->tsig_keys.size(), 3u);
+  EXPECT_EQ(r->tsig_keys[0].role, "admin");
+  EXPECT_EQ(r->tsig_keys[1].role, "update");
+  EXPECT_EQ(r->tsig_keys[2].role, "");
+  EXPECT_EQ(r->http.tls_cert, "/etc/dns-node/http.pem");
+  EXPECT_EQ(r->http.tls_key, "/etc/dns-node/http.key");
+  EXPECT_EQ(r->http.open_reads_from, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::1"}));
+
+  // Without an "http" section: plain HTTP, reads open from loopback only.
+  auto d = parse_config(R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}})", "cfg.json");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->http.tls_cert.empty());
+  EXPECT_EQ(d->http.open_reads_from, (std::vector<std::string>{"127.0.0.0/8", "::1/128"}));
+}
+
+TEST(Config, BadRolesAndHttpSettingsNameTheField) {
+  std::string base = R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}, )";
+  struct Case {
+    const char* tail;
+    const char* expect;
+  };
+  for (const Case& c :
+       {Case{R"("tsig_keys": [{"name": "k", "secret": "c2VjcmV0", "role": "root"}]})",
+             "tsig_keys[0].role: unknown role 'root'"},
+        Case{R"("tsig_keys": [{"name": "k", "secret": "c2VjcmV0", "role": 1}]})", "tsig_keys[0].role: must be a string"},
+        Case{R"("tsig_keys": [{"name": "k", "secret": "c2VjcmV0", "role": "admin", "policy": [{"grant": "self"}]}]})",
+             "tsig_keys[0].role: an \"admin\" key may change every zone and cannot have a \"policy\""},
+        Case{R"("http": []})", "http: must be an object"},
+        Case{R"("http": {"tls": {"cert": "c.pem"}}})", "http.tls.key: missing"},
+        Case{R"("http": {"tls": {"key": "k.pem"}}})", "http.tls.cert: missing"},
+        Case{R"("http": {"tls": {"cert": "", "key": "k.pem"}}})", "http.tls.cert: must not be empty"},
+        Case{R"("http": {"tls": "yes"}})", "http.tls: must be an object"},
+        Case{R"("http": {"open_reads_from": "127.0.0.1"}})", "http.open_reads_from: must be a list"},
+        Case{R"("http": {"open_reads_from": ["127.0.0.1/33"]}})", "http.open_reads_from[0]: '127.0.0.1/33'"},
+        Case{R"("http": {"open_reads_from": ["localhost"]}})", "http.open_reads_from[0]: 'localhost' is not an IP"}}) {
+    std::string e = error_of(base + c.tail);
+    EXPECT_NE(e.find(c.expect), std::string::npos) << c.tail << " -> " << e;
+    EXPECT_EQ(e.rfind("cfg.json: ", 0), 0u) << e;
+  }
 }
 
 }  // namespace

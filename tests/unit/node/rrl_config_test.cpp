@@ -8,8 +8,17 @@ namespace {
 
 const char* kNodes = R"("nodes": {"0": {"query_loc": "127.0.0.1:20053", "raft_loc": "127.0.0.1:20054"}})";
 
-TEST(RrlConfig, OffWhenAbsent) {
+TEST(RrlConfig, OnWithTheDefaultsWhenAbsent) {
   auto cfg = parse_config(std::string("{") + kNodes + "}", "c.json");
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_TRUE(cfg->rrl.enabled());
+  EXPECT_EQ(cfg->rrl.responses_per_second, 100u);
+  EXPECT_EQ(cfg->rrl.slip, 2u);
+  EXPECT_TRUE(cfg->rrl.exempt_clients.empty());
+}
+
+TEST(RrlConfig, ZeroTurnsItOff) {
+  auto cfg = parse_config(std::string("{") + kNodes + R"(, "rrl": {"responses_per_second": 0}})", "c.json");
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;
   EXPECT_FALSE(cfg->rrl.enabled());
 }

@@ -17,62 +17,19 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
+#include "transport_harness.h"
+
 namespace raft {
 namespace {
 
+using namespace raft::testing;  // NOLINT(google-build-using-namespace)
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-
-// Runs the io_context until `done` holds; fails the test after `limit`.
-// The limit is a safety net against hangs, not a timing assertion.
-bool run_until(asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    io.restart();
-    io.run_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
-Message msg(MessageType type, NodeId from, NodeId to, Index index = 0) {
-  Message m;
-  m.type = type;
-  m.from = from;
-  m.to = to;
-  m.term = 3;
-  m.index = index;
-  return m;
-}
-
-std::string addr(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
-
-// A transport plus everything it delivered.
-struct Node {
-  Node(asio::io_context& io, NodeId id, std::string secret = "test-secret", Transport::Options opt = {},
-       uint16_t port = 0)
-      : t(std::make_unique<Transport>(io, id, addr(port), Transport::PeerMap{}, std::move(secret), opt)) {
-    t->on_message([this](Message m) { got.push_back(std::move(m)); });
-    auto r = t->start();
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  }
-  uint16_t port() const { return t->listen_port(); }
-  std::unique_ptr<Transport> t;
-  std::vector<Message> got;
-};
-
-// A port nothing listens on (bound, then released).
-uint16_t unused_port(asio::io_context& io) {
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
 
 TEST(Transport, ExchangesMessagesBothWays) {
   asio::io_context io;
   Node a(io, 1), b(io, 2);
-  a.t->set_peers({{2, addr(b.port())}});
-  b.t->set_peers({{1, addr(a.port())}});
+  link(a, b);
 
   Message to_b = msg(MessageType::Append, 1, 2, 10);
   to_b.entries = {Entry{3, 11, EntryType::Normal, "rec"}};
@@ -92,7 +49,7 @@ TEST(Transport, ExchangesMessagesBothWays) {
 TEST(Transport, PreservesOrderWithinAClass) {
   asio::io_context io;
   Node a(io, 1), b(io, 2);
-  a.t->set_peers({{2, addr(b.port())}});
+  link(a, b);
   for (Index i = 1; i <= 200; ++i) a.t->send(msg(MessageType::Append, 1, 2, i));
   ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 200; }));
   for (Index i = 1; i <= 200; ++i) EXPECT_EQ(b.got[i - 1].index, i);
@@ -103,7 +60,7 @@ TEST(Transport, InsecureModeWorksWhenEnabled) {
   Transport::Options opt;
   opt.insecure = true;
   Node a(io, 1, "", opt), b(io, 2, "", opt);
-  a.t->set_peers({{2, addr(b.port())}});
+  link(a, b);
   a.t->send(msg(MessageType::Heartbeat, 1, 2));
   ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
 }
@@ -133,15 +90,16 @@ TEST(Transport, ReportsBadListenAddress) {
   EXPECT_NE(r.error().message.find("host:port"), std::string::npos) << r.error().message;
 }
 
-TEST(Transport, WrongSecretIsDroppedAndCounted) {
+TEST(Transport, WrongSecretFailsTheHandshakeAndIsCounted) {
   asio::io_context io;
   Node a(io, 1, "secret-a"), b(io, 2, "secret-b");
-  a.t->set_peers({{2, addr(b.port())}});
+  link(a, b);
   a.t->send(msg(MessageType::Vote, 1, 2));
-  a.t->send(msg(MessageType::Vote, 1, 2));
-  ASSERT_TRUE(run_until(io, [&] { return b.t->stats().auth_failures == 2; }));
+  ASSERT_TRUE(run_until(io, [&] { return b.t->stats().auth_failures >= 2 && a.t->stats().auth_failures >= 2; }));
   EXPECT_TRUE(b.got.empty());
   EXPECT_EQ(b.t->stats().frames_received, 0u);
+  EXPECT_FALSE(a.t->connected(2));
+  EXPECT_EQ(a.t->stats().frames_sent, 0u);
 }
 
 TEST(Transport, SendToUnknownPeerIsCounted) {
@@ -157,13 +115,14 @@ TEST(Transport, ReconnectsAfterPeerRestart) {
   Node a(io, 1);
   auto b = std::make_unique<Node>(io, 2);
   uint16_t port = b->port();
-  a.t->set_peers({{2, addr(port)}});
+  link(a, *b);
   a.t->send(msg(MessageType::Heartbeat, 1, 2, 1));
   ASSERT_TRUE(run_until(io, [&] { return b->got.size() == 1; }));
 
   b.reset();  // peer goes away
   Transport::Options opt;
   b = std::make_unique<Node>(io, 2, "test-secret", opt, port);  // and comes back on the same port
+  b->add_peer(a);
   // Messages written into the dead connection before it is noticed are lost,
   // as on a real network; keep sending until one arrives.
   Index i = 1;
@@ -190,6 +149,7 @@ TEST(Transport, FullQueueDropsOldestBulkFirstAndCounts) {
 
   // The peer comes up: what survived is every heartbeat and the newest appends.
   Node b(io, 2, "test-secret", {}, port);
+  b.add_peer(a);
   ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 10; }));
   std::vector<Index> heartbeats, appends;
   for (const Message& m : b.got) (m.type == MessageType::Heartbeat ? heartbeats : appends).push_back(m.index);
@@ -227,7 +187,7 @@ TEST(Transport, ByteBoundDropsOversizedMessage) {
 TEST(Transport, HeartbeatOvertakesSnapshotBacklog) {
   asio::io_context io;
   Node a(io, 1), b(io, 2);
-  a.t->set_peers({{2, addr(b.port())}});
+  link(a, b);
   a.t->send(msg(MessageType::Heartbeat, 1, 2, 0));
   ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1 && a.t->connected(2); }));
   b.got.clear();
@@ -258,7 +218,7 @@ TEST(Transport, HeartbeatOvertakesSnapshotBacklog) {
 TEST(Transport, RemovedPeerIsDisconnectedAndItsMessagesDropped) {
   asio::io_context io;
   Node a(io, 1), b(io, 2);
-  a.t->set_peers({{2, addr(b.port())}});
+  link(a, b);
   a.t->send(msg(MessageType::Heartbeat, 1, 2));
   ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
   a.t->set_peers({});
@@ -274,128 +234,120 @@ TEST(Transport, RemovedPeerIsDisconnectedAndItsMessagesDropped) {
 
 // ---- hostile input on an inbound connection ------------------------------
 
-// A raw client connection to a transport, for writing arbitrary bytes.
-struct RawClient {
-  RawClient(asio::io_context& io, uint16_t port) : socket(io) {
-    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+// A node 2 that knows node 1, plus an authenticated client speaking as node 1.
+struct Node2WithClient1 {
+  explicit Node2WithClient1(asio::io_context& io, Transport::Options opt = {})
+      : b(io, 2, "test-secret", opt), c(io, (b.add_peer(1, unused_port(io)), b.port()), psk("test-secret", "dns-node-1")) {
+    EXPECT_TRUE(c.handshake(io)) << c.handshake_error.message();
   }
-  void write(const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
-  // Starts a read that completes when the server closes the connection.
-  void watch_close() {
-    socket.async_read_some(asio::buffer(&byte, 1), [this](const boost::system::error_code& ec, std::size_t) {
-      closed = static_cast<bool>(ec);
-    });
-  }
-  tcp::socket socket;
-  char byte = 0;
-  bool closed = false;
+  Node b;
+  TlsClient c;
 };
 
-std::string le32(uint32_t v) {
-  std::string s;
-  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  return s;
+TEST(TransportInbound, PlaintextFramesNeverReachTheNode) {
+  // What an attacker without the secret can send: a well-formed Append with
+  // a higher term, in clear. The handshake fails; nothing is delivered.
+  asio::io_context io;
+  Node b(io, 2);
+  b.add_peer(1, unused_port(io));
+  RawClient c(io, b.port());
+  c.watch_close();
+  Message forged = msg(MessageType::Append, 1, 2, 10);
+  forged.term = 99;
+  forged.entries = {Entry{99, 11, EntryType::Normal, "evil"}};
+  c.write(codec::encode_frame(forged));
+  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
+  EXPECT_TRUE(b.got.empty());
+  EXPECT_EQ(b.t->stats().auth_failures, 1u);
+  EXPECT_EQ(b.t->stats().frames_received, 0u);
+}
+
+TEST(TransportInbound, PskIdentityOfANonMemberIsRefused) {
+  asio::io_context io;
+  Node b(io, 2);
+  b.add_peer(1, unused_port(io));
+  TlsClient c(io, b.port(), psk("test-secret", "dns-node-7"));  // right secret, unknown node
+  EXPECT_FALSE(c.handshake(io));
+  ASSERT_TRUE(run_until(io, [&] { return b.t->stats().auth_failures == 1; }));
+  EXPECT_TRUE(b.got.empty());
 }
 
 TEST(TransportInbound, LyingLengthClosesConnection) {
   asio::io_context io;
-  Node b(io, 2);
-  RawClient c(io, b.port());
-  c.watch_close();
-  c.write(le32(0xfffffff0u) + "xxxx");
-  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
-  EXPECT_EQ(b.t->stats().decode_failures, 1u);
-  EXPECT_TRUE(b.got.empty());
+  Node2WithClient1 n(io);
+  n.c.watch_close();
+  n.c.write(le32(0xfffffff0u) + "xxxx");
+  ASSERT_TRUE(run_until(io, [&] { return n.c.closed; }));
+  EXPECT_EQ(n.b.t->stats().decode_failures, 1u);
+  EXPECT_TRUE(n.b.got.empty());
 }
 
 TEST(TransportInbound, TooShortLengthClosesConnection) {
   asio::io_context io;
-  Node b(io, 2);
-  RawClient c(io, b.port());
-  c.watch_close();
-  c.write(le32(3) + "abc");
-  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
-  EXPECT_EQ(b.t->stats().decode_failures, 1u);
+  Node2WithClient1 n(io);
+  n.c.watch_close();
+  n.c.write(le32(1) + "a");
+  ASSERT_TRUE(run_until(io, [&] { return n.c.closed; }));
+  EXPECT_EQ(n.b.t->stats().decode_failures, 1u);
 }
 
-TEST(TransportInbound, ForgedFrameIsDroppedButStreamContinues) {
+TEST(TransportInbound, UndecodablePayloadIsADecodeFailureAndTheStreamContinues) {
   asio::io_context io;
-  Node b(io, 2);
-  RawClient c(io, b.port());
-  codec::FrameKey key("test-secret");
-  std::string garbage(100, 'g');
-  c.write(le32(static_cast<uint32_t>(garbage.size())) + garbage);           // bad MAC
-  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 5), codec::FrameKey("other")));  // wrong key
-  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 6), key));       // good
-  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
-  EXPECT_EQ(b.got[0].index, 6u);
-  EXPECT_EQ(b.t->stats().auth_failures, 2u);
-  EXPECT_EQ(b.t->stats().frames_received, 1u);
-}
-
-TEST(TransportInbound, AuthenticatedGarbageIsADecodeFailure) {
-  asio::io_context io;
-  Node b(io, 2);
-  RawClient c(io, b.port());
-  codec::FrameKey key("test-secret");
+  Node2WithClient1 n(io);
   std::string payload = codec::encode(msg(MessageType::Vote, 1, 2, 5));
-  payload[0] = 42;  // unknown codec version, correctly authenticated
-  auto tag = key.mac(payload);
-  std::string body = payload + std::string(tag.begin(), tag.end());
-  c.write(le32(static_cast<uint32_t>(body.size())) + body);
-  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 6), key));
-  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
-  EXPECT_EQ(b.t->stats().decode_failures, 1u);
-  EXPECT_EQ(b.t->stats().auth_failures, 0u);
+  payload[0] = 42;  // unknown codec version
+  n.c.write(le32(static_cast<uint32_t>(payload.size())) + payload);
+  n.c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 6)));
+  ASSERT_TRUE(run_until(io, [&] { return n.b.got.size() == 1; }));
+  EXPECT_EQ(n.b.got[0].index, 6u);
+  EXPECT_EQ(n.b.t->stats().decode_failures, 1u);
+  EXPECT_EQ(n.b.t->stats().auth_failures, 0u);
 }
 
 TEST(TransportInbound, MisaddressedFrameIsDropped) {
   asio::io_context io;
-  Node b(io, 2);
-  RawClient c(io, b.port());
-  codec::FrameKey key("test-secret");
-  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 3, 5), key));  // meant for node 3
-  c.write(codec::encode_frame(msg(MessageType::Vote, 2, 2, 5), key));  // claims to be from b itself
-  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 6), key));
-  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
-  EXPECT_EQ(b.got[0].index, 6u);
-  EXPECT_EQ(b.t->stats().decode_failures, 2u);
+  Node2WithClient1 n(io);
+  n.c.write(codec::encode_frame(msg(MessageType::Vote, 1, 3, 5)));  // meant for node 3
+  n.c.write(codec::encode_frame(msg(MessageType::Vote, 2, 2, 5)));  // claims to be from b itself
+  n.c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 6)));
+  ASSERT_TRUE(run_until(io, [&] { return n.b.got.size() == 1; }));
+  EXPECT_EQ(n.b.got[0].index, 6u);
+  EXPECT_EQ(n.b.t->stats().decode_failures, 2u);
 }
 
-TEST(TransportInbound, SenderChangingMidConnectionIsCutOff) {
+TEST(TransportInbound, FrameClaimingAnotherSenderCutsTheLink) {
+  // The link authenticated node 1; a frame from "node 3" on it is forged.
   asio::io_context io;
-  Node b(io, 2);
-  RawClient c(io, b.port());
-  c.watch_close();
-  codec::FrameKey key("test-secret");
-  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 1), key));
-  c.write(codec::encode_frame(msg(MessageType::Vote, 3, 2, 2), key));
-  c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 3), key));
-  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
-  ASSERT_EQ(b.got.size(), 1u);
-  EXPECT_EQ(b.got[0].index, 1u);
-  EXPECT_EQ(b.t->stats().auth_failures, 1u);
+  Node2WithClient1 n(io);
+  n.b.add_peer(3, unused_port(io));
+  n.c.watch_close();
+  n.c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 1)));
+  n.c.write(codec::encode_frame(msg(MessageType::Vote, 3, 2, 2)));
+  n.c.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 3)));
+  ASSERT_TRUE(run_until(io, [&] { return n.c.closed; }));
+  ASSERT_EQ(n.b.got.size(), 1u);
+  EXPECT_EQ(n.b.got[0].index, 1u);
+  EXPECT_EQ(n.b.t->stats().auth_failures, 1u);
 }
 
 TEST(TransportInbound, FrameAboveConfiguredLimitClosesConnection) {
   asio::io_context io;
   Transport::Options opt;
   opt.max_frame_size = 1024;
-  Node b(io, 2, "test-secret", opt);
-  RawClient c(io, b.port());
-  c.watch_close();
+  Node2WithClient1 n(io, opt);
+  n.c.watch_close();
   Message big = msg(MessageType::Snapshot, 1, 2, 1);
   big.data.assign(2048, 'x');
-  c.write(codec::encode_frame(big, codec::FrameKey("test-secret")));
-  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
-  EXPECT_EQ(b.t->stats().decode_failures, 1u);
-  EXPECT_TRUE(b.got.empty());
+  n.c.write(codec::encode_frame(big));
+  ASSERT_TRUE(run_until(io, [&] { return n.c.closed; }));
+  EXPECT_EQ(n.b.t->stats().decode_failures, 1u);
+  EXPECT_TRUE(n.b.got.empty());
 }
 
 TEST(TransportInbound, MultiMegabyteFrameArrivesIntact) {
   asio::io_context io;
   Node a(io, 1), b(io, 2);
-  a.t->set_peers({{2, addr(b.port())}});
+  link(a, b);
   Message big = msg(MessageType::Snapshot, 1, 2, 1);
   big.data.resize((3u << 20) + 12345);
   for (std::size_t i = 0; i < big.data.size(); ++i) big.data[i] = static_cast<char>(i * 131 + (i >> 13));
@@ -408,14 +360,15 @@ TEST(TransportInbound, MultiMegabyteFrameArrivesIntact) {
 
 // Frames that wait in the socket together are all delivered before anything
 // the handler posts runs: the node steps them all and then makes one Ready,
-// with one fsync, for the lot (group commit), not one Ready each.
+// with one fsync, for the lot (group commit), not one Ready each. Over TLS
+// they arrive as several records, which are drained together.
 TEST(TransportInbound, FramesWaitingTogetherAreDeliveredBeforeAnythingPostedRuns) {
   asio::io_context io;
-  Node b(io, 2);
+  Node2WithClient1 n(io);
   int readies = 0;
   bool scheduled = false;
-  b.t->on_message([&](Message m) {
-    b.got.push_back(std::move(m));
+  n.b.t->on_message([&](Message m) {
+    n.b.got.push_back(std::move(m));
     // As the node schedules a Ready: one post for whatever arrives before it runs.
     if (scheduled) return;
     scheduled = true;
@@ -424,37 +377,131 @@ TEST(TransportInbound, FramesWaitingTogetherAreDeliveredBeforeAnythingPostedRuns
       ++readies;
     });
   });
-  RawClient c(io, b.port());
-  codec::FrameKey key("test-secret");
-  constexpr std::size_t kFrames = 50;
+  constexpr std::size_t kFrames = 400;  // about 40 KiB: three TLS records or more
   std::string bytes;
-  for (std::size_t i = 1; i <= kFrames; ++i) bytes += codec::encode_frame(msg(MessageType::Forward, 1, 2, i), key);
-  c.write(bytes);  // all in the socket before the transport first reads
-  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == kFrames && !scheduled; }));
-  EXPECT_EQ(b.got.back().index, kFrames);
+  for (std::size_t i = 1; i <= kFrames; ++i) {
+    Message m = msg(MessageType::Forward, 1, 2, i);
+    m.data.assign(80, 'f');
+    bytes += codec::encode_frame(m);
+  }
+  ASSERT_GT(bytes.size(), 32u << 10);
+  n.c.write(bytes);  // all in the socket before the transport next reads
+  ASSERT_TRUE(run_until(io, [&] { return n.b.got.size() == kFrames && !scheduled; }));
+  EXPECT_EQ(n.b.got.back().index, kFrames);
   EXPECT_EQ(readies, 1);
 }
 
-TEST(TransportInbound, ConnectionsBeyondTheCapAreRefused) {
+// ---- connections that never authenticate ---------------------------------
+
+TEST(TransportInbound, AHandshakeMustFinishBeforeItsDeadline) {
   asio::io_context io;
   Transport::Options opt;
-  opt.max_inbound_connections = 1;
+  opt.handshake_timeout = std::chrono::milliseconds(200);
   Node b(io, 2, "test-secret", opt);
-  RawClient first(io, b.port());
-  first.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 1), codec::FrameKey("test-secret")));
-  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }));
-  RawClient second(io, b.port());
-  second.watch_close();
-  ASSERT_TRUE(run_until(io, [&] { return second.closed; }));
-  // The first connection is unaffected.
-  first.write(codec::encode_frame(msg(MessageType::Vote, 1, 2, 2), codec::FrameKey("test-secret")));
-  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 2; }));
+  RawClient idle(io, b.port());
+  idle.watch_close();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run_until(io, [&] { return idle.closed; }));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(150));
+  EXPECT_EQ(b.t->stats().handshake_timeouts, 1u);
+  EXPECT_EQ(b.t->stats().auth_failures, 0u);
+}
+
+TEST(TransportInbound, BytesBeforeAuthenticationAreBounded) {
+  // A ClientHello announcing 100,000 bytes, then filler: it could be a
+  // legal size, so only the byte bound stops it.
+  asio::io_context io;
+  Transport::Options opt;
+  opt.max_handshake_bytes = 4096;
+  Node b(io, 2, "test-secret", opt);
+  RawClient c(io, b.port());
+  c.watch_close();
+  std::string hello = std::string("\x16\x03\x01\x40\x00", 5) + std::string("\x01\x01\x86\xa0\x03\x03", 6);
+  hello.resize(5 + 0x4000, '\0');
+  boost::system::error_code ec;
+  for (int i = 0; i < 4 && !ec; ++i) {
+    std::string record = i == 0 ? hello : std::string("\x16\x03\x03\x40\x00", 5) + std::string(0x4000, '\0');
+    asio::write(c.socket, asio::buffer(record), ec);  // may fail once the server has closed
+    io.restart();
+    io.poll();
+  }
+  ASSERT_TRUE(run_until(io, [&] { return c.closed; }));
+  EXPECT_EQ(b.t->stats().handshake_timeouts, 1u);
+  EXPECT_TRUE(b.got.empty());
+}
+
+TEST(TransportInbound, IdleConnectionsCannotKeepAMemberOut) {
+  asio::io_context io;
+  Transport::Options opt;
+  opt.max_pending_handshakes = 8;
+  Node a(io, 1), b(io, 2, "test-secret", opt);
+  b.add_peer(a);
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 100; ++i) idle.push_back(std::make_unique<RawClient>(io, b.port()));
+  ASSERT_TRUE(run_until(io, [&] { return b.t->stats().handshake_timeouts >= 92; }));
+  // The member arrives after the flood and gets through at once.
+  a.add_peer(b);
+  a.t->send(msg(MessageType::Heartbeat, 1, 2, 1));
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 1; }, std::chrono::seconds(2)));
+  // More idle connections do not cut its link: authenticated links are kept apart.
+  for (int i = 0; i < 100; ++i) idle.push_back(std::make_unique<RawClient>(io, b.port()));
+  ASSERT_TRUE(run_until(io, [&] { return b.t->stats().handshake_timeouts >= 192; }));
+  a.t->send(msg(MessageType::Heartbeat, 1, 2, 2));
+  ASSERT_TRUE(run_until(io, [&] { return b.got.size() == 2; }, std::chrono::seconds(2)));
+  EXPECT_EQ(a.t->stats().reconnects, 0u);
+}
+
+// Runs `io` for a while, for events that must not happen.
+void settle(asio::io_context& io) {
+  io.restart();
+  io.run_for(std::chrono::milliseconds(50));
+}
+
+TEST(TransportInbound, AnIdleConnectionIsDisplacedBeforeOneThatHasSpoken) {
+  asio::io_context io;
+  Transport::Options opt;
+  opt.max_pending_handshakes = 2;
+  Node b(io, 2, "test-secret", opt);
+  // One that has begun a handshake (the start of a record), then an idle
+  // one, then a newcomer: the idle one goes, though not the oldest.
+  RawClient speaking(io, b.port());
+  speaking.watch_close();
+  speaking.write(std::string("\x16\x03\x01", 3));
+  settle(io);
+  RawClient idle(io, b.port());
+  idle.watch_close();
+  settle(io);
+  RawClient newcomer(io, b.port());
+  newcomer.watch_close();
+  ASSERT_TRUE(run_until(io, [&] { return idle.closed; }));
+  settle(io);
+  EXPECT_FALSE(speaking.closed);
+  EXPECT_FALSE(newcomer.closed);
+  EXPECT_EQ(b.t->stats().handshake_timeouts, 1u);
+}
+
+TEST(TransportInbound, ANewConnectionAlwaysGetsItsChance) {
+  // With no idle one to spare, the oldest goes: connections that stall in
+  // their handshake cannot hold the door shut against a peer arriving now.
+  asio::io_context io;
+  Transport::Options opt;
+  opt.max_pending_handshakes = 1;
+  Node b(io, 2, "test-secret", opt);
+  RawClient stalling(io, b.port());
+  stalling.watch_close();
+  stalling.write(std::string("\x16\x03\x01", 3));
+  settle(io);
+  RawClient newcomer(io, b.port());
+  newcomer.watch_close();
+  ASSERT_TRUE(run_until(io, [&] { return stalling.closed; }));
+  settle(io);
+  EXPECT_FALSE(newcomer.closed);
 }
 
 TEST(Transport, SendFromAnotherThreadIsPostedToTheIoThread) {
   asio::io_context io;
   Node a(io, 1), b(io, 2);
-  a.t->set_peers({{2, addr(b.port())}});
+  link(a, b);
   constexpr int kCount = 300;
   std::promise<void> all_arrived;
   std::thread::id delivered_on;
@@ -511,7 +558,7 @@ TEST(Transport, StopFromInsideTheHandlerIsSafe) {
   asio::io_context io;
   Node b(io, 2);
   Node a(io, 1);
-  a.t->set_peers({{2, addr(b.port())}});
+  link(a, b);
   int calls = 0;
   b.t->on_message([&](Message) {
     ++calls;

@@ -5,8 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <sstream>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "dns/rr.h"
+#include "server/status_page.h"
 #include "zone/zone_set.h"
 
 namespace server {
@@ -61,9 +66,11 @@ struct Fixture {
   bool hold = false;
   std::vector<std::pair<store::Change, std::function<void(HttpSubmitResult)>>> held;
   size_t barriers = 0;
+  RecentChanges recent;
   std::unique_ptr<HttpApi> api;
   std::string key_secret = "c2VjcmV0LWtleS1ieXRlcw==";
   std::string admin_secret = "YWRtaW4ta2V5LWJ5dGVz";
+  std::string reader_secret = "cmVhZGVyLWtleS1ieXRlcw==";  // a key with no role
   std::vector<MemberChange> member_changes;  // what MEMBER changes reached the node
   std::optional<util::Error> member_error;   // the node's answer: this error,
   std::string member_refusal;                // or the member list's refusal, or success
@@ -99,10 +106,14 @@ struct Fixture {
                             {"commit_index", 10}, {"applied_index", 8}};
     };
     deps.origin = 1;
-    deps.credentials.push_back(HttpCredential{"ddns-key.", key_secret, std::move(policy)});
-    HttpCredential admin{"admin-key.", admin_secret, [](const dns::Name&, const dns::Name&, uint16_t) { return true; }};
-    admin.admin = true;
-    deps.credentials.push_back(std::move(admin));
+    deps.credentials.push_back(HttpCredential{"ddns-key.", key_secret, std::move(policy), HttpRole::Update});
+    // An admin's policy is never consulted: this one would refuse everything.
+    deps.credentials.push_back(HttpCredential{"admin-key.", admin_secret,
+                                              [](const dns::Name&, const dns::Name&, uint16_t) { return false; },
+                                              HttpRole::Admin});
+    deps.credentials.push_back(HttpCredential{"reader-key.", reader_secret, {}, HttpRole::None});
+    deps.open_reads_from = {*Network::parse("127.0.0.0/8"), *Network::parse("::1/128")};
+    deps.recent = &recent;
     deps.metrics = &metrics;
     deps.members = [] { return nlohmann::json{{"0", {{"role", "voter"}}}, {"1", {{"role", "learner"}}}}; };
     deps.change_members = [this](MemberChange change, std::function<void(HttpSubmitResult)> done) {
@@ -118,8 +129,8 @@ struct Fixture {
   }
 
   HttpResponse call(const std::string& method, const std::string& target, const std::string& auth = "",
-                    const std::string& body = "", const std::string& client = "127.0.0.1") {
-    HttpRequest req{method, target, auth, "application/json", body, client};
+                    const std::string& body = "", const std::string& client = "127.0.0.1", bool tls = false) {
+    HttpRequest req{method, target, auth, "application/json", body, client, tls};
     std::optional<HttpResponse> out;
     api->handle(req, [&](HttpResponse r) { out = std::move(r); });
     EXPECT_TRUE(out.has_value()) << "no reply to " << method << " " << target;
@@ -500,12 +511,151 @@ TEST(Rest, TheStatusFollowsTheErrorsKindNotItsWords) {
   EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, add).status, 403u);
 }
 
-TEST(Rest, ReadsAreOpenOnLoopbackOnly) {
+TEST(Rest, ReadsAreOpenFromOpenReadsFromAndNeedAKeyElsewhere) {
   Fixture f;
   EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records", "", "", "::1").status, 200u);
   EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records", "", "", "192.0.2.50").status, 401u);
   EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records", basic("ddns-key", f.key_secret), "", "192.0.2.50").status,
             200u);
+  // Reading needs no role.
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records", basic("reader-key", f.reader_secret), "", "192.0.2.50")
+                .status,
+            200u);
+  // Wrong credentials are refused even where no key is needed.
+  EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records", basic("ddns-key", "d3Jvbmc=")).status, 401u);
+}
+
+TEST(Roles, AKeyWithNoRoleMayChangeNothing) {
+  Fixture f;
+  std::string auth = basic("reader-key", f.reader_secret);
+  HttpResponse r = f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name":"x","type":"A","data":"1.2.3.4"})");
+  EXPECT_EQ(r.status, 403u);
+  EXPECT_NE(r.body.find("role"), std::string::npos) << r.body;
+  EXPECT_EQ(f.call("DELETE", "/api/v1/zones/example.com/records?name=old&type=A", auth).status, 403u);
+  r = f.call("GET", "/nic/update?hostname=old.example.com&myip=198.51.100.7", auth, "", "203.0.113.9");
+  EXPECT_EQ(r.body, "nohost\n");
+  EXPECT_EQ(f.submits, 0u);
+  EXPECT_EQ(f.values("old.example.com."), std::vector<std::string>{"192.0.2.1"});
+}
+
+TEST(Roles, AnAdminKeyChangesEveryZoneWhateverItsPolicy) {
+  Fixture f;
+  std::string auth = basic("admin-key", f.admin_secret);
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name":"x","type":"TXT","data":"hi"})").status,
+            201u);
+  EXPECT_EQ(f.call("GET", "/nic/update?hostname=old.example.com&myip=198.51.100.7", auth, "", "203.0.113.9").body,
+            "good 198.51.100.7\n");
+}
+
+// --- reads without a key: /health, /metrics ---
+
+TEST(OpenReads, HealthAndMetricsAnswerOnlyTheOpenNetworksOrAKey) {
+  Fixture f;
+  for (const char* path : {"/health", "/metrics"}) {
+    EXPECT_EQ(f.call("GET", path).status, 200u) << path;
+    EXPECT_EQ(f.call("GET", path, "", "", "::1").status, 200u) << path;
+    HttpResponse r = f.call("GET", path, "", "", "192.0.2.50");
+    EXPECT_EQ(r.status, 403u) << path;
+    // Nothing a forged peer frame could use.
+    EXPECT_EQ(r.body.find("term"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("commit"), std::string::npos) << r.body;
+    EXPECT_EQ(f.call("GET", path, basic("reader-key", f.reader_secret), "", "192.0.2.50").status, 200u) << path;
+    EXPECT_EQ(f.call("GET", path, basic("reader-key", "d3Jvbmc="), "", "192.0.2.50").status, 401u) << path;
+  }
+}
+
+TEST(OpenReads, TheNetworksComeFromTheConfig) {
+  Fixture f;
+  HttpApiDeps deps;
+  deps.store = &f.store;
+  deps.status = [] { return nlohmann::json{{"leader", "0"}, {"term", 3}}; };
+  deps.open_reads_from = {*Network::parse("127.0.0.1"), *Network::parse("2001:db8::/32")};
+  HttpApi api(std::move(deps));
+  auto status_from = [&](const std::string& ip) {
+    std::optional<HttpResponse> out;
+    api.handle(HttpRequest{"GET", "/metrics", "", "", "", ip}, [&](HttpResponse r) { out = std::move(r); });
+    return out ? out->status : 0u;
+  };
+  EXPECT_EQ(status_from("127.0.0.1"), 200u);
+  EXPECT_EQ(status_from("127.0.0.2"), 403u);
+  EXPECT_EQ(status_from("::1"), 403u);
+  EXPECT_EQ(status_from("2001:db8::7"), 200u);
+  EXPECT_EQ(status_from("2001:db9::7"), 403u);
+}
+
+// --- the status page ---
+
+TEST(StatusPage, ServedToTheOpenNetworksOrWithAKey) {
+  Fixture f;
+  HttpResponse r = f.call("GET", "/");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  bool csp = false;
+  for (const auto& [k, v] : r.headers) csp |= k == "Content-Security-Policy" && v == status_page_csp();
+  EXPECT_TRUE(csp);
+  // From elsewhere: a challenge, so that a browser asks for a key.
+  r = f.call("GET", "/", "", "", "192.0.2.50");
+  EXPECT_EQ(r.status, 401u);
+  ASSERT_FALSE(r.headers.empty());
+  EXPECT_EQ(r.headers[0].first, "WWW-Authenticate");
+  EXPECT_EQ(f.call("GET", "/api/v1/status", "", "", "192.0.2.50").status, 401u);
+  EXPECT_EQ(f.call("GET", "/", basic("reader-key", f.reader_secret), "", "192.0.2.50").status, 200u);
+  EXPECT_EQ(f.call("POST", "/api/v1/status").status, 405u);
+}
+
+TEST(StatusPage, TheDocumentShowsZonesAndTheChangesMadeHereWithTheirSource) {
+  Fixture f;
+  // A new host: DynDNS's delete of its (absent) RRset fails harmlessly, and the change counts as applied.
+  EXPECT_EQ(f.nic("hostname=fresh.example.com&myip=198.51.100.7").body, "good 198.51.100.7\n");
+  f.call("POST", "/api/v1/zones/example.com/records", basic("ddns-key", f.key_secret),
+         R"({"name":"www","type":"A","data":"192.0.2.80"})");
+  HttpResponse r = f.call("GET", "/api/v1/status");
+  ASSERT_EQ(r.status, 200u);
+  auto doc = nlohmann::json::parse(r.body);
+  ASSERT_EQ(doc["zones"].size(), 1u);
+  EXPECT_EQ(doc["zones"][0]["name"], "example.com.");
+  ASSERT_EQ(doc["changes"].size(), 2u);
+  EXPECT_EQ(doc["changes"][0]["source"], "REST");
+  EXPECT_EQ(doc["changes"][0]["summary"], "add www.example.com. 3600 A 192.0.2.80");
+  EXPECT_EQ(doc["changes"][1]["source"], "DynDNS");
+  EXPECT_EQ(doc["changes"][1]["ok"], true) << doc["changes"][1];
+  ASSERT_EQ(doc["hosts"].size(), 1u);
+  EXPECT_EQ(doc["hosts"][0]["name"], "fresh.example.com.");
+  EXPECT_EQ(doc["hosts"][0]["addresses"], nlohmann::json::array({"198.51.100.7"}));
+}
+
+// --- basic auth in clear ---
+
+/// Collects what the default logger writes while it lives.
+struct LogCapture {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+  LogCapture() {
+    auto logger = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+    spdlog::set_default_logger(logger);
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous); }
+};
+
+TEST(PlainText, BasicAuthAcceptedOverPlainHttpFromAfarIsWarnedOnce) {
+  Fixture f;
+  LogCapture log;
+  const std::string auth = basic("ddns-key", f.key_secret);
+  // Loopback, or HTTPS from afar: nothing to warn about.
+  f.call("GET", "/api/v1/zones/example.com/records", auth, "", "127.0.0.1");
+  f.call("GET", "/api/v1/zones/example.com/records", auth, "", "192.0.2.50", /*tls=*/true);
+  EXPECT_EQ(log.out.str().find("plain HTTP"), std::string::npos) << log.out.str();
+  // Wrong credentials were not accepted: no warning either.
+  f.call("GET", "/api/v1/zones/example.com/records", basic("ddns-key", "d3Jvbmc="), "", "192.0.2.50");
+  EXPECT_EQ(log.out.str().find("plain HTTP"), std::string::npos) << log.out.str();
+  f.call("GET", "/api/v1/zones/example.com/records", auth, "", "192.0.2.50");
+  f.call("GET", "/api/v1/zones/example.com/records", auth, "", "192.0.2.50");
+  const std::string text = log.out.str();
+  const size_t first = text.find("plain HTTP");
+  ASSERT_NE(first, std::string::npos) << text;
+  EXPECT_NE(text.find("192.0.2.50"), std::string::npos) << text;
+  EXPECT_NE(text.find("ddns-key"), std::string::npos) << text;
+  EXPECT_EQ(text.find("plain HTTP", first + 1), std::string::npos) << "warned twice within a minute: " << text;
 }
 
 TEST(Rest, ConsistentReadGoesThroughTheBarrier) {
@@ -542,14 +692,15 @@ TEST(Health, ReportsRoleLeaderTermAndLag) {
 
 // --- cluster membership (MEMBERS, MEMBER ADD, MEMBER REMOVE) ---
 
-TEST(Members, ListingIsOpenOnLoopbackAndNeedsAKeyElsewhere) {
+TEST(Members, ListingNeedsAnAdminKeyEvenFromLoopback) {
   Fixture f;
-  HttpResponse r = f.call("GET", "/api/v1/members");
+  HttpResponse r = f.call("GET", "/api/v1/members", basic("admin-key", f.admin_secret));
   ASSERT_EQ(r.status, 200u);
   auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["members"]["1"]["role"], "learner");
+  EXPECT_EQ(f.call("GET", "/api/v1/members").status, 401u);
   EXPECT_EQ(f.call("GET", "/api/v1/members", "", "", "192.0.2.50").status, 401u);
-  EXPECT_EQ(f.call("GET", "/api/v1/members", basic("ddns-key", f.key_secret), "", "192.0.2.50").status, 200u);
+  EXPECT_EQ(f.call("GET", "/api/v1/members", basic("admin-key", f.admin_secret), "", "192.0.2.50").status, 200u);
 }
 
 TEST(Members, AddAndRemoveReachTheNodeAsTypedChanges) {
@@ -571,13 +722,18 @@ TEST(Members, AddAndRemoveReachTheNodeAsTypedChanges) {
   EXPECT_NE(f.member_changes[0].sequence, 0u);
 }
 
-TEST(Members, ChangesNeedAKeyWithoutPolicy) {
+TEST(Members, EveryMembersEndpointRefusesKeysThatAreNotAdmin) {
   Fixture f;
   const std::string body = R"({"id": 3, "query_loc": "127.0.0.1:10056", "raft_loc": "127.0.0.1:10057"})";
   EXPECT_EQ(f.call("POST", "/api/v1/members", "", body).status, 401u);
   EXPECT_EQ(f.call("POST", "/api/v1/members", basic("admin-key", "d3Jvbmc="), body).status, 401u);
-  EXPECT_EQ(f.call("POST", "/api/v1/members", basic("ddns-key", f.key_secret), body).status, 403u);
-  EXPECT_EQ(f.call("DELETE", "/api/v1/members/1", basic("ddns-key", f.key_secret)).status, 403u);
+  for (const std::string& auth : {basic("ddns-key", f.key_secret), basic("reader-key", f.reader_secret)}) {
+    HttpResponse r = f.call("POST", "/api/v1/members", auth, body);
+    EXPECT_EQ(r.status, 403u);
+    EXPECT_NE(r.body.find("admin"), std::string::npos) << r.body;
+    EXPECT_EQ(f.call("DELETE", "/api/v1/members/1", auth).status, 403u);
+    EXPECT_EQ(f.call("GET", "/api/v1/members", auth).status, 403u);
+  }
   EXPECT_TRUE(f.member_changes.empty());
 }
 

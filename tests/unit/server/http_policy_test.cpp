@@ -40,13 +40,21 @@ TEST(HttpPolicy, NameAndSelfGrantsMatchExactly) {
 
 TEST(HttpPolicy, CredentialsUseTheKeyNameAndBase64SecretAndThePolicy) {
   std::vector<HttpCredential> creds =
-      http_credentials({key(true, {{UpdateGrant::Match::Self, dns::Name(), {dns::rrtype::A}}})});
+      http_credentials({key(true, {{UpdateGrant::Match::Self, dns::Name(), {dns::rrtype::A}}})},
+                       {{"host.example.com.", HttpRole::Update}});
   ASSERT_EQ(creds.size(), 1u);
   const HttpCredential* c = authenticate(creds, "host.example.com", "c2VjcmV0LWtleS1ieXRlcw==");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(authenticate(creds, "host.example.com", "c2VjcmV0LWtleS1ieXRlcx=="), nullptr);
   EXPECT_TRUE(c->may_update(name("example.com."), name("host.example.com."), dns::rrtype::A));
   EXPECT_FALSE(c->may_update(name("example.com."), name("other.example.com."), dns::rrtype::A));
+  EXPECT_EQ(c->role, HttpRole::Update);
+}
+
+TEST(HttpPolicy, AKeyWithoutARoleGetsNone) {
+  std::vector<HttpCredential> creds = http_credentials({key(false, {})}, {{"other-key.", HttpRole::Admin}});
+  ASSERT_EQ(creds.size(), 1u);
+  EXPECT_EQ(creds[0].role, HttpRole::None);
 }
 
 }  // namespace

@@ -56,10 +56,61 @@ Tally run(ResponseRateLimiter& rrl, const sockaddr_storage& who, RrlKind kind, i
   return t;
 }
 
-TEST(Rrl, OffByDefaultSendsEverything) {
+TEST(Rrl, OnByDefaultAtAHundredPerSecondWithSlipTwo) {
   ResponseRateLimiter rrl(RrlOptions{});
+  EXPECT_TRUE(rrl.options().enabled());
+  Tally t = run(rrl, v4("192.0.2.1"), RrlKind::Answer, 1000, Clock::now());
+  EXPECT_EQ(t.send, 100);
+  EXPECT_EQ(t.slip, 450);
+  EXPECT_EQ(t.drop, 450);
+}
+
+TEST(Rrl, ZeroResponsesPerSecondSendsEverything) {
+  ResponseRateLimiter rrl(opts(0));
+  EXPECT_FALSE(rrl.options().enabled());
   Tally t = run(rrl, v4("192.0.2.1"), RrlKind::Answer, 10000, Clock::now());
   EXPECT_EQ(t.send, 10000);
+  EXPECT_EQ(rrl.size(), 0u);
+}
+
+TEST(Rrl, ExemptClientsAreNeverLimitedTheirNeighboursAre) {
+  RrlOptions o = opts(10);
+  o.exempt_clients.push_back(Network::parse("198.51.100.7/32").value());
+  o.exempt_clients.push_back(Network::parse("2001:db8::/64").value());
+  ResponseRateLimiter rrl(o);
+  const auto now = Clock::now();
+  EXPECT_EQ(run(rrl, v4("198.51.100.7"), RrlKind::Answer, 1000, now).send, 1000);
+  EXPECT_EQ(run(rrl, v6("2001:db8::53"), RrlKind::Answer, 1000, now).send, 1000);
+  EXPECT_EQ(run(rrl, v4("198.51.100.8"), RrlKind::Answer, 100, now).send, 10);  // same /24, not exempt
+}
+
+TEST(Rrl, AFullTableForgetsTheLeastRecentlyUsedBucketNotTheOneInUse) {
+  RrlOptions o = opts(10, 0);
+  o.table_size = 64;  // four buckets in each of the 16 shards
+  ResponseRateLimiter rrl(o);
+  auto t = Clock::now();
+  const auto flooder = v4("192.0.2.1");
+  run(rrl, flooder, RrlKind::Answer, 1000, t);  // deep in debt
+  // Spoofed sources from thousands of networks fill the table over and over;
+  // the flooder, still sending, stays the newest of its shard and keeps its
+  // debt (a table that started over when full would hand it a new burst).
+  for (int i = 0; i < 5000; ++i) {
+    t += std::chrono::microseconds(100);
+    sockaddr_storage other = v4("10.0.0.0");
+    auto* in = reinterpret_cast<sockaddr_in*>(&other);
+    in->sin_addr.s_addr = htonl(0x0A000000u + (static_cast<uint32_t>(i) << 8));
+    EXPECT_EQ(rrl.check(sa(other), RrlKind::Answer, t), RrlAction::Send);
+    ASSERT_EQ(rrl.check(sa(flooder), RrlKind::Answer, t), RrlAction::Drop) << i;
+    ASSERT_LE(rrl.size(), 64u);
+  }
+  EXPECT_EQ(rrl.size(), 64u);
+  // Once it goes quiet, newer networks push it out, and it starts afresh.
+  for (int i = 0; i < 5000; ++i) {
+    sockaddr_storage other = v4("10.0.0.0");
+    reinterpret_cast<sockaddr_in*>(&other)->sin_addr.s_addr = htonl(0x0B000000u + (static_cast<uint32_t>(i) << 8));
+    rrl.check(sa(other), RrlKind::Answer, t);
+  }
+  EXPECT_EQ(rrl.check(sa(flooder), RrlKind::Answer, t), RrlAction::Send);
 }
 
 TEST(Rrl, AFloodGetsOneSecondsWorthThenEverySlipthResponseTruncated) {
@@ -158,9 +209,22 @@ TEST(Rrl, TruncateKeepsHeaderAndQuestionSetsTc) {
 }
 
 TEST(Rrl, ConfigObjectIsValidatedWithFieldNames) {
-  auto off = parse_rrl_options(nlohmann::json());
+  auto absent = parse_rrl_options(nlohmann::json());
+  ASSERT_TRUE(absent.ok());
+  EXPECT_TRUE(absent->enabled());
+  EXPECT_EQ(absent->responses_per_second, RrlOptions::kDefaultResponsesPerSecond);
+  auto off = parse_rrl_options(nlohmann::json::parse(R"({"responses_per_second": 0})"));
   ASSERT_TRUE(off.ok());
   EXPECT_FALSE(off->enabled());
+  auto exempt = parse_rrl_options(nlohmann::json::parse(R"({"exempt_clients": ["127.0.0.1", "::1/128"], "table_size": 1000})"));
+  ASSERT_TRUE(exempt.ok()) << exempt.error().message;
+  EXPECT_EQ(exempt->exempt_clients.size(), 2u);
+  EXPECT_EQ(exempt->table_size, 1000u);
+  auto bad_net = parse_rrl_options(nlohmann::json::parse(R"({"exempt_clients": ["127.0.0.1/99"]})"));
+  ASSERT_FALSE(bad_net.ok());
+  EXPECT_EQ(bad_net.error().message.rfind("rrl.exempt_clients[0]: ", 0), 0u) << bad_net.error().message;
+  EXPECT_FALSE(parse_rrl_options(nlohmann::json::parse(R"({"exempt_clients": "127.0.0.1"})")).ok());
+  EXPECT_FALSE(parse_rrl_options(nlohmann::json::parse(R"({"table_size": 0})")).ok());
   auto on = parse_rrl_options(nlohmann::json::parse(R"({"responses_per_second": 20, "slip": 3, "window": 10})"));
   ASSERT_TRUE(on.ok()) << on.error().message;
   EXPECT_EQ(on->responses_per_second, 20u);

@@ -231,8 +231,16 @@ TEST_F(Responder, SmallEdnsSizeMeans512) {
   EXPECT_LE(len, 512u);
 }
 
-TEST_F(Responder, LargeEdnsSizeAvoidsTruncation) {
-  auto m = ask(make_query("big.example.", dns::rrtype::TXT, {.edns = true, .udp_size = 4096}));
+TEST_F(Responder, LargeEdnsSizeAvoidsTruncationUpToOurCap) {
+  // The client's 4096 counts only up to max_udp_payload (1232 by default).
+  const auto q = make_query("big.example.", dns::rrtype::TXT, {.edns = true, .udp_size = 4096});
+  auto capped = ask(q);
+  EXPECT_TRUE(capped.header.flags & dns::flag::TC);
+  EXPECT_LE(len, 1232u);
+  server::RespondOptions o;
+  o.max_udp_payload = 4096;
+  len = server::respond(zones, q.data(), q.size(), out.data(), out.size(), o, &info);
+  auto m = dns::parse_message(out.data(), len).value();
   EXPECT_FALSE(m.header.flags & dns::flag::TC);
   EXPECT_EQ(m.answers.size(), 10u);
 }
