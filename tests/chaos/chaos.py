@@ -405,6 +405,10 @@ class Chaos:
             except Exception:
                 self.netns.close()
                 raise
+            # RRL is on by default; the harness's queries all come from the
+            # bridge address, which would be rate limited like a flood.
+            rrl = base.setdefault("rrl", {})
+            rrl["exempt_clients"] = rrl.get("exempt_clients", []) + [f"{self.netns.subnet}.254/32"]
             for n in self.cluster.nodes:
                 n.__class__ = NetnsNode
                 n.netns = self.netns.ns(n.id)
