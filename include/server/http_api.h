@@ -37,7 +37,17 @@ struct HttpRequest {
   std::string body;
   std::string client_ip;      ///< the peer's address ("127.0.0.1", "::1"); v4-mapped v6 already unwrapped
   bool tls = false;           ///< arrived over HTTPS
+  std::string fetch_site;     ///< the Sec-Fetch-Site header a browser sends ("same-origin", "cross-site", ...), "" when absent
+  std::string origin;         ///< the Origin header, "" when absent
+  std::string host;           ///< the Host header
 };
+
+/// Whether a browser sent this request on behalf of another site's page
+/// (Fetch Metadata's Sec-Fetch-Site, else an Origin whose host is not the
+/// Host). Such a request may carry the credentials the browser keeps for
+/// this node (the status page asks a browser for a key), so it must not
+/// change anything. Clients other than browsers send neither header.
+bool is_cross_origin(const HttpRequest& req);
 
 /// The answer to one request.
 struct HttpResponse {
@@ -59,9 +69,6 @@ util::Result<std::map<std::string, std::string>> parse_query_string(std::string_
 
 /// Splits a target into its path and its query string (without the '?').
 std::pair<std::string_view, std::string_view> split_target(std::string_view target);
-
-/// Standard base64 (RFC 4648 §4) decoding; padding optional, no white space.
-std::optional<std::string> base64_decode(std::string_view text);
 
 /// The user and password of an "Authorization: Basic <base64(user:pass)>"
 /// header (RFC 7617), or nullopt when it is absent or not Basic.

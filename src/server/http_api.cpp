@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dns/encoding.h"
 #include "dns/rr.h"
 #include "server/status_page.h"
 #include "zone/zone_file.h"
@@ -23,7 +24,6 @@ namespace server {
 namespace {
 
 constexpr uint32_t kDefaultRecordTtl = 3600;  // as stdin's ADD without a TTL
-constexpr uint16_t kTypeDs = 43;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -92,7 +92,7 @@ bool truthy(const std::map<std::string, std::string>& params, const char* key) {
 
 /// The RRset of `type` at `name` in the current snapshot, or null.
 const zone::RRset* find_rrset(const zone::ZoneSet& zones, const dns::Name& name, uint16_t type) {
-  const zone::Zone* z = zones.find_zone(name);
+  const zone::Zone* z = zones.zone_for(name, type);
   if (!z) return nullptr;
   const zone::Node* n = z->find(name);
   return n ? n->find(type) : nullptr;
@@ -178,43 +178,13 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
   return {target.substr(0, q), target.substr(q + 1)};
 }
 
-std::optional<std::string> base64_decode(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  // Canonical form only (RFC 4648 §3.5): the unused bits of the last
-  // character are zero, so one secret has one spelling.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
 std::optional<std::pair<std::string, std::string>> parse_basic_auth(std::string_view header) {
   while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
   if (header.size() < 6 || lower(header.substr(0, 6)) != "basic ") return std::nullopt;
   header.remove_prefix(6);
   while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
   while (!header.empty() && header.back() == ' ') header.remove_suffix(1);
-  auto decoded = base64_decode(header);
+  auto decoded = dns::base64_decode(header, dns::Base64Padding::Optional);
   if (!decoded) return std::nullopt;
   size_t colon = decoded->find(':');  // RFC 7617 §2: the user-id cannot contain ':'
   if (colon == std::string::npos) return std::nullopt;
@@ -243,6 +213,17 @@ std::optional<std::pair<uint16_t, std::string>> ip_to_rdata(std::string_view ip)
   return std::nullopt;
 }
 
+bool is_cross_origin(const HttpRequest& req) {
+  // The rule of Fetch Metadata (W3C), as Go's CrossOriginProtection applies
+  // it: "same-origin" and "none" (typed by the user) are the browser's own.
+  if (!req.fetch_site.empty()) return req.fetch_site != "same-origin" && req.fetch_site != "none";
+  if (req.origin.empty()) return false;  // not a browser, or a browser that sends no Origin here
+  // RFC 6454: scheme "://" host [":" port]; the Host header holds host[:port].
+  const size_t scheme_end = req.origin.find("://");
+  const std::string origin_host = scheme_end == std::string::npos ? "" : lower(req.origin.substr(scheme_end + 3));
+  return origin_host != lower(req.host);
+}
+
 const HttpCredential* authenticate(const std::vector<HttpCredential>& credentials, std::string_view user,
                                    std::string_view password) {
   const std::string want = strip_dot(user);
@@ -252,7 +233,8 @@ const HttpCredential* authenticate(const std::vector<HttpCredential>& credential
     bool match = strip_dot(c.user) == want;
     // The same secret may be written with or without base64 padding: compare
     // the decoded bytes when both decode, else the text.
-    auto mine = base64_decode(c.password), theirs = base64_decode(password);
+    auto mine = dns::base64_decode(c.password, dns::Base64Padding::Optional);
+    auto theirs = dns::base64_decode(password, dns::Base64Padding::Optional);
     bool secret_ok = mine && theirs && !mine->empty() ? constant_time_equal(*mine, *theirs)
                                                       : constant_time_equal(c.password, password);
     if (match && secret_ok && !found) found = &c;
@@ -434,6 +416,15 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
   auto [path, query] = split_target(req.target);
   auto params = parse_query_string(query);
   if (!params) return counted(text_response(400, params.error().message + "\n"));
+  // A request that can change something (DynDNS2 changes with a GET) must
+  // not come from another site's page through the browser's stored key.
+  const bool changes = (req.method != "GET" && req.method != "HEAD") || path == "/nic/update" || path == "/v3/update";
+  if (changes && is_cross_origin(req)) {
+    spdlog::warn("http {}: {} {} refused: sent by a browser for another site (Sec-Fetch-Site '{}', Origin '{}')",
+                 req.client_ip, req.method, path, req.fetch_site, req.origin);
+    return counted(json_error(403, "cross-origin request refused: a page of another site may not change anything "
+                                   "here through this browser's credentials"));
+  }
 
   if (path == "/nic/update" || path == "/v3/update") {
     if (req.method != "GET" && req.method != "POST") {
@@ -738,9 +729,7 @@ void HttpApi::list_records(const dns::Name& zone, const std::map<std::string, st
       if (type_filter && rr.type != *type_filter) return;
       // A record belongs to the deepest zone holding it; DS at a nested
       // apex to the parent (RFC 4035 §2.4).
-      const zone::Zone* z = snap->find_zone(rr.owner);
-      if (!z) return;
-      if (rr.type == kTypeDs && z->apex() == rr.owner) z = snap->find_parent_zone(*z);
+      const zone::Zone* z = snap->zone_for(rr.owner, rr.type);
       if (!z || !(z->apex() == zone)) return;
       records.push_back(record_json(rr));
     });

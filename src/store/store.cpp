@@ -24,9 +24,6 @@ constexpr std::string_view kStateMagic = "DNSNODE-STATE\x03";
 constexpr std::string_view kStateMagicV2 = "DNSNODE-STATE\x02";
 constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
 
-// DS (RFC 4034 §5) has no constant in dns::rrtype.
-constexpr uint16_t kDsType = 43;
-
 bool is_soa_add(const Op& op) { return op.kind == OpKind::Add && op.rr.type == dns::rrtype::SOA; }
 
 /// A node's owner as the zone spells it (a member of the node, or read
@@ -90,7 +87,7 @@ class ZoneEditor {
   /// not newer than the current one keeps the current serial, so re-adding
   /// an older SOA (a zone file seeding again) never moves it backwards.
   util::Result<bool> add(const dns::RR& rr) {
-    const zone::Zone* z = zones_.find_zone(rr.owner);
+    const zone::Zone* z = zones_.zone_for(rr.owner, rr.type);
     if (rr.type == dns::rrtype::SOA && (!z || z->apex() != rr.owner)) {
       // A new zone (possibly nested in `z`, which then loses records to it).
       Touched* parent = z ? &touch(*z) : nullptr;
@@ -133,7 +130,7 @@ class ZoneEditor {
   }
 
   util::Result<bool> remove(const dns::RR& rr) {
-    Touched* t = touch_owner(rr.owner);
+    Touched* t = touch_owner(rr.owner, rr.type);
     save(rr.owner, rr.type);
     auto removed = zones_.remove(rr);
     if (!removed) return removed.error();
@@ -142,7 +139,7 @@ class ZoneEditor {
   }
 
   util::Result<size_t> remove_rrset(const dns::Name& owner, uint16_t type) {
-    Touched* t = touch_owner(owner);
+    Touched* t = touch_owner(owner, type);
     save(owner, type);
     auto removed = zones_.remove_rrset(owner, type);
     if (!removed) return removed.error();
@@ -192,8 +189,7 @@ class ZoneEditor {
   /// The RRset of `type` at `owner`, looked up in the zone that holds it:
   /// DS at a nested zone's apex lives on the parent side (RFC 4035 §2.4).
   const zone::Node* find_node(const dns::Name& owner, uint16_t type) const {
-    const zone::Zone* z = zones_.find_zone(owner);
-    if (z && type == kDsType && z->apex() == owner) z = zones_.find_parent_zone(*z);
+    const zone::Zone* z = zones_.zone_for(owner, type);
     return z ? z->find(owner) : nullptr;
   }
 
@@ -221,8 +217,8 @@ class ZoneEditor {
     return it->second;
   }
 
-  Touched* touch_owner(const dns::Name& owner) {
-    const zone::Zone* z = zones_.find_zone(owner);
+  Touched* touch_owner(const dns::Name& owner, uint16_t type) {
+    const zone::Zone* z = zones_.zone_for(owner, type);
     return z ? &touch(*z) : nullptr;
   }
 
@@ -277,7 +273,7 @@ UpdateOutcome check_prerequisites(const zone::ZoneSet& zones, const zone::Zone& 
   // RRset, compared as a whole once all are collected.
   std::map<std::pair<std::string, uint16_t>, std::pair<dns::Name, std::vector<std::string>>> expected;
   for (const Prereq& p : u.prereqs) {
-    const zone::Zone* owner_zone = zones.find_zone(p.rr.owner);
+    const zone::Zone* owner_zone = zones.zone_for(p.rr.owner, p.rr.type);
     if (!owner_zone || owner_zone->apex() != z.apex()) {
       return {dns::rcode::NOTZONE, "prerequisite name " + p.rr.owner.to_text() + " is not in zone " + z.apex().to_text()};
     }
@@ -326,12 +322,12 @@ UpdateOutcome check_prerequisites(const zone::ZoneSet& zones, const zone::Zone& 
 /// CNAME rules, into `zones`; stops at the first failure, leaving `editor`
 /// holding what rollback() needs.
 UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Update& u) {
-  auto node_at = [&](const dns::Name& name) -> const zone::Node* {
-    const zone::Zone* z = zones.find_zone(name);
+  auto node_at = [&](const dns::Name& name, uint16_t type) -> const zone::Node* {
+    const zone::Zone* z = zones.zone_for(name, type);
     return z ? z->find(name) : nullptr;
   };
   for (const UpdateOp& op : u.updates) {
-    const zone::Zone* z = zones.find_zone(op.rr.owner);
+    const zone::Zone* z = zones.zone_for(op.rr.owner, op.rr.type);
     if (!z || z->apex() != u.zone) {
       return {dns::rcode::NOTZONE, "update name " + op.rr.owner.to_text() + " is not in zone " + u.zone.to_text()};
     }
@@ -340,7 +336,7 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
     rr.rclass = dns::rrclass::IN;
     switch (op.kind) {
       case UpdateKind::Add: {
-        const zone::Node* n = node_at(rr.owner);
+        const zone::Node* n = node_at(rr.owner, rr.type);
         if (rr.type == dns::rrtype::SOA) {
           // §3.4.2.2: an SOA only at the apex, and only with a newer serial.
           if (!at_apex) continue;
@@ -355,7 +351,7 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
           if (n) {
             for (const zone::RRset& rs : n->rrsets) {
               if (rs.type == dns::rrtype::CNAME) cname = &rs;
-              else other_data = true;
+              else if (!dns::allowed_beside_cname(rs.type)) other_data = true;
             }
           }
           if (other_data) continue;
@@ -364,8 +360,8 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
               return {dns::rcode::SERVFAIL, r.error().message};
             }
           }
-        } else if (n && n->find(dns::rrtype::CNAME)) {
-          continue;  // §3.4.2.2: other data beside a CNAME is ignored
+        } else if (n && n->find(dns::rrtype::CNAME) && !dns::allowed_beside_cname(rr.type)) {
+          continue;  // §3.4.2.2: other data beside a CNAME is ignored (RFC 4035 §2.5: RRSIG and NSEC are not)
         }
         if (auto r = editor.add(rr); !r) return {dns::rcode::SERVFAIL, r.error().message};
         break;
@@ -377,7 +373,7 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
         break;
       case UpdateKind::DeleteName: {
         std::vector<uint16_t> types;
-        if (const zone::Node* n = node_at(rr.owner)) {
+        if (const zone::Node* n = node_at(rr.owner, rr.type)) {
           for (const zone::RRset& rs : n->rrsets) types.push_back(rs.type);
         }
         for (uint16_t type : types) {
@@ -391,7 +387,7 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
         // §3.4.2.4: the SOA is never deleted, nor the last apex NS.
         if (rr.type == dns::rrtype::SOA) continue;
         if (at_apex && rr.type == dns::rrtype::NS) {
-          const zone::Node* n = node_at(rr.owner);
+          const zone::Node* n = node_at(rr.owner, rr.type);
           const zone::RRset* ns = n ? n->find(dns::rrtype::NS) : nullptr;
           if (ns && ns->rdatas.size() == 1 && ns->rdatas.front() == rr.rdata) continue;
         }

@@ -405,10 +405,6 @@ class Chaos:
             except Exception:
                 self.netns.close()
                 raise
-            # RRL is on by default; the harness's queries all come from the
-            # bridge address, which would be rate limited like a flood.
-            rrl = base.setdefault("rrl", {})
-            rrl["exempt_clients"] = rrl.get("exempt_clients", []) + [f"{self.netns.subnet}.254/32"]
             for n in self.cluster.nodes:
                 n.__class__ = NetnsNode
                 n.netns = self.netns.ns(n.id)
@@ -416,6 +412,8 @@ class Chaos:
                 base["nodes"][str(n.id)] = {"query_loc": f"{n.host}:{n.query_port}",
                                             "raft_loc": f"{n.host}:{n.raft_port}",
                                             "http_loc": f"{n.host}:{self.http_ports[n.id]}"}
+            # RRL is on by default: the checker queries from the bridge's address.
+            base.setdefault("rrl", {}).setdefault("exempt_clients", []).append(f"{self.netns.subnet}.254/32")
             for n in self.cluster.nodes:
                 n.config_path = os.path.join(workdir, f"dns-config-{n.id}.json")
                 with open(n.config_path, "w") as f:

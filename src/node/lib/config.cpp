@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "dns/encoding.h"
 #include "dns/rr.h"
 #include "dns/tsig.h"
 #include "server/update.h"
@@ -94,21 +95,7 @@ util::Result<uint32_t> parse_node_id(const std::string& id) {
   return n;
 }
 
-bool valid_base64(std::string_view s) {
-  if (s.empty() || s.size() % 4 != 0) return false;
-  size_t pad = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (c == '=') {
-      ++pad;
-      if (i < s.size() - 2) return false;
-    } else if (pad > 0 || !(alnum || c == '+' || c == '/')) {
-      return false;
-    }
-  }
-  return pad <= 2;
-}
+bool valid_base64(std::string_view s) { return !s.empty() && dns::base64_decode(s).ok(); }
 
 util::Result<void> read_nodes(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("nodes")) return r.fail("nodes", "missing; list the cluster's nodes, e.g. {\"0\": {\"query_loc\": \"127.0.0.1:10053\", \"raft_loc\": \"127.0.0.1:4321\"}}");

@@ -310,7 +310,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
   if (cmd.op.kind == store::OpKind::Add && !cmd.ttl_given) {
     // Without a TTL, join the RRset at its TTL rather than reset it.
     auto snap = store_.snapshot();
-    if (const zone::Zone* z = snap ? snap->find_zone(cmd.op.rr.owner) : nullptr) {
+    if (const zone::Zone* z = snap ? snap->zone_for(cmd.op.rr.owner, cmd.op.rr.type) : nullptr) {
       if (const zone::Node* n = z->find(cmd.op.rr.owner)) {
         if (const zone::RRset* set = n->find(cmd.op.rr.type)) cmd.op.rr.ttl = set->ttl;
       }
@@ -320,14 +320,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
   store::Change change;
   change.origin = origin_;
   change.ops.push_back(cmd.op);
-  session_.stamp(change, store_);
-  SubmitResult result = submit_and_wait(submitter_, change);
-  if (result && result->expired) {
-    // Submitted once, so not applied (store/session.h): once more on a new session.
-    session_ = store::ClientSession::open();
-    session_.stamp(change, store_);
-    result = submit_and_wait(submitter_, std::move(change));
-  }
+  SubmitResult result = submit_on_session(std::move(change));
   if (!result) return error_reply(result.error());
   if (auto failed = result->first_failure()) return error_reply(*failed);
 
@@ -343,21 +336,32 @@ std::string StdinCommands::handle_line(std::string_view line) {
   return "OK";
 }
 
+SubmitResult StdinCommands::submit_on_session(store::Change change) {
+  session_.stamp(change, store_);
+  SubmitResult result = submit_and_wait(submitter_, change);
+  if (result && result->expired) {
+    // Submitted once, so not applied (store/session.h): once more on a new session.
+    session_ = store::ClientSession::open();
+    session_.stamp(change, store_);
+    result = submit_and_wait(submitter_, std::move(change));
+  }
+  return result;
+}
+
 std::string StdinCommands::import_zone(std::string_view text, const dns::Name& origin,
                                       const std::function<void(const std::string&)>& progress) {
-  using Clock = std::chrono::steady_clock;
   if (read_barrier_) {
     // Plan against everything committed so far, not a follower's older view.
     if (auto caught_up = read_barrier_(); !caught_up) return "ERROR: " + caught_up.error().message;
   }
   auto snap = store_.snapshot();
-  const auto started = Clock::now();
   auto plan = plan_zone_import(snap ? *snap : zone::ZoneSet(), text, origin);
   if (!plan) return "ERROR: " + plan.error().message;
-  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const double seconds = plan->parse_seconds;
   progress("parsed " + std::to_string(plan->records_in_file) + " records (" + size_text(double(text.size())) +
            ") of " + plan->apex.to_text() + " in " + std::to_string(int(seconds * 1000)) + " ms (" +
-           std::to_string(int(plan->records_in_file / std::max(seconds, 1e-3))) + " records/s)");
+           std::to_string(int(plan->records_in_file / std::max(seconds, 1e-3))) + " records/s), compared with " +
+           "the zone in " + std::to_string(int(plan->diff_seconds * 1000)) + " ms");
   const std::string zone_text = plan->apex.to_text();
   if (plan->ops.empty()) return "OK " + zone_text + " unchanged (" + std::to_string(plan->records_in_file) + " records)";
   progress(std::to_string(plan->adds) + " to add, " + std::to_string(plan->removes) + " to remove" +
@@ -365,18 +369,10 @@ std::string StdinCommands::import_zone(std::string_view text, const dns::Name& o
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change, store_);
   change.ops = std::move(plan->ops);
   const size_t op_count = change.ops.size();
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
+  SubmitResult result = submit_on_session(std::move(change));
   if (!result) return error_reply(result.error());
-  if (result->expired) {
-    // Not applied (store/session.h). Not sent again here, which would take
-    // a second copy of the whole change: the next import (or line) goes on
-    // a new session, and importing again is safe.
-    session_ = store::ClientSession::open();
-    return error_reply(*result->first_failure());
-  }
   size_t refused = 0;
   std::string first_refusal;
   for (const std::string& e : result->op_errors) {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "node/progress_log.h"
 #include "store/session.h"
 #include "util/file.h"
 
@@ -228,6 +229,9 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   // move into the changes instead of being copied (the files' records are
   // already Add ops, the state's encoding).
   std::string state_bytes = store::encode_change(load.change);
+  spdlog::info("zone files: proposing {} removals and {} additions", diff.removes.size(), diff.adds.size());
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<ProgressTicker> ticker(std::in_place, "committing the zone files' changes");
   Proposer proposer(submitter, store, stopping, chunk_ops,
                     std::chrono::steady_clock::now() + std::chrono::milliseconds(zone_wait_ms));
   // Removes before adds, so that a name turning from A into a CNAME loses
@@ -242,6 +246,8 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   diff = SeedDiff{};
   load = ZoneLoad{};
   if (!proposer.flush() || !proposer.settle_waiting()) return;
+  ticker.reset();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   std::unordered_set<std::string> refused_adds;
   for (const auto& [op, reason] : proposer.refused()) {
@@ -260,7 +266,8 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   if (auto saved = util::write_file_atomically(state_path, state_bytes); !saved) {
     spdlog::error("{}", saved.error().message);
   }
-  spdlog::info("zone files: {} changes committed, {} rejected, {} lines skipped", proposed - refused, refused, skipped);
+  spdlog::info("zone files: {} changes committed, {} rejected, {} lines skipped, in {:.2f} s ({})", proposed - refused,
+               refused, skipped, seconds, rate_text(proposed, seconds, "records"));
   std::string().swap(state_bytes);
   release_free_memory();
 }

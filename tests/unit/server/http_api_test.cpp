@@ -624,6 +624,55 @@ TEST(StatusPage, TheDocumentShowsZonesAndTheChangesMadeHereWithTheirSource) {
   EXPECT_EQ(doc["hosts"][0]["addresses"], nlohmann::json::array({"198.51.100.7"}));
 }
 
+// --- requests from other sites' pages ---
+
+TEST(CrossOrigin, IsJudgedByFetchMetadataElseByOrigin) {
+  auto req = [](std::string fetch_site, std::string origin) {
+    HttpRequest r;
+    r.fetch_site = std::move(fetch_site);
+    r.origin = std::move(origin);
+    r.host = "127.0.0.1:8053";
+    return r;
+  };
+  EXPECT_FALSE(is_cross_origin(req("", "")));  // curl, ddclient, inadyn
+  EXPECT_FALSE(is_cross_origin(req("same-origin", "")));
+  EXPECT_FALSE(is_cross_origin(req("none", "")));
+  EXPECT_TRUE(is_cross_origin(req("cross-site", "")));
+  EXPECT_TRUE(is_cross_origin(req("same-site", "")));
+  EXPECT_FALSE(is_cross_origin(req("", "http://127.0.0.1:8053")));
+  EXPECT_FALSE(is_cross_origin(req("", "HTTPS://127.0.0.1:8053")));
+  EXPECT_TRUE(is_cross_origin(req("", "http://attacker.example")));
+  EXPECT_TRUE(is_cross_origin(req("", "null")));
+  // Fetch Metadata wins over Origin.
+  EXPECT_TRUE(is_cross_origin(req("cross-site", "http://127.0.0.1:8053")));
+}
+
+TEST(CrossOrigin, ABrowserShowingAnotherSitesPageChangesNothing) {
+  Fixture f;
+  auto send = [&](std::string method, std::string target, std::string body, std::string fetch_site) {
+    HttpRequest r{method, target, basic("admin-key", f.admin_secret), "application/json", body, "192.0.2.50", true};
+    r.fetch_site = std::move(fetch_site);
+    r.host = "127.0.0.1:8053";
+    std::optional<HttpResponse> out;
+    f.api->handle(r, [&](HttpResponse resp) { out = std::move(resp); });
+    return out.value_or(HttpResponse{}).status;
+  };
+  // DynDNS2 changes with a GET, as an <img> on any page could send it.
+  EXPECT_EQ(send("GET", "/nic/update?hostname=old.example.com&myip=6.6.6.6", "", "cross-site"), 403u);
+  EXPECT_EQ(send("POST", "/api/v1/zones/example.com/records", R"({"name":"x","type":"TXT","data":"a=b"})", "cross-site"),
+            403u);
+  EXPECT_EQ(send("DELETE", "/api/v1/members/1", "", "same-site"), 403u);
+  EXPECT_EQ(f.submits, 0u);
+  EXPECT_TRUE(f.member_changes.empty());
+  EXPECT_EQ(f.values("old.example.com."), std::vector<std::string>{"192.0.2.1"});
+  // Reads stay open to it (the browser lets no other site read the answer),
+  // and the page's own requests go through.
+  EXPECT_EQ(send("GET", "/api/v1/status", "", "cross-site"), 200u);
+  EXPECT_EQ(send("POST", "/api/v1/zones/example.com/records", R"({"name":"x","type":"TXT","data":"a=b"})",
+                 "same-origin"),
+            201u);
+}
+
 // --- basic auth in clear ---
 
 /// Collects what the default logger writes while it lives.
