@@ -663,7 +663,7 @@ TEST(CrossOrigin, ABrowserShowingAnotherSitesPageChangesNothing) {
             403u);
   EXPECT_EQ(send("DELETE", "/api/v1/members/1", "", "same-site"), 403u);
   EXPECT_EQ(f.submits, 0u);
-  EXPECT_TRUE(f.member_lines.empty());
+  EXPECT_TRUE(f.member_changes.empty());
   EXPECT_EQ(f.values("old.example.com."), std::vector<std::string>{"192.0.2.1"});
   // Reads stay open to it (the browser lets no other site read the answer),
   // and the page's own requests go through.
