@@ -144,6 +144,15 @@ std::string Metrics::render(const QueryTotals* q, const nlohmann::json& status) 
     w.sample("dnsnode_queries_dropped_total", L{}, q->dropped);
     w.family("dnsnode_responses_truncated_total", "counter", "UDP responses sent truncated (TC bit).");
     w.sample("dnsnode_responses_truncated_total", L{}, q->truncated);
+    w.family("dnsnode_signed_queries_total", "counter",
+             "TSIG-signed DNS queries, by the outcome of their check (RFC 8945): verified, or the TSIG error answered.");
+    for (const auto& [outcome, n] : q->signed_queries) {
+      w.sample("dnsnode_signed_queries_total", L{{"tsig", outcome}}, n);
+    }
+    w.family("dnsnode_rrl_limited_total", "counter",
+             "UDP answers response rate limiting dropped, or sent truncated instead (slipped).");
+    w.sample("dnsnode_rrl_limited_total", L{{"action", "dropped"}}, q->rrl_dropped);
+    w.sample("dnsnode_rrl_limited_total", L{{"action", "slipped"}}, q->rrl_slipped);
 
     w.family("dnsnode_query_duration_seconds", "histogram",
              "Time from receiving a query to sending its answer (UDP: per receive batch, given to each query of it).");
