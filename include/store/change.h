@@ -18,6 +18,12 @@ enum class OpKind : uint8_t {
   Add = 1,          // add rr (an existing identical record only refreshes the TTL)
   Remove = 2,       // remove the record matching owner, type and rdata
   RemoveRRset = 3,  // remove every record of rr.type at rr.owner
+  /// Add a DNSSEC signing key (rr: a SIGNING_KEY record at a zone apex) and
+  /// publish it: its DNSKEY, and for a KSK its CDS and CDNSKEY (RFC 7344),
+  /// derived from the key identically on every node. Refused when the zone
+  /// already holds keys that an earlier change added: the first committed
+  /// key set wins, so leaders racing to make keys are harmless.
+  AddSigningKey = 4,
 };
 
 struct Op {

@@ -12,6 +12,7 @@
 #include "dns/message.h"
 
 #include "util/bytes.h"
+#include "dns/dnssec_sign.h"
 #include "util/file.h"
 
 namespace store {
@@ -126,6 +127,39 @@ class ZoneEditor {
     return true;
   }
 
+  /// OpKind::AddSigningKey: the key record, then its DNSKEY (and for a KSK
+  /// its CDS and CDNSKEY), all at the apex with the SOA's TTL.
+  util::Result<void> add_signing_key(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (!z || z->apex() != rr.owner) {
+      return util::make_error("a signing key belongs at a zone apex, not at " + rr.owner.to_text());
+    }
+    auto record = dns::SigningKeyRecord::decode(rr.rdata);
+    if (!record) return record.error();
+    auto key = dns::SigningKey::from_private_der(record->algorithm, record->private_der);
+    if (!key) return key.error();
+    Touched& t = touch(*z);
+    const zone::Node* apex = z->apex_node();
+    if (apex && apex->find(dns::rrtype::SIGNING_KEY) && !t.keys_added) {
+      return util::make_error("the zone " + rr.owner.to_text() + " already has its signing keys");
+    }
+    t.keys_added = true;
+    const uint32_t ttl = z->soa() ? z->soa()->ttl : 3600;
+    const std::string dnskey = dns::dnskey_rdata(record->flags, record->algorithm, key->public_key());
+    std::vector<dns::RR> records = {dns::RR{rr.owner, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, rr.rdata},
+                                    dns::RR{rr.owner, dns::rrtype::DNSKEY, dns::rrclass::IN, ttl, dnskey}};
+    if (record->ksk()) {
+      records.push_back(dns::RR{rr.owner, dns::rrtype::CDNSKEY, dns::rrclass::IN, ttl, dnskey});
+      records.push_back(dns::RR{rr.owner, dns::rrtype::CDS, dns::rrclass::IN, ttl, dns::ds_rdata(rr.owner, dnskey)});
+    }
+    for (const dns::RR& r : records) {
+      save(r.owner, r.type);
+      if (auto added = zones_.add(r); !added) return added.error();
+    }
+    t.modified = true;
+    return {};
+  }
+
   util::Result<bool> remove(const dns::RR& rr) {
     Touched* t = touch_owner(rr.owner, rr.type);
     save(rr.owner, rr.type);
@@ -170,6 +204,7 @@ class ZoneEditor {
     bool created = false;          // the change made this zone
     bool explicit_serial = false;  // the change set a newer serial itself
     bool modified = false;
+    bool keys_added = false;  // this change added signing keys (more may follow in it)
   };
 
   /// An RRset as it was before this change touched it (absent: existed false).
@@ -226,7 +261,14 @@ class ZoneEditor {
 };
 
 std::string apply_op(ZoneEditor& zones, const Op& op) {
+  if (op.rr.type == dns::rrtype::SIGNING_KEY && op.kind != OpKind::AddSigningKey) {
+    return dns::type_to_text(op.rr.type) + " holds the cluster's DNSSEC keys; it cannot be changed directly";
+  }
   switch (op.kind) {
+    case OpKind::AddSigningKey: {
+      auto r = zones.add_signing_key(op.rr);
+      return r ? "" : r.error().message;
+    }
     case OpKind::Add: {
       auto r = zones.add(op.rr);
       return r ? "" : r.error().message;
@@ -323,6 +365,9 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
     if (!z || z->apex() != u.zone) {
       return {dns::rcode::NOTZONE, "update name " + op.rr.owner.to_text() + " is not in zone " + u.zone.to_text()};
     }
+    if (op.rr.type == dns::rrtype::SIGNING_KEY) {
+      return {dns::rcode::REFUSED, "TYPE65300 holds the cluster's DNSSEC keys; UPDATE cannot change it"};
+    }
     const bool at_apex = op.rr.owner == u.zone;
     dns::RR rr = op.rr;
     rr.rclass = dns::rrclass::IN;
@@ -369,8 +414,9 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
           for (const zone::RRset& rs : n->rrsets) types.push_back(rs.type);
         }
         for (uint16_t type : types) {
-          // §3.4.2.3: at the apex, SOA and NS stay.
+          // §3.4.2.3: at the apex, SOA and NS stay; so do the signing keys.
           if (at_apex && (type == dns::rrtype::SOA || type == dns::rrtype::NS)) continue;
+          if (type == dns::rrtype::SIGNING_KEY) continue;
           if (auto r = editor.remove_rrset(rr.owner, type); !r) return {dns::rcode::SERVFAIL, r.error().message};
         }
         break;
