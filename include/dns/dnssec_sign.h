@@ -70,19 +70,39 @@ util::Result<std::string> make_rrsig(const RrsigFields& fields, const SigningKey
                                      const std::vector<std::string_view>& rdatas);
 
 /// One key of an online-signed zone, as stored in a SIGNING_KEY record:
-/// version 1, the DNSKEY flags (256 ZSK, 257 KSK), the algorithm, whether it
-/// signs, when it was made, and the private key (SigningKey::private_der).
+/// version 1, the DNSKEY flags (256 ZSK, 257 KSK), the algorithm, its state,
+/// when it was made and when it entered that state, and the private key
+/// (SigningKey::private_der). Every key of every state is in the DNSKEY RRset.
 struct SigningKeyRecord {
+  /// A ZSK roll (RFC 6781 §4.1.1.1, pre-publication) takes a key through
+  /// Published (in DNSKEY, not signing), Active (signing), Retired (in DNSKEY
+  /// until signatures made with it have left caches), then away.
+  enum class State : uint8_t { Published = 0, Active = 1, Retired = 2 };
+
   uint16_t flags = kDnskeyZone;
   uint8_t algorithm = kAlgEcdsaP256Sha256;
-  bool active = true;
+  State state = State::Active;
   uint32_t created = 0;  // seconds since the epoch
+  uint32_t since = 0;    // when it entered `state`
   std::string private_der;
 
   bool ksk() const { return (flags & kDnskeySep) != 0; }
+  bool active() const { return state == State::Active; }
   std::string encode() const;
   static util::Result<SigningKeyRecord> decode(std::string_view rdata);
 };
+
+/// A change of a zone's whole key set (a key roll), as the store's
+/// SetSigningKeys operation carries it: the digest of the key set it replaces
+/// and the records of the new one.
+struct KeySetChange {
+  std::string expected_digest;      // key_set_digest() of the records it replaces
+  std::vector<std::string> records;  // SigningKeyRecord::encode() of each new key
+  std::string encode() const;
+  static util::Result<KeySetChange> decode(std::string_view bytes);
+};
+/// SHA-256 over a key set's records, in sorted order (an empty set has one too).
+std::string key_set_digest(std::vector<std::string> records);
 
 /// The data make_rrsig signs, exposed for tests that verify with OpenSSL.
 std::string rrsig_signed_data(const RrsigFields& fields, std::string_view owner_wire,

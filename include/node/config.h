@@ -125,6 +125,11 @@ struct TcpConfig {
 struct DnssecPolicy {
   /// "ecdsap256sha256" (13, the default) or "ed25519" (15).
   uint8_t algorithm = 13;
+  /// "zsk_lifetime": seconds a zone-signing key signs before it is rolled.
+  uint32_t zsk_lifetime = 30 * 86400;
+  /// "roll_wait": seconds a new ZSK is published before it signs, and an old
+  /// one kept after; 0 (the default): the DNSKEY TTL plus ten minutes.
+  uint32_t roll_wait = 0;
 };
 
 /// The settings of one zone (top-level "zones", keyed by the zone's apex).

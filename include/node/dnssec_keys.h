@@ -23,6 +23,12 @@ namespace node {
 /// for a zone and refuses later ones, so two nodes that both believe they
 /// lead cannot give a zone two key sets. One change is outstanding at a time
 /// (the client-session rule of store/session.h).
+///
+/// Once a zone has keys, the zone-signing key rolls by pre-publication
+/// (RFC 6781 §4.1.1.1) every `zsk_lifetime`: a new ZSK is published, signs
+/// after `roll_wait`, and the old one is removed `roll_wait` later. Each step
+/// is a SetSigningKeys change that applies only to the key set it was made
+/// from. The KSK does not roll by itself.
 class DnssecKeeper {
  public:
   using Submit = std::function<void(store::Change, std::function<void(SubmitResult)>)>;
@@ -38,6 +44,11 @@ class DnssecKeeper {
   size_t zone_count() const { return zones_.size(); }
 
  private:
+  /// A zone that has keys: takes the next step of a ZSK roll when one is
+  /// due. Returns whether a change was submitted.
+  bool maybe_roll(const std::string& apex_text, const dns::Name& apex, const DnssecPolicy& policy,
+                  const zone::RRset& keys, uint32_t dnskey_ttl, uint64_t now);
+
   std::map<std::string, ZoneSettings> zones_;
   const store::Store& store_;
   Submit submit_;

@@ -24,6 +24,12 @@ enum class OpKind : uint8_t {
   /// already holds keys that an earlier change added: the first committed
   /// key set wins, so leaders racing to make keys are harmless.
   AddSigningKey = 4,
+  /// Replace the zone's signing keys (a key roll): rr.rdata is a
+  /// dns::KeySetChange naming, by digest, the key set it replaces. Applied
+  /// only while the zone still holds exactly that set (compare and set), the
+  /// DNSKEY, CDS and CDNSKEY derived anew; refused otherwise, so leaders
+  /// racing to roll a key are harmless too.
+  SetSigningKeys = 5,
 };
 
 struct Op {

@@ -205,22 +205,69 @@ std::string SigningKeyRecord::encode() const {
   std::string out(1, '\x01');  // version
   put16(out, flags);
   out.push_back(static_cast<char>(algorithm));
-  out.push_back(active ? 1 : 0);
+  out.push_back(static_cast<char>(state));
   put32(out, created);
+  put32(out, since);
   out += private_der;
   return out;
 }
 
 util::Result<SigningKeyRecord> SigningKeyRecord::decode(std::string_view r) {
-  if (r.size() < 10 || r[0] != 1) return util::make_error("not a version 1 signing key record");
+  if (r.size() < 14 || r[0] != 1 || static_cast<uint8_t>(r[4]) > 2) {
+    return util::make_error("not a version 1 signing key record");
+  }
   SigningKeyRecord k;
   k.flags = static_cast<uint16_t>((static_cast<uint8_t>(r[1]) << 8) | static_cast<uint8_t>(r[2]));
   k.algorithm = static_cast<uint8_t>(r[3]);
-  k.active = r[4] != 0;
-  k.created = (uint32_t{static_cast<uint8_t>(r[5])} << 24) | (uint32_t{static_cast<uint8_t>(r[6])} << 16) |
-              (uint32_t{static_cast<uint8_t>(r[7])} << 8) | uint32_t{static_cast<uint8_t>(r[8])};
-  k.private_der = std::string(r.substr(9));
+  k.state = static_cast<SigningKeyRecord::State>(r[4]);
+  auto u32 = [&r](size_t p) {
+    return (uint32_t{static_cast<uint8_t>(r[p])} << 24) | (uint32_t{static_cast<uint8_t>(r[p + 1])} << 16) |
+           (uint32_t{static_cast<uint8_t>(r[p + 2])} << 8) | uint32_t{static_cast<uint8_t>(r[p + 3])};
+  };
+  k.created = u32(5);
+  k.since = u32(9);
+  k.private_der = std::string(r.substr(13));
   return k;
+}
+
+std::string KeySetChange::encode() const {
+  std::string out;
+  out += expected_digest;
+  put16(out, static_cast<uint16_t>(records.size()));
+  for (const std::string& r : records) {
+    put16(out, static_cast<uint16_t>(r.size()));
+    out += r;
+  }
+  return out;
+}
+
+util::Result<KeySetChange> KeySetChange::decode(std::string_view b) {
+  if (b.size() < 34) return util::make_error("a key set change is truncated");
+  KeySetChange c;
+  c.expected_digest = std::string(b.substr(0, 32));
+  auto u16 = [&b](size_t p) { return static_cast<size_t>((static_cast<uint8_t>(b[p]) << 8) | static_cast<uint8_t>(b[p + 1])); };
+  const size_t n = u16(32);
+  size_t p = 34;
+  for (size_t i = 0; i < n; ++i) {
+    if (b.size() - p < 2 || b.size() - p - 2 < u16(p)) return util::make_error("a key set change is truncated");
+    c.records.emplace_back(b.substr(p + 2, u16(p)));
+    p += 2 + u16(p);
+  }
+  if (p != b.size()) return util::make_error("a key set change has trailing octets");
+  return c;
+}
+
+std::string key_set_digest(std::vector<std::string> records) {
+  std::sort(records.begin(), records.end());
+  std::string data;
+  for (const std::string& r : records) {
+    put16(data, static_cast<uint16_t>(r.size()));
+    data += r;
+  }
+  unsigned char digest[32];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<char*>(digest), len);
 }
 
 std::string rrsig_signed_data(const RrsigFields& f, std::string_view owner_wire, const std::vector<std::string_view>& rdatas) {

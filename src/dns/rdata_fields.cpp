@@ -906,7 +906,7 @@ util::Result<std::string> fields_from_text(uint16_t type, const std::vector<Toke
 
 util::Result<void> fields_validate(uint16_t type, std::string_view rdata) {
   if (type == rrtype::SIGNING_KEY) {
-    return rdata.size() >= 10 && rdata[0] == 1 ? util::Result<void>() : bad(type, "not a version 1 signing key");
+    return rdata.size() >= 14 && rdata[0] == 1 ? util::Result<void>() : bad(type, "not a version 1 signing key");
   }
   if (type == kLoc) return loc_valid(rdata) ? util::Result<void>() : bad(type, "not the 16-octet version 0 layout");
   if (type == kSvcb || type == kHttps) {
@@ -922,7 +922,7 @@ std::string fields_to_text(uint16_t type, std::string_view r) {
   if (type == rrtype::SIGNING_KEY) {
     // The private key never reaches a log line, a reply or a listing.
     return "v1 flags " + std::to_string(read16(r, 1)) + " algorithm " + std::to_string(static_cast<uint8_t>(r[3])) +
-           (r[4] ? " active" : " inactive") + " (private key withheld)";
+           (r[4] == 1 ? " active" : r[4] == 0 ? " published" : " retired") + " (private key withheld)";
   }
   if (type == kLoc) return loc_to_text(r);
   if (type == kSvcb || type == kHttps) return svcb_to_text(r);

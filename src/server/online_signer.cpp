@@ -51,7 +51,7 @@ class KeyCache {
     auto set = std::make_shared<KeySet>();
     for (std::string_view rd : records.rdatas) {
       auto rec = dns::SigningKeyRecord::decode(rd);
-      if (!rec || !rec->active) continue;
+      if (!rec || !rec->active()) continue;
       auto key = dns::SigningKey::from_private_der(rec->algorithm, rec->private_der);
       if (!key) continue;
       const std::string dnskey = dns::dnskey_rdata(rec->flags, rec->algorithm, key->public_key());

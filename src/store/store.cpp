@@ -144,19 +144,66 @@ class ZoneEditor {
       return util::make_error("the zone " + rr.owner.to_text() + " already has its signing keys");
     }
     t.keys_added = true;
-    const uint32_t ttl = z->soa() ? z->soa()->ttl : 3600;
-    const std::string dnskey = dns::dnskey_rdata(record->flags, record->algorithm, key->public_key());
-    std::vector<dns::RR> records = {dns::RR{rr.owner, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, rr.rdata},
-                                    dns::RR{rr.owner, dns::rrtype::DNSKEY, dns::rrclass::IN, ttl, dnskey}};
-    if (record->ksk()) {
-      records.push_back(dns::RR{rr.owner, dns::rrtype::CDNSKEY, dns::rrclass::IN, ttl, dnskey});
-      records.push_back(dns::RR{rr.owner, dns::rrtype::CDS, dns::rrclass::IN, ttl, dns::ds_rdata(rr.owner, dnskey)});
+    t.modified = true;
+    return publish_key(*z, rr.owner, rr.rdata, *record, *key);
+  }
+
+  /// OpKind::SetSigningKeys: compare the zone's key set with the one the
+  /// change expects, then replace it and everything derived from it.
+  util::Result<void> set_signing_keys(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (!z || z->apex() != rr.owner) {
+      return util::make_error("signing keys belong at a zone apex, not at " + rr.owner.to_text());
+    }
+    auto change = dns::KeySetChange::decode(rr.rdata);
+    if (!change) return change.error();
+    const zone::Node* apex = z->apex_node();
+    const zone::RRset* current = apex ? apex->find(dns::rrtype::SIGNING_KEY) : nullptr;
+    std::vector<std::string> have = current ? std::vector<std::string>(current->rdatas) : std::vector<std::string>{};
+    if (dns::key_set_digest(have) != change->expected_digest) {
+      return util::make_error("the keys of " + rr.owner.to_text() + " changed meanwhile; this key change is void");
+    }
+    // Everything checked before anything changes: all or nothing.
+    std::vector<std::pair<dns::SigningKeyRecord, dns::SigningKey>> keys;
+    for (const std::string& r : change->records) {
+      auto record = dns::SigningKeyRecord::decode(r);
+      if (!record) return record.error();
+      auto key = dns::SigningKey::from_private_der(record->algorithm, record->private_der);
+      if (!key) return key.error();
+      keys.emplace_back(std::move(record).value(), std::move(key).value());
+    }
+    Touched& t = touch(*z);
+    for (uint16_t type : {dns::rrtype::SIGNING_KEY, dns::rrtype::DNSKEY, dns::rrtype::CDS, dns::rrtype::CDNSKEY}) {
+      save(rr.owner, type);
+      if (auto removed = zones_.remove_rrset(rr.owner, type); !removed) return removed.error();
+    }
+    t.keys_added = true;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (auto r = publish_key(*zones_.find_zone(rr.owner), rr.owner, change->records[i], keys[i].first, keys[i].second);
+          !r) {
+        return r;
+      }
+    }
+    t.modified = true;
+    return {};
+  }
+
+  /// Adds a key record and what it publishes: its DNSKEY (in every state),
+  /// and for a KSK its CDS and CDNSKEY (RFC 7344), with the SOA's TTL.
+  util::Result<void> publish_key(const zone::Zone& z, const dns::Name& apex, const std::string& rdata,
+                                 const dns::SigningKeyRecord& record, const dns::SigningKey& key) {
+    const uint32_t ttl = z.soa() ? z.soa()->ttl : 3600;
+    const std::string dnskey = dns::dnskey_rdata(record.flags, record.algorithm, key.public_key());
+    std::vector<dns::RR> records = {dns::RR{apex, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, rdata},
+                                    dns::RR{apex, dns::rrtype::DNSKEY, dns::rrclass::IN, ttl, dnskey}};
+    if (record.ksk()) {
+      records.push_back(dns::RR{apex, dns::rrtype::CDNSKEY, dns::rrclass::IN, ttl, dnskey});
+      records.push_back(dns::RR{apex, dns::rrtype::CDS, dns::rrclass::IN, ttl, dns::ds_rdata(apex, dnskey)});
     }
     for (const dns::RR& r : records) {
       save(r.owner, r.type);
       if (auto added = zones_.add(r); !added) return added.error();
     }
-    t.modified = true;
     return {};
   }
 
@@ -261,12 +308,16 @@ class ZoneEditor {
 };
 
 std::string apply_op(ZoneEditor& zones, const Op& op) {
-  if (op.rr.type == dns::rrtype::SIGNING_KEY && op.kind != OpKind::AddSigningKey) {
+  if (op.rr.type == dns::rrtype::SIGNING_KEY && op.kind != OpKind::AddSigningKey && op.kind != OpKind::SetSigningKeys) {
     return dns::type_to_text(op.rr.type) + " holds the cluster's DNSSEC keys; it cannot be changed directly";
   }
   switch (op.kind) {
     case OpKind::AddSigningKey: {
       auto r = zones.add_signing_key(op.rr);
+      return r ? "" : r.error().message;
+    }
+    case OpKind::SetSigningKeys: {
+      auto r = zones.set_signing_keys(op.rr);
       return r ? "" : r.error().message;
     }
     case OpKind::Add: {

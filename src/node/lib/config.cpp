@@ -511,7 +511,17 @@ util::Result<void> read_zones(const Reader& r, const json& root, Config& cfg) {
           return r.fail(path + ".algorithm", "unknown algorithm '" + *alg + "' (use \"ecdsap256sha256\" or \"ed25519\")");
         }
       }
-      r.warn_unknown(d, {"policy", "algorithm"}, path + ".");
+      if (d.contains("zsk_lifetime")) {
+        auto v = r.uint_field(d, "zsk_lifetime", path + ".zsk_lifetime", 10, 10u * 365 * 86400);
+        if (!v) return v.error();
+        p.zsk_lifetime = static_cast<uint32_t>(*v);
+      }
+      if (d.contains("roll_wait")) {
+        auto v = r.uint_field(d, "roll_wait", path + ".roll_wait", 1, 30 * 86400);
+        if (!v) return v.error();
+        p.roll_wait = static_cast<uint32_t>(*v);
+      }
+      r.warn_unknown(d, {"policy", "algorithm", "zsk_lifetime", "roll_wait"}, path + ".");
       settings.dnssec = p;
     }
     r.warn_unknown(entry, {"dnssec"}, base + ".");

@@ -32,7 +32,11 @@ void DnssecKeeper::tick(uint64_t now) {
     const zone::Zone* z = snapshot->find_zone(*apex);
     if (!z || z->apex() != *apex) continue;  // not served (yet): its zone file or first change makes it
     const zone::Node* node = z->apex_node();
-    if (node && node->find(dns::rrtype::SIGNING_KEY)) continue;  // the cluster has its keys
+    if (const zone::RRset* keys = node ? node->find(dns::rrtype::SIGNING_KEY) : nullptr) {
+      const uint32_t ttl = z->soa() ? z->soa()->ttl : 3600;
+      if (maybe_roll(apex_text, *apex, *settings.dnssec, *keys, ttl, now)) return;
+      continue;
+    }
 
     // A key-signing key (its DS goes to the parent) and a zone-signing key.
     store::Change change;
@@ -72,6 +76,81 @@ void DnssecKeeper::tick(uint64_t now) {
     });
     return;  // one change outstanding at a time
   }
+}
+
+bool DnssecKeeper::maybe_roll(const std::string& apex_text, const dns::Name& apex, const DnssecPolicy& policy,
+                              const zone::RRset& keys, uint32_t dnskey_ttl, uint64_t now) {
+  using State = dns::SigningKeyRecord::State;
+  std::vector<std::string> current(keys.rdatas);
+  std::vector<dns::SigningKeyRecord> records;
+  for (const std::string& r : current) {
+    auto rec = dns::SigningKeyRecord::decode(r);
+    if (!rec) return false;
+    records.push_back(std::move(rec).value());
+  }
+  const uint64_t wait = policy.roll_wait ? policy.roll_wait : uint64_t{dnskey_ttl} + 600;
+  auto zsk_in = [&](State s) -> dns::SigningKeyRecord* {
+    for (auto& r : records) {
+      if (!r.ksk() && r.state == s) return &r;
+    }
+    return nullptr;
+  };
+  dns::SigningKeyRecord* active = zsk_in(State::Active);
+  dns::SigningKeyRecord* published = zsk_in(State::Published);
+  dns::SigningKeyRecord* retired = zsk_in(State::Retired);
+  std::string step;
+  // RFC 6781 §4.1.1.1, pre-publication, one step per change.
+  if (retired && retired->since + wait <= now) {
+    // 3. Signatures made with the old key have expired from caches: remove it.
+    records.erase(records.begin() + (retired - records.data()));
+    step = "removed the retired zone-signing key";
+  } else if (published && !retired && published->since + wait <= now) {
+    // 2. The new key's DNSKEY has reached the caches: it signs, the old rests.
+    published->state = State::Active;
+    published->since = static_cast<uint32_t>(now);
+    if (active) {
+      active->state = State::Retired;
+      active->since = static_cast<uint32_t>(now);
+    }
+    step = "the new zone-signing key signs; the old one is retired";
+  } else if (active && !published && !retired && active->created + uint64_t{policy.zsk_lifetime} <= now) {
+    // 1. Publish the next key before it signs.
+    auto key = dns::SigningKey::generate(active->algorithm);
+    if (!key) return false;
+    dns::SigningKeyRecord next;
+    next.flags = dns::kDnskeyZone;
+    next.algorithm = active->algorithm;
+    next.state = State::Published;
+    next.created = next.since = static_cast<uint32_t>(now);
+    next.private_der = key->private_der();
+    records.push_back(std::move(next));
+    step = "published the next zone-signing key";
+  } else {
+    return false;
+  }
+  dns::KeySetChange change;
+  change.expected_digest = dns::key_set_digest(current);
+  for (const auto& r : records) change.records.push_back(r.encode());
+  store::Change c;
+  c.origin = origin_;
+  c.ops.push_back({store::OpKind::SetSigningKeys,
+                   dns::RR{apex, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, change.encode()}});
+  session_.stamp(c);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_ = true;
+  }
+  spdlog::info("zone {}: ZSK roll: {}", apex_text, step);
+  submit_(std::move(c), [this, apex_text](SubmitResult r) {
+    if (!r) {
+      spdlog::warn("zone {}: the key roll step was not committed: {}", apex_text, r.error().message);
+    } else if (!r->all_ok()) {
+      spdlog::info("zone {}: key roll step not applied: {}", apex_text, r->first_error());
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_ = false;
+  });
+  return true;
 }
 
 }  // namespace node

@@ -3,7 +3,8 @@ leader makes the zone's keys once, every node signs its answers, and unbound
 (with the zone's DS as its trust anchor and the cluster as a stub zone) and
 delv validate them: AD on existing names, on compact-denial answers for names
 and types that do not exist, on wildcard answers, after records are added
-and removed, and after the leader is killed.
+and removed, across zone-signing key rolls (the test rolls the ZSK every 20
+seconds) and after the leader is killed.
 
 Run: DNSNODE_BIN=build/src/node/dns-node /usr/bin/python3 -m pytest -q tests/integration/dnssec
 """
@@ -109,12 +110,13 @@ def signed(tmp_path_factory):
             pytest.skip(f"{tool} is not installed")
     work = tmp_path_factory.mktemp("online")
     cluster = Cluster(work, 3, zone_extra=ZONE_EXTRA,
-                      extra_config={"zones": {ZONE: {"dnssec": {"policy": "online", "algorithm": "ecdsap256sha256"}}}})
+                      extra_config={"zones": {ZONE: {"dnssec": {"policy": "online", "algorithm": "ecdsap256sha256",
+                                                                "zsk_lifetime": 20, "roll_wait": 3}}}})
     unbound = None
     try:
         cluster.start()
         # The leader makes the keys; every node then publishes the same DNSKEY RRset.
-        wait_for(lambda: all(len(dnskey_rrset(n)) == 2 for n in cluster.nodes), 30, "DNSKEY on every node")
+        wait_for(lambda: all(len(dnskey_rrset(n)) >= 2 for n in cluster.nodes), 30, "DNSKEY on every node")
         cds = wait_for(lambda: cluster.nodes[1].query(ZONE, "CDS").answer, 10, "CDS")
         ds = cds[0][0].to_text()
         unbound = Unbound(str(work), ds, cluster.nodes)
@@ -136,11 +138,19 @@ def assert_validated(unbound, name, rdtype, rcode=dns.rcode.NOERROR):
     return r
 
 
+def same_keys_everywhere(nodes):
+    keys = [dnskey_rrset(n) for n in nodes]
+    return keys[0] if all(k == keys[0] for k in keys) else None
+
+
+def ksk_of(keys):
+    return next(k for k in keys if k.startswith("257 "))
+
+
 def test_every_node_publishes_the_same_keys_and_the_cds_matches_them(signed):
     cluster = signed["cluster"]
-    keys = [dnskey_rrset(n) for n in cluster.nodes]
-    assert keys[0] == keys[1] == keys[2] and len(keys[0]) == 2, keys
-    ksk = next(k for k in keys[0] if k.startswith("257 "))
+    keys = wait_for(lambda: same_keys_everywhere(cluster.nodes), 10, "the same DNSKEY RRset on every node")
+    ksk = ksk_of(keys)
     # The CDS the cluster publishes is the DS BIND computes from the KSK.
     keyfile = os.path.join(signed["work"], "ksk.key")
     with open(keyfile, "w") as f:
@@ -176,6 +186,25 @@ def test_added_and_removed_records_validate(signed):
     wait_for(lambda: not assert_validated(u, "fresh." + ZONE, "A").answer, 15, "the removal validated")
 
 
+def test_still_validated_across_a_zsk_roll(signed):
+    cluster, u = signed["cluster"], signed["unbound"]
+    zsks = lambda: sorted(k for k in dnskey_rrset(cluster.nodes[0]) if k.startswith("256 "))  # noqa: E731
+    first = zsks()
+    seen = set(first)
+    # Through publication (two ZSKs), activation and removal, answers validate.
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        now = zsks()
+        seen.update(now)
+        assert_validated(u, "www." + ZONE, "A")
+        assert_validated(u, "nothere." + ZONE, "A")
+        if len(now) == 1 and now != first:
+            break
+        time.sleep(0.5)
+    assert len(seen) >= 2 and zsks() != first, f"no ZSK roll completed: {first} -> {zsks()}"
+    assert same_keys_everywhere(cluster.nodes) or wait_for(lambda: same_keys_everywhere(cluster.nodes), 10, "keys agree")
+
+
 def test_delv_agrees(signed):
     cluster = signed["cluster"]
     anchors = os.path.join(signed["work"], "anchors.conf")
@@ -189,14 +218,14 @@ def test_delv_agrees(signed):
 
 def test_still_validated_after_the_leader_is_killed(signed):
     cluster, u = signed["cluster"], signed["unbound"]
-    before = dnskey_rrset(cluster.nodes[0])
+    before = ksk_of(dnskey_rrset(cluster.nodes[0]))
     leader = cluster.leader()
     leader.kill()
     rest = cluster.live()
     wait_for(lambda: cluster.leader(among=rest), 30, "a new leader")
     # The new leader does not make new keys: the cluster already has them.
     time.sleep(2)
-    assert all(dnskey_rrset(n) == before for n in rest)
+    assert all(ksk_of(dnskey_rrset(n)) == before for n in rest)
     assert_validated(u, "www." + ZONE, "A")
     assert_validated(u, "nothere." + ZONE, "A")
     assert rest[0].command(f"ADD: after.{ZONE} 60 A 192.0.2.8").startswith("OK")

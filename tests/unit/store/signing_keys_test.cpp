@@ -95,6 +95,31 @@ TEST_F(SigningKeysTest, OrdinaryChangesCannotTouchTheKeys) {
   EXPECT_EQ(apex(dns::rrtype::SIGNING_KEY)->rdatas.size(), 2u);
 }
 
+TEST_F(SigningKeysTest, AKeyRollStepAppliesOnlyToTheKeySetItWasMadeFrom) {
+  ASSERT_TRUE(store_.apply(key_change(1), ++index_).all_ok());
+  const std::vector<std::string> before(apex(dns::rrtype::SIGNING_KEY)->rdatas);
+  // Publish a next ZSK beside the current keys (a roll's first step).
+  dns::KeySetChange step;
+  step.expected_digest = dns::key_set_digest(before);
+  step.records = before;
+  dns::SigningKeyRecord next = dns::SigningKeyRecord::decode(key_record(dns::kDnskeyZone).rdata).value();
+  next.state = dns::SigningKeyRecord::State::Published;
+  step.records.push_back(next.encode());
+  store::Change c;
+  c.ops.push_back({store::OpKind::SetSigningKeys, dns::RR{name("example.com."), dns::rrtype::SIGNING_KEY,
+                                                          dns::rrclass::IN, 0, step.encode()}});
+  auto r = store_.apply(c, ++index_);
+  ASSERT_TRUE(r.all_ok()) << r.first_error();
+  EXPECT_EQ(apex(dns::rrtype::SIGNING_KEY)->rdatas.size(), 3u);
+  EXPECT_EQ(apex(dns::rrtype::DNSKEY)->rdatas.size(), 3u);  // a published key is in DNSKEY before it signs
+  EXPECT_EQ(apex(dns::rrtype::CDS)->rdatas.size(), 1u);
+  // The same step made from the old key set again (a second leader): refused.
+  auto again = store_.apply(c, ++index_);
+  EXPECT_FALSE(again.all_ok());
+  EXPECT_NE(again.first_error().find("changed meanwhile"), std::string::npos) << again.first_error();
+  EXPECT_EQ(apex(dns::rrtype::SIGNING_KEY)->rdatas.size(), 3u);
+}
+
 TEST_F(SigningKeysTest, KeysTravelInSnapshots) {
   ASSERT_TRUE(store_.apply(key_change(1), ++index_).all_ok());
   store::Store copy;
