@@ -101,6 +101,8 @@ struct Verification {
 Verification verify(const uint8_t* msg, size_t len, const Message& parsed, const std::vector<Key>& keys,
                     uint64_t now, std::string_view request_mac = {});
 
+class StreamSigner;
+
 /// The TSIG record a server puts on its answer to a signed request, decided
 /// from verify()'s outcome (RFC 8945 §5.3): a signature over the answer when
 /// the request verified; the unsigned BADKEY, BADSIG or BADTRUNC error
@@ -128,6 +130,10 @@ class ServerSigning {
   const std::string& mac() const { return mac_; }
   const Key* key() const { return key_; }
   const std::string& request_mac() const { return request_mac_; }
+  /// For a multi-message answer (AXFR, IXFR) to a request that verified:
+  /// the signer of its messages, chained to the request's MAC. Null when
+  /// the request failed (its single error answer goes through append()).
+  std::unique_ptr<StreamSigner> start_stream() const;
 
  private:
   const Key* key_ = nullptr;  // null for the unsigned errors

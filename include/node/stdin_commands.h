@@ -88,6 +88,9 @@ class StdinCommands {
   void run(int in_fd, int out_fd, int stop_fd);
 
  private:
+  /// Stamps `change` with this handler's session and submits it; a change
+  /// refused as "session expired" (not applied) goes once more on a new session.
+  SubmitResult submit_on_session(store::Change change);
   ChangeSubmitter& submitter_;
   const store::Store& store_;
   std::function<nlohmann::json()> status_;

@@ -82,10 +82,19 @@ struct Update {
 /// (origin, client_id) is not applied again and gets the earlier result; one
 /// below it is refused. store::ClientSession (store/session.h) states the
 /// rule its senders follow.
+///
+/// A session stamps its changes with a time and a log position too, which
+/// apply uses to forget idle sessions identically on every node (Store):
+/// `time_ms` is the proposer's wall clock (the log's clock is the highest
+/// time applied so far), and `stamped_after` the log index the proposer had
+/// applied when stamping, below which no copy of the change can land.
+/// Changes of encoding version 2 carry neither (both 0).
 struct Change {
   uint32_t origin = 0;      // node id that accepted it
-  uint64_t client_id = 0;   // a client of that node (stdin, an UPDATE socket, ...)
+  uint64_t client_id = 0;   // a client session of that node (store/session.h)
   uint64_t sequence = 0;    // increasing per (origin, client_id); 0 = no dedupe
+  uint64_t time_ms = 0;     // when its session stamped it, ms since the epoch; 0 = not stamped
+  uint64_t stamped_after = 0;  // the proposer had applied the log up to this index when stamping
   std::vector<Op> ops;
   std::optional<Update> update;
 };

@@ -421,6 +421,11 @@ void ServerSigning::append(std::string& msg) {
   on_string(msg, size(), [&](uint8_t* buf, size_t len, size_t cap) { return append(buf, len, cap); });
 }
 
+std::unique_ptr<StreamSigner> ServerSigning::start_stream() const {
+  if (!key_ || error_ != 0) return nullptr;
+  return std::make_unique<StreamSigner>(*key_, request_mac_, fudge_);
+}
+
 // ---- message streams (RFC 8945 §5.3.1)
 
 struct StreamSigner::Digest {

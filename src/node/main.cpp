@@ -209,11 +209,8 @@ int main(int argc, char** argv) {
   // Alone without credentials, the node opens no peer port: nothing could
   // tell a peer from an attacker.
   const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
-  if (!listen_for_peers) {
-    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
-                 "every node) before growing the cluster");
-  }
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
+  node::notify_service_manager("STATUS=reading the zone files");  // systemctl status shows where a slow start is
   auto zones = read_zone_files(opts.zone_files);
   if (!zones) return kExitFailure;
   // HTTPS on http_loc: the certificate and key are read before anything is bound.
@@ -248,6 +245,11 @@ int main(int argc, char** argv) {
   if (auto bound = tcp.bind(); !bound) {
     spdlog::critical("{}", bound.error().message);
     return kExitFailure;
+  }
+  // Said once the ports are bound, so a start that fails prints its one reason alone.
+  if (!listen_for_peers) {
+    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
+                 "every node) before growing the cluster");
   }
 
   // Restore the store from this node's checkpoint and log before serving:
@@ -287,6 +289,8 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", update_options.error().message);
     return kExitFailure;
   }
+  // The HTTP API takes the same keys, read before the handler owns them.
+  std::vector<server::HttpCredential> http_keys = server::http_credentials(update_options->keys, http_roles(*config));
   server::Metrics metrics;  // for /metrics; UPDATE outcomes are counted once committed
   server::UpdateHandler update_handler(
       store,
@@ -312,12 +316,11 @@ int main(int argc, char** argv) {
                                 [&] { return (*cluster)->status(); },
                                 me.numeric_id,
                                 // The UPDATE keys and their policies: user = key name, password = base64 secret.
-                                server::http_credentials(node::make_update_options(*config, nullptr)->keys,
-                                                         http_roles(*config)),
+                                std::move(http_keys),
                                 &metrics, &stats,
                                 [&] { return (*cluster)->members(); },
-                                [&](std::string line, uint64_t client_id, uint64_t sequence, auto done) {
-                                  node::run_member_command(**cluster, line, client_id, sequence, std::move(done));
+                                [&](server::MemberChange change, std::function<void(node::SubmitResult)> done) {
+                                  node::submit_member_change(**cluster, change, std::move(done));
                                 }};
   http_deps.recent = &recent_changes;
   for (const auto& [id, n] : config->nodes) {
@@ -348,17 +351,20 @@ int main(int argc, char** argv) {
     http->start();
   }
 
-  // The zone seed and stdin commands, recorded for the status page.
+  // The zone seed, stdin and dns-nodectl commands, recorded for the status page.
   FunctionSubmitter seed_submitter(recent_changes.wrap(
       [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
       server::ChangeSource::ZoneFile));
   FunctionSubmitter stdin_submitter(recent_changes.wrap(
       [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
       server::ChangeSource::Stdin));
+  FunctionSubmitter control_submitter(recent_changes.wrap(
+      [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+      server::ChangeSource::Control));
   // Command handlers for stdin and for each control connection: each one a
   // client session of its own.
-  auto make_commands = [&] {
-    auto c = std::make_unique<node::StdinCommands>(stdin_submitter, store, me.numeric_id,
+  auto make_commands_for = [&](node::ChangeSubmitter& entry) {
+    auto c = std::make_unique<node::StdinCommands>(entry, store, me.numeric_id,
                                                    [&] { return (*cluster)->status(); });
     c->set_membership(
         [&](node::MemberOp op) {
@@ -376,6 +382,7 @@ int main(int argc, char** argv) {
     });
     return c;
   };
+  auto make_commands = [&] { return make_commands_for(control_submitter); };
   // dns-nodectl's socket (docs/dns-nodectl.md), bound with the ports.
   std::optional<node::ControlSocket> control;
   if (opts.control_socket != "none") {
@@ -391,6 +398,7 @@ int main(int argc, char** argv) {
   std::thread seed_thread;
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
+    node::notify_service_manager("STATUS=committing the zone files' records");
     node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
   } else {
     // In a cluster the zone files' changes wait for a quorum; meanwhile the
@@ -433,7 +441,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create a pipe: {}", std::strerror(errno));
     return kExitFailure;
   }
-  std::unique_ptr<node::StdinCommands> commands = make_commands();
+  std::unique_ptr<node::StdinCommands> commands = make_commands_for(stdin_submitter);
   std::thread stdin_thread([&] {
     commands->run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
     spdlog::debug("end of standard input; still serving");

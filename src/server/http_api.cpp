@@ -213,6 +213,17 @@ std::optional<std::pair<uint16_t, std::string>> ip_to_rdata(std::string_view ip)
   return std::nullopt;
 }
 
+bool is_cross_origin(const HttpRequest& req) {
+  // The rule of Fetch Metadata (W3C), as Go's CrossOriginProtection applies
+  // it: "same-origin" and "none" (typed by the user) are the browser's own.
+  if (!req.fetch_site.empty()) return req.fetch_site != "same-origin" && req.fetch_site != "none";
+  if (req.origin.empty()) return false;  // not a browser, or a browser that sends no Origin here
+  // RFC 6454: scheme "://" host [":" port]; the Host header holds host[:port].
+  const size_t scheme_end = req.origin.find("://");
+  const std::string origin_host = scheme_end == std::string::npos ? "" : lower(req.origin.substr(scheme_end + 3));
+  return origin_host != lower(req.host);
+}
+
 const HttpCredential* authenticate(const std::vector<HttpCredential>& credentials, std::string_view user,
                                    std::string_view password) {
   const std::string want = strip_dot(user);
@@ -231,18 +242,46 @@ const HttpCredential* authenticate(const std::vector<HttpCredential>& credential
   return found;
 }
 
-unsigned status_for_store_error(std::string_view m) {
-  if (m.find("no such record") != std::string_view::npos || m.find(" records at ") != std::string_view::npos ||
-      m.find("no zone for") != std::string_view::npos) {
-    return 404;
+unsigned http_status(util::ErrorKind kind) {
+  switch (kind) {
+    case util::ErrorKind::Invalid: return 400;
+    case util::ErrorKind::Refused: return 403;
+    case util::ErrorKind::NotFound: return 404;
+    case util::ErrorKind::Conflict: return 409;
+    case util::ErrorKind::NoQuorum:
+    case util::ErrorKind::StorageFailed:
+    case util::ErrorKind::ShuttingDown:
+    case util::ErrorKind::SessionExpired: return 503;
+    case util::ErrorKind::OutcomeUnknown: return 504;
   }
-  if (m.find("CNAME") != std::string_view::npos || m.find("still has") != std::string_view::npos) return 409;
-  return 400;
+  return 500;
 }
 
-unsigned status_for_submit_error(std::string_view m) {
-  if (m.find("timeout") != std::string_view::npos || m.find("timed out") != std::string_view::npos) return 504;
-  return 503;
+std::string dyndns_answer(util::ErrorKind kind) {
+  switch (kind) {
+    case util::ErrorKind::Invalid:
+    case util::ErrorKind::Refused:
+    case util::ErrorKind::NotFound:
+    case util::ErrorKind::Conflict: return "dnserr";
+    case util::ErrorKind::NoQuorum:
+    case util::ErrorKind::OutcomeUnknown:
+    case util::ErrorKind::StorageFailed:
+    case util::ErrorKind::ShuttingDown:
+    case util::ErrorKind::SessionExpired: return "911";
+  }
+  return "911";
+}
+
+HttpResponse error_response(const util::Error& error) {
+  nlohmann::json body{{"error", error.message}, {"kind", util::kind_name(error.kind)}};
+  if (error.kind == util::ErrorKind::OutcomeUnknown) {
+    // Not a refusal: the change may still be applied (it may have left this
+    // node before the failure). Sending it again is safe.
+    body["outcome"] = "unknown: the change may or may not be applied; retrying it is safe";
+  } else if (http_status(error.kind) >= 500) {
+    body["outcome"] = "not applied; retry later";
+  }
+  return json_response(http_status(error.kind), body);
 }
 
 util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::Name& zone, bool adding,
@@ -335,7 +374,8 @@ util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::N
 
 // --- the API ---
 
-HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns) : deps_(std::move(deps)), dyndns_(dyndns) {
+HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns)
+    : deps_(std::move(deps)), dyndns_(dyndns), sessions_(*deps_.store) {
   // As nic_update answers: the RRset deletes may find nothing (a new host); only the adds count.
   auto dyndns_judge = [](const store::ApplyResult& r) {
     for (size_t k = 1; k < r.op_errors.size(); k += 2) {
@@ -376,6 +416,15 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
   auto [path, query] = split_target(req.target);
   auto params = parse_query_string(query);
   if (!params) return counted(text_response(400, params.error().message + "\n"));
+  // A request that can change something (DynDNS2 changes with a GET) must
+  // not come from another site's page through the browser's stored key.
+  const bool changes = (req.method != "GET" && req.method != "HEAD") || path == "/nic/update" || path == "/v3/update";
+  if (changes && is_cross_origin(req)) {
+    spdlog::warn("http {}: {} {} refused: sent by a browser for another site (Sec-Fetch-Site '{}', Origin '{}')",
+                 req.client_ip, req.method, path, req.fetch_site, req.origin);
+    return counted(json_error(403, "cross-origin request refused: a page of another site may not change anything "
+                                   "here through this browser's credentials"));
+  }
 
   if (path == "/nic/update" || path == "/v3/update") {
     if (req.method != "GET" && req.method != "POST") {
@@ -606,16 +655,19 @@ void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std
     std::string client = req.client_ip;
     sessions_.submit(submit_dyndns_, std::move(change), [this, finish_one, i, host, client, ip_list](HttpSubmitResult result) {
       if (!result) {
-        spdlog::warn("http {}: /nic/update {}: {}", client, host, result.error().message);
-        count_update("dyndns", "911");
-        return finish_one(i, "911");
+        spdlog::warn("http {}: /nic/update {}: {}: {}", client, host, util::kind_name(result.error().kind),
+                     result.error().message);
+        const std::string answer = dyndns_answer(result.error().kind);
+        count_update("dyndns", answer);
+        return finish_one(i, answer);
       }
       // The RRset deletes may find nothing (a new host); only the adds matter.
       for (size_t k = 1; k < result->op_errors.size(); k += 2) {
         if (!result->op_errors[k].empty()) {
           spdlog::warn("http {}: /nic/update {}: {}", client, host, result->op_errors[k]);
-          count_update("dyndns", "dnserr");
-          return finish_one(i, "dnserr");
+          const std::string answer = dyndns_answer(result->kind(k));
+          count_update("dyndns", answer);
+          return finish_one(i, answer);
         }
       }
       spdlog::info("http {}: /nic/update {} -> {}", client, host, ip_list);
@@ -666,8 +718,7 @@ void HttpApi::list_records(const dns::Name& zone, const std::map<std::string, st
   const store::Store* store = deps_.store;
   auto list = [store, zone, name_filter, type_filter, reply](util::Result<void> barrier) {
     if (!barrier) {
-      return reply(json_error(status_for_submit_error(barrier.error().message),
-                              "consistent read failed: " + barrier.error().message));
+      return reply(error_response(util::make_error(barrier.error().kind, "consistent read failed: " + barrier.error().message)));
     }
     auto snap = store->snapshot();
     if (!exact_zone(*snap, zone)) return reply(json_error(404, "no zone " + zone.to_text() + " is served here"));
@@ -756,14 +807,10 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
   if (op->kind != store::OpKind::Add) described.erase("ttl");
   std::string client = req.client_ip;
   sessions_.submit(submit_rest_, std::move(change), [this, reply, described, adding, client, source](HttpSubmitResult result) {
-    if (!result) {
-      count_update(source, "unavailable");
-      return reply(json_error(status_for_submit_error(result.error().message), result.error().message));
-    }
-    std::string err = result->first_error();
-    if (!err.empty()) {
-      count_update(source, "rejected");
-      return reply(json_error(status_for_store_error(err), err));
+    std::optional<util::Error> failed = result ? result->first_failure() : result.error();
+    if (failed) {
+      count_update(source, http_status(failed->kind) >= 500 ? "unavailable" : "rejected");
+      return reply(error_response(*failed));
     }
     count_update(source, "ok");
     spdlog::info("http {}: {} {}", client, adding ? "added" : "removed", described.dump());
@@ -776,7 +823,7 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
 // --- Cluster membership: the MEMBERS / MEMBER ADD / MEMBER REMOVE commands ---
 
 void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::function<void(HttpResponse)> reply) {
-  if (!deps_.members || !deps_.member_command) return reply(json_error(404, "this node has no cluster membership"));
+  if (!deps_.members || !deps_.change_members) return reply(json_error(404, "this node has no cluster membership"));
   const bool listing = req.method == "GET" || req.method == "HEAD";
   const bool adding = req.method == "POST" && member_id.empty();
   const bool removing = req.method == "DELETE" && !member_id.empty();
@@ -805,12 +852,14 @@ void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::f
     return reply(json_response(200, nlohmann::json{{"members", deps_.members()}}));
   }
 
-  std::string line;
+  MemberChange change;
   if (removing) {
-    if (member_id.find_first_not_of("0123456789") != std::string_view::npos || member_id.size() > 7) {
+    if (member_id.find_first_not_of("0123456789") != std::string_view::npos || member_id.size() > 7 ||
+        std::stoul(std::string(member_id)) > 1000000) {
       return reply(json_error(400, "bad node id '" + std::string(member_id) + "' (a number from 0 to 1000000)"));
     }
-    line = "MEMBER REMOVE " + std::string(member_id);
+    change.kind = MemberChange::Kind::Remove;
+    change.id = static_cast<uint32_t>(std::stoul(std::string(member_id)));
   } else {
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (!body.is_object()) {
@@ -822,30 +871,44 @@ void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::f
         return reply(json_error(400, "unknown field '" + key + "' (fields: id, query_loc, raft_loc)"));
       }
     }
-    if (!body.contains("id") || !body["id"].is_number_unsigned()) {
+    if (!body.contains("id") || !body["id"].is_number_unsigned() || body["id"].get<uint64_t>() > 1000000) {
       return reply(json_error(400, "'id' must be a node id, a number from 0 to 1000000"));
     }
-    line = "MEMBER ADD " + std::to_string(body["id"].get<uint64_t>());
-    for (const char* field : {"query_loc", "raft_loc"}) {
+    change.kind = MemberChange::Kind::Add;
+    change.id = static_cast<uint32_t>(body["id"].get<uint64_t>());
+    for (auto [field, loc] : {std::pair{"query_loc", &change.query_loc}, std::pair{"raft_loc", &change.raft_loc}}) {
       const auto it = body.find(field);
       if (it == body.end() || !it->is_string() || it->get<std::string>().empty()) {
         return reply(json_error(400, std::string("'") + field + "' must be an address, \"host:port\""));
       }
-      const std::string loc = it->get<std::string>();
-      if (loc.find_first_of(" \t\r\n") != std::string::npos) {
-        return reply(json_error(400, std::string("'") + field + "' must be an address, \"host:port\", not '" + loc + "'"));
+      *loc = it->get<std::string>();
+      if (loc->find_first_of(" \t\r\n") != std::string::npos) {
+        return reply(json_error(400, std::string("'") + field + "' must be an address, \"host:port\", not '" + *loc + "'"));
       }
-      line += " " + loc;
     }
   }
-  spdlog::info("http {}: {} (key {})", req.client_ip, line, cred->user);
+  const std::string what = removing ? "MEMBER REMOVE " + std::to_string(change.id)
+                                    : "MEMBER ADD " + std::to_string(change.id) + " " + change.query_loc + " " +
+                                          change.raft_loc;
+  spdlog::info("http {}: {} (key {})", req.client_ip, what, cred->user);
   // A member change is a change like any other: one session each.
   store::ClientSession session = sessions_.take();
   const store::SessionStamp stamp = session.next();
-  deps_.member_command(line, stamp.client_id, stamp.sequence, [this, session, reply](unsigned status, std::string message) {
+  change.client_id = stamp.client_id;
+  change.sequence = stamp.sequence;
+  const uint32_t id = change.id;
+  deps_.change_members(std::move(change), [this, session, reply, id, removing](HttpSubmitResult result) {
     sessions_.give_back(session);
-    if (status == 200) return reply(json_response(200, nlohmann::json{{"result", message}}));
-    reply(json_error(status, message));
+    if (!result) return reply(error_response(result.error()));
+    if (std::string refused = result->first_error(); !refused.empty()) {
+      // The member list's own refusal (an unknown member, an address in use).
+      return reply(error_response(util::make_error(util::ErrorKind::Conflict, refused)));
+    }
+    const std::string message =
+        removing ? "node " + std::to_string(id) + " is being removed"
+                 : "node " + std::to_string(id) +
+                       " added; it joins as a learner and becomes a voter once caught up (start it with --join)";
+    reply(json_response(200, nlohmann::json{{"result", message}}));
   });
 }
 

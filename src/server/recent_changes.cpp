@@ -75,6 +75,7 @@ const char* change_source_name(ChangeSource source) {
     case ChangeSource::DynDns: return "DynDNS";
     case ChangeSource::Rest: return "REST";
     case ChangeSource::ZoneFile: return "zone file";
+    case ChangeSource::Control: return "dns-nodectl";
   }
   return "?";
 }

@@ -5,8 +5,11 @@
 
 namespace store {
 namespace {
-// Version 2 added the optional RFC 2136 update after the ops.
-constexpr uint8_t kChangeVersion = 2;
+// Version 2 added the optional RFC 2136 update after the ops; version 3 the
+// session stamp (time_ms, stamped_after) after the sequence. Version 2 is
+// still read: logs and seed-state files written before stay readable.
+constexpr uint8_t kChangeVersion = 3;
+constexpr uint8_t kOldestChangeVersion = 2;
 // Bounds a decoder never trusts beyond: a change holds at most this many ops.
 constexpr uint32_t kMaxOps = 10'000'000;
 
@@ -44,6 +47,8 @@ std::string encode_change(const Change& change) {
   w.u32(change.origin);
   w.u64(change.client_id);
   w.u64(change.sequence);
+  w.u64(change.time_ms);
+  w.u64(change.stamped_after);
   w.u32(static_cast<uint32_t>(change.ops.size()));
   for (const Op& op : change.ops) {
     w.u8(static_cast<uint8_t>(op.kind));
@@ -70,13 +75,18 @@ std::string encode_change(const Change& change) {
 
 util::Result<Change> decode_change(std::string_view bytes) {
   util::ByteReader r(bytes);
-  if (uint8_t version = r.u8(); version != kChangeVersion) {
+  const uint8_t version = r.u8();
+  if (version < kOldestChangeVersion || version > kChangeVersion) {
     return util::make_error("change: unknown encoding version " + std::to_string(version));
   }
   Change change;
   change.origin = r.u32();
   change.client_id = r.u64();
   change.sequence = r.u64();
+  if (version >= 3) {
+    change.time_ms = r.u64();
+    change.stamped_after = r.u64();
+  }
   uint32_t count = r.u32();
   if (!r.ok() || count > kMaxOps) return util::make_error("change: truncated or oversized header");
   change.ops.reserve(std::min<size_t>(count, r.remaining() / 12));

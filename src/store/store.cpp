@@ -18,8 +18,11 @@
 namespace store {
 namespace {
 
-// Version 2 added the rcode of each dedupe entry.
-constexpr std::string_view kStateMagic = "DNSNODE-STATE\x02";
+// Version 2 added the rcode of each dedupe entry; version 3 the sessions'
+// place in time (for expiry), the kind of each failed op, and keeps only
+// the failed ops. Version 2 is still read.
+constexpr std::string_view kStateMagic = "DNSNODE-STATE\x03";
+constexpr std::string_view kStateMagicV2 = "DNSNODE-STATE\x02";
 constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
 
 bool is_soa_add(const Op& op) { return op.kind == OpKind::Add && op.rr.type == dns::rrtype::SOA; }
@@ -132,7 +135,7 @@ class ZoneEditor {
   util::Result<void> add_signing_key(const dns::RR& rr) {
     const zone::Zone* z = zones_.find_zone(rr.owner);
     if (!z || z->apex() != rr.owner) {
-      return util::make_error("a signing key belongs at a zone apex, not at " + rr.owner.to_text());
+      return util::make_error(util::ErrorKind::Invalid, "a signing key belongs at a zone apex, not at " + rr.owner.to_text());
     }
     auto record = dns::SigningKeyRecord::decode(rr.rdata);
     if (!record) return record.error();
@@ -141,7 +144,7 @@ class ZoneEditor {
     Touched& t = touch(*z);
     const zone::Node* apex = z->apex_node();
     if (apex && apex->find(dns::rrtype::SIGNING_KEY) && !t.keys_added) {
-      return util::make_error("the zone " + rr.owner.to_text() + " already has its signing keys");
+      return util::make_error(util::ErrorKind::Conflict, "the zone " + rr.owner.to_text() + " already has its signing keys");
     }
     t.keys_added = true;
     t.modified = true;
@@ -153,7 +156,7 @@ class ZoneEditor {
   util::Result<void> set_signing_keys(const dns::RR& rr) {
     const zone::Zone* z = zones_.find_zone(rr.owner);
     if (!z || z->apex() != rr.owner) {
-      return util::make_error("signing keys belong at a zone apex, not at " + rr.owner.to_text());
+      return util::make_error(util::ErrorKind::Invalid, "signing keys belong at a zone apex, not at " + rr.owner.to_text());
     }
     auto change = dns::KeySetChange::decode(rr.rdata);
     if (!change) return change.error();
@@ -161,7 +164,8 @@ class ZoneEditor {
     const zone::RRset* current = apex ? apex->find(dns::rrtype::SIGNING_KEY) : nullptr;
     std::vector<std::string> have = current ? std::vector<std::string>(current->rdatas) : std::vector<std::string>{};
     if (dns::key_set_digest(have) != change->expected_digest) {
-      return util::make_error("the keys of " + rr.owner.to_text() + " changed meanwhile; this key change is void");
+      return util::make_error(util::ErrorKind::Conflict,
+                              "the keys of " + rr.owner.to_text() + " changed meanwhile; this key change is void");
     }
     // Everything checked before anything changes: all or nothing.
     std::vector<std::pair<dns::SigningKeyRecord, dns::SigningKey>> keys;
@@ -307,42 +311,50 @@ class ZoneEditor {
   std::vector<Saved> undo_;
 };
 
-std::string apply_op(ZoneEditor& zones, const Op& op) {
+/// Applies one op: nullopt when it applied, else why not (the zone's own
+/// error, or NotFound for a record or RRset that is not there to remove).
+std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
   if (op.rr.type == dns::rrtype::SIGNING_KEY && op.kind != OpKind::AddSigningKey && op.kind != OpKind::SetSigningKeys) {
-    return dns::type_to_text(op.rr.type) + " holds the cluster's DNSSEC keys; it cannot be changed directly";
+    return util::make_error(util::ErrorKind::Refused,
+                            dns::type_to_text(op.rr.type) + " holds the cluster's DNSSEC keys; it cannot be changed directly");
   }
   switch (op.kind) {
     case OpKind::AddSigningKey: {
       auto r = zones.add_signing_key(op.rr);
-      return r ? "" : r.error().message;
+      if (!r) return r.error();
+      return std::nullopt;
     }
     case OpKind::SetSigningKeys: {
       auto r = zones.set_signing_keys(op.rr);
-      return r ? "" : r.error().message;
+      if (!r) return r.error();
+      return std::nullopt;
     }
     case OpKind::Add: {
       auto r = zones.add(op.rr);
-      return r ? "" : r.error().message;
+      if (!r) return r.error();
+      return std::nullopt;
     }
     case OpKind::Remove: {
       auto r = zones.remove(op.rr);
-      if (!r) return r.error().message;
+      if (!r) return r.error();
       if (!r.value()) {
-        return "no such record: " + op.rr.owner.to_text() + " " + dns::type_to_text(op.rr.type) + " " +
-               dns::rdata_to_text(op.rr.type, op.rr.rdata);
+        return util::make_error(util::ErrorKind::NotFound, "no such record: " + op.rr.owner.to_text() + " " +
+                                                               dns::type_to_text(op.rr.type) + " " +
+                                                               dns::rdata_to_text(op.rr.type, op.rr.rdata));
       }
-      return "";
+      return std::nullopt;
     }
     case OpKind::RemoveRRset: {
       auto r = zones.remove_rrset(op.rr.owner, op.rr.type);
-      if (!r) return r.error().message;
+      if (!r) return r.error();
       if (r.value() == 0) {
-        return "no " + dns::type_to_text(op.rr.type) + " records at " + op.rr.owner.to_text();
+        return util::make_error(util::ErrorKind::NotFound,
+                                "no " + dns::type_to_text(op.rr.type) + " records at " + op.rr.owner.to_text());
       }
-      return "";
+      return std::nullopt;
     }
   }
-  return "unknown operation";
+  return util::make_error("unknown operation");
 }
 
 struct UpdateOutcome {
@@ -527,79 +539,159 @@ std::string ApplyResult::first_error() const {
   return "";
 }
 
-void Store::Dedupe::keep(const std::vector<std::string>& op_errors) {
-  op_count = static_cast<uint32_t>(op_errors.size());
+std::optional<util::Error> ApplyResult::first_failure() const {
+  for (size_t i = 0; i < op_errors.size(); ++i) {
+    if (!op_errors[i].empty()) return util::make_error(kind(i), op_errors[i]);
+  }
+  return std::nullopt;
+}
+
+void Store::Session::keep(const ApplyResult& result) {
+  op_count = static_cast<uint32_t>(result.op_errors.size());
+  rcode = result.rcode;
   failed_ops.clear();
   for (uint32_t i = 0; i < op_count; ++i) {
-    if (!op_errors[i].empty()) failed_ops.emplace_back(i, op_errors[i]);
+    if (!result.op_errors[i].empty()) failed_ops.push_back({i, result.kind(i), result.op_errors[i]});
   }
 }
 
-std::vector<std::string> Store::Dedupe::op_errors() const {
-  std::vector<std::string> errors(op_count);
-  for (const auto& [i, reason] : failed_ops) errors[i] = reason;
-  return errors;
+void Store::Session::answer(ApplyResult& result) const {
+  result.op_errors.assign(op_count, "");
+  result.op_kinds.assign(op_count, util::ErrorKind::Invalid);
+  for (const Failed& f : failed_ops) {
+    result.op_errors[f.op] = f.reason;
+    result.op_kinds[f.op] = f.kind;
+  }
+  result.rcode = rcode;
 }
 
-Store::Store() : current_(std::make_shared<const zone::ZoneSet>()) {}
+Store::Store(SessionLimits limits) : current_(std::make_shared<const zone::ZoneSet>()), limits_(limits) {}
 
-ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change) {
+namespace {
+
+/// Refuses a whole change: every op (or the UPDATE) fails with `why`.
+void refuse(ApplyResult& result, const Change& change, util::ErrorKind kind, const std::string& why) {
+  if (change.update) {
+    result.rcode = dns::rcode::SERVFAIL;
+    result.op_errors.assign(1, why);
+    result.op_kinds.assign(1, kind);
+  } else {
+    result.op_errors.assign(std::max<size_t>(change.ops.size(), 1), why);
+    result.op_kinds.assign(result.op_errors.size(), kind);
+  }
+}
+
+}  // namespace
+
+void Store::forget_least_recently_used() {
+  auto oldest = lru_.begin();
+  const SessionKey key = std::get<2>(*oldest);
+  forgotten_through_ = std::max(forgotten_through_, std::get<1>(*oldest));
+  lru_.erase(oldest);
+  sessions_.erase(key);
+}
+
+bool Store::check_session(const Change& change, ApplyResult& result) {
+  // Only stamped changes move the clock and forget sessions: a change of the
+  // older encoding is applied as it was when first written, so a node that
+  // replays an old log reaches the state its peers checkpointed then.
+  const bool stamped = change.time_ms != 0;
+  if (stamped) {
+    clock_ms_ = std::max(clock_ms_, change.time_ms);
+    while (!lru_.empty() && std::get<0>(*lru_.begin()) + limits_.idle_ms < clock_ms_) forget_least_recently_used();
+  }
+  const SessionKey key{change.origin, change.client_id};
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) {
+    // A session apply does not know: new, or forgotten. If a copy of this
+    // change had been applied, its session would have been remembered at
+    // that copy's index, which is above stamped_after (every copy lands
+    // above it); forgetting it would have raised forgotten_through_ to at
+    // least that index. So when forgotten_through_ <= stamped_after, no copy
+    // was ever applied and applying this one is safe; otherwise it may
+    // have been, and the change is refused.
+    if (stamped && change.stamped_after < forgotten_through_) {
+      result.expired = true;
+      refuse(result, change, util::ErrorKind::SessionExpired,
+             "session expired: the client session of this change was idle too long or evicted, and the change "
+             "was not applied; submit it again (a new session)");
+      return true;
+    }
+    return false;
+  }
+  const Session& session = it->second;
+  if (change.sequence == session.sequence) {
+    // A retry of the session's last change (exactly-once across leader
+    // changes): not applied again, answered with the kept outcome.
+    result.duplicate = true;
+    session.answer(result);
+    return true;
+  }
+  if (change.sequence < session.sequence) {
+    // The session has moved past this change. Under the one-outstanding
+    // rule (store/session.h) nobody waits for it any more: it is a late
+    // copy of a change applied before, or of one its caller gave up on
+    // (outcome unknown) before stamping the next. Applying it now would
+    // run it after a later change of its session, so it is refused; and
+    // its answer must not be success, since only the last outcome is kept
+    // and an earlier copy may or may not have been applied. Every node
+    // refuses it alike, so replicas stay identical.
+    result.stale = true;
+    refuse(result, change, util::ErrorKind::OutcomeUnknown,
+           "stale change: sequence " + std::to_string(change.sequence) + " is below its session's last applied sequence " +
+               std::to_string(session.sequence) + "; not applied by this copy");
+    return true;
+  }
+  return false;
+}
+
+void Store::remember(const Change& change, uint64_t index, const ApplyResult& result) {
+  const SessionKey key{change.origin, change.client_id};
+  auto [it, fresh] = sessions_.try_emplace(key);
+  Session& session = it->second;
+  if (!fresh) lru_.erase(lru_key(key, session));
+  session.sequence = change.sequence;
+  session.keep(result);
+  // A change without a stamp leaves its session least recently used of all,
+  // at index 0: the same on a node that replayed it and on one that
+  // restored a state saved before sessions had a place in time.
+  const bool stamped = change.time_ms != 0;
+  session.last_index = stamped ? index : 0;
+  session.last_active_ms = stamped ? clock_ms_ : 0;
+  lru_.insert(lru_key(key, session));
+  if (stamped) {
+    while (sessions_.size() > limits_.max_sessions && !lru_.empty()) forget_least_recently_used();
+  }
+}
+
+ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change, uint64_t index) {
   ApplyResult result;
-  if (change.sequence != 0) {
-    auto it = dedupe_.find({change.origin, change.client_id});
-    if (it != dedupe_.end() && change.sequence == it->second.sequence) {
-      // A retry of the session's last change (exactly-once across leader
-      // changes): not applied again, answered with the kept outcome.
-      result.duplicate = true;
-      result.op_errors = it->second.op_errors();
-      result.rcode = it->second.rcode;
-      return result;
-    }
-    if (it != dedupe_.end() && change.sequence < it->second.sequence) {
-      // The session has moved past this change. Under the one-outstanding
-      // rule (store/session.h) nobody waits for it any more: it is a late
-      // copy of a change applied before, or of one its caller gave up on
-      // (outcome unknown) before stamping the next. Applying it now would
-      // run it after a later change of its session, so it is refused; and
-      // its answer must not be success, since only the last outcome is
-      // kept and an earlier copy may or may not have been applied. Every
-      // node refuses it alike, so replicas stay identical.
-      result.stale = true;
-      const std::string why = "stale change: sequence " + std::to_string(change.sequence) +
-                              " is below its session's last applied sequence " +
-                              std::to_string(it->second.sequence) + "; not applied by this copy";
-      if (change.update) {
-        result.rcode = dns::rcode::SERVFAIL;
-        result.op_errors.push_back(why);
-      } else {
-        result.op_errors.assign(std::max<size_t>(change.ops.size(), 1), why);
-      }
-      return result;
-    }
-  }
+  if (change.sequence != 0 && check_session(change, result)) return result;
   if (change.update) {
     UpdateOutcome out = apply_update(next, *change.update);
     result.rcode = out.rcode;
     if (out.rcode != dns::rcode::NOERROR) result.op_errors.push_back(out.reason);
   } else {
     result.op_errors.resize(change.ops.size());
+    result.op_kinds.resize(change.ops.size(), util::ErrorKind::Invalid);
     ZoneEditor editor(next);
+    auto run = [&](size_t i) {
+      if (auto failed = apply_op(editor, change.ops[i])) {
+        result.op_errors[i] = std::move(failed->message);
+        result.op_kinds[i] = failed->kind;
+      }
+    };
     // SOA additions go first so that a batch which creates a zone (a zone file
     // seeding the cluster) can hold the zone's other records in any order.
     for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(editor, change.ops[i]);
+      if (is_soa_add(change.ops[i])) run(i);
     }
     for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (!is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(editor, change.ops[i]);
+      if (!is_soa_add(change.ops[i])) run(i);
     }
     editor.finish();
   }
-  if (change.sequence != 0) {
-    Dedupe& d = dedupe_[{change.origin, change.client_id}];
-    d.sequence = change.sequence;
-    d.rcode = result.rcode;
-    d.keep(result.op_errors);
-  }
+  if (change.sequence != 0) remember(change, index, result);
   return result;
 }
 
@@ -611,7 +703,7 @@ void Store::publish(zone::ZoneSet next, uint64_t index) {
 
 ApplyResult Store::apply(const Change& change, uint64_t index) {
   zone::ZoneSet next = *snapshot();
-  ApplyResult result = apply_one(next, change);
+  ApplyResult result = apply_one(next, change, index);
   publish(std::move(next), index);
   return result;
 }
@@ -621,7 +713,7 @@ std::vector<ApplyResult> Store::apply_batch(const std::vector<std::pair<Change, 
   if (changes.empty()) return results;
   results.reserve(changes.size());
   zone::ZoneSet next = *snapshot();
-  for (const auto& [change, index] : changes) results.push_back(apply_one(next, change));
+  for (const auto& [change, index] : changes) results.push_back(apply_one(next, change, index));
   publish(std::move(next), changes.back().second);
   return results;
 }
@@ -632,18 +724,23 @@ std::string Store::serialize() const {
   util::ByteWriter w(out);
   w.raw(kStateMagic);
   w.u64(applied_index());
-  w.u32(static_cast<uint32_t>(dedupe_.size()));
-  for (const auto& [key, d] : dedupe_) {
+  w.u64(clock_ms_);
+  w.u64(forgotten_through_);
+  w.u32(static_cast<uint32_t>(sessions_.size()));
+  for (const auto& [key, session] : sessions_) {
     w.u32(key.first);
     w.u64(key.second);
-    w.u64(d.sequence);
-    w.u32(d.op_count);
-    auto failed = d.failed_ops.begin();
-    for (uint32_t i = 0; i < d.op_count; ++i) {
-      const bool this_failed = failed != d.failed_ops.end() && failed->first == i;
-      w.str(this_failed ? std::string_view((failed++)->second) : std::string_view());
+    w.u64(session.sequence);
+    w.u64(session.last_index);
+    w.u64(session.last_active_ms);
+    w.u16(session.rcode);
+    w.u32(session.op_count);
+    w.u32(static_cast<uint32_t>(session.failed_ops.size()));
+    for (const Session::Failed& f : session.failed_ops) {
+      w.u32(f.op);
+      w.u8(static_cast<uint8_t>(f.kind));
+      w.str(f.reason);
     }
-    w.u16(d.rcode);
   }
   w.u64(zones->record_count());
   zones->for_each_record([&](const dns::RR& rr) {
@@ -657,27 +754,81 @@ std::string Store::serialize() const {
   return out;
 }
 
-util::Result<void> Store::restore(std::string_view bytes) {
-  util::ByteReader r(bytes);
-  if (r.raw(kStateMagic.size()) != kStateMagic) return util::make_error("state: not a dns-node state image");
-  uint64_t index = r.u64();
-  std::map<std::pair<uint32_t, uint64_t>, Dedupe> dedupe;
-  uint32_t dedupe_count = r.u32();
-  for (uint32_t i = 0; i < dedupe_count && r.ok(); ++i) {
+namespace {
+
+/// The sessions of a version-2 state: one string per op, no place in time
+/// (index and time 0: the least recently used of all, as for a change
+/// without a stamp).
+template <typename Session>
+util::Result<void> read_sessions_v2(util::ByteReader& r, std::map<std::pair<uint32_t, uint64_t>, Session>& sessions) {
+  uint32_t count = r.u32();
+  for (uint32_t i = 0; i < count && r.ok(); ++i) {
     uint32_t origin = r.u32();
     uint64_t client = r.u64();
-    Dedupe d;
-    d.sequence = r.u64();
+    Session s;
+    s.sequence = r.u64();
     uint32_t n = r.u32();
     if (n > r.remaining()) return util::make_error("state: dedupe entry " + std::to_string(i) + " is corrupt");
-    d.op_count = n;
+    s.op_count = n;
     for (uint32_t j = 0; j < n && r.ok(); ++j) {
       std::string_view e = r.str();
-      if (!e.empty()) d.failed_ops.emplace_back(j, std::string(e));
+      if (!e.empty()) s.failed_ops.push_back({j, util::ErrorKind::Invalid, std::string(e)});
     }
-    d.rcode = r.u16();
-    dedupe[{origin, client}] = std::move(d);
+    s.rcode = r.u16();
+    sessions[{origin, client}] = std::move(s);
   }
+  return {};
+}
+
+template <typename Session>
+util::Result<void> read_sessions_v3(util::ByteReader& r, std::map<std::pair<uint32_t, uint64_t>, Session>& sessions) {
+  uint32_t count = r.u32();
+  for (uint32_t i = 0; i < count && r.ok(); ++i) {
+    uint32_t origin = r.u32();
+    uint64_t client = r.u64();
+    Session s;
+    s.sequence = r.u64();
+    s.last_index = r.u64();
+    s.last_active_ms = r.u64();
+    s.rcode = r.u16();
+    s.op_count = r.u32();
+    uint32_t failed = r.u32();
+    if (!r.ok() || failed > s.op_count || failed > r.remaining()) {
+      return util::make_error("state: session " + std::to_string(i) + " is corrupt");
+    }
+    for (uint32_t j = 0; j < failed && r.ok(); ++j) {
+      uint32_t op = r.u32();
+      uint8_t kind = r.u8();
+      std::string_view reason = r.str();
+      // Increasing op positions below op_count, and a known kind: anything
+      // else is a corrupt image, never an out-of-range answer later.
+      if (op >= s.op_count || (!s.failed_ops.empty() && op <= s.failed_ops.back().op) ||
+          kind > static_cast<uint8_t>(util::ErrorKind::SessionExpired)) {
+        return util::make_error("state: session " + std::to_string(i) + " has a corrupt failed op");
+      }
+      s.failed_ops.push_back({op, static_cast<util::ErrorKind>(kind), std::string(reason)});
+    }
+    sessions[{origin, client}] = std::move(s);
+  }
+  return {};
+}
+
+}  // namespace
+
+util::Result<void> Store::restore(std::string_view bytes) {
+  util::ByteReader r(bytes);
+  const std::string_view magic = r.raw(kStateMagic.size());
+  const bool v2 = magic == kStateMagicV2;
+  if (!v2 && magic != kStateMagic) return util::make_error("state: not a dns-node state image");
+  uint64_t index = r.u64();
+  uint64_t clock_ms = 0;
+  uint64_t forgotten_through = 0;
+  if (!v2) {
+    clock_ms = r.u64();
+    forgotten_through = r.u64();
+  }
+  std::map<SessionKey, Session> sessions;
+  if (auto read = v2 ? read_sessions_v2(r, sessions) : read_sessions_v3(r, sessions); !read) return read.error();
   uint64_t record_count = r.u64();
   if (!r.ok()) return util::make_error("state: truncated header");
   std::vector<dns::RR> records;
@@ -705,7 +856,11 @@ util::Result<void> Store::restore(std::string_view bytes) {
       }
     }
   }
-  dedupe_ = std::move(dedupe);
+  sessions_ = std::move(sessions);
+  lru_.clear();
+  for (const auto& [key, session] : sessions_) lru_.insert(lru_key(key, session));
+  clock_ms_ = clock_ms;
+  forgotten_through_ = forgotten_through;
   publish(std::move(zones), index);
   return {};
 }

@@ -410,7 +410,7 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
       // apex, except DS at the apex, which stays on the parent side.
       const Zone::Data& pd = *z->data_;
       if (const Node* n = pd.find(rr.owner.wire()); n && n->find(dns::rrtype::CNAME)) {
-        return util::make_error(describe(rr) + ": " + rr.owner.to_text() +
+        return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
                                 " has a CNAME, which cannot stand beside other data (RFC 1034 §3.6.2)");
       }
       std::vector<dns::RR> kept;
@@ -438,28 +438,28 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
   }
 
   Zone* z = impl.zone_for(rr.owner.wire(), rr.type);
-  if (!z) return util::make_error(describe(rr) + ": no zone for " + rr.owner.to_text() + " (add its SOA first)");
+  if (!z) return util::make_error(util::ErrorKind::NotFound, describe(rr) + ": no zone for " + rr.owner.to_text() + " (add its SOA first)");
 
   if (const Node* n = z->data_->find(rr.owner.wire())) {
     if (rr.type == dns::rrtype::CNAME) {
       if (const RRset* c = n->find(dns::rrtype::CNAME); c && !(c->rdatas.size() == 1 && c->rdatas[0] == rr.rdata)) {
-        return util::make_error(describe(rr) + ": " + rr.owner.to_text() +
+        return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
                                 " already has a CNAME; a name can have only one (RFC 2181 §10.1)");
       }
       for (const RRset& s : n->rrsets) {
         if (s.type != dns::rrtype::CNAME && !dns::allowed_beside_cname(s.type)) {
-          return util::make_error(describe(rr) + ": " + rr.owner.to_text() + " already has " +
+          return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() + " already has " +
                                   dns::type_to_text(s.type) +
                                   " records; a CNAME cannot stand beside other data (RFC 1034 §3.6.2)");
         }
       }
     } else if (n->find(dns::rrtype::CNAME) && !dns::allowed_beside_cname(rr.type)) {
-      return util::make_error(describe(rr) + ": " + rr.owner.to_text() +
+      return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
                               " has a CNAME, which cannot stand beside other data (RFC 1034 §3.6.2)");
     }
   }
   if (rr.type == dns::rrtype::CNAME && wire::equal(rr.owner.wire(), z->apex().wire())) {
-    return util::make_error(describe(rr) + ": a zone apex holds SOA and NS, so it cannot have a CNAME (RFC 1034 §3.6.2)");
+    return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": a zone apex holds SOA and NS, so it cannot have a CNAME (RFC 1034 §3.6.2)");
   }
   if (Impl::mut(*z).insert(rr)) impl.records++;
   return {};
@@ -473,7 +473,7 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
     const RRset* soa = cz->soa();
     if (!soa || soa->rdatas.empty() || soa->rdatas.front() != rr.rdata) return false;
     if (cz->record_count() > 1) {
-      return util::make_error(describe(rr) + ": the zone " + rr.owner.to_text() + " still has " +
+      return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": the zone " + rr.owner.to_text() + " still has " +
                               std::to_string(cz->record_count() - 1) +
                               " other records; remove them before its SOA");
     }

@@ -364,9 +364,9 @@ void Cluster::Impl::stop() {
   }
   boost::asio::post(io_, [this] {
     stopping_ = true;
-    for (auto& [key, p] : pending_) p.done(util::make_error("shutting down: the change's outcome is unknown"));
+    for (auto& [key, p] : pending_) p.done(util::make_error(util::ErrorKind::OutcomeUnknown, "shutting down: the change's outcome is unknown"));
     pending_.clear();
-    for (auto& [id, r] : pending_reads_) r.done(util::make_error("shutting down"));
+    for (auto& [id, r] : pending_reads_) r.done(util::make_error(util::ErrorKind::ShuttingDown, "shutting down"));
     pending_reads_.clear();
     if (tick_timer_) tick_timer_->cancel();
     transport_->stop();
@@ -388,7 +388,7 @@ void Cluster::Impl::change_members(MemberOp op, std::function<void(SubmitResult)
     // One change at a time (dissertation §4.1): the previous one must have
     // reached Raft's membership before the next is recorded.
     if (core_ && !membership_settled()) {
-      return done(util::make_error("a membership change is still in progress (see MEMBERS); try again when it is done"));
+      return done(util::make_error(util::ErrorKind::Conflict, "a membership change is still in progress (see MEMBERS); try again when it is done"));
     }
     std::pair<uint64_t, uint64_t> key{op.client_id, op.sequence};
     enqueue(key, encode_member_op(op), std::move(done));
@@ -397,14 +397,14 @@ void Cluster::Impl::change_members(MemberOp op, std::function<void(SubmitResult)
 
 void Cluster::Impl::enqueue(std::pair<uint64_t, uint64_t> key, std::string bytes, std::function<void(SubmitResult)> done) {
   boost::asio::post(io_, [this, key, bytes = std::move(bytes), done = std::move(done)]() mutable {
-    if (stopping_) return done(util::make_error("shutting down"));
-    if (storage_failed_) return done(util::make_error("this node's log storage failed (see its log); changes are refused"));
-    if (removed_) return done(util::make_error("this node was removed from the cluster; send changes to a member"));
+    if (stopping_) return done(util::make_error(util::ErrorKind::ShuttingDown, "shutting down"));
+    if (storage_failed_) return done(util::make_error(util::ErrorKind::StorageFailed, "this node's log storage failed (see its log); changes are refused"));
+    if (removed_) return done(util::make_error(util::ErrorKind::Refused, "this node was removed from the cluster; send changes to a member"));
     if (!core_) {
-      return done(util::make_error(probing_ ? "no quorum: this node is waiting for the other members to answer"
+      return done(util::make_error(util::ErrorKind::NoQuorum, probing_ ? "no quorum: this node is waiting for the other members to answer"
                                             : "no quorum: this node has not joined the cluster yet"));
     }
-    if (pending_.count(key)) return done(util::make_error("a change with this client id and sequence is already pending"));
+    if (pending_.count(key)) return done(util::make_error(util::ErrorKind::Conflict, "a change with this client id and sequence is already pending"));
     Pending p;
     p.bytes = std::move(bytes);
     p.done = std::move(done);
@@ -417,8 +417,8 @@ void Cluster::Impl::enqueue(std::pair<uint64_t, uint64_t> key, std::string bytes
 
 void Cluster::Impl::read_barrier(std::function<void(util::Result<void>)> done) {
   boost::asio::post(io_, [this, done = std::move(done)]() mutable {
-    if (stopping_) return done(util::make_error("shutting down"));
-    if (!core_) return done(util::make_error("no quorum: this node has not joined the cluster yet"));
+    if (stopping_) return done(util::make_error(util::ErrorKind::ShuttingDown, "shutting down"));
+    if (!core_) return done(util::make_error(util::ErrorKind::NoQuorum, "no quorum: this node has not joined the cluster yet"));
     uint64_t id = next_read_id_++;
     PendingRead r;
     r.done = std::move(done);
@@ -529,10 +529,10 @@ void Cluster::Impl::fail_pending_past_deadline() {
     }
     const auto ms = std::to_string(options_.propose_timeout_ms);
     if (it->second.sent) {
-      it->second.done(util::make_error("timeout: the change reached a leader but was not committed within " + ms +
+      it->second.done(util::make_error(util::ErrorKind::OutcomeUnknown, "timeout: the change reached a leader but was not committed within " + ms +
                                        " ms; its outcome is unknown (retrying is safe)"));
     } else {
-      it->second.done(util::make_error("no quorum: no leader reachable within " + ms +
+      it->second.done(util::make_error(util::ErrorKind::NoQuorum, "no quorum: no leader reachable within " + ms +
                                        " ms; the change was not applied"));
     }
     it = pending_.erase(it);
@@ -542,7 +542,8 @@ void Cluster::Impl::fail_pending_past_deadline() {
       ++it;
       continue;
     }
-    it->second.done(util::make_error(core_->leader() == raft::kNoNode
+    it->second.done(util::make_error(core_->leader() == raft::kNoNode ? util::ErrorKind::NoQuorum : util::ErrorKind::OutcomeUnknown,
+                                     core_->leader() == raft::kNoNode
                                          ? "no quorum: no leader reachable for a consistent read"
                                          : "timeout: the leader did not confirm a consistent read in time"));
     it = pending_reads_.erase(it);
@@ -753,7 +754,7 @@ void Cluster::Impl::fatal_storage(const std::string& what, const util::Error& e)
   storage_failed_ = true;
   if (tick_timer_) tick_timer_->cancel();
   if (transport_) transport_->stop();
-  for (auto& [key, p] : pending_) p.done(util::make_error("log storage failed: " + e.message));
+  for (auto& [key, p] : pending_) p.done(util::make_error(util::ErrorKind::OutcomeUnknown, "log storage failed: " + e.message));
   pending_.clear();
 }
 

@@ -54,6 +54,14 @@ std::string describe(const dns::RR& rr) {
          dns::rdata_to_text(rr.type, rr.rdata);
 }
 
+/// The reply to a change that failed, the one place it is chosen: "ERROR: "
+/// and the message; an unknown outcome says so first, since the change may
+/// still be applied and sending it again is safe.
+std::string error_reply(const util::Error& error) {
+  if (error.kind == util::ErrorKind::OutcomeUnknown) return "ERROR: outcome unknown (retrying is safe): " + error.message;
+  return "ERROR: " + error.message;
+}
+
 /// MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id
 util::Result<Command> parse_member_command(std::string_view rest) {
   constexpr const char* kUsage = " (MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id)";
@@ -268,7 +276,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
       cmd.member.client_id = stamp.client_id;
       cmd.member.sequence = stamp.sequence;
       SubmitResult result = change_members_(cmd.member);
-      if (!result) return "ERROR: " + result.error().message;
+      if (!result) return error_reply(result.error());
       if (std::string err = result->first_error(); !err.empty()) return "ERROR: " + err;
       if (cmd.member.kind == MemberOp::Kind::Remove) {
         return "OK node " + std::to_string(cmd.member.id) + " is being removed";
@@ -311,13 +319,10 @@ std::string StdinCommands::handle_line(std::string_view line) {
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change);
   change.ops.push_back(cmd.op);
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
-  if (!result) return "ERROR: " + result.error().message;
-  const store::ApplyResult& applied = *result;
-  std::string err = applied.first_error();
-  if (!err.empty()) return "ERROR: " + err;
+  SubmitResult result = submit_on_session(std::move(change));
+  if (!result) return error_reply(result.error());
+  if (auto failed = result->first_failure()) return error_reply(*failed);
 
   switch (cmd.op.kind) {
     case store::OpKind::Add:
@@ -334,21 +339,32 @@ std::string StdinCommands::handle_line(std::string_view line) {
   return "OK";
 }
 
+SubmitResult StdinCommands::submit_on_session(store::Change change) {
+  session_.stamp(change, store_);
+  SubmitResult result = submit_and_wait(submitter_, change);
+  if (result && result->expired) {
+    // Submitted once, so not applied (store/session.h): once more on a new session.
+    session_ = store::ClientSession::open();
+    session_.stamp(change, store_);
+    result = submit_and_wait(submitter_, std::move(change));
+  }
+  return result;
+}
+
 std::string StdinCommands::import_zone(std::string_view text, const dns::Name& origin,
                                       const std::function<void(const std::string&)>& progress) {
-  using Clock = std::chrono::steady_clock;
   if (read_barrier_) {
     // Plan against everything committed so far, not a follower's older view.
     if (auto caught_up = read_barrier_(); !caught_up) return "ERROR: " + caught_up.error().message;
   }
   auto snap = store_.snapshot();
-  const auto started = Clock::now();
   auto plan = plan_zone_import(snap ? *snap : zone::ZoneSet(), text, origin);
   if (!plan) return "ERROR: " + plan.error().message;
-  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const double seconds = plan->parse_seconds;
   progress("parsed " + std::to_string(plan->records_in_file) + " records (" + size_text(double(text.size())) +
            ") of " + plan->apex.to_text() + " in " + std::to_string(int(seconds * 1000)) + " ms (" +
-           std::to_string(int(plan->records_in_file / std::max(seconds, 1e-3))) + " records/s)");
+           std::to_string(int(plan->records_in_file / std::max(seconds, 1e-3))) + " records/s), compared with " +
+           "the zone in " + std::to_string(int(plan->diff_seconds * 1000)) + " ms");
   const std::string zone_text = plan->apex.to_text();
   if (plan->ops.empty()) return "OK " + zone_text + " unchanged (" + std::to_string(plan->records_in_file) + " records)";
   progress(std::to_string(plan->adds) + " to add, " + std::to_string(plan->removes) + " to remove" +
@@ -356,11 +372,10 @@ std::string StdinCommands::import_zone(std::string_view text, const dns::Name& o
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change);
   change.ops = std::move(plan->ops);
   const size_t op_count = change.ops.size();
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
-  if (!result) return "ERROR: " + result.error().message;
+  SubmitResult result = submit_on_session(std::move(change));
+  if (!result) return error_reply(result.error());
   size_t refused = 0;
   std::string first_refusal;
   for (const std::string& e : result->op_errors) {

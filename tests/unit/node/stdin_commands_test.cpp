@@ -113,14 +113,22 @@ class FakeSubmitter : public ChangeSubmitter {
  public:
   void submit(store::Change change, std::function<void(SubmitResult)> done) override {
     changes.push_back(change);
-    if (!fail_with.empty()) return done(util::make_error(fail_with));
+    if (!fail_with.empty()) return done(util::make_error(fail_kind, fail_with));
     store::ApplyResult r;
+    if (expire_first && changes.size() == 1) {
+      r.expired = true;
+      r.op_errors.assign(change.ops.size(), "session expired");
+      r.op_kinds.assign(change.ops.size(), util::ErrorKind::SessionExpired);
+      return done(r);
+    }
     r.op_errors.assign(change.ops.size(), op_error);
     done(r);
   }
   std::vector<store::Change> changes;
   std::string fail_with;
+  util::ErrorKind fail_kind = util::ErrorKind::Invalid;
   std::string op_error;
+  bool expire_first = false;  // answer the first change "session expired"
 };
 
 nlohmann::json fake_status() { return {{"node", "0"}, {"role", "leader"}}; }
@@ -148,6 +156,31 @@ TEST(StdinCommands, ApplyAndSubmitErrorsAreReported) {
   EXPECT_EQ(sub.changes[0].client_id, sub.changes[1].client_id);
   EXPECT_NE(sub.changes[0].client_id, 0u);
   EXPECT_LT(sub.changes[0].sequence, sub.changes[1].sequence);
+}
+
+TEST(StdinCommands, AnUnknownOutcomeSaysSoAndThatRetryingIsSafe) {
+  FakeSubmitter sub;
+  store::Store st;
+  StdinCommands cmds(sub, st, 3, fake_status);
+  sub.fail_with = "log storage failed: No space left on device";
+  sub.fail_kind = util::ErrorKind::OutcomeUnknown;
+  EXPECT_EQ(cmds.handle_line("ADD: a.example.com A 1.2.3.4"),
+            "ERROR: outcome unknown (retrying is safe): log storage failed: No space left on device");
+  sub.fail_with = "no quorum: no leader reachable within 3000 ms; the change was not applied";
+  sub.fail_kind = util::ErrorKind::NoQuorum;
+  EXPECT_EQ(cmds.handle_line("ADD: a.example.com A 1.2.3.4"),
+            "ERROR: no quorum: no leader reachable within 3000 ms; the change was not applied");
+}
+
+TEST(StdinCommands, AChangeRefusedForAnExpiredSessionGoesOnceMoreOnANewSession) {
+  FakeSubmitter sub;
+  sub.expire_first = true;
+  store::Store st;
+  StdinCommands cmds(sub, st, 3, fake_status);
+  EXPECT_EQ(cmds.handle_line("ADD: a.example.com 60 A 1.2.3.4"), "OK added a.example.com. 60 IN A 1.2.3.4");
+  ASSERT_EQ(sub.changes.size(), 2u);
+  EXPECT_NE(sub.changes[0].client_id, sub.changes[1].client_id);
+  EXPECT_EQ(sub.changes[1].sequence, 1u);
 }
 
 TEST(StdinCommands, StatusAndHelpAreOneLine) {

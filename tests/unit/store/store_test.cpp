@@ -77,6 +77,29 @@ TEST_F(StoreTest, RemovingAnAbsentRecordIsReported) {
   EXPECT_NE(result.first_error().find("no such record"), std::string::npos) << result.first_error();
 }
 
+TEST_F(StoreTest, EachFailedOpCarriesTheKindOfItsFailure) {
+  ASSERT_TRUE(store_.apply(change({add(record("alias.example.com.", dns::rrtype::CNAME, "www.example.com."))}), 2).all_ok());
+  auto result = store_.apply(change({add(record("alias.example.com.", dns::rrtype::A, "192.0.2.1")),
+                                     remove(record("gone.example.com.", dns::rrtype::A, "192.0.2.2")),
+                                     add(record("www.other.test.", dns::rrtype::A, "192.0.2.3")),
+                                     add(record("ok.example.com.", dns::rrtype::A, "192.0.2.4"))},
+                                    8, 1),
+                             3);
+  ASSERT_EQ(result.op_errors.size(), 4u);
+  EXPECT_EQ(result.kind(0), util::ErrorKind::Conflict);  // beside a CNAME
+  EXPECT_EQ(result.kind(1), util::ErrorKind::NotFound);  // no such record
+  EXPECT_EQ(result.kind(2), util::ErrorKind::NotFound);  // no zone for it
+  EXPECT_EQ(result.op_errors[3], "");
+  ASSERT_TRUE(result.first_failure());
+  EXPECT_EQ(result.first_failure()->kind, util::ErrorKind::Conflict);
+  // A retry gets the kinds back too, also after a restore.
+  store::Store copy;
+  ASSERT_TRUE(copy.restore(store_.serialize()));
+  auto retry = copy.apply(change({}, 8, 1), 4);
+  ASSERT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.op_kinds, result.op_kinds);
+}
+
 TEST_F(StoreTest, RetriedChangeIsAppliedExactlyOnce) {
   auto c = change({add(record("www.example.com.", dns::rrtype::A, "192.0.2.1"))}, 7, 1);
   ASSERT_TRUE(store_.apply(c, 2).all_ok());
