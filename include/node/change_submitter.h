@@ -1,10 +1,9 @@
 // Where a change goes once a front end (stdin, UPDATE, HTTP) has built it:
-// applied locally on a single node, or proposed through Raft in a cluster.
+// node::Cluster, which proposes it through Raft.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
 
 #include "store/change.h"
 #include "store/store.h"
@@ -23,18 +22,6 @@ class ChangeSubmitter {
  public:
   virtual ~ChangeSubmitter() = default;
   virtual void submit(store::Change change, std::function<void(SubmitResult)> done) = 0;
-};
-
-/// Applies changes straight to the local store, in submission order, with
-/// increasing log indexes. For a node running alone; thread-safe.
-class LocalSubmitter final : public ChangeSubmitter {
- public:
-  explicit LocalSubmitter(store::Store& store);
-  void submit(store::Change change, std::function<void(SubmitResult)> done) override;
-
- private:
-  store::Store& store_;
-  std::mutex mu_;  // one writer at a time: Store::apply has a single writer
 };
 
 /// Submits and waits for the result (for callers that answer in order,

@@ -109,7 +109,5 @@ class StdinCommands {
 /// nodes that applied the same log answer the same line.
 std::string digest_line(const store::Store& store);
 
-/// The STATUS object of a node running alone.
-nlohmann::json local_status(const std::string& node_id, const store::Store& store);
 
 }  // namespace node

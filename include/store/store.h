@@ -80,10 +80,6 @@ class Store {
   std::string serialize() const;
   util::Result<void> restore(std::string_view bytes);
 
-  /// Writes the checkpoint atomically to `path` (temp file, fsync, rename,
-  /// fsync dir), and loads it. load returns false if the file does not exist.
-  util::Result<void> save_checkpoint(const std::string& path) const;
-  util::Result<bool> load_checkpoint(const std::string& path);
 
   /// A digest of the records, equal on nodes that hold the same records.
   std::string digest() const;

@@ -3,17 +3,14 @@
 #include "store/store.h"
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <optional>
 
 #include "dns/message.h"
 
 #include "util/bytes.h"
 #include "dns/dnssec_sign.h"
-#include "util/file.h"
 
 namespace store {
 namespace {
@@ -23,7 +20,6 @@ namespace {
 // the failed ops. Version 2 is still read.
 constexpr std::string_view kStateMagic = "DNSNODE-STATE\x03";
 constexpr std::string_view kStateMagicV2 = "DNSNODE-STATE\x02";
-constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
 
 bool is_soa_add(const Op& op) { return op.kind == OpKind::Add && op.rr.type == dns::rrtype::SOA; }
 
@@ -48,7 +44,7 @@ std::optional<uint32_t> soa_serial(const zone::Zone& z) {
 
 /// Edits a ZoneSet on behalf of one change and keeps track of which zones the
 /// change modified, so finish() can advance each one's SOA serial once
-/// (DESIGN.md: every committed change to a zone advances its serial). Being
+/// (docs/design.md: every committed change to a zone advances its serial). Being
 /// part of apply, this happens identically on every node.
 class ZoneEditor {
  public:
@@ -863,45 +859,6 @@ util::Result<void> Store::restore(std::string_view bytes) {
   forgotten_through_ = forgotten_through;
   publish(std::move(zones), index);
   return {};
-}
-
-util::Result<void> Store::save_checkpoint(const std::string& path) const {
-  std::string state = serialize();
-  std::string file;
-  util::ByteWriter w(file);
-  w.raw(kCheckpointMagic);
-  w.u64(state.size());
-  w.raw(state);
-  w.u32(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size()))));
-  return util::write_file_atomically(path, file);
-}
-
-util::Result<bool> Store::load_checkpoint(const std::string& path) {
-  if (!std::filesystem::exists(path)) return false;
-  auto contents = util::read_file(path);
-  if (!contents) return contents.error();
-  const std::string& file = contents.value();
-  util::ByteReader r(file);
-  if (r.raw(kCheckpointMagic.size()) != kCheckpointMagic) {
-    return util::make_error("checkpoint " + path + " is not a dns-node checkpoint (bad magic at offset 0)");
-  }
-  uint64_t size = r.u64();
-  std::string_view state = r.raw(size);
-  uint32_t stored_crc = r.u32();
-  if (!r.ok() || !r.at_end()) {
-    return util::make_error("checkpoint " + path + " is truncated or has trailing bytes (" +
-                            std::to_string(file.size()) + " bytes)");
-  }
-  uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size())));
-  if (crc != stored_crc) {
-    return util::make_error("checkpoint " + path + " is corrupt: checksum mismatch over bytes " +
-                            std::to_string(kCheckpointMagic.size() + 8) + ".." +
-                            std::to_string(kCheckpointMagic.size() + 8 + size));
-  }
-  if (auto restored = restore(state); !restored) {
-    return util::make_error("checkpoint " + path + ": " + restored.error().message);
-  }
-  return true;
 }
 
 std::string Store::digest() const {

@@ -463,10 +463,13 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
   };
 
   bool overlong = false;  // discarding the rest of a line past kMaxLineLength
-  size_t scanned = 0;     // pending[0, scanned) holds no newline
+  size_t start = 0;       // pending[0, start) is handled; erased only before reading more
+  size_t scanned = 0;     // pending[start, scanned) holds no newline
   for (;;) {
-    size_t nl = pending.find('\n', scanned);
+    size_t nl = pending.find('\n', std::max(start, scanned));
     if (nl == std::string::npos) {
+      pending.erase(0, start);
+      start = 0;
       scanned = pending.size();
       if (pending.size() > kMaxLineLength) {
         overlong = true;
@@ -478,9 +481,8 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
       if (r == 0) break;
       continue;
     }
-    std::string line = pending.substr(0, nl);
-    pending.erase(0, nl + 1);
-    scanned = 0;
+    std::string_view line(pending.data() + start, nl - start);
+    start = nl + 1;
     if (overlong || line.size() > kMaxLineLength) {
       overlong = false;
       overlong_reply();
@@ -488,6 +490,8 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
     }
     if (auto parsed = parse_command(line); parsed && parsed->kind == Command::Kind::ZoneImport) {
       ++line_no_;
+      pending.erase(0, start);  // the zone text starts the buffer
+      start = scanned = 0;
       if (!run_import(*parsed)) return;
       continue;
     }
@@ -516,15 +520,6 @@ std::string digest_line(const store::Store& store) {
   }
   return "ERROR: the store changed during each of " + std::to_string(kAttempts) +
          " attempts to digest it; try again when changes are fewer";
-}
-
-nlohmann::json local_status(const std::string& node_id, const store::Store& store) {
-  auto snap = store.snapshot();
-  return nlohmann::json{{"node", node_id},
-                        {"role", "leader"},
-                        {"applied_index", store.applied_index()},
-                        {"records", snap ? snap->record_count() : 0},
-                        {"zones", snap ? snap->zone_names().size() : 0}};
 }
 
 }  // namespace node
