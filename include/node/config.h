@@ -119,6 +119,24 @@ struct TcpConfig {
   uint32_t message_timeout_ms = 5000;  // from a message's first byte to its last, or the connection is closed
 };
 
+/// A zone's DNSSEC policy: "dnssec": {"policy": "online", "algorithm": ...}.
+/// The cluster makes the zone's keys once and every node signs at query time
+/// (docs/dnssec.md).
+struct DnssecPolicy {
+  /// "ecdsap256sha256" (13, the default) or "ed25519" (15).
+  uint8_t algorithm = 13;
+  /// "zsk_lifetime": seconds a zone-signing key signs before it is rolled.
+  uint32_t zsk_lifetime = 30 * 86400;
+  /// "roll_wait": seconds a new ZSK is published before it signs, and an old
+  /// one kept after; 0 (the default): the DNSKEY TTL plus ten minutes.
+  uint32_t roll_wait = 0;
+};
+
+/// The settings of one zone (top-level "zones", keyed by the zone's apex).
+struct ZoneSettings {
+  std::optional<DnssecPolicy> dnssec;  // "dnssec"
+};
+
 /// The whole configuration file.
 struct Config {
   std::map<std::string, NodeConfig> nodes;
@@ -135,6 +153,9 @@ struct Config {
   /// "tsig": {"refuse_algorithms": [...]}: TSIG algorithms a site policy
   /// forbids (e.g. "hmac-md5"); a key using one stops the node at start.
   std::vector<std::string> tsig_refuse_algorithms;
+  /// "zones": per-zone settings, keyed by the apex in lower case with its
+  /// final dot ("example.com.").
+  std::map<std::string, ZoneSettings> zones;
   /// Keys the reader did not recognise; logged at startup, not fatal, so an
   /// older binary can read a newer file.
   std::vector<std::string> warnings;

@@ -93,7 +93,7 @@ util::Result<Change> decode_change(std::string_view bytes) {
   for (uint32_t i = 0; i < count; ++i) {
     Op op;
     uint8_t kind = r.u8();
-    if (kind < static_cast<uint8_t>(OpKind::Add) || kind > static_cast<uint8_t>(OpKind::RemoveRRset)) {
+    if (kind < static_cast<uint8_t>(OpKind::Add) || kind > static_cast<uint8_t>(OpKind::SetSigningKeys)) {
       return util::make_error("change: op " + std::to_string(i) + " has unknown kind " + std::to_string(kind));
     }
     op.kind = static_cast<OpKind>(kind);

@@ -474,6 +474,62 @@ util::Result<void> read_tcp(const Reader& r, const json& root, Config& cfg) {
   return {};
 }
 
+/// "zones": {"example.com.": {"dnssec": {"policy": "online", "algorithm": "ed25519"}}}.
+util::Result<void> read_zones(const Reader& r, const json& root, Config& cfg) {
+  if (!root.contains("zones")) return {};
+  const json& zones = root.at("zones");
+  if (!zones.is_object()) {
+    return r.fail("zones", std::string("must be an object keyed by zone, not ") + type_name(zones));
+  }
+  for (const auto& [key, entry] : zones.items()) {
+    const std::string base = "zones.\"" + key + "\"";
+    auto apex = dns::Name::from_text(key);
+    if (!apex) return r.fail(base, "'" + key + "' is not a domain name: " + apex.error().message);
+    const std::string name = apex->lowercased().to_text();
+    if (cfg.zones.count(name)) return r.fail(base, "the zone " + name + " is listed twice");
+    if (!entry.is_object()) return r.fail(base, std::string("must be an object, not ") + type_name(entry));
+    ZoneSettings settings;
+    if (entry.contains("dnssec")) {
+      const json& d = entry.at("dnssec");
+      const std::string path = base + ".dnssec";
+      if (!d.is_object()) return r.fail(path, std::string("must be an object, not ") + type_name(d));
+      if (!d.contains("policy")) return r.fail(path + ".policy", "missing (\"online\")");
+      auto policy = r.string_field(d, "policy", path + ".policy");
+      if (!policy) return policy.error();
+      if (*policy != "online") return r.fail(path + ".policy", "unknown policy '" + *policy + "' (use \"online\")");
+      DnssecPolicy p;
+      if (d.contains("algorithm")) {
+        auto alg = r.string_field(d, "algorithm", path + ".algorithm");
+        if (!alg) return alg.error();
+        std::string lower = *alg;
+        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (lower == "ecdsap256sha256") {
+          p.algorithm = 13;
+        } else if (lower == "ed25519") {
+          p.algorithm = 15;
+        } else {
+          return r.fail(path + ".algorithm", "unknown algorithm '" + *alg + "' (use \"ecdsap256sha256\" or \"ed25519\")");
+        }
+      }
+      if (d.contains("zsk_lifetime")) {
+        auto v = r.uint_field(d, "zsk_lifetime", path + ".zsk_lifetime", 10, 10u * 365 * 86400);
+        if (!v) return v.error();
+        p.zsk_lifetime = static_cast<uint32_t>(*v);
+      }
+      if (d.contains("roll_wait")) {
+        auto v = r.uint_field(d, "roll_wait", path + ".roll_wait", 1, 30 * 86400);
+        if (!v) return v.error();
+        p.roll_wait = static_cast<uint32_t>(*v);
+      }
+      r.warn_unknown(d, {"policy", "algorithm", "zsk_lifetime", "roll_wait"}, path + ".");
+      settings.dnssec = p;
+    }
+    r.warn_unknown(entry, {"dnssec"}, base + ".");
+    cfg.zones.emplace(name, settings);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string Endpoint::to_string() const {
@@ -564,6 +620,7 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
   if (auto k = read_tsig_keys(r, root, cfg); !k) return k.error();
   if (auto t = read_tcp(r, root, cfg); !t) return t.error();
   if (auto u = read_update(r, root, cfg); !u) return u.error();
+  if (auto z = read_zones(r, root, cfg); !z) return z.error();
   if (auto h = read_http(r, root, cfg); !h) return h.error();
   if (root.contains("rrl")) {
     auto rrl = server::parse_rrl_options(root.at("rrl"));
@@ -584,7 +641,7 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
     cfg.max_udp_payload = static_cast<uint16_t>(*v);
   }
   r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl", "max_udp_payload",
-                        "tsig", "http"}, "");
+                        "tsig", "http", "zones"}, "");
   return cfg;
 }
 

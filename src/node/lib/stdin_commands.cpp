@@ -332,6 +332,9 @@ std::string StdinCommands::handle_line(std::string_view line) {
              dns::rdata_to_text(cmd.op.rr.type, cmd.op.rr.rdata);
     case store::OpKind::RemoveRRset:
       return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type);
+    case store::OpKind::AddSigningKey:
+    case store::OpKind::SetSigningKeys:
+      break;  // never a stdin command
   }
   return "OK";
 }
