@@ -19,7 +19,19 @@ enum class OpKind : uint8_t {
   Add = 1,          // add rr (an existing identical record only refreshes the TTL)
   Remove = 2,       // remove the record matching owner, type and rdata
   RemoveRRset = 3,  // remove every record of rr.type at rr.owner
-  RemoveZone = 4,   // remove the zone whose apex is rr.owner, every record of it (zones nested in it stay)
+  /// Add a DNSSEC signing key (rr: a SIGNING_KEY record at a zone apex) and
+  /// publish it: its DNSKEY, and for a KSK its CDS and CDNSKEY (RFC 7344),
+  /// derived from the key identically on every node. Refused when the zone
+  /// already holds keys that an earlier change added: the first committed
+  /// key set wins, so leaders racing to make keys are harmless.
+  AddSigningKey = 4,
+  /// Replace the zone's signing keys (a key roll): rr.rdata is a
+  /// dns::KeySetChange naming, by digest, the key set it replaces. Applied
+  /// only while the zone still holds exactly that set (compare and set), the
+  /// DNSKEY, CDS and CDNSKEY derived anew; refused otherwise, so leaders
+  /// racing to roll a key are harmless too.
+  SetSigningKeys = 5,
+  RemoveZone = 6,   // remove the zone whose apex is rr.owner, every record of it (zones nested in it stay)
 };
 
 struct Op {

@@ -19,6 +19,8 @@
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <thread>
@@ -27,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/change_submitter.h"
+#include "node/dnssec_keys.h"
 #include "node/cluster.h"
 #include "node/cli.h"
 #include "node/config.h"
@@ -181,6 +184,31 @@ int main(int argc, char** argv) {
   }
   if (!peer_credentials && !alone) {
     spdlog::warn("--insecure-peers: peer traffic is not authenticated; use only on a trusted network");
+  }
+  // Online DNSSEC (docs/dnssec.md): the zones' private keys travel in the
+  // replicated log and snapshots, so peer links must be encrypted (the
+  // cluster secret or certificates), and every file the node writes is
+  // readable by its user alone.
+  const bool online_dnssec = std::any_of(config->zones.begin(), config->zones.end(),
+                                         [](const auto& z) { return z.second.dnssec.has_value(); });
+  if (online_dnssec && !alone && !peer_credentials) {
+    spdlog::critical("{}: zones with \"dnssec\": {{\"policy\": \"online\"}} need encrypted peer links, since their "
+                     "private keys are replicated: set cluster.secret or cluster.tls instead of --insecure-peers",
+                     opts.config_path);
+    return kExitFailure;
+  }
+  if (online_dnssec) {
+    ::umask(0077);
+    std::error_code ec;
+    std::filesystem::create_directories(opts.data_dir, ec);
+    for (auto it = std::filesystem::recursive_directory_iterator(opts.data_dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      const bool dir = it->is_directory(ec);
+      std::filesystem::permissions(it->path(), dir ? std::filesystem::perms::owner_all
+                                                   : (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write),
+                                   ec);
+    }
+    std::filesystem::permissions(opts.data_dir, std::filesystem::perms::owner_all, ec);
   }
   // Alone without credentials, the node opens no peer port: nothing could
   // tell a peer from an attacker.
@@ -413,6 +441,24 @@ int main(int argc, char** argv) {
     });
   }
 
+  // The leader makes the keys of online-signed zones (node/dnssec_keys.h).
+  node::DnssecKeeper keeper(config->zones, store,
+                            [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+                            [&] {
+                              auto s = (*cluster)->status();
+                              return s.contains("role") && s["role"] == "leader";
+                            },
+                            me.numeric_id);
+  std::thread keeper_thread;
+  if (keeper.zone_count() > 0) {
+    keeper_thread = std::thread([&] {
+      while (!stopping) {
+        keeper.tick(static_cast<uint64_t>(::time(nullptr)));
+        for (int i = 0; i < 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+  }
+
   udp.start();
   tcp.start();
   if (control) control->start();
@@ -441,6 +487,7 @@ int main(int argc, char** argv) {
   (void)!write(stop_pipe[1], "x", 1);
   stopping = true;
   stdin_thread.join();
+  if (keeper_thread.joinable()) keeper_thread.join();
   if (control) control->stop();
   notifier.stop();
   (*cluster)->stop();

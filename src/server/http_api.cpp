@@ -733,6 +733,7 @@ void HttpApi::list_records(const dns::Name& zone, const std::map<std::string, st
       if (type_filter && rr.type != *type_filter) return;
       // A record belongs to the deepest zone holding it; DS at a nested
       // apex to the parent (RFC 4035 §2.4).
+      if (rr.type == dns::rrtype::SIGNING_KEY) return;  // the cluster's private keys are never listed
       const zone::Zone* z = snap->zone_for(rr.owner, rr.type);
       if (!z || !(z->apex() == zone)) return;
       records.push_back(record_json(rr));

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "dns/message.h"
+#include "server/online_signer.h"
 #include "zone/lookup.h"
 
 namespace server {
@@ -143,6 +144,10 @@ struct Outcome {
   const bool dnssec_ok = q.edns && (q.edns->flags & dns::kEdnsDo) != 0;  // RFC 3225 §3
   zone::lookup(zones, q.question.name, q.question.qtype, result, dnssec_ok);
   if (result->status == zone::LookupStatus::NotAuthoritative) return {dns::rcode::REFUSED};
+  // A zone whose keys the cluster holds is signed here, at query time.
+  if (dnssec_ok && result->zone && online_signed(*result->zone)) {
+    sign_online(*result->zone, q.question.name, system_seconds(), result);
+  }
   return {result->rcode, result->authoritative, result};
 }
 

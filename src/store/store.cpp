@@ -11,6 +11,7 @@
 #include "dns/message.h"
 
 #include "util/bytes.h"
+#include "dns/dnssec_sign.h"
 
 namespace store {
 namespace {
@@ -152,6 +153,87 @@ class ZoneEditor {
     return true;
   }
 
+  /// OpKind::AddSigningKey: the key record, then its DNSKEY (and for a KSK
+  /// its CDS and CDNSKEY), all at the apex with the SOA's TTL.
+  util::Result<void> add_signing_key(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (!z || z->apex() != rr.owner) {
+      return util::make_error(util::ErrorKind::Invalid, "a signing key belongs at a zone apex, not at " + rr.owner.to_text());
+    }
+    auto record = dns::SigningKeyRecord::decode(rr.rdata);
+    if (!record) return record.error();
+    auto key = dns::SigningKey::from_private_der(record->algorithm, record->private_der);
+    if (!key) return key.error();
+    Touched& t = touch(*z);
+    const zone::Node* apex = z->apex_node();
+    if (apex && apex->find(dns::rrtype::SIGNING_KEY) && !t.keys_added) {
+      return util::make_error(util::ErrorKind::Conflict, "the zone " + rr.owner.to_text() + " already has its signing keys");
+    }
+    t.keys_added = true;
+    t.modified = true;
+    return publish_key(*z, rr.owner, rr.rdata, *record, *key);
+  }
+
+  /// OpKind::SetSigningKeys: compare the zone's key set with the one the
+  /// change expects, then replace it and everything derived from it.
+  util::Result<void> set_signing_keys(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (!z || z->apex() != rr.owner) {
+      return util::make_error(util::ErrorKind::Invalid, "signing keys belong at a zone apex, not at " + rr.owner.to_text());
+    }
+    auto change = dns::KeySetChange::decode(rr.rdata);
+    if (!change) return change.error();
+    const zone::Node* apex = z->apex_node();
+    const zone::RRset* current = apex ? apex->find(dns::rrtype::SIGNING_KEY) : nullptr;
+    std::vector<std::string> have = current ? std::vector<std::string>(current->rdatas) : std::vector<std::string>{};
+    if (dns::key_set_digest(have) != change->expected_digest) {
+      return util::make_error(util::ErrorKind::Conflict,
+                              "the keys of " + rr.owner.to_text() + " changed meanwhile; this key change is void");
+    }
+    // Everything checked before anything changes: all or nothing.
+    std::vector<std::pair<dns::SigningKeyRecord, dns::SigningKey>> keys;
+    for (const std::string& r : change->records) {
+      auto record = dns::SigningKeyRecord::decode(r);
+      if (!record) return record.error();
+      auto key = dns::SigningKey::from_private_der(record->algorithm, record->private_der);
+      if (!key) return key.error();
+      keys.emplace_back(std::move(record).value(), std::move(key).value());
+    }
+    Touched& t = touch(*z);
+    for (uint16_t type : {dns::rrtype::SIGNING_KEY, dns::rrtype::DNSKEY, dns::rrtype::CDS, dns::rrtype::CDNSKEY}) {
+      save(rr.owner, type);
+      if (auto removed = zones_.remove_rrset(rr.owner, type); !removed) return removed.error();
+    }
+    t.keys_added = true;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (auto r = publish_key(*zones_.find_zone(rr.owner), rr.owner, change->records[i], keys[i].first, keys[i].second);
+          !r) {
+        return r;
+      }
+    }
+    t.modified = true;
+    return {};
+  }
+
+  /// Adds a key record and what it publishes: its DNSKEY (in every state),
+  /// and for a KSK its CDS and CDNSKEY (RFC 7344), with the SOA's TTL.
+  util::Result<void> publish_key(const zone::Zone& z, const dns::Name& apex, const std::string& rdata,
+                                 const dns::SigningKeyRecord& record, const dns::SigningKey& key) {
+    const uint32_t ttl = z.soa() ? z.soa()->ttl : 3600;
+    const std::string dnskey = dns::dnskey_rdata(record.flags, record.algorithm, key.public_key());
+    std::vector<dns::RR> records = {dns::RR{apex, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, rdata},
+                                    dns::RR{apex, dns::rrtype::DNSKEY, dns::rrclass::IN, ttl, dnskey}};
+    if (record.ksk()) {
+      records.push_back(dns::RR{apex, dns::rrtype::CDNSKEY, dns::rrclass::IN, ttl, dnskey});
+      records.push_back(dns::RR{apex, dns::rrtype::CDS, dns::rrclass::IN, ttl, dns::ds_rdata(apex, dnskey)});
+    }
+    for (const dns::RR& r : records) {
+      save(r.owner, r.type);
+      if (auto added = zones_.add(r); !added) return added.error();
+    }
+    return {};
+  }
+
   util::Result<bool> remove(const dns::RR& rr) {
     Touched* t = touch_owner(rr.owner, rr.type);
     save(rr.owner, rr.type);
@@ -280,6 +362,7 @@ class ZoneEditor {
     bool explicit_serial = false;  // the change set a newer serial itself
     bool modified = false;
     bool reset_journal = false;    // changed in a way no diff records (a nested zone took records)
+    bool keys_added = false;  // this change added signing keys (more may follow in it)
   };
 
   /// An RRset as it was before this change touched it (absent: existed false).
@@ -347,6 +430,9 @@ class ZoneEditor {
   /// Adds to `diff` how the RRset saved in `s` differs from what the zone
   /// holds now: whole RRsets when the TTL changed, else record by record.
   void add_difference(const Saved& s, Diff& diff) const {
+    // The private signing keys are not zone data a secondary may receive;
+    // the DNSKEY, CDS and CDNSKEY published from them are.
+    if (s.type == dns::rrtype::SIGNING_KEY) return;
     const zone::Node* n = find_node(s.owner, s.type);
     const zone::RRset* now = n ? n->find(s.type) : nullptr;
     std::vector<std::string> after;
@@ -445,7 +531,21 @@ class ZoneEditor {
 /// Applies one op: nullopt when it applied, else why not (the zone's own
 /// error, or NotFound for a record or RRset that is not there to remove).
 std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
+  if (op.rr.type == dns::rrtype::SIGNING_KEY && op.kind != OpKind::AddSigningKey && op.kind != OpKind::SetSigningKeys) {
+    return util::make_error(util::ErrorKind::Refused,
+                            dns::type_to_text(op.rr.type) + " holds the cluster's DNSSEC keys; it cannot be changed directly");
+  }
   switch (op.kind) {
+    case OpKind::AddSigningKey: {
+      auto r = zones.add_signing_key(op.rr);
+      if (!r) return r.error();
+      return std::nullopt;
+    }
+    case OpKind::SetSigningKeys: {
+      auto r = zones.set_signing_keys(op.rr);
+      if (!r) return r.error();
+      return std::nullopt;
+    }
     case OpKind::Add: {
       auto r = zones.add(op.rr);
       if (!r) return r.error();
@@ -550,6 +650,9 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
     if (!z || z->apex() != u.zone) {
       return {dns::rcode::NOTZONE, "update name " + op.rr.owner.to_text() + " is not in zone " + u.zone.to_text()};
     }
+    if (op.rr.type == dns::rrtype::SIGNING_KEY) {
+      return {dns::rcode::REFUSED, "TYPE65300 holds the cluster's DNSSEC keys; UPDATE cannot change it"};
+    }
     const bool at_apex = op.rr.owner == u.zone;
     dns::RR rr = op.rr;
     rr.rclass = dns::rrclass::IN;
@@ -596,8 +699,9 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
           for (const zone::RRset& rs : n->rrsets) types.push_back(rs.type);
         }
         for (uint16_t type : types) {
-          // §3.4.2.3: at the apex, SOA and NS stay.
+          // §3.4.2.3: at the apex, SOA and NS stay; so do the signing keys.
           if (at_apex && (type == dns::rrtype::SOA || type == dns::rrtype::NS)) continue;
+          if (type == dns::rrtype::SIGNING_KEY) continue;
           if (auto r = editor.remove_rrset(rr.owner, type); !r) return {dns::rcode::SERVFAIL, r.error().message};
         }
         break;

@@ -554,6 +554,46 @@ util::Result<void> read_transfer_fields(const Reader& r, const json& obj, const 
   return {};
 }
 
+/// A zone's "dnssec": {"policy": "online", "algorithm": "ed25519", ...}.
+util::Result<void> read_dnssec_policy(const Reader& r, const json& entry, const std::string& base, ZoneConfig& z) {
+  if (entry.contains("dnssec")) {
+    const json& d = entry.at("dnssec");
+    const std::string path = base + ".dnssec";
+    if (!d.is_object()) return r.fail(path, std::string("must be an object, not ") + type_name(d));
+    if (!d.contains("policy")) return r.fail(path + ".policy", "missing (\"online\")");
+    auto policy = r.string_field(d, "policy", path + ".policy");
+    if (!policy) return policy.error();
+    if (*policy != "online") return r.fail(path + ".policy", "unknown policy '" + *policy + "' (use \"online\")");
+    DnssecPolicy p;
+    if (d.contains("algorithm")) {
+      auto alg = r.string_field(d, "algorithm", path + ".algorithm");
+      if (!alg) return alg.error();
+      std::string lower = *alg;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "ecdsap256sha256") {
+        p.algorithm = 13;
+      } else if (lower == "ed25519") {
+        p.algorithm = 15;
+      } else {
+        return r.fail(path + ".algorithm", "unknown algorithm '" + *alg + "' (use \"ecdsap256sha256\" or \"ed25519\")");
+      }
+    }
+    if (d.contains("zsk_lifetime")) {
+      auto v = r.uint_field(d, "zsk_lifetime", path + ".zsk_lifetime", 10, 10u * 365 * 86400);
+      if (!v) return v.error();
+      p.zsk_lifetime = static_cast<uint32_t>(*v);
+    }
+    if (d.contains("roll_wait")) {
+      auto v = r.uint_field(d, "roll_wait", path + ".roll_wait", 1, 30 * 86400);
+      if (!v) return v.error();
+      p.roll_wait = static_cast<uint32_t>(*v);
+    }
+    r.warn_unknown(d, {"policy", "algorithm", "zsk_lifetime", "roll_wait"}, path + ".");
+    z.dnssec = p;
+  }
+  return {};
+}
+
 /// "transfer", "zones", "catalog" and "journal".
 util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg) {
   if (root.contains("transfer")) {
@@ -585,12 +625,13 @@ util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg
         }
         z.serial_policy = *p;
       }
+      if (auto d = read_dnssec_policy(r, entry, base, z); !d) return d.error();
       for (const char* field : {"primary", "primary_key"}) {
         if (entry.contains(field)) {
           return r.fail(base + "." + field, "following an outside primary is not supported by this version");
         }
       }
-      r.warn_unknown(entry, {"allow", "keys", "notify", "also_notify", "notify_key", "serial_policy", "primary", "primary_key"},
+      r.warn_unknown(entry, {"allow", "keys", "notify", "also_notify", "notify_key", "serial_policy", "dnssec", "primary", "primary_key"},
                      base + ".");
       std::string key = apex->lowercased().to_text();
       if (cfg.zones.count(key)) return r.fail(base, "zone " + z.name + " is listed twice");

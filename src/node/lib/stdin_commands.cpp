@@ -387,6 +387,9 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type);
     case store::OpKind::RemoveZone:
       return "OK removed zone " + cmd.op.rr.owner.to_text();
+    case store::OpKind::AddSigningKey:
+    case store::OpKind::SetSigningKeys:
+      break;  // never a stdin command
   }
   return "OK";
 }
