@@ -273,7 +273,7 @@ def main():
                     "| primary | p50 ms | p99 ms | max ms |", "|---|---|---|---|"]
             for name, fn in (("dns-node, 3 nodes (stdin ADD on the leader)", propagation_dns_node),
                              ("knotd (RFC 2136 UPDATE)", propagation_knot)):
-                d = fn(tmp / name.split()[0].strip(","), a.changes)
+                d = fn(tmp / ("propagation-" + name.split()[0].strip(",")), a.changes)
                 d = [x * 1000 for x in d]
                 out.append(f"| {name} | {percentile(d, 50):.1f} | {percentile(d, 99):.1f} | {max(d):.1f} |")
                 log(f"{name}: p50 {percentile(d, 50):.1f} ms p99 {percentile(d, 99):.1f} ms")

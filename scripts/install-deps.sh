@@ -13,6 +13,11 @@ apt-get install -y -qq --no-install-recommends \
   openssl >/dev/null
 # The HTTP status page's test (tests/integration/http) drives headless Chromium.
 apt-get install -y -qq --no-install-recommends chromium >/dev/null
+# DNSSEC: dnssec-keygen and dnssec-signzone sign the zones of the DNSSEC tests;
+# unbound validates the answers of online-signed zones (tests/integration/dnssec).
+apt-get install -y -qq --no-install-recommends bind9-utils unbound >/dev/null
+# The packaged unbound service is not wanted either: the test starts its own on a high port.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now unbound >/dev/null 2>&1 || true; fi
 # The packaged knot, nsd and etcd services are not wanted: tests start their own on high ports.
 for svc in knot nsd etcd; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi

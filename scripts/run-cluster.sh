@@ -35,6 +35,7 @@ cat >&2 <<MSG
 dns-node cluster: node 0 on 127.0.0.1:10053 (this terminal), node 1 on :10063, node 2 on :10073.
 Try, in this terminal:   ADD: newhost.example.com A 192.0.2.77
 and in another one:      dig -p 10063 @127.0.0.1 newhost.example.com A
+or reach any node with:  build/src/ctl/dns-nodectl -d data/node-1 status
 Ctrl-C stops all three nodes.
 MSG
 "$bin" -n 0 -c "$config" -z zone-files/zf0.txt

@@ -18,6 +18,7 @@ inline constexpr size_t kHeaderSize = 12;
 inline constexpr uint16_t kMaxUdpPayload = 65535;
 inline constexpr uint16_t kAdvertisedUdpSize = 1232;  // RFC 6891 §6.2.5 guidance, DNS flag day 2020
 inline constexpr uint16_t kClassicUdpSize = 512;       // RFC 1035 §4.2.1
+inline constexpr uint16_t kEdnsDo = 0x8000;            // DNSSEC OK, in the OPT flags (RFC 3225 §3)
 
 namespace opcode {
 inline constexpr uint8_t QUERY = 0;

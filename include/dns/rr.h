@@ -24,12 +24,26 @@ inline constexpr uint16_t MX = 15;
 inline constexpr uint16_t TXT = 16;
 inline constexpr uint16_t AAAA = 28;
 inline constexpr uint16_t SRV = 33;
+inline constexpr uint16_t DNAME = 39;
 inline constexpr uint16_t OPT = 41;
+inline constexpr uint16_t DS = 43;          // RFC 4034 §5
+inline constexpr uint16_t RRSIG = 46;       // RFC 4034 §3
+inline constexpr uint16_t NSEC = 47;        // RFC 4034 §4
+inline constexpr uint16_t DNSKEY = 48;      // RFC 4034 §2
+inline constexpr uint16_t NSEC3 = 50;       // RFC 5155 §3
+inline constexpr uint16_t NSEC3PARAM = 51;  // RFC 5155 §4
+inline constexpr uint16_t CDS = 59;         // RFC 7344 §3.1
+inline constexpr uint16_t CDNSKEY = 60;     // RFC 7344 §3.2
 inline constexpr uint16_t TSIG = 250;
 inline constexpr uint16_t IXFR = 251;
 inline constexpr uint16_t AXFR = 252;
 inline constexpr uint16_t ANY = 255;
 inline constexpr uint16_t CAA = 257;
+/// A zone's DNSSEC private key for online signing, kept at the zone apex as a
+/// record of a private-use type (RFC 6895 §3.1) so that it is replicated,
+/// checkpointed and sent in snapshots like the zone's records. Never answered,
+/// listed or transferred; only the store's AddSigningKey operation adds one.
+inline constexpr uint16_t SIGNING_KEY = 65300;
 }  // namespace rrtype
 
 /// Classes (RFC 1035 §3.2.4, RFC 2136 §2.4 for NONE and ANY).
@@ -47,6 +61,15 @@ std::optional<uint16_t> type_from_text(std::string_view text);
 /// True for meta and question-only types (OPT, TSIG, IXFR, AXFR, ANY, ...)
 /// that can never be stored in a zone.
 bool is_meta_type(uint16_t type);
+
+/// RFC 4035 §2.4 (and RFC 4034 §5): a DS RRset at a zone cut belongs to the
+/// parent side, not to the child zone whose apex owns it. The one rule every
+/// module uses to decide which zone holds a record (see zone::ZoneSet::zone_for).
+inline constexpr bool parent_side_type(uint16_t type) { return type == rrtype::DS; }
+
+/// Types that may stand beside a CNAME: RRSIG and NSEC (RFC 4035 §2.5,
+/// RFC 2181 §10.1). They are not "other data" for RFC 1034 §3.6.2.
+inline constexpr bool allowed_beside_cname(uint16_t type) { return type == rrtype::RRSIG || type == rrtype::NSEC; }
 
 std::string class_to_text(uint16_t rclass);
 std::optional<uint16_t> class_from_text(std::string_view text);

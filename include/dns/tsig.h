@@ -30,10 +30,6 @@ size_t mac_size(Algorithm algorithm);
 /// The short name used in configuration ("hmac-sha256", "hmac-md5").
 std::string_view algorithm_text(Algorithm algorithm);
 
-/// RFC 4648 base64 (the form of secrets in BIND key files and our config).
-util::Result<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
-
 /// A shared secret key.
 struct Key {
   Name name;  // the key name, the TSIG record's owner
@@ -105,6 +101,8 @@ struct Verification {
 Verification verify(const uint8_t* msg, size_t len, const Message& parsed, const std::vector<Key>& keys,
                     uint64_t now, std::string_view request_mac = {});
 
+class StreamSigner;
+
 /// The TSIG record a server puts on its answer to a signed request, decided
 /// from verify()'s outcome (RFC 8945 §5.3): a signature over the answer when
 /// the request verified; the unsigned BADKEY, BADSIG or BADTRUNC error
@@ -132,6 +130,10 @@ class ServerSigning {
   const std::string& mac() const { return mac_; }
   const Key* key() const { return key_; }
   const std::string& request_mac() const { return request_mac_; }
+  /// For a multi-message answer (AXFR, IXFR) to a request that verified:
+  /// the signer of its messages, chained to the request's MAC. Null when
+  /// the request failed (its single error answer goes through append()).
+  std::unique_ptr<StreamSigner> start_stream() const;
 
  private:
   const Key* key_ = nullptr;  // null for the unsigned errors

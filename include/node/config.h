@@ -134,11 +134,25 @@ struct TransferConfig {
   std::optional<std::string> notify_key;          // TSIG key that signs NOTIFY messages
 };
 
+/// A zone's DNSSEC policy: "dnssec": {"policy": "online", "algorithm": ...}.
+/// The cluster makes the zone's keys once and every node signs at query time
+/// (docs/dnssec.md).
+struct DnssecPolicy {
+  /// "ecdsap256sha256" (13, the default) or "ed25519" (15).
+  uint8_t algorithm = 13;
+  /// "zsk_lifetime": seconds a zone-signing key signs before it is rolled.
+  uint32_t zsk_lifetime = 30 * 86400;
+  /// "roll_wait": seconds a new ZSK is published before it signs, and an old
+  /// one kept after; 0 (the default): the DNSKEY TTL plus ten minutes.
+  uint32_t roll_wait = 0;
+};
+
 /// One entry of "zones": {"example.com.": {...}}.
 struct ZoneConfig {
   std::string name;                          // the apex, absolute ("example.com.")
   TransferConfig transfer;                   // fields given here override "transfer"
   std::optional<std::string> serial_policy;  // "increment" (default), "unixtime", "dateserial"
+  std::optional<DnssecPolicy> dnssec;        // "dnssec": signed online by the cluster
   /// "primary": the outside primary the cluster copies this zone from (the
   /// cluster is then its secondary: docs/config.md); "primary_key": the TSIG
   /// key (a name in tsig_keys, absolute) that signs the exchanges with it.

@@ -49,8 +49,9 @@ class ControlSocket {
   ControlSocket& operator=(const ControlSocket&) = delete;
 
   /// Creates the socket. A socket file left by a node that is gone is
-  /// replaced; one on which a live node answers is an error, as is a path
-  /// longer than a Unix socket address holds.
+  /// replaced; one on which a live node answers is an error. A path longer
+  /// than a socket address holds is reached through its directory
+  /// (util/unix_socket.h).
   util::Result<void> bind();
   void start();
   void stop();

@@ -1,23 +1,20 @@
 // MEMBER ADD / MEMBER REMOVE for callers other than stdin (the HTTP API):
-// the same command line, the same checks, the answer as an HTTP status.
+// a typed request, checked as the stdin command is, handed to the cluster.
 #pragma once
 
-#include <cstdint>
 #include <functional>
-#include <string>
-#include <string_view>
 
 #include "node/cluster.h"
+#include "server/http_api.h"
 
 namespace node {
 
-/// Parses `line` as the stdin command would ("MEMBER ADD 3 q r",
-/// "MEMBER REMOVE 3") and submits it to the cluster with the caller's
-/// identity (for exactly-once). `done` runs once, maybe on the Raft thread,
-/// with 200 and what happened, or 400 (malformed), 409 (refused: a change in
-/// progress, an unknown member), 503 (no quorum) or 504 (timeout, outcome
-/// unknown) and the reason.
-void run_member_command(Cluster& cluster, std::string_view line, uint64_t client_id, uint64_t sequence,
-                        std::function<void(unsigned status, std::string message)> done);
+/// Checks the addresses of an Add as the stdin command does (parse_endpoint)
+/// and submits the change to the cluster with the caller's session stamp.
+/// `done` runs once, maybe on the Raft thread, with the outcome (an op error
+/// is the member list's refusal) or the error: Invalid for a bad address,
+/// else the cluster's (no quorum, outcome unknown, a change in progress...).
+void submit_member_change(Cluster& cluster, const server::MemberChange& change,
+                          std::function<void(SubmitResult)> done);
 
 }  // namespace node

@@ -95,6 +95,9 @@ class StdinCommands {
   void run(int in_fd, int out_fd, int stop_fd);
 
  private:
+  /// Stamps `change` with this handler's session and submits it; a change
+  /// refused as "session expired" (not applied) goes once more on a new session.
+  SubmitResult submit_on_session(store::Change change);
   ChangeSubmitter& submitter_;
   const store::Store& store_;
   std::function<nlohmann::json()> status_;
@@ -113,7 +116,5 @@ class StdinCommands {
 /// nodes that applied the same log answer the same line.
 std::string digest_line(const store::Store& store);
 
-/// The STATUS object of a node running alone.
-nlohmann::json local_status(const std::string& node_id, const store::Store& store);
 
 }  // namespace node

@@ -16,8 +16,8 @@
 // Before the handshake: a connection must complete it within
 // Options::handshake_timeout and may send at most
 // Options::max_handshake_bytes; at most Options::max_pending_handshakes such
-// connections are kept, and a new one displaces the oldest (one that has sent
-// nothing first). Authenticated links are kept apart, one per member (a
+// connections are kept, and a new one displaces the oldest other (one that
+// has sent nothing first). Authenticated links are kept apart, one per member (a
 // newer link from the same member replaces the older), so connections that
 // never authenticate cannot keep a member out.
 //
@@ -96,6 +96,7 @@ struct TransportStats {
   uint64_t dropped_unreliable = 0;    // frames dropped by fault injection
   uint64_t reconnects = 0;            // outbound connections established after a previous one was lost
   uint64_t connect_failures = 0;      // failed outbound connection attempts
+  uint64_t key_updates = 0;           // TLS key updates sent on outbound links (Options::key_update_records)
 };
 
 /// Peer TCP transport of one Raft node. See the file comment for threading,
@@ -118,6 +119,11 @@ class Transport {
     /// Inbound connections still in their handshake; one more displaces the
     /// oldest. Authenticated links do not count.
     std::size_t max_pending_handshakes = 64;
+    /// An outbound link renews its sending key (TLS 1.3 KeyUpdate, RFC 8446
+    /// §4.6.3) after about this many records: well within the 2^24.5 records
+    /// that AES-GCM may protect under one key (§5.5), which a busy link that
+    /// lives for days would otherwise exceed.
+    uint64_t key_update_records = uint64_t{1} << 22;
     /// Reconnect backoff: doubles from min to max after each failure, resets on success.
     std::chrono::milliseconds backoff_min{50};
     std::chrono::milliseconds backoff_max{2000};

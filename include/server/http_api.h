@@ -37,7 +37,17 @@ struct HttpRequest {
   std::string body;
   std::string client_ip;      ///< the peer's address ("127.0.0.1", "::1"); v4-mapped v6 already unwrapped
   bool tls = false;           ///< arrived over HTTPS
+  std::string fetch_site;     ///< the Sec-Fetch-Site header a browser sends ("same-origin", "cross-site", ...), "" when absent
+  std::string origin;         ///< the Origin header, "" when absent
+  std::string host;           ///< the Host header
 };
+
+/// Whether a browser sent this request on behalf of another site's page
+/// (Fetch Metadata's Sec-Fetch-Site, else an Origin whose host is not the
+/// Host). Such a request may carry the credentials the browser keeps for
+/// this node (the status page asks a browser for a key), so it must not
+/// change anything. Clients other than browsers send neither header.
+bool is_cross_origin(const HttpRequest& req);
 
 /// The answer to one request.
 struct HttpResponse {
@@ -59,9 +69,6 @@ util::Result<std::map<std::string, std::string>> parse_query_string(std::string_
 
 /// Splits a target into its path and its query string (without the '?').
 std::pair<std::string_view, std::string_view> split_target(std::string_view target);
-
-/// Standard base64 (RFC 4648 §4) decoding; padding optional, no white space.
-std::optional<std::string> base64_decode(std::string_view text);
 
 /// The user and password of an "Authorization: Basic <base64(user:pass)>"
 /// header (RFC 7617), or nullopt when it is absent or not Basic.
@@ -97,8 +104,18 @@ const HttpCredential* authenticate(const std::vector<HttpCredential>& credential
                                    std::string_view password);
 
 /// The outcome of a submitted change: per-op results or why it failed
-/// ("no quorum ...", "timeout ...").
+/// (its kind says whether it was applied: no quorum, outcome unknown, ...).
 using HttpSubmitResult = util::Result<store::ApplyResult>;
+
+/// MEMBER ADD / MEMBER REMOVE as the HTTP API asks the node for it.
+struct MemberChange {
+  enum class Kind : uint8_t { Add, Remove } kind = Kind::Add;
+  uint32_t id = 0;
+  std::string query_loc;  ///< Add only: "host:port" as given (the node checks it)
+  std::string raft_loc;   ///< Add only
+  uint64_t client_id = 0;  ///< the session stamp of the change (store/session.h)
+  uint64_t sequence = 0;
+};
 
 /// What the API needs from the node, as plain functions so the server
 /// module does not depend on the cluster (node) module.
@@ -118,13 +135,11 @@ struct HttpApiDeps {
   /// MEMBERS: the committed member list (node::Cluster::members()); empty =
   /// this node has no membership commands.
   std::function<nlohmann::json()> members;
-  /// MEMBER ADD / MEMBER REMOVE, handed over as the stdin command line that
-  /// asks for it ("MEMBER ADD 3 127.0.0.1:10053 127.0.0.1:10054"); `done`
-  /// gets the HTTP status (200; 400 malformed; 409 refused; 503 no quorum;
-  /// 504 timeout) and a message. Runs once, maybe on another thread.
-  std::function<void(std::string line, uint64_t client_id, uint64_t sequence,
-                     std::function<void(unsigned status, std::string message)>)>
-      member_command;
+  /// MEMBER ADD / MEMBER REMOVE (node::submit_member_change): `done` runs
+  /// once, maybe on another thread, with the outcome (an op error is the
+  /// member list's refusal) or why it failed (an invalid address, no
+  /// quorum, outcome unknown, ...).
+  std::function<void(MemberChange, std::function<void(HttpSubmitResult)>)> change_members;
   /// Who may read without a key (/health, /metrics, the status page, record
   /// listings): the config's http.open_reads_from. Empty = nobody.
   std::vector<Network> open_reads_from;
@@ -207,11 +222,20 @@ class HttpApi {
   uint64_t plain_text_auths_unwarned_ = 0;                                         // under mu_
 };
 
-/// Maps a store op error or a submit error to an HTTP status: 404 for a
-/// missing record or zone, 409 for a conflict (CNAME beside data, an SOA
-/// that still has records), 503 no quorum, 504 timeout, else 400.
-unsigned status_for_store_error(std::string_view message);
-unsigned status_for_submit_error(std::string_view message);
+/// The HTTP status of a failure of `kind`, the one place it is chosen: 400
+/// invalid input, 403 refused, 404 not found, 409 conflict, 503 not applied
+/// and worth retrying later (no quorum, storage failed, shutting down,
+/// session expired), 504 outcome unknown (retrying is safe).
+unsigned http_status(util::ErrorKind kind);
+
+/// The DynDNS2 answer line for a failure of `kind`: "dnserr" when the store
+/// refused the change for what it is, "911" when the server could not take
+/// it (or cannot tell whether it did).
+std::string dyndns_answer(util::ErrorKind kind);
+
+/// The JSON error answer of `error`: its status, {"error": message, "kind":
+/// kind}; an unknown outcome says so and that retrying is safe.
+HttpResponse error_response(const util::Error& error);
 
 /// Parses the JSON body (or query parameters) of a record request into an
 /// op for `zone`. `name` may be absolute ("www.example.com."), "@" for the

@@ -22,9 +22,9 @@
 namespace server {
 
 /// The entry point a change came in by.
-enum class ChangeSource : uint8_t { Stdin, Update, DynDns, Rest, ZoneFile };
+enum class ChangeSource : uint8_t { Stdin, Update, DynDns, Rest, ZoneFile, Control };
 
-/// "stdin", "UPDATE", "DynDNS", "REST", "zone file".
+/// "stdin", "UPDATE", "DynDNS", "REST", "zone file", "dns-nodectl" (the control socket).
 const char* change_source_name(ChangeSource source);
 
 /// One change this node took in, once its outcome is known.

@@ -36,7 +36,8 @@ struct StatusInputs {
 ///   {"node", "now_ms", "role", "leader", "term", "healthy", "figures",
 ///    "nodes": [{"id", "self", "member", "role", "term", "commit_index", "applied_index", "match_index",
 ///               "lag", "connected", "peers_connected", "peers_total", "query_loc", "url"}],
-///    "zones": [{"name", "serial", "records", "last_change_ms"}],
+///    "zones": [{"name", "serial", "records", "last_change_ms"}] (the first 500, in canonical order),
+///    "zones_total",
 ///    "changes": [{"time_ms", "source", "summary", "ops", "ok", "outcome"}],
 ///    "hosts": [{"name", "addresses", "time_ms", "source", "ok"}]}
 /// A figure this node does not know is null: only a leader knows its

@@ -19,7 +19,19 @@ enum class OpKind : uint8_t {
   Add = 1,          // add rr (an existing identical record only refreshes the TTL)
   Remove = 2,       // remove the record matching owner, type and rdata
   RemoveRRset = 3,  // remove every record of rr.type at rr.owner
-  RemoveZone = 4,   // remove the zone whose apex is rr.owner, every record of it (zones nested in it stay)
+  /// Add a DNSSEC signing key (rr: a SIGNING_KEY record at a zone apex) and
+  /// publish it: its DNSKEY, and for a KSK its CDS and CDNSKEY (RFC 7344),
+  /// derived from the key identically on every node. Refused when the zone
+  /// already holds keys that an earlier change added: the first committed
+  /// key set wins, so leaders racing to make keys are harmless.
+  AddSigningKey = 4,
+  /// Replace the zone's signing keys (a key roll): rr.rdata is a
+  /// dns::KeySetChange naming, by digest, the key set it replaces. Applied
+  /// only while the zone still holds exactly that set (compare and set), the
+  /// DNSKEY, CDS and CDNSKEY derived anew; refused otherwise, so leaders
+  /// racing to roll a key are harmless too.
+  SetSigningKeys = 5,
+  RemoveZone = 6,   // remove the zone whose apex is rr.owner, every record of it (zones nested in it stay)
 };
 
 struct Op {
@@ -104,14 +116,21 @@ struct TransferIn {
 /// (origin, client_id) is not applied again and gets the earlier result; one
 /// below it is refused. store::ClientSession (store/session.h) states the
 /// rule its senders follow.
+///
+/// A session stamps its changes with a time and a log position too, which
+/// apply uses to forget idle sessions identically on every node (Store):
+/// `time_ms` is the proposer's wall clock (the log's clock is the highest
+/// time applied so far), and `stamped_after` the log index the proposer had
+/// applied when stamping, below which no copy of the change can land.
+/// Changes of encoding version 2 carry neither (both 0).
 struct Change {
   uint32_t origin = 0;      // node id that accepted it
-  uint64_t client_id = 0;   // a client of that node (stdin, an UPDATE socket, ...)
+  uint64_t client_id = 0;   // a client session of that node (store/session.h)
   uint64_t sequence = 0;    // increasing per (origin, client_id); 0 = no dedupe
-  /// The proposer's wall clock (ms since the epoch) when it built the change:
-  /// apply's only clock, so every node derives the same serial from it
-  /// (unixtime, dateserial). 0 = unknown (changes from older versions).
-  uint64_t timestamp_ms = 0;
+  // `time_ms` is also apply's clock for the serial policies (unixtime,
+  // dateserial): every node derives the same serial from it.
+  uint64_t time_ms = 0;     // when its session stamped it, ms since the epoch; 0 = not stamped
+  uint64_t stamped_after = 0;  // the proposer had applied the log up to this index when stamping
   std::vector<Op> ops;
   std::optional<Update> update;
   std::optional<Settings> settings;  // applied before the ops

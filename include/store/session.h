@@ -49,6 +49,17 @@ struct SessionStamp {
 /// old change is applied at most once, and its caller was told its outcome
 /// was unknown.
 ///
+/// Sessions expire (dissertation §6.3): apply forgets a session idle for
+/// longer than store::SessionLimits::idle_ms of log time, or the least
+/// recently used one beyond SessionLimits::max_sessions, so the table stays
+/// bounded across restarts and bursts. A change that could be a copy of one
+/// applied before its session was forgotten is refused (ApplyResult::expired,
+/// "session expired"). The caller hears the outcome of the first copy of its
+/// change that reaches apply, so when it submitted the change once (no retry
+/// after an unknown outcome), "session expired" means not applied, and it
+/// may submit the change again on a new session; a session that simply
+/// comes back after a long idle time starts over without an error.
+///
 /// Callers that have several changes in flight at once (HTTP, UPDATE) take a
 /// session each from a SessionPool.
 class ClientSession {
@@ -63,12 +74,10 @@ class ClientSession {
   /// The stamp of this session's next change. Call it only once the previous
   /// change's outcome is known or given up (the rule above).
   SessionStamp next() { return {client_id_, ++sequence_}; }
-  /// next(), written onto `change`.
-  void stamp(Change& change) {
-    SessionStamp s = next();
-    change.client_id = s.client_id;
-    change.sequence = s.sequence;
-  }
+  /// next(), written onto `change` with the session's place in time
+  /// (Change::time_ms, the wall clock now; Change::stamped_after, the index
+  /// `store` has applied, above which every copy of the change will land).
+  void stamp(Change& change, const Store& store);
 
  private:
   uint64_t client_id_;
@@ -87,7 +96,8 @@ using SubmitFn = std::function<void(Change, std::function<void(util::Result<Appl
 /// flight keep the pool's state alive.
 class SessionPool {
  public:
-  SessionPool();
+  /// `store` is this node's store, which stamps read their log position from.
+  explicit SessionPool(const Store& store);
 
   /// A session no other caller holds (a new one when every one is taken).
   ClientSession take();
@@ -95,7 +105,9 @@ class SessionPool {
   void give_back(ClientSession session);
 
   /// Takes a session, stamps `change` with it, hands it to `submit`, and
-  /// gives the session back when `done` runs (before calling `done`).
+  /// gives the session back when `done` runs (before calling `done`). A
+  /// change refused because its session expired was not applied (it was
+  /// submitted once): it is submitted once more on a new session.
   void submit(const SubmitFn& submit, Change change, std::function<void(util::Result<ApplyResult>)> done);
 
   /// Sessions opened so far (held and free).
@@ -103,10 +115,14 @@ class SessionPool {
 
  private:
   struct State {
+    explicit State(const Store& s) : store(s) {}
+    const Store& store;
     mutable std::mutex mu;
     std::vector<ClientSession> free;
     size_t opened = 0;
   };
+  static void submit_on(std::shared_ptr<State> state, ClientSession session, const SubmitFn& submit, Change change,
+                        bool renewed, std::function<void(util::Result<ApplyResult>)> done);
   std::shared_ptr<State> state_;
 };
 

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -40,12 +43,29 @@ std::string catalog_member_id(const dns::Name& zone);
 /// and op_errors holds one entry with the reason when it is not NOERROR.
 struct ApplyResult {
   std::vector<std::string> op_errors;  // one entry per op, "" when it applied
+  /// The kind of each op's failure, at the same positions (absent: Invalid).
+  std::vector<util::ErrorKind> op_kinds;
   bool duplicate = false;              // already applied earlier; results are the earlier ones
   bool stale = false;                  // below its session's last sequence: refused, not applied (see session.h)
+  bool expired = false;                // its session was forgotten: refused, not applied by this copy
   uint16_t rcode = 0;                  // DNS rcode of the outcome; 0 (NOERROR) for plain ops
   bool all_ok() const;
   /// First error, or "" when every op applied.
   std::string first_error() const;
+  /// The kind of op `i`'s failure.
+  util::ErrorKind kind(size_t i) const { return i < op_kinds.size() ? op_kinds[i] : util::ErrorKind::Invalid; }
+  /// The first failure as an error value, or nullopt when every op applied.
+  std::optional<util::Error> first_failure() const;
+};
+
+/// Bounds of the client-session table (store/session.h; Raft dissertation
+/// §6.3). Apply forgets sessions by them, so every node must use the same.
+struct SessionLimits {
+  /// A session whose last change is older than this, in log time (the
+  /// highest Change::time_ms applied so far), is forgotten.
+  uint64_t idle_ms = 3'600'000;
+  /// Beyond this many sessions the least recently used is forgotten.
+  size_t max_sessions = 10'000;
 };
 
 /// Every committed change that modifies a zone advances the zone's SOA serial
@@ -60,7 +80,7 @@ struct ApplyResult {
 /// and keep their snapshot until it moves.
 class Store {
  public:
-  explicit Store(JournalLimits limits = {});
+  explicit Store(SessionLimits limits = {}, JournalLimits journal = {});
 
   /// The current version of the records. Never blocks on the writer.
   std::shared_ptr<const zone::ZoneSet> snapshot() const {
@@ -86,34 +106,56 @@ class Store {
   std::string serialize() const;
   util::Result<void> restore(std::string_view bytes);
 
-  /// Writes the checkpoint atomically to `path` (temp file, fsync, rename,
-  /// fsync dir), and loads it. load returns false if the file does not exist.
-  util::Result<void> save_checkpoint(const std::string& path) const;
-  util::Result<bool> load_checkpoint(const std::string& path);
 
   /// A digest of the records, equal on nodes that hold the same records.
   std::string digest() const;
 
+  /// Client sessions remembered (for tests and metrics; apply thread only).
+  size_t session_count() const { return sessions_.size(); }
+
  private:
-  /// The outcome of a client's last change, kept to answer its retries. Only
+  /// A client session as apply remembers it: the outcome of its last change,
+  /// kept to answer that change's retries, and when it was last used. Only
   /// the ops that failed are kept: a zone file seeds the cluster as one change
   /// of a million ops, and a string per op would cost 32 MB on every node.
-  struct Dedupe {
+  struct Session {
     uint64_t sequence = 0;
     uint32_t op_count = 0;
-    std::vector<std::pair<uint32_t, std::string>> failed_ops;  // (op index, reason)
+    struct Failed {
+      uint32_t op = 0;
+      util::ErrorKind kind = util::ErrorKind::Invalid;
+      std::string reason;
+    };
+    std::vector<Failed> failed_ops;
     uint16_t rcode = 0;
-    void keep(const std::vector<std::string>& op_errors);
-    std::vector<std::string> op_errors() const;
+    uint64_t last_index = 0;      // log index of its last change; 0 if that change had no stamp
+    uint64_t last_active_ms = 0;  // the log's clock when it was applied; 0 if it had no stamp
+    void keep(const ApplyResult& result);
+    void answer(ApplyResult& result) const;
   };
-  ApplyResult apply_one(Version& next, const Change& change);
+  using SessionKey = std::pair<uint32_t, uint64_t>;  // (origin, client id)
+  /// Sessions least recently used first: by last use, then log index, then key.
+  using LruKey = std::tuple<uint64_t, uint64_t, SessionKey>;
+  static LruKey lru_key(const SessionKey& key, const Session& s) { return {s.last_active_ms, s.last_index, key}; }
+
+  ApplyResult apply_one(Version& next, const Change& change, uint64_t index);
+  /// The session part of apply: advances the clock, forgets idle sessions,
+  /// and answers retries, late copies and changes of forgotten sessions.
+  /// Returns true when `result` is the whole answer (nothing to apply).
+  bool check_session(const Change& change, ApplyResult& result);
+  void remember(const Change& change, uint64_t index, const ApplyResult& result);
+  void forget_least_recently_used();
   void publish(Version next, uint64_t index);
 
-  JournalLimits limits_;
+  JournalLimits journal_limits_;
   std::atomic<std::shared_ptr<const Version>> current_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> applied_index_{0};
-  std::map<std::pair<uint32_t, uint64_t>, Dedupe> dedupe_;  // (origin, client) -> last
+  SessionLimits limits_;
+  std::map<SessionKey, Session> sessions_;
+  std::set<LruKey> lru_;             // the keys of sessions_, least recently used first
+  uint64_t clock_ms_ = 0;            // the log's clock: the highest Change::time_ms applied
+  uint64_t forgotten_through_ = 0;   // the highest last_index of any session forgotten
 };
 
 }  // namespace store

@@ -1,5 +1,7 @@
 // The authoritative lookup of RFC 1034 §4.3.2 over a ZoneSet: exact match,
-// CNAME chains, wildcards (RFC 4592), referrals, NXDOMAIN and NODATA.
+// CNAME chains, wildcards (RFC 4592), referrals, NXDOMAIN and NODATA, and for
+// a query with DO in a signed zone the RRSIGs and the NSEC or NSEC3 proofs
+// of RFC 4035 §3.1 and RFC 5155 §7.2.
 #pragma once
 
 #include <array>
@@ -7,6 +9,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "dns/dnssec.h"
 #include "dns/name.h"
 #include "zone/zone_set.h"
 
@@ -18,11 +21,17 @@ inline constexpr size_t kMaxCnameHops = 8;
 /// One RRset to write into a section: the owner to write, the records, and
 /// the TTL to use (the RRset's own, except for the negative-answer SOA).
 /// The owner is the question name when the stored owner matches it octet for
-/// octet, the zone's apex, or a name in LookupResult::owners.
+/// octet, the zone's apex, or a name in LookupResult::owners. For an RRSIG
+/// RRset, `covered` names the type whose signatures to write (a node keeps
+/// the signatures of all its types in one RRset); 0 writes every record.
+/// No default member values: a result's arrays are left unset until filled.
 struct RRsetRef {
-  const dns::Name* owner = nullptr;
-  const RRset* rrset = nullptr;
-  uint32_t ttl = 0;
+  const dns::Name* owner;
+  const RRset* rrset;
+  uint32_t ttl;
+  uint16_t covered;
+  /// Whether a record of the RRset is to be written.
+  bool writes(std::string_view rdata) const { return covered == 0 || dns::rrsig_type_covered(rdata) == covered; }
 };
 
 /// A section's RRsets in a fixed-capacity array, so a lookup never allocates
@@ -31,9 +40,9 @@ struct RRsetRef {
 template <size_t N>
 class RRsetList {
  public:
-  bool push(const dns::Name* owner, const RRset* rrset, uint32_t ttl) {
+  bool push(const dns::Name* owner, const RRset* rrset, uint32_t ttl, uint16_t covered = 0) {
     if (count_ == N || owner == nullptr) return false;
-    items_[count_++] = RRsetRef{owner, rrset, ttl};
+    items_[count_++] = RRsetRef{owner, rrset, ttl, covered};
     return true;
   }
   bool push(const dns::Name* owner, const RRset* rrset) { return push(owner, rrset, rrset->ttl); }
@@ -97,12 +106,18 @@ struct LookupResult {
   uint16_t rcode = 5;          // REFUSED until a zone is found
   bool authoritative = false;  // AA (RFC 1035 §4.1.1)
   const Zone* zone = nullptr;  // the zone of the question name
-  RRsetList<kMaxCnameHops + 8> answer;
-  RRsetList<4> authority;
+  RRsetList<2 * kMaxCnameHops + 8> answer;  // each RRset may have its RRSIGs
+  RRsetList<16> authority;                  // SOA or NS, DS, and up to three NSEC3 with RRSIGs
   RRsetList<32> additional;
   /// Owners that are neither the question name nor a zone apex (see
   /// OwnerNames); the RRsetRefs above may point here.
   OwnerNames owners;
+  /// For a negative answer or a referral, what online signing denies: the
+  /// name (the question, or the last target of a CNAME chain) and the node
+  /// there (the wildcard for a wildcard NODATA, the cut for a referral, null
+  /// for NXDOMAIN). Valid as long as the question name and the ZoneSet.
+  std::string_view denied_name;
+  const Node* denied_node = nullptr;
 };
 
 /// Answers `qname`/`qtype` from `zones` into `*out` (which is reset first).
@@ -115,6 +130,12 @@ struct LookupResult {
 /// Delegations (RFC 1034 §4.3.2 step 3b): a name at or below a non-apex NS
 /// RRset gets a referral (AA clear unless a CNAME led there), except qtype DS
 /// at the cut itself, which the parent answers (RFC 4035 §3.1.4.1).
-void lookup(const ZoneSet& zones, const dns::Name& qname, uint16_t qtype, LookupResult* out);
+///
+/// `dnssec` (the query's DO bit, RFC 3225): in a signed zone (one whose apex
+/// has a DNSKEY) each RRset comes with its RRSIGs, and referrals, negative
+/// and wildcard answers with the NSEC (RFC 4035 §3.1.3-4) or NSEC3 (RFC 5155
+/// §7.2) records that prove them. Names that own only NSEC3 records are not
+/// names of the zone, with or without DO (RFC 5155 §7.2.8).
+void lookup(const ZoneSet& zones, const dns::Name& qname, uint16_t qtype, LookupResult* out, bool dnssec = false);
 
 }  // namespace zone

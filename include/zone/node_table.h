@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,10 @@ class NodeCodec {
   /// `from` without `rdata` in its RRset of `type`, or without the whole
   /// RRset when `rdata` is null. Returns the records removed (0: nothing written).
   static size_t without(const Node& from, uint16_t type, const std::string_view* rdata, std::string* out);
+
+  /// A standalone RRset of `rdatas` (sorted by the caller), laid out as in a
+  /// node, for records made at query time (online signing).
+  static void make_rrset(uint16_t type, uint32_t ttl, std::span<const std::string_view> rdatas, std::string* out);
 
   /// In-place edits of fixed-size fields, on a node the caller may change.
   static void set_children(Node& n, uint32_t children) { n.hdr_.children_ = children; }

@@ -32,9 +32,13 @@ size_t label_offsets(std::string_view name_wire, uint8_t offsets[kMaxLabels]);
 /// the one the node table uses.
 size_t hash(std::string_view name_wire);
 bool equal(std::string_view a, std::string_view b);
+/// RFC 4034 §6.1 canonical order: labels compared right to left as
+/// lower-cased octet strings. Same order as dns::Name::canonical_compare.
+bool canonical_less(std::string_view a, std::string_view b);
 }  // namespace wire
 
 class Zone;
+class DenialIndex;
 
 /// The set of zones a node serves. A zone is a name that has an SOA record.
 /// Zones may nest (a zone whose apex lies inside another served zone); each
@@ -56,6 +60,13 @@ class ZoneSet {
   /// The zone that holds the parent side of the cut at `apex` (where DS at a
   /// nested zone's apex lives), or null if no served zone encloses it.
   const Zone* find_parent_zone(const Zone& zone) const;
+  /// The zone that holds records of `type` at `owner`: the deepest zone
+  /// containing the name, except that a parent-side type (DS) at a nested
+  /// apex belongs to the enclosing zone (RFC 4035 §2.4). The one rule for
+  /// adding, removing, listing and answering records.
+  const Zone* zone_for(const dns::Name& owner, uint16_t type) const { return zone_for_wire(owner.wire(), type); }
+  /// Same, for an uncompressed wire name; does not allocate.
+  const Zone* zone_for_wire(std::string_view owner_wire, uint16_t type) const;
 
   /// Adds one record. An SOA at a name with no zone creates the zone; an SOA
   /// inside a zone but not at its apex creates a nested zone there, which
@@ -106,6 +117,13 @@ class Zone {
   /// Whether any name below the apex has NS records (a zone cut), so lookup
   /// can skip the search for a delegation in zones without one.
   bool has_delegations() const;
+  /// Whether any name holds NSEC3 records. Their owners (hashed names, RFC
+  /// 5155 §3) are not names of the zone for lookup (§7.2.8), so lookup checks
+  /// for them only in zones that have some.
+  bool has_nsec3() const;
+  /// The zone's NSEC order and NSEC3 chain, built on first use for this
+  /// version of the zone (thread-safe; later calls return the same index).
+  const DenialIndex& denial() const;
   /// The zone's names (for statistics and tests of the sharing).
   const NodeTable& nodes() const;
 

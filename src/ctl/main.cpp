@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
                "dns-nodectl"};
   app.set_version_flag("--version", std::string("dns-nodectl ") + DNSNODE_VERSION);
   app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 the node answered OK, 1 it answered ERROR, 2 a usage error or the node could not be asked.\n"
+      "Example: dns-nodectl add www.example.com 300 A 192.0.2.80");
   std::string socket_path, data_dir, node_id = "0";
   bool json = false;
   double timeout_s = 120;
@@ -106,13 +109,25 @@ int main(int argc, char** argv) {
   simple("zones", "The zones served, with their serials and record counts", "ZONES", ctl::Request::Zones);
   simple("help", "The node's list of commands", "HELP", ctl::Request::Line);
 
-  auto* add = app.add_subcommand("add", "Add a record: add NAME [TTL] [IN] TYPE VALUE (as the stdin ADD: line)");
-  add->add_option("record", words, "NAME [TTL] TYPE VALUE")->required()->expected(3, -1);
-  add->callback([&] { line = "ADD: " + join(words); });
-  auto* remove = app.add_subcommand("remove", "Remove a record or, without VALUE, the RRset: remove NAME TYPE [VALUE]");
-  remove->add_option("record", words, "NAME TYPE [VALUE]")->required()->expected(2, -1);
-  remove->callback([&] { line = "REMOVE: " + join(words); });
-  for (CLI::App* sub : {add, remove}) sub->prefix_command();  // values such as "-all" are not options
+  // ADD/REMOVE: every word after the name is the record's, even one that
+  // looks like an option ("-all" in an SPF value): prefix_command() passes
+  // them through as they are, so a value is never dropped (which would turn
+  // the removal of one record into that of its RRset).
+  auto record_words = [&](CLI::App* sub, size_t at_least, const char* keyword, const char* usage) {
+    sub->add_option("name", words, "The record's owner")->required();
+    sub->prefix_command();
+    sub->callback([&, sub, at_least, keyword, usage] {
+      std::vector<std::string> rest = sub->remaining();
+      if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+      words.insert(words.end(), rest.begin(), rest.end());
+      if (words.size() < at_least) throw CLI::ValidationError(sub->get_name(), std::string("usage: ") + usage);
+      line = std::string(keyword) + " " + join(words);
+    });
+  };
+  record_words(app.add_subcommand("add", "Add a record: add NAME [TTL] [IN] TYPE VALUE (as the stdin ADD: line)"), 3,
+               "ADD:", "dns-nodectl add NAME [TTL] [IN] TYPE VALUE");
+  record_words(app.add_subcommand("remove", "Remove a record or, without VALUE, the RRset: remove NAME TYPE [VALUE]"),
+               2, "REMOVE:", "dns-nodectl remove NAME TYPE [VALUE]");
 
   auto* member = app.add_subcommand("member", "Change the cluster's members");
   member->require_subcommand(1);

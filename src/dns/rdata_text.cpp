@@ -6,21 +6,119 @@
 #include <cstdio>
 #include <vector>
 
+#include "dns/encoding.h"
 #include "dns/rr.h"
 #include "rdata_internal.h"
 
 namespace dns {
 namespace {
 
-/// One whitespace-separated field of rdata text. `raw` keeps escapes; for a
-/// quoted string it is the text between the quotes.
-struct Token {
-  std::string_view raw;
-  bool quoted = false;
-};
+using detail::parse_uint;
+using detail::put16;
+using detail::put32;
+using detail::Token;
+using detail::quote_into;
+using detail::tokenize;
+using detail::unescape;
+using detail::name_at;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/// A time value in seconds or BIND-style units ("1h30m", RFC 2308 §4 usage).
+std::optional<uint32_t> parse_time(std::string_view s) {
+  if (auto plain = parse_uint(s, 0xFFFFFFFFu)) return plain;
+  if (s.empty()) return std::nullopt;
+  uint64_t total = 0, cur = 0;
+  bool have_digits = false;
+  for (char c : s) {
+    if (is_digit(c)) {
+      cur = cur * 10 + static_cast<uint64_t>(c - '0');
+      if (cur > 0xFFFFFFFFu) return std::nullopt;
+      have_digits = true;
+      continue;
+    }
+    uint64_t mult = 0;
+    switch (ascii_lower(static_cast<uint8_t>(c))) {
+      case 'w': mult = 604800; break;
+      case 'd': mult = 86400; break;
+      case 'h': mult = 3600; break;
+      case 'm': mult = 60; break;
+      case 's': mult = 1; break;
+      default: return std::nullopt;
+    }
+    if (!have_digits) return std::nullopt;
+    total += cur * mult;
+    if (total > 0xFFFFFFFFu) return std::nullopt;
+    cur = 0;
+    have_digits = false;
+  }
+  total += cur;  // a final number without a unit counts as seconds ("1h30")
+  if (total > 0xFFFFFFFFu) return std::nullopt;
+  return static_cast<uint32_t>(total);
+}
+
+util::Error bad(uint16_t type, const std::string& why) {
+  return util::make_error("bad " + type_to_text(type) + " rdata: " + why);
+}
+
+util::Result<Name> name_field(uint16_t type, const Token& t, const Name& origin) {
+  auto n = Name::from_text(t.raw, &origin);
+  if (!n) return bad(type, n.error().message);
+  return n;
+}
+
+/// RFC 3597 §5: "\# <length> <hex words>".
+util::Result<std::string> generic_from_text(uint16_t type, const std::vector<Token>& toks) {
+  if (toks.size() < 2) return bad(type, "\\# needs a length");
+  auto len = parse_uint(toks[1].raw, 65535);
+  if (!len) return bad(type, "bad \\# length '" + std::string(toks[1].raw) + "'");
+  std::string hex;
+  for (size_t i = 2; i < toks.size(); ++i) hex += toks[i].raw;
+  auto decoded = hex_decode(hex);
+  if (!decoded) return bad(type, "\\# data: " + decoded.error().message);
+  std::string out = std::move(decoded).value();
+  if (out.size() != *len) {
+    return bad(type, "\\# length " + std::to_string(*len) + " but " + std::to_string(out.size()) +
+                         " octets of data");
+  }
+  auto v = rdata_validate(type, out);
+  if (!v) return v.error();
+  return out;
+}
+
+/// Appends character-strings, splitting one longer than 255 octets.
+void append_char_strings(std::string& out, std::string_view s) {
+  if (s.empty()) {
+    out.push_back('\0');
+    return;
+  }
+  while (!s.empty()) {
+    size_t n = s.size() < 255 ? s.size() : 255;
+    out.push_back(static_cast<char>(n));
+    out.append(s.substr(0, n));
+    s.remove_prefix(n);
+  }
+}
+
+util::Result<std::string> expect_count(uint16_t type, const std::vector<Token>& toks, size_t n,
+                                       const char* layout) {
+  if (toks.size() != n) {
+    return bad(type, "expected " + std::string(layout) + ", got " + std::to_string(toks.size()) + " field(s)");
+  }
+  return std::string();
+}
+
+std::string generic_to_text(std::string_view rdata) {
+  std::string out = "\\# " + std::to_string(rdata.size());
+  if (!rdata.empty()) out.push_back(' ');
+  return out + hex_encode(rdata);
+}
+
+}  // namespace
+
+namespace detail {
 
 util::Result<std::vector<Token>> tokenize(std::string_view text) {
   std::vector<Token> out;
@@ -87,112 +185,6 @@ std::optional<uint32_t> parse_uint(std::string_view s, uint32_t max) {
   return static_cast<uint32_t>(v);
 }
 
-/// A time value in seconds or BIND-style units ("1h30m", RFC 2308 §4 usage).
-std::optional<uint32_t> parse_time(std::string_view s) {
-  if (auto plain = parse_uint(s, 0xFFFFFFFFu)) return plain;
-  if (s.empty()) return std::nullopt;
-  uint64_t total = 0, cur = 0;
-  bool have_digits = false;
-  for (char c : s) {
-    if (is_digit(c)) {
-      cur = cur * 10 + static_cast<uint64_t>(c - '0');
-      if (cur > 0xFFFFFFFFu) return std::nullopt;
-      have_digits = true;
-      continue;
-    }
-    uint64_t mult = 0;
-    switch (ascii_lower(static_cast<uint8_t>(c))) {
-      case 'w': mult = 604800; break;
-      case 'd': mult = 86400; break;
-      case 'h': mult = 3600; break;
-      case 'm': mult = 60; break;
-      case 's': mult = 1; break;
-      default: return std::nullopt;
-    }
-    if (!have_digits) return std::nullopt;
-    total += cur * mult;
-    if (total > 0xFFFFFFFFu) return std::nullopt;
-    cur = 0;
-    have_digits = false;
-  }
-  total += cur;  // a final number without a unit counts as seconds ("1h30")
-  if (total > 0xFFFFFFFFu) return std::nullopt;
-  return static_cast<uint32_t>(total);
-}
-
-void put16(std::string& s, uint16_t v) {
-  s.push_back(static_cast<char>(v >> 8));
-  s.push_back(static_cast<char>(v));
-}
-
-void put32(std::string& s, uint32_t v) {
-  put16(s, static_cast<uint16_t>(v >> 16));
-  put16(s, static_cast<uint16_t>(v));
-}
-
-util::Error bad(uint16_t type, const std::string& why) {
-  return util::make_error("bad " + type_to_text(type) + " rdata: " + why);
-}
-
-util::Result<Name> name_field(uint16_t type, const Token& t, const Name& origin) {
-  auto n = Name::from_text(t.raw, &origin);
-  if (!n) return bad(type, n.error().message);
-  return n;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// RFC 3597 §5: "\# <length> <hex words>".
-util::Result<std::string> generic_from_text(uint16_t type, const std::vector<Token>& toks) {
-  if (toks.size() < 2) return bad(type, "\\# needs a length");
-  auto len = parse_uint(toks[1].raw, 65535);
-  if (!len) return bad(type, "bad \\# length '" + std::string(toks[1].raw) + "'");
-  std::string hex;
-  for (size_t i = 2; i < toks.size(); ++i) hex += toks[i].raw;
-  if (hex.size() % 2 != 0) return bad(type, "odd number of hex digits");
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
-    if (hi < 0 || lo < 0) return bad(type, "not a hex digit in \\# data");
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  if (out.size() != *len) {
-    return bad(type, "\\# length " + std::to_string(*len) + " but " + std::to_string(out.size()) +
-                         " octets of data");
-  }
-  auto v = rdata_validate(type, out);
-  if (!v) return v.error();
-  return out;
-}
-
-/// Appends character-strings, splitting one longer than 255 octets.
-void append_char_strings(std::string& out, std::string_view s) {
-  if (s.empty()) {
-    out.push_back('\0');
-    return;
-  }
-  while (!s.empty()) {
-    size_t n = s.size() < 255 ? s.size() : 255;
-    out.push_back(static_cast<char>(n));
-    out.append(s.substr(0, n));
-    s.remove_prefix(n);
-  }
-}
-
-util::Result<std::string> expect_count(uint16_t type, const std::vector<Token>& toks, size_t n,
-                                       const char* layout) {
-  if (toks.size() != n) {
-    return bad(type, "expected " + std::string(layout) + ", got " + std::to_string(toks.size()) + " field(s)");
-  }
-  return std::string();
-}
-
 void quote_into(std::string& out, std::string_view s) {
   out.push_back('"');
   for (char ch : s) {
@@ -211,25 +203,13 @@ void quote_into(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-std::string generic_to_text(std::string_view rdata) {
-  std::string out = "\\# " + std::to_string(rdata.size());
-  if (!rdata.empty()) out.push_back(' ');
-  static const char* kHex = "0123456789ABCDEF";
-  for (char ch : rdata) {
-    auto c = static_cast<unsigned char>(ch);
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
 std::string name_at(std::string_view rdata, size_t pos, size_t* end) {
   *end = detail::wire_name_end(rdata, pos);
   auto n = Name::from_wire(rdata.substr(pos, *end - pos));
   return n ? n->to_text() : std::string("?");
 }
 
-}  // namespace
+}  // namespace detail
 
 util::Result<std::string> rdata_from_text(uint16_t type, std::string_view text, const Name& origin) {
   auto tr = tokenize(text);
@@ -341,6 +321,7 @@ util::Result<std::string> rdata_from_text(uint16_t type, std::string_view text, 
       return out;
     }
     default:
+      if (detail::has_field_codec(type)) return detail::fields_from_text(type, t, origin);
       return bad(type, "no presentation format known for this type; use \\# <length> <hex>");
   }
 }
@@ -395,6 +376,7 @@ std::string rdata_to_text(uint16_t type, std::string_view rdata) {
       return out;
     }
     default:
+      if (detail::has_field_codec(type)) return detail::fields_to_text(type, rdata);
       return generic_to_text(rdata);
   }
 }

@@ -65,13 +65,6 @@ uint32_t get32(std::string_view s, size_t pos) {
          (uint32_t{static_cast<uint8_t>(s[pos + 2])} << 8) | uint32_t{static_cast<uint8_t>(s[pos + 3])};
 }
 
-void put32(std::string& s, uint32_t v) {
-  s.push_back(static_cast<char>(v >> 24));
-  s.push_back(static_cast<char>(v >> 16));
-  s.push_back(static_cast<char>(v >> 8));
-  s.push_back(static_cast<char>(v));
-}
-
 util::Error bad(uint16_t type, const std::string& why) {
   return util::make_error(type_to_text(type) + " rdata: " + why);
 }
@@ -79,6 +72,13 @@ util::Error bad(uint16_t type, const std::string& why) {
 }  // namespace
 
 namespace detail {
+
+void put32(std::string& s, uint32_t v) {
+  s.push_back(static_cast<char>(v >> 24));
+  s.push_back(static_cast<char>(v >> 16));
+  s.push_back(static_cast<char>(v >> 8));
+  s.push_back(static_cast<char>(v));
+}
 
 size_t wire_name_end(std::string_view rdata, size_t pos) {
   size_t start = pos;
@@ -207,7 +207,7 @@ util::Result<void> rdata_validate(uint16_t type, std::string_view rdata) {
     case rrtype::TSIG:
       return {};
     default:
-      return {};
+      return detail::fields_validate(type, rdata);
   }
 }
 
@@ -227,9 +227,21 @@ util::Result<std::string> rdata_from_wire(uint16_t type, const uint8_t* msg, siz
     case 3: case 4: case 7: case 8: case 9:
       fixed_before = 0; names = 1; break;
     case rrtype::MX:
+    case 18:  // AFSDB; RFC 3597 §4 asks receivers to decompress it and the rest below
+    case 36:  // KX
       fixed_before = 2; names = 1; break;
     case rrtype::SRV:
       fixed_before = 6; names = 1; break;
+    case 17:  // RP
+      fixed_before = 0; names = 2; break;
+    case 35: {  // NAPTR: order, preference, three character-strings, then the name
+      size_t p = offset + 4;
+      for (int i = 0; i < 3 && p < end; ++i) p += 1 + msg[p];
+      if (p >= end) return bad(type, "rdata too short");
+      fixed_before = static_cast<int>(p - offset);
+      names = 1;
+      break;
+    }
     case rrtype::SOA:
       fixed_before = 0; names = 2; fixed_after = 20; break;
     case 14:  // MINFO
@@ -314,17 +326,21 @@ util::Result<SoaFields> soa_decode(std::string_view rdata) {
 
 std::string soa_encode(const SoaFields& soa) {
   std::string out = soa.mname.wire() + soa.rname.wire();
-  put32(out, soa.serial);
-  put32(out, soa.refresh);
-  put32(out, soa.retry);
-  put32(out, soa.expire);
-  put32(out, soa.minimum);
+  detail::put32(out, soa.serial);
+  detail::put32(out, soa.refresh);
+  detail::put32(out, soa.retry);
+  detail::put32(out, soa.expire);
+  detail::put32(out, soa.minimum);
   return out;
 }
 
 namespace detail {
 uint16_t read16(std::string_view s, size_t pos) { return get16(s, pos); }
 uint32_t read32(std::string_view s, size_t pos) { return get32(s, pos); }
+void put16(std::string& s, uint16_t v) {
+  s.push_back(static_cast<char>(v >> 8));
+  s.push_back(static_cast<char>(v));
+}
 }  // namespace detail
 
 }  // namespace dns

@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "dns/encoding.h"
+
 namespace dns::tsig {
 namespace {
 
@@ -165,15 +167,6 @@ size_t on_string(std::string& msg, size_t room, Fn fn) {
   return n;
 }
 
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 }  // namespace
 
 std::optional<Algorithm> algorithm_from_text(std::string_view text) {
@@ -198,50 +191,6 @@ const Name& algorithm_name(Algorithm algorithm) {
 size_t mac_size(Algorithm algorithm) { return info(algorithm).size; }
 
 std::string_view algorithm_text(Algorithm algorithm) { return info(algorithm).text; }
-
-util::Result<std::string> base64_decode(std::string_view text) {
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t pad = 0, chars = 0;
-  for (char c : text) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    ++chars;
-    if (c == '=') {
-      ++pad;
-      continue;
-    }
-    int v = b64_value(c);
-    if (v < 0 || pad > 0) return util::make_error("not valid base64 (unexpected character '" + std::string(1, c) + "')");
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-    }
-  }
-  if (chars % 4 != 0 || pad > 2) return util::make_error("not valid base64 (length is not a multiple of 4)");
-  return out;
-}
-
-std::string base64_encode(std::string_view bytes) {
-  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kChars[(v >> s) & 63]);
-  }
-  if (size_t rest = bytes.size() - i; rest > 0) {
-    uint32_t v = uint8_t(bytes[i]) << 16;
-    if (rest == 2) v |= uint8_t(bytes[i + 1]) << 8;
-    out.push_back(kChars[(v >> 18) & 63]);
-    out.push_back(kChars[(v >> 12) & 63]);
-    out.push_back(rest == 2 ? kChars[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
 
 util::Result<Key> make_key(std::string_view name, std::string_view algorithm, std::string_view secret_base64) {
   Key key;
@@ -470,6 +419,11 @@ size_t ServerSigning::append(uint8_t* buf, size_t len, size_t cap) {
 
 void ServerSigning::append(std::string& msg) {
   on_string(msg, size(), [&](uint8_t* buf, size_t len, size_t cap) { return append(buf, len, cap); });
+}
+
+std::unique_ptr<StreamSigner> ServerSigning::start_stream() const {
+  if (!key_ || error_ != 0) return nullptr;
+  return std::make_unique<StreamSigner>(*key_, request_mac_, fudge_);
 }
 
 // ---- message streams (RFC 8945 §5.3.1)

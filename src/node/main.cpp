@@ -19,6 +19,8 @@
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <thread>
@@ -27,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/change_submitter.h"
+#include "node/dnssec_keys.h"
 #include "node/cluster.h"
 #include "node/cli.h"
 #include "node/config.h"
@@ -184,14 +187,36 @@ int main(int argc, char** argv) {
   if (!peer_credentials && !alone) {
     spdlog::warn("--insecure-peers: peer traffic is not authenticated; use only on a trusted network");
   }
+  // Online DNSSEC (docs/dnssec.md): the zones' private keys travel in the
+  // replicated log and snapshots, so peer links must be encrypted (the
+  // cluster secret or certificates), and every file the node writes is
+  // readable by its user alone.
+  const bool online_dnssec = std::any_of(config->zones.begin(), config->zones.end(),
+                                         [](const auto& z) { return z.second.dnssec.has_value(); });
+  if (online_dnssec && !alone && !peer_credentials) {
+    spdlog::critical("{}: zones with \"dnssec\": {{\"policy\": \"online\"}} need encrypted peer links, since their "
+                     "private keys are replicated: set cluster.secret or cluster.tls instead of --insecure-peers",
+                     opts.config_path);
+    return kExitFailure;
+  }
+  if (online_dnssec) {
+    ::umask(0077);
+    std::error_code ec;
+    std::filesystem::create_directories(opts.data_dir, ec);
+    for (auto it = std::filesystem::recursive_directory_iterator(opts.data_dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      const bool dir = it->is_directory(ec);
+      std::filesystem::permissions(it->path(), dir ? std::filesystem::perms::owner_all
+                                                   : (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write),
+                                   ec);
+    }
+    std::filesystem::permissions(opts.data_dir, std::filesystem::perms::owner_all, ec);
+  }
   // Alone without credentials, the node opens no peer port: nothing could
   // tell a peer from an attacker.
   const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
-  if (!listen_for_peers) {
-    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
-                 "every node) before growing the cluster");
-  }
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
+  node::notify_service_manager("STATUS=reading the zone files");  // systemctl status shows where a slow start is
   auto zones = read_zone_files(opts.zone_files);
   if (!zones) return kExitFailure;
   // HTTPS on http_loc: the certificate and key are read before anything is bound.
@@ -212,7 +237,7 @@ int main(int argc, char** argv) {
     return kExitFailure;
   }
 
-  store::Store store(store::JournalLimits{config->journal.max_entries, config->journal.max_bytes});
+  store::Store store(store::SessionLimits{}, store::JournalLimits{config->journal.max_entries, config->journal.max_bytes});
   server::QueryStats stats;
   // Signed queries (RFC 8945) may use any configured TSIG key.
   const std::vector<dns::tsig::Key> query_keys = node::make_query_keys(*config);
@@ -233,6 +258,11 @@ int main(int argc, char** argv) {
   if (auto bound = tcp.bind(); !bound) {
     spdlog::critical("{}", bound.error().message);
     return kExitFailure;
+  }
+  // Said once the ports are bound, so a start that fails prints its one reason alone.
+  if (!listen_for_peers) {
+    spdlog::info("no peer port: a one-node cluster without cluster.secret or cluster.tls; set one (and the same on "
+                 "every node) before growing the cluster");
   }
 
   // Restore the store from this node's checkpoint and log before serving:
@@ -262,7 +292,8 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", started.error().message);
     return kExitFailure;
   }
-  // Every change carries its proposer's clock, apply's only clock.
+  // Every change carries its proposer's clock, apply's only clock (a
+  // session stamps its own; this stamps the others).
   node::TimestampingSubmitter stamping(**cluster);
   // A zone copied from a primary changes by its transfers alone (docs/config.md).
   node::SecondaryZoneGuard secondary_guard(stamping, store, node::secondary_zones(*config));
@@ -276,6 +307,8 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", update_options.error().message);
     return kExitFailure;
   }
+  // The HTTP API takes the same keys, read before the handler owns them.
+  std::vector<server::HttpCredential> http_keys = server::http_credentials(update_options->keys, http_roles(*config));
   server::Metrics metrics;  // for /metrics; UPDATE outcomes are counted once committed
   server::UpdateHandler update_handler(
       store,
@@ -332,12 +365,11 @@ int main(int argc, char** argv) {
                                 [&] { return (*cluster)->status(); },
                                 me.numeric_id,
                                 // The UPDATE keys and their policies: user = key name, password = base64 secret.
-                                server::http_credentials(node::make_update_options(*config, nullptr)->keys,
-                                                         http_roles(*config)),
+                                std::move(http_keys),
                                 &metrics, &stats,
                                 [&] { return (*cluster)->members(); },
-                                [&](std::string line, uint64_t client_id, uint64_t sequence, auto done) {
-                                  node::run_member_command(**cluster, line, client_id, sequence, std::move(done));
+                                [&](server::MemberChange change, std::function<void(node::SubmitResult)> done) {
+                                  node::submit_member_change(**cluster, change, std::move(done));
                                 }};
   http_deps.recent = &recent_changes;
   for (const auto& [id, n] : config->nodes) {
@@ -368,17 +400,20 @@ int main(int argc, char** argv) {
     http->start();
   }
 
-  // The zone seed and stdin commands, recorded for the status page.
+  // The zone seed, stdin and dns-nodectl commands, recorded for the status page.
   FunctionSubmitter seed_submitter(recent_changes.wrap(
       [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
       server::ChangeSource::ZoneFile));
   FunctionSubmitter stdin_submitter(recent_changes.wrap(
       [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
       server::ChangeSource::Stdin));
+  FunctionSubmitter control_submitter(recent_changes.wrap(
+      [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+      server::ChangeSource::Control));
   // Command handlers for stdin and for each control connection: each one a
   // client session of its own.
-  auto make_commands = [&] {
-    auto c = std::make_unique<node::StdinCommands>(stdin_submitter, store, me.numeric_id,
+  auto make_commands_for = [&](node::ChangeSubmitter& entry) {
+    auto c = std::make_unique<node::StdinCommands>(entry, store, me.numeric_id,
                                                    [&] { return (*cluster)->status(); });
     c->set_membership(
         [&](node::MemberOp op) {
@@ -396,6 +431,7 @@ int main(int argc, char** argv) {
     });
     return c;
   };
+  auto make_commands = [&] { return make_commands_for(control_submitter); };
   // dns-nodectl's socket (docs/dns-nodectl.md), bound with the ports.
   std::optional<node::ControlSocket> control;
   if (opts.control_socket != "none") {
@@ -412,6 +448,7 @@ int main(int argc, char** argv) {
   const store::Settings zone_settings = node::settings_from_config(*config);
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
+    node::notify_service_manager("STATUS=committing the zone files' records");
     node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
     node::propose_settings(seed_submitter, store, zone_settings, stopping);
   } else {
@@ -421,6 +458,24 @@ int main(int argc, char** argv) {
     seed_thread = std::thread([&, load = std::move(*zones)]() mutable {
       node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(load), stopping);
       node::propose_settings(seed_submitter, store, zone_settings, stopping);
+    });
+  }
+
+  // The leader makes the keys of online-signed zones (node/dnssec_keys.h).
+  node::DnssecKeeper keeper(config->zones, store,
+                            [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+                            [&] {
+                              auto s = (*cluster)->status();
+                              return s.contains("role") && s["role"] == "leader";
+                            },
+                            me.numeric_id);
+  std::thread keeper_thread;
+  if (keeper.zone_count() > 0) {
+    keeper_thread = std::thread([&] {
+      while (!stopping) {
+        keeper.tick(static_cast<uint64_t>(::time(nullptr)));
+        for (int i = 0; i < 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     });
   }
 
@@ -439,7 +494,7 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot create a pipe: {}", std::strerror(errno));
     return kExitFailure;
   }
-  std::unique_ptr<node::StdinCommands> commands = make_commands();
+  std::unique_ptr<node::StdinCommands> commands = make_commands_for(stdin_submitter);
   std::thread stdin_thread([&] {
     commands->run(STDIN_FILENO, STDOUT_FILENO, stop_pipe[0]);
     spdlog::debug("end of standard input; still serving");
@@ -452,6 +507,7 @@ int main(int argc, char** argv) {
   (void)!write(stop_pipe[1], "x", 1);
   stopping = true;
   stdin_thread.join();
+  if (keeper_thread.joinable()) keeper_thread.join();
   if (control) control->stop();
   notifier.stop();
   follower.stop();

@@ -14,6 +14,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dns/encoding.h"
 #include "dns/rr.h"
 #include "server/status_page.h"
 #include "zone/zone_file.h"
@@ -23,7 +24,6 @@ namespace server {
 namespace {
 
 constexpr uint32_t kDefaultRecordTtl = 3600;  // as stdin's ADD without a TTL
-constexpr uint16_t kTypeDs = 43;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -92,7 +92,7 @@ bool truthy(const std::map<std::string, std::string>& params, const char* key) {
 
 /// The RRset of `type` at `name` in the current snapshot, or null.
 const zone::RRset* find_rrset(const zone::ZoneSet& zones, const dns::Name& name, uint16_t type) {
-  const zone::Zone* z = zones.find_zone(name);
+  const zone::Zone* z = zones.zone_for(name, type);
   if (!z) return nullptr;
   const zone::Node* n = z->find(name);
   return n ? n->find(type) : nullptr;
@@ -178,43 +178,13 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
   return {target.substr(0, q), target.substr(q + 1)};
 }
 
-std::optional<std::string> base64_decode(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  // Canonical form only (RFC 4648 §3.5): the unused bits of the last
-  // character are zero, so one secret has one spelling.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
 std::optional<std::pair<std::string, std::string>> parse_basic_auth(std::string_view header) {
   while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
   if (header.size() < 6 || lower(header.substr(0, 6)) != "basic ") return std::nullopt;
   header.remove_prefix(6);
   while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
   while (!header.empty() && header.back() == ' ') header.remove_suffix(1);
-  auto decoded = base64_decode(header);
+  auto decoded = dns::base64_decode(header, dns::Base64Padding::Optional);
   if (!decoded) return std::nullopt;
   size_t colon = decoded->find(':');  // RFC 7617 §2: the user-id cannot contain ':'
   if (colon == std::string::npos) return std::nullopt;
@@ -243,6 +213,17 @@ std::optional<std::pair<uint16_t, std::string>> ip_to_rdata(std::string_view ip)
   return std::nullopt;
 }
 
+bool is_cross_origin(const HttpRequest& req) {
+  // The rule of Fetch Metadata (W3C), as Go's CrossOriginProtection applies
+  // it: "same-origin" and "none" (typed by the user) are the browser's own.
+  if (!req.fetch_site.empty()) return req.fetch_site != "same-origin" && req.fetch_site != "none";
+  if (req.origin.empty()) return false;  // not a browser, or a browser that sends no Origin here
+  // RFC 6454: scheme "://" host [":" port]; the Host header holds host[:port].
+  const size_t scheme_end = req.origin.find("://");
+  const std::string origin_host = scheme_end == std::string::npos ? "" : lower(req.origin.substr(scheme_end + 3));
+  return origin_host != lower(req.host);
+}
+
 const HttpCredential* authenticate(const std::vector<HttpCredential>& credentials, std::string_view user,
                                    std::string_view password) {
   const std::string want = strip_dot(user);
@@ -252,7 +233,8 @@ const HttpCredential* authenticate(const std::vector<HttpCredential>& credential
     bool match = strip_dot(c.user) == want;
     // The same secret may be written with or without base64 padding: compare
     // the decoded bytes when both decode, else the text.
-    auto mine = base64_decode(c.password), theirs = base64_decode(password);
+    auto mine = dns::base64_decode(c.password, dns::Base64Padding::Optional);
+    auto theirs = dns::base64_decode(password, dns::Base64Padding::Optional);
     bool secret_ok = mine && theirs && !mine->empty() ? constant_time_equal(*mine, *theirs)
                                                       : constant_time_equal(c.password, password);
     if (match && secret_ok && !found) found = &c;
@@ -260,18 +242,46 @@ const HttpCredential* authenticate(const std::vector<HttpCredential>& credential
   return found;
 }
 
-unsigned status_for_store_error(std::string_view m) {
-  if (m.find("no such record") != std::string_view::npos || m.find(" records at ") != std::string_view::npos ||
-      m.find("no zone for") != std::string_view::npos) {
-    return 404;
+unsigned http_status(util::ErrorKind kind) {
+  switch (kind) {
+    case util::ErrorKind::Invalid: return 400;
+    case util::ErrorKind::Refused: return 403;
+    case util::ErrorKind::NotFound: return 404;
+    case util::ErrorKind::Conflict: return 409;
+    case util::ErrorKind::NoQuorum:
+    case util::ErrorKind::StorageFailed:
+    case util::ErrorKind::ShuttingDown:
+    case util::ErrorKind::SessionExpired: return 503;
+    case util::ErrorKind::OutcomeUnknown: return 504;
   }
-  if (m.find("CNAME") != std::string_view::npos || m.find("still has") != std::string_view::npos) return 409;
-  return 400;
+  return 500;
 }
 
-unsigned status_for_submit_error(std::string_view m) {
-  if (m.find("timeout") != std::string_view::npos || m.find("timed out") != std::string_view::npos) return 504;
-  return 503;
+std::string dyndns_answer(util::ErrorKind kind) {
+  switch (kind) {
+    case util::ErrorKind::Invalid:
+    case util::ErrorKind::Refused:
+    case util::ErrorKind::NotFound:
+    case util::ErrorKind::Conflict: return "dnserr";
+    case util::ErrorKind::NoQuorum:
+    case util::ErrorKind::OutcomeUnknown:
+    case util::ErrorKind::StorageFailed:
+    case util::ErrorKind::ShuttingDown:
+    case util::ErrorKind::SessionExpired: return "911";
+  }
+  return "911";
+}
+
+HttpResponse error_response(const util::Error& error) {
+  nlohmann::json body{{"error", error.message}, {"kind", util::kind_name(error.kind)}};
+  if (error.kind == util::ErrorKind::OutcomeUnknown) {
+    // Not a refusal: the change may still be applied (it may have left this
+    // node before the failure). Sending it again is safe.
+    body["outcome"] = "unknown: the change may or may not be applied; retrying it is safe";
+  } else if (http_status(error.kind) >= 500) {
+    body["outcome"] = "not applied; retry later";
+  }
+  return json_response(http_status(error.kind), body);
 }
 
 util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::Name& zone, bool adding,
@@ -364,7 +374,8 @@ util::Result<store::Op> parse_record_op(const nlohmann::json& body, const dns::N
 
 // --- the API ---
 
-HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns) : deps_(std::move(deps)), dyndns_(dyndns) {
+HttpApi::HttpApi(HttpApiDeps deps, DynDnsOptions dyndns)
+    : deps_(std::move(deps)), dyndns_(dyndns), sessions_(*deps_.store) {
   // As nic_update answers: the RRset deletes may find nothing (a new host); only the adds count.
   auto dyndns_judge = [](const store::ApplyResult& r) {
     for (size_t k = 1; k < r.op_errors.size(); k += 2) {
@@ -405,6 +416,15 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
   auto [path, query] = split_target(req.target);
   auto params = parse_query_string(query);
   if (!params) return counted(text_response(400, params.error().message + "\n"));
+  // A request that can change something (DynDNS2 changes with a GET) must
+  // not come from another site's page through the browser's stored key.
+  const bool changes = (req.method != "GET" && req.method != "HEAD") || path == "/nic/update" || path == "/v3/update";
+  if (changes && is_cross_origin(req)) {
+    spdlog::warn("http {}: {} {} refused: sent by a browser for another site (Sec-Fetch-Site '{}', Origin '{}')",
+                 req.client_ip, req.method, path, req.fetch_site, req.origin);
+    return counted(json_error(403, "cross-origin request refused: a page of another site may not change anything "
+                                   "here through this browser's credentials"));
+  }
 
   if (path == "/nic/update" || path == "/v3/update") {
     if (req.method != "GET" && req.method != "POST") {
@@ -639,16 +659,19 @@ void HttpApi::nic_update(const HttpRequest& req, const std::map<std::string, std
     std::string client = req.client_ip;
     sessions_.submit(submit_dyndns_, std::move(change), [this, finish_one, i, host, client, ip_list](HttpSubmitResult result) {
       if (!result) {
-        spdlog::warn("http {}: /nic/update {}: {}", client, host, result.error().message);
-        count_update("dyndns", "911");
-        return finish_one(i, "911");
+        spdlog::warn("http {}: /nic/update {}: {}: {}", client, host, util::kind_name(result.error().kind),
+                     result.error().message);
+        const std::string answer = dyndns_answer(result.error().kind);
+        count_update("dyndns", answer);
+        return finish_one(i, answer);
       }
       // The RRset deletes may find nothing (a new host); only the adds matter.
       for (size_t k = 1; k < result->op_errors.size(); k += 2) {
         if (!result->op_errors[k].empty()) {
           spdlog::warn("http {}: /nic/update {}: {}", client, host, result->op_errors[k]);
-          count_update("dyndns", "dnserr");
-          return finish_one(i, "dnserr");
+          const std::string answer = dyndns_answer(result->kind(k));
+          count_update("dyndns", answer);
+          return finish_one(i, answer);
         }
       }
       spdlog::info("http {}: /nic/update {} -> {}", client, host, ip_list);
@@ -699,8 +722,7 @@ void HttpApi::list_records(const dns::Name& zone, const std::map<std::string, st
   const store::Store* store = deps_.store;
   auto list = [store, zone, name_filter, type_filter, reply](util::Result<void> barrier) {
     if (!barrier) {
-      return reply(json_error(status_for_submit_error(barrier.error().message),
-                              "consistent read failed: " + barrier.error().message));
+      return reply(error_response(util::make_error(barrier.error().kind, "consistent read failed: " + barrier.error().message)));
     }
     auto snap = store->snapshot();
     if (!exact_zone(*snap, zone)) return reply(json_error(404, "no zone " + zone.to_text() + " is served here"));
@@ -711,9 +733,8 @@ void HttpApi::list_records(const dns::Name& zone, const std::map<std::string, st
       if (type_filter && rr.type != *type_filter) return;
       // A record belongs to the deepest zone holding it; DS at a nested
       // apex to the parent (RFC 4035 §2.4).
-      const zone::Zone* z = snap->find_zone(rr.owner);
-      if (!z) return;
-      if (rr.type == kTypeDs && z->apex() == rr.owner) z = snap->find_parent_zone(*z);
+      if (rr.type == dns::rrtype::SIGNING_KEY) return;  // the cluster's private keys are never listed
+      const zone::Zone* z = snap->zone_for(rr.owner, rr.type);
       if (!z || !(z->apex() == zone)) return;
       records.push_back(record_json(rr));
     });
@@ -790,14 +811,10 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
   if (op->kind != store::OpKind::Add) described.erase("ttl");
   std::string client = req.client_ip;
   sessions_.submit(submit_rest_, std::move(change), [this, reply, described, adding, client, source](HttpSubmitResult result) {
-    if (!result) {
-      count_update(source, "unavailable");
-      return reply(json_error(status_for_submit_error(result.error().message), result.error().message));
-    }
-    std::string err = result->first_error();
-    if (!err.empty()) {
-      count_update(source, "rejected");
-      return reply(json_error(status_for_store_error(err), err));
+    std::optional<util::Error> failed = result ? result->first_failure() : result.error();
+    if (failed) {
+      count_update(source, http_status(failed->kind) >= 500 ? "unavailable" : "rejected");
+      return reply(error_response(*failed));
     }
     count_update(source, "ok");
     spdlog::info("http {}: {} {}", client, adding ? "added" : "removed", described.dump());
@@ -858,8 +875,8 @@ void HttpApi::zone(const HttpRequest& req, std::string_view zone_text, std::func
   std::string zone_name = apex->to_text();
   std::string client = req.client_ip;
   sessions_.submit(submit_rest_, std::move(change), [reply, adding, zone_name, client](HttpSubmitResult result) {
-    if (!result) return reply(json_error(status_for_submit_error(result.error().message), result.error().message));
-    if (std::string err = result->first_error(); !err.empty()) return reply(json_error(status_for_store_error(err), err));
+    std::optional<util::Error> failed = result ? result->first_failure() : result.error();
+    if (failed) return reply(error_response(*failed));
     spdlog::info("http {}: zone {} {}", client, zone_name, adding ? "added" : "removed");
     reply(json_response(adding ? 201 : 200, nlohmann::json{{adding ? "added" : "removed", zone_name}}));
   });
@@ -870,7 +887,7 @@ void HttpApi::zone(const HttpRequest& req, std::string_view zone_text, std::func
 // --- Cluster membership: the MEMBERS / MEMBER ADD / MEMBER REMOVE commands ---
 
 void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::function<void(HttpResponse)> reply) {
-  if (!deps_.members || !deps_.member_command) return reply(json_error(404, "this node has no cluster membership"));
+  if (!deps_.members || !deps_.change_members) return reply(json_error(404, "this node has no cluster membership"));
   const bool listing = req.method == "GET" || req.method == "HEAD";
   const bool adding = req.method == "POST" && member_id.empty();
   const bool removing = req.method == "DELETE" && !member_id.empty();
@@ -899,12 +916,14 @@ void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::f
     return reply(json_response(200, nlohmann::json{{"members", deps_.members()}}));
   }
 
-  std::string line;
+  MemberChange change;
   if (removing) {
-    if (member_id.find_first_not_of("0123456789") != std::string_view::npos || member_id.size() > 7) {
+    if (member_id.find_first_not_of("0123456789") != std::string_view::npos || member_id.size() > 7 ||
+        std::stoul(std::string(member_id)) > 1000000) {
       return reply(json_error(400, "bad node id '" + std::string(member_id) + "' (a number from 0 to 1000000)"));
     }
-    line = "MEMBER REMOVE " + std::string(member_id);
+    change.kind = MemberChange::Kind::Remove;
+    change.id = static_cast<uint32_t>(std::stoul(std::string(member_id)));
   } else {
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (!body.is_object()) {
@@ -916,30 +935,44 @@ void HttpApi::members(const HttpRequest& req, std::string_view member_id, std::f
         return reply(json_error(400, "unknown field '" + key + "' (fields: id, query_loc, raft_loc)"));
       }
     }
-    if (!body.contains("id") || !body["id"].is_number_unsigned()) {
+    if (!body.contains("id") || !body["id"].is_number_unsigned() || body["id"].get<uint64_t>() > 1000000) {
       return reply(json_error(400, "'id' must be a node id, a number from 0 to 1000000"));
     }
-    line = "MEMBER ADD " + std::to_string(body["id"].get<uint64_t>());
-    for (const char* field : {"query_loc", "raft_loc"}) {
+    change.kind = MemberChange::Kind::Add;
+    change.id = static_cast<uint32_t>(body["id"].get<uint64_t>());
+    for (auto [field, loc] : {std::pair{"query_loc", &change.query_loc}, std::pair{"raft_loc", &change.raft_loc}}) {
       const auto it = body.find(field);
       if (it == body.end() || !it->is_string() || it->get<std::string>().empty()) {
         return reply(json_error(400, std::string("'") + field + "' must be an address, \"host:port\""));
       }
-      const std::string loc = it->get<std::string>();
-      if (loc.find_first_of(" \t\r\n") != std::string::npos) {
-        return reply(json_error(400, std::string("'") + field + "' must be an address, \"host:port\", not '" + loc + "'"));
+      *loc = it->get<std::string>();
+      if (loc->find_first_of(" \t\r\n") != std::string::npos) {
+        return reply(json_error(400, std::string("'") + field + "' must be an address, \"host:port\", not '" + *loc + "'"));
       }
-      line += " " + loc;
     }
   }
-  spdlog::info("http {}: {} (key {})", req.client_ip, line, cred->user);
+  const std::string what = removing ? "MEMBER REMOVE " + std::to_string(change.id)
+                                    : "MEMBER ADD " + std::to_string(change.id) + " " + change.query_loc + " " +
+                                          change.raft_loc;
+  spdlog::info("http {}: {} (key {})", req.client_ip, what, cred->user);
   // A member change is a change like any other: one session each.
   store::ClientSession session = sessions_.take();
   const store::SessionStamp stamp = session.next();
-  deps_.member_command(line, stamp.client_id, stamp.sequence, [this, session, reply](unsigned status, std::string message) {
+  change.client_id = stamp.client_id;
+  change.sequence = stamp.sequence;
+  const uint32_t id = change.id;
+  deps_.change_members(std::move(change), [this, session, reply, id, removing](HttpSubmitResult result) {
     sessions_.give_back(session);
-    if (status == 200) return reply(json_response(200, nlohmann::json{{"result", message}}));
-    reply(json_error(status, message));
+    if (!result) return reply(error_response(result.error()));
+    if (std::string refused = result->first_error(); !refused.empty()) {
+      // The member list's own refusal (an unknown member, an address in use).
+      return reply(error_response(util::make_error(util::ErrorKind::Conflict, refused)));
+    }
+    const std::string message =
+        removing ? "node " + std::to_string(id) + " is being removed"
+                 : "node " + std::to_string(id) +
+                       " added; it joins as a learner and becomes a voter once caught up (start it with --join)";
+    reply(json_response(200, nlohmann::json{{"result", message}}));
   });
 }
 

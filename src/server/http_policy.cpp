@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "dns/encoding.h"
+
 namespace server {
 
 bool update_key_allows(const UpdateKey& key, const dns::Name& name, uint16_t type) {
@@ -32,7 +34,7 @@ std::vector<HttpCredential> http_credentials(const std::vector<UpdateKey>& keys,
   for (const UpdateKey& k : keys) {
     HttpCredential c;
     c.user = k.key.name.to_text();
-    c.password = dns::tsig::base64_encode(k.key.secret);
+    c.password = dns::base64_encode(k.key.secret);
     c.may_update = [k](const dns::Name&, const dns::Name& name, uint16_t type) {
       return update_key_allows(k, name, type);
     };

@@ -12,6 +12,8 @@
 #include <thread>
 #include <type_traits>
 
+#include <sys/stat.h>
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -33,9 +35,27 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 
+/// What identifies a file's content without reading it: a renewal that
+/// writes a new file or rewrites it in place changes one of these.
+struct FileStamp {
+  bool exists = false;
+  ino_t inode = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, st.st_ino, st.st_size, int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+}
+
 class HttpTls {
  public:
   ssl::context context{ssl::context::tls_server};
+  std::string cert_file, key_file;
+  FileStamp cert_stamp, key_stamp;  // of the files as they were loaded
 };
 
 namespace {
@@ -69,6 +89,11 @@ struct Gate {
 
 util::Result<std::shared_ptr<HttpTls>> load_http_tls(const std::string& cert_file, const std::string& key_file) {
   auto tls = std::make_shared<HttpTls>();
+  tls->cert_file = cert_file;
+  tls->key_file = key_file;
+  // Stamped before reading: a file replaced while it is read is read again at the next check.
+  tls->cert_stamp = stamp_of(cert_file);
+  tls->key_stamp = stamp_of(key_file);
   SSL_CTX* ctx = tls->context.native_handle();
   ERR_clear_error();
   // TLS 1.2 and 1.3 only; OpenSSL's default cipher list and security level
@@ -109,6 +134,9 @@ struct HttpServer::Impl {
 
   void accept();
   void remove(const std::shared_ptr<SessionBase>& s);
+  /// The TLS context for a new connection: reloaded from its files once
+  /// they change (a renewed certificate), checked at most once a second.
+  std::shared_ptr<HttpTls> current_tls();
   void poll_loop();
 
   HttpApi& api;
@@ -124,6 +152,8 @@ struct HttpServer::Impl {
   std::condition_variable poll_cv;
   bool stopping = false;
   uint16_t bound_port = 0;
+  std::chrono::steady_clock::time_point next_tls_check{};
+  std::pair<FileStamp, FileStamp> failed_tls_stamps;  // files that did not load; retried once they change again
 };
 
 /// One connection: `Stream` is beast::tcp_stream (plain HTTP) or
@@ -146,6 +176,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       client_ip_ = addr.to_string();
     }
   }
+
+  /// Keeps `what` (the TLS context this connection was made with) alive as long as the connection.
+  void hold(std::shared_ptr<const void> what) { held_ = std::move(what); }
 
   /// Starts the connection: the TLS handshake first when there is one.
   void start() {
@@ -220,6 +253,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     r.target = std::string(req.target());
     r.authorization = std::string(req[http::field::authorization]);
     r.content_type = std::string(req[http::field::content_type]);
+    r.fetch_site = std::string(req["Sec-Fetch-Site"]);
+    r.origin = std::string(req[http::field::origin]);
+    r.host = std::string(req[http::field::host]);
     r.body = std::move(req.body());
     r.client_ip = client_ip_;
     r.tls = kTls;
@@ -266,6 +302,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   HttpServer::Impl& server_;
+  std::shared_ptr<const void> held_;  // declared before stream_: destroyed after it
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -280,6 +317,32 @@ void HttpServer::Impl::remove(const std::shared_ptr<SessionBase>& s) {
   if (sessions.erase(s)) open.store(sessions.size(), std::memory_order_relaxed);
 }
 
+std::shared_ptr<HttpTls> HttpServer::Impl::current_tls() {
+  // Runs on the event loop thread only, like every use of options.tls.
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_tls_check) return options.tls;
+  next_tls_check = now + std::chrono::seconds(1);
+  const HttpTls& tls = *options.tls;
+  const std::pair<FileStamp, FileStamp> stamps{stamp_of(tls.cert_file), stamp_of(tls.key_file)};
+  if ((stamps.first == tls.cert_stamp && stamps.second == tls.key_stamp) || stamps == failed_tls_stamps) {
+    return options.tls;
+  }
+  auto fresh = load_http_tls(tls.cert_file, tls.key_file);
+  if (!fresh) {
+    // A renewal that has written the certificate but not yet its key lands
+    // here too; the key's change brings the next try.
+    spdlog::warn("http {}: the changed certificate or key is not used, the previous one still is: {}",
+                 options.address.to_string(), fresh.error().message);
+    failed_tls_stamps = stamps;
+    return options.tls;
+  }
+  spdlog::info("http {}: certificate reloaded from {}", options.address.to_string(), tls.cert_file);
+  // Connections in progress keep the context they started with (each holds
+  // it); new ones get the new one.
+  options.tls = std::move(fresh.value());
+  return options.tls;
+}
+
 void HttpServer::Impl::accept() {
   acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;
@@ -292,8 +355,10 @@ void HttpServer::Impl::accept() {
         socket.close(ignored);
       } else {
         if (options.tls) {
+          std::shared_ptr<HttpTls> tls = current_tls();
           auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket),
-                                                                                   options.tls->context);
+                                                                                   tls->context);
+          s->hold(std::move(tls));
           sessions.insert(s);
           s->start();
         } else {

@@ -37,6 +37,10 @@ std::string describe_op(const store::Op& op) {
       return "remove " + where + " (all)";
     case store::OpKind::RemoveZone:
       return "remove zone " + op.rr.owner.to_text();
+    case store::OpKind::AddSigningKey:
+      return "add a DNSSEC signing key for " + op.rr.owner.to_text();
+    case store::OpKind::SetSigningKeys:
+      return "change the DNSSEC signing keys of " + op.rr.owner.to_text();
   }
   return "?";
 }
@@ -73,6 +77,7 @@ const char* change_source_name(ChangeSource source) {
     case ChangeSource::DynDns: return "DynDNS";
     case ChangeSource::Rest: return "REST";
     case ChangeSource::ZoneFile: return "zone file";
+    case ChangeSource::Control: return "dns-nodectl";
   }
   return "?";
 }

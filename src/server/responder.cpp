@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "dns/message.h"
+#include "server/online_signer.h"
 #include "zone/lookup.h"
 
 namespace server {
@@ -74,6 +75,7 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
     auto write_section = [&](dns::Section section, const auto& list) {
       for (const zone::RRsetRef& ref : list) {
         for (std::string_view rd : ref.rrset->rdatas) {
+          if (!ref.writes(rd)) continue;  // an RRSIG of another type
           if (!w.add_rr(section, *ref.owner, ref.rrset->type, qclass, ref.ttl, rd)) return false;
         }
       }
@@ -96,7 +98,8 @@ size_t write_response(const dns::QueryView& q, uint16_t rcode, bool aa, const zo
   }
   if (q.edns) {
     // RFC 6891 §6.1.3: the upper 8 bits of a 12-bit rcode go in the OPT TTL.
-    w.add_opt(advertised, static_cast<uint8_t>(rcode >> 4), 0, 0);
+    // RFC 3225 §3: the DO bit of the query is copied into the response.
+    w.add_opt(advertised, static_cast<uint8_t>(rcode >> 4), 0, static_cast<uint16_t>(q.edns->flags & dns::kEdnsDo));
   }
   return w.finish();
 }
@@ -138,8 +141,13 @@ struct Outcome {
   if (q.question.qtype == dns::rrtype::AXFR && !over_tcp) return {dns::rcode::NOTIMP};
   if (q.question.qtype == dns::rrtype::IXFR && !over_tcp) return ixfr_over_udp(zones, q, result);
   if (q.question.qtype == dns::rrtype::AXFR || q.question.qtype == dns::rrtype::IXFR) return {dns::rcode::REFUSED};
-  zone::lookup(zones, q.question.name, q.question.qtype, result);
+  const bool dnssec_ok = q.edns && (q.edns->flags & dns::kEdnsDo) != 0;  // RFC 3225 §3
+  zone::lookup(zones, q.question.name, q.question.qtype, result, dnssec_ok);
   if (result->status == zone::LookupStatus::NotAuthoritative) return {dns::rcode::REFUSED};
+  // A zone whose keys the cluster holds is signed here, at query time.
+  if (dnssec_ok && result->zone && online_signed(*result->zone)) {
+    sign_online(*result->zone, q.question.name, system_seconds(), result);
+  }
   return {result->rcode, result->authoritative, result};
 }
 

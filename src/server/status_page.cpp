@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "dns/encoding.h"
 #include "dns/rr.h"
 #include "dns/tsig.h"
 
@@ -16,6 +17,10 @@ namespace server {
 namespace {
 
 using nlohmann::json;
+
+/// Zones listed in the document: a browser redrawing every two seconds
+/// should not be handed a hosting provider's whole catalogue.
+constexpr size_t kMaxZonesShown = 500;
 
 constexpr const char* kStyle = R"css(
 :root{--bg:#f4f5f7;--card:#fff;--ink:#1d2330;--muted:#667085;--line:#e4e7ec;--head:#18202f;
@@ -36,7 +41,7 @@ h2{font-size:15px;margin:0 0 10px;font-weight:600}
 h2 small{color:var(--muted);font-weight:400;margin-left:6px}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
 th{text-align:left;font-size:12px;text-transform:uppercase;letter-spacing:.4px;color:var(--muted);font-weight:600;padding:6px 8px;border-bottom:1px solid var(--line)}
-td{padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
+td{padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
 tr:last-child td{border-bottom:0}
 td.num{text-align:right}th.num{text-align:right}
 td.time{white-space:nowrap}
@@ -51,7 +56,7 @@ tr.self td{background:#f8fafc}
 .src{background:#f2f4f7;color:#344054}
 .note{color:var(--muted);font-size:13px;margin:8px 0 0}
 .note a{color:var(--info)}
-.err{color:var(--bad)}
+.err{color:var(--bad);font-size:13px}
 #error{background:var(--badbg);color:var(--bad);border:1px solid #f4c7c3;border-radius:10px;padding:10px 14px}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:4px 16px 20px}
 @media(max-width:640px){
@@ -60,7 +65,7 @@ footer{color:var(--muted);font-size:12px;text-align:center;padding:4px 16px 20px
  thead{display:none}
  tr{display:grid;grid-template-columns:1fr 1fr;column-gap:18px;border-bottom:1px solid var(--line);padding:6px 0}
  tr:last-child{border-bottom:0}
- td{border:0;padding:3px 0;display:flex;gap:10px;justify-content:space-between;align-items:baseline;text-align:right;min-width:0}
+ td{border:0;padding:3px 0;display:flex;gap:10px;justify-content:space-between;align-items:baseline;text-align:right;min-width:0;overflow-wrap:anywhere}
  td.full,td.empty{grid-column:1/-1}
  tr.self{background:#f8fafc;margin:0 -8px;padding:6px 8px}tr.self td{background:none}
  td.num{text-align:right}
@@ -83,10 +88,11 @@ constexpr const char* kScript = R"js(
   }
   function badgeCell(label, value, kind) {
     var td = cell(label, null);
+    if (value === null || value === undefined) return td;  // unknown: a dash, as in other cells
     td.textContent = '';
     var span = document.createElement('span');
     span.className = 'badge ' + (kind || value || 'unknown');
-    put(span, value === null || value === undefined ? '?' : value);
+    put(span, value);
     td.appendChild(span);
     return td;
   }
@@ -164,6 +170,7 @@ constexpr const char* kScript = R"js(
       return [cell('zone', z.name, 'mono'), cell('serial', z.serial, 'num mono'), cell('records', z.records, 'num'),
               timeCell('last change', z.last_change_ms, now)];
     }), 'no zones', 4);
+    put($('zonecount'), s.zones.length < s.zones_total ? 'the first ' + s.zones.length + ' of ' + s.zones_total : '');
 
     fill('changes', s.changes.map(function (c) {
       var outcome = badgeCell('outcome', c.ok ? 'applied' : 'failed');
@@ -225,7 +232,7 @@ constexpr const char* kBody = R"html(
   <p id="figures" class="note"></p>
  </section>
  <section>
-  <h2>Zones</h2>
+  <h2>Zones <small id="zonecount"></small></h2>
   <table>
    <thead><tr><th>Zone</th><th class="num">Serial</th><th class="num">Records</th><th>Last change</th></tr></thead>
    <tbody id="zones"></tbody>
@@ -254,7 +261,7 @@ std::string sha256_source(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
-  return "'sha256-" + dns::tsig::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), length)) + "'";
+  return "'sha256-" + dns::base64_encode(std::string_view(reinterpret_cast<const char*>(digest), length)) + "'";
 }
 
 /// Node ids in numeric order ("2" before "10").
@@ -415,8 +422,12 @@ json status_document(const StatusInputs& in) {
 
   json zones = json::array();
   json hosts = json::array();
+  size_t zones_total = 0;
   if (in.zones) {
-    for (const dns::Name& apex : in.zones->zone_names()) {
+    const std::vector<dns::Name> apexes = in.zones->zone_names();
+    zones_total = apexes.size();
+    for (size_t i = 0; i < apexes.size() && i < kMaxZonesShown; ++i) {
+      const dns::Name& apex = apexes[i];
       const zone::Zone* z = in.zones->find_zone(apex);
       if (!z) continue;
       json entry{{"name", apex.to_text()}, {"serial", nullptr}, {"records", z->record_count()}};
@@ -438,6 +449,7 @@ json status_document(const StatusInputs& in) {
     }
   }
   doc["zones"] = std::move(zones);
+  doc["zones_total"] = zones_total;
   doc["hosts"] = std::move(hosts);
   json changes = json::array();
   if (in.recent) {

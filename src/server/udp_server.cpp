@@ -173,12 +173,18 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
       // limited (as Knot does not limit authorized requests).
       if (len > 0 && rrl_ && !(info.signed_query && info.tsig_error == 0)) {
         uint8_t* response = out.get() + i * kMaxDatagram;
-        // The batch's clock is close enough for buckets refilled per second.
         const RrlKind kind = classify_response(response, len);
+        // The batch's clock is close enough for buckets refilled per second.
         switch (rrl_->check(reinterpret_cast<const sockaddr*>(&peers[i]), kind, batch_start)) {
           case RrlAction::Send: break;
-          case RrlAction::Drop: len = 0; break;
-          case RrlAction::Slip: len = truncate_response(response, len); break;
+          case RrlAction::Drop:
+            counters.count_rrl(false);
+            len = 0;
+            break;
+          case RrlAction::Slip:
+            counters.count_rrl(true);
+            len = truncate_response(response, len);
+            break;
         }
       }
       if (len == 0) continue;

@@ -172,7 +172,7 @@ struct UpdateHandler::State {
   store::SessionPool sessions;
 
   State(const store::Store& s, SubmitFn f, UpdateOptions o, std::function<uint64_t()> n)
-      : store(s), submit(std::move(f)), options(std::move(o)), now(std::move(n)) {
+      : store(s), submit(std::move(f)), options(std::move(o)), now(std::move(n)), sessions(s) {
     for (const UpdateKey& k : options.keys) keys.push_back(k.key);
     if (!now) now = [] { return static_cast<uint64_t>(::time(nullptr)); };
   }
@@ -197,6 +197,26 @@ std::string build_response(uint16_t id, uint16_t query_flags, const dns::Questio
   if (zone) w.add_question(zone->name, zone->qtype, zone->qclass);
   size_t n = w.finish();
   return std::string(reinterpret_cast<const char*>(buf), n);
+}
+
+/// The rcode of an UPDATE whose change could not be submitted or whose
+/// outcome is not known, the one place it is chosen: REFUSED when this node
+/// refuses changes (RFC 2136 §3.3: "not permitted"), otherwise SERVFAIL
+/// (§3.4: the server could not complete it; no quorum, outcome unknown,
+/// storage, shutting down, an expired session). A client retries SERVFAIL.
+uint16_t rcode_for(util::ErrorKind kind) {
+  switch (kind) {
+    case util::ErrorKind::Refused: return dns::rcode::REFUSED;
+    case util::ErrorKind::Invalid:
+    case util::ErrorKind::NotFound:
+    case util::ErrorKind::Conflict:
+    case util::ErrorKind::NoQuorum:
+    case util::ErrorKind::OutcomeUnknown:
+    case util::ErrorKind::StorageFailed:
+    case util::ErrorKind::ShuttingDown:
+    case util::ErrorKind::SessionExpired: return dns::rcode::SERVFAIL;
+  }
+  return dns::rcode::SERVFAIL;
 }
 
 std::string finish_response(std::string msg, const Signing& signing, uint64_t now, uint16_t fudge) {
@@ -288,7 +308,9 @@ void UpdateHandler::handle(const uint8_t* packet, size_t len, const sockaddr* pe
         spdlog::info("update from {} for {}: {}: {}", who, zone_text, rcode_name(rcode), result->first_error());
       }
     } else {
-      spdlog::warn("update from {} for {}: SERVFAIL: {}", who, zone_text, result.error().message);
+      rcode = rcode_for(result.error().kind);
+      spdlog::warn("update from {} for {}: {}: {} [{}]", who, zone_text, rcode_name(rcode), result.error().message,
+                   util::kind_name(result.error().kind));
     }
     std::string msg = response_head;
     msg[3] = static_cast<char>((msg[3] & 0xF0) | (rcode & 0xF));

@@ -170,7 +170,9 @@ class TransferStream final : public XfrStream {
       }
       while (rrset_it_ != n.rrsets.end()) {
         const zone::RRset& s = *rrset_it_;
-        if (s.type != dns::rrtype::SOA && rdata_index_ < s.rdatas.size()) {
+        // The cluster's private signing keys never leave it (store/store.h).
+        const bool sent = s.type != dns::rrtype::SOA && s.type != dns::rrtype::SIGNING_KEY;
+        if (sent && rdata_index_ < s.rdatas.size()) {
           if (rdata_it_index_ != rdata_index_ || rdata_it_set_ != &s) {
             // Walk to the rdata (forward only: usually one step).
             if (rdata_it_set_ != &s || rdata_it_index_ > rdata_index_) {

@@ -345,7 +345,7 @@ struct ZoneFollower::Impl {
   /// Submits the plan's change and waits until this node applied it.
   Commit commit(const FollowedZone& fz, TransferPlan& plan, const char* kind, uint64_t started_ms) {
     store::Change change = std::move(plan.change);
-    session.stamp(change);
+    session.stamp(change, store);
     auto promise = std::make_shared<std::promise<util::Result<store::ApplyResult>>>();
     auto future = promise->get_future();
     submit(std::move(change), [promise](util::Result<store::ApplyResult> r) { promise->set_value(std::move(r)); });
@@ -364,6 +364,12 @@ struct ZoneFollower::Impl {
     if (r->rcode == dns::rcode::NXRRSET) {
       spdlog::info("zone {}: {}", fz.zone.to_text(), r->first_error());
       return Commit::Moved;
+    }
+    if (r->expired) {
+      // Not applied (store/session.h): the next check computes a transfer
+      // anew and commits it on a new session.
+      session = store::ClientSession::open();
+      return Commit::Failed;
     }
     if (r->stale) return Commit::Failed;
     size_t refused = 0;

@@ -6,11 +6,12 @@
 namespace store {
 namespace {
 // Version 2 added the optional RFC 2136 update after the ops; version 3 the
-// proposer's timestamp after the sequence, and the optional settings at the
-// end; version 4 the optional transfer-in marker after the settings.
-// Versions 2 to 4 are read (the log holds what older nodes wrote).
+// session stamp (time_ms, stamped_after) after the sequence; version 4 the
+// optional replicated settings at the end, then the optional transfer-in
+// marker. Versions 2 and 3 are still read:
+// logs and seed-state files written before stay readable.
 constexpr uint8_t kChangeVersion = 4;
-constexpr uint8_t kOldestVersion = 2;
+constexpr uint8_t kOldestChangeVersion = 2;
 // Bounds a decoder never trusts beyond: a change holds at most this many ops.
 constexpr uint32_t kMaxOps = 10'000'000;
 
@@ -76,7 +77,8 @@ std::string encode_change(const Change& change) {
   w.u32(change.origin);
   w.u64(change.client_id);
   w.u64(change.sequence);
-  w.u64(change.timestamp_ms);
+  w.u64(change.time_ms);
+  w.u64(change.stamped_after);
   w.u32(static_cast<uint32_t>(change.ops.size()));
   for (const Op& op : change.ops) {
     w.u8(static_cast<uint8_t>(op.kind));
@@ -121,14 +123,17 @@ std::string encode_change(const Change& change) {
 util::Result<Change> decode_change(std::string_view bytes) {
   util::ByteReader r(bytes);
   const uint8_t version = r.u8();
-  if (version < kOldestVersion || version > kChangeVersion) {
+  if (version < kOldestChangeVersion || version > kChangeVersion) {
     return util::make_error("change: unknown encoding version " + std::to_string(version));
   }
   Change change;
   change.origin = r.u32();
   change.client_id = r.u64();
   change.sequence = r.u64();
-  if (version >= 3) change.timestamp_ms = r.u64();
+  if (version >= 3) {
+    change.time_ms = r.u64();
+    change.stamped_after = r.u64();
+  }
   uint32_t count = r.u32();
   if (!r.ok() || count > kMaxOps) return util::make_error("change: truncated or oversized header");
   change.ops.reserve(std::min<size_t>(count, r.remaining() / 12));
@@ -175,7 +180,7 @@ util::Result<Change> decode_change(std::string_view bytes) {
     }
     change.update = std::move(u);
   }
-  if (version >= 3) {
+  if (version >= 4) {
     uint8_t has_settings = r.u8();
     if (!r.ok() || has_settings > 1) return util::make_error("change: truncated or bad settings flag");
     if (has_settings) {

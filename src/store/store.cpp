@@ -3,30 +3,26 @@
 #include "store/store.h"
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <optional>
 #include <set>
 
 #include "dns/message.h"
 
 #include "util/bytes.h"
-#include "util/file.h"
+#include "dns/dnssec_sign.h"
 
 namespace store {
 namespace {
 
-// Version 2 added the rcode of each dedupe entry; version 3 the settings and
-// the journals after the records. Version 2 images still load (no journals,
-// default settings).
-constexpr std::string_view kStateMagic = "DNSNODE-STATE\x03";
+// Version 2 added the rcode of each dedupe entry; version 3 the sessions'
+// place in time (for expiry), the kind of each failed op, and keeps only
+// the failed ops; version 4 the settings and the journals after the records.
+// Versions 2 and 3 are still read (no journals, default settings).
+constexpr std::string_view kStateMagic = "DNSNODE-STATE\x04";
+constexpr std::string_view kStateMagicV3 = "DNSNODE-STATE\x03";
 constexpr std::string_view kStateMagicV2 = "DNSNODE-STATE\x02";
-constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
-
-// DS (RFC 4034 §5) has no constant in dns::rrtype.
-constexpr uint16_t kDsType = 43;
 
 bool is_soa_add(const Op& op) { return op.kind == OpKind::Add && op.rr.type == dns::rrtype::SOA; }
 
@@ -63,7 +59,7 @@ std::string zone_key(const dns::Name& apex) { return apex.lowercased().wire(); }
 /// (the journal limits).
 struct ApplyContext {
   Version& next;
-  uint64_t timestamp_ms = 0;
+  uint64_t time_ms = 0;  // the change's Change::time_ms
   const JournalLimits& limits;
   bool verbatim_soa = false;  // a transfer from an outside primary: its SOA is stored as sent
 };
@@ -112,7 +108,7 @@ class ZoneEditor {
   /// not newer than the current one keeps the current serial, so re-adding
   /// an older SOA (a zone file seeding again) never moves it backwards.
   util::Result<bool> add(const dns::RR& rr) {
-    const zone::Zone* z = zones_.find_zone(rr.owner);
+    const zone::Zone* z = zones_.zone_for(rr.owner, rr.type);
     if (rr.type == dns::rrtype::SOA && (!z || z->apex() != rr.owner)) {
       // A new zone (possibly nested in `z`, which then loses records to it:
       // that loss is not a diff the journal can hold, so it starts again).
@@ -158,8 +154,89 @@ class ZoneEditor {
     return true;
   }
 
+  /// OpKind::AddSigningKey: the key record, then its DNSKEY (and for a KSK
+  /// its CDS and CDNSKEY), all at the apex with the SOA's TTL.
+  util::Result<void> add_signing_key(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (!z || z->apex() != rr.owner) {
+      return util::make_error(util::ErrorKind::Invalid, "a signing key belongs at a zone apex, not at " + rr.owner.to_text());
+    }
+    auto record = dns::SigningKeyRecord::decode(rr.rdata);
+    if (!record) return record.error();
+    auto key = dns::SigningKey::from_private_der(record->algorithm, record->private_der);
+    if (!key) return key.error();
+    Touched& t = touch(*z);
+    const zone::Node* apex = z->apex_node();
+    if (apex && apex->find(dns::rrtype::SIGNING_KEY) && !t.keys_added) {
+      return util::make_error(util::ErrorKind::Conflict, "the zone " + rr.owner.to_text() + " already has its signing keys");
+    }
+    t.keys_added = true;
+    t.modified = true;
+    return publish_key(*z, rr.owner, rr.rdata, *record, *key);
+  }
+
+  /// OpKind::SetSigningKeys: compare the zone's key set with the one the
+  /// change expects, then replace it and everything derived from it.
+  util::Result<void> set_signing_keys(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (!z || z->apex() != rr.owner) {
+      return util::make_error(util::ErrorKind::Invalid, "signing keys belong at a zone apex, not at " + rr.owner.to_text());
+    }
+    auto change = dns::KeySetChange::decode(rr.rdata);
+    if (!change) return change.error();
+    const zone::Node* apex = z->apex_node();
+    const zone::RRset* current = apex ? apex->find(dns::rrtype::SIGNING_KEY) : nullptr;
+    std::vector<std::string> have = current ? std::vector<std::string>(current->rdatas) : std::vector<std::string>{};
+    if (dns::key_set_digest(have) != change->expected_digest) {
+      return util::make_error(util::ErrorKind::Conflict,
+                              "the keys of " + rr.owner.to_text() + " changed meanwhile; this key change is void");
+    }
+    // Everything checked before anything changes: all or nothing.
+    std::vector<std::pair<dns::SigningKeyRecord, dns::SigningKey>> keys;
+    for (const std::string& r : change->records) {
+      auto record = dns::SigningKeyRecord::decode(r);
+      if (!record) return record.error();
+      auto key = dns::SigningKey::from_private_der(record->algorithm, record->private_der);
+      if (!key) return key.error();
+      keys.emplace_back(std::move(record).value(), std::move(key).value());
+    }
+    Touched& t = touch(*z);
+    for (uint16_t type : {dns::rrtype::SIGNING_KEY, dns::rrtype::DNSKEY, dns::rrtype::CDS, dns::rrtype::CDNSKEY}) {
+      save(rr.owner, type);
+      if (auto removed = zones_.remove_rrset(rr.owner, type); !removed) return removed.error();
+    }
+    t.keys_added = true;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (auto r = publish_key(*zones_.find_zone(rr.owner), rr.owner, change->records[i], keys[i].first, keys[i].second);
+          !r) {
+        return r;
+      }
+    }
+    t.modified = true;
+    return {};
+  }
+
+  /// Adds a key record and what it publishes: its DNSKEY (in every state),
+  /// and for a KSK its CDS and CDNSKEY (RFC 7344), with the SOA's TTL.
+  util::Result<void> publish_key(const zone::Zone& z, const dns::Name& apex, const std::string& rdata,
+                                 const dns::SigningKeyRecord& record, const dns::SigningKey& key) {
+    const uint32_t ttl = z.soa() ? z.soa()->ttl : 3600;
+    const std::string dnskey = dns::dnskey_rdata(record.flags, record.algorithm, key.public_key());
+    std::vector<dns::RR> records = {dns::RR{apex, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, rdata},
+                                    dns::RR{apex, dns::rrtype::DNSKEY, dns::rrclass::IN, ttl, dnskey}};
+    if (record.ksk()) {
+      records.push_back(dns::RR{apex, dns::rrtype::CDNSKEY, dns::rrclass::IN, ttl, dnskey});
+      records.push_back(dns::RR{apex, dns::rrtype::CDS, dns::rrclass::IN, ttl, dns::ds_rdata(apex, dnskey)});
+    }
+    for (const dns::RR& r : records) {
+      save(r.owner, r.type);
+      if (auto added = zones_.add(r); !added) return added.error();
+    }
+    return {};
+  }
+
   util::Result<bool> remove(const dns::RR& rr) {
-    Touched* t = touch_owner(rr.owner);
+    Touched* t = touch_owner(rr.owner, rr.type);
     save(rr.owner, rr.type);
     auto removed = zones_.remove(rr);
     if (!removed) return removed.error();
@@ -168,7 +245,7 @@ class ZoneEditor {
   }
 
   util::Result<size_t> remove_rrset(const dns::Name& owner, uint16_t type) {
-    Touched* t = touch_owner(owner);
+    Touched* t = touch_owner(owner, type);
     save(owner, type);
     auto removed = zones_.remove_rrset(owner, type);
     if (!removed) return removed.error();
@@ -180,7 +257,7 @@ class ZoneEditor {
   /// zones nested in it stay, served on their own.
   util::Result<void> remove_zone(const dns::Name& apex) {
     const zone::Zone* z = zones_.find_zone(apex);
-    if (!z || z->apex() != apex) return util::make_error("no zone " + apex.to_text() + " is served");
+    if (!z || z->apex() != apex) return util::make_error(util::ErrorKind::NotFound, "no zone " + apex.to_text() + " is served");
     touch(*z).modified = true;
     std::vector<std::pair<dns::Name, uint16_t>> rrsets;
     z->nodes().for_each([&](const zone::Node& n) {
@@ -189,9 +266,9 @@ class ZoneEditor {
       }
     });
     for (const auto& [owner, type] : rrsets) {
-      // DS at a nested apex lives in this zone; other types there in the nested one.
-      const zone::Zone* holder = zones_.find_zone(owner);
-      if (holder && holder->apex() != apex && !(type == kDsType && holder->apex() == owner)) continue;
+      // Parent-side types at a nested apex (DS) live in this zone; the rest there in the nested one.
+      const zone::Zone* holder = zones_.zone_for(owner, type);
+      if (holder && holder->apex() != apex) continue;
       if (auto r = zones_.remove_rrset(owner, type); !r) return r.error();
     }
     auto gone = zones_.remove_rrset(apex, dns::rrtype::SOA);
@@ -260,7 +337,7 @@ class ZoneEditor {
       if (!t.explicit_serial) {
         auto fields = dns::soa_decode(soa_now->rdata);
         if (!fields) continue;
-        fields->serial = next_serial(policy_for(t.apex), *t.serial_before, ctx_.timestamp_ms);
+        fields->serial = next_serial(policy_for(t.apex), *t.serial_before, ctx_.time_ms);
         soa_now->rdata = dns::soa_encode(*fields);
         (void)zones_.add(*soa_now);  // replaces the apex SOA; valid since it was stored before
       }
@@ -286,6 +363,7 @@ class ZoneEditor {
     bool explicit_serial = false;  // the change set a newer serial itself
     bool modified = false;
     bool reset_journal = false;    // changed in a way no diff records (a nested zone took records)
+    bool keys_added = false;  // this change added signing keys (more may follow in it)
   };
 
   /// An RRset as it was before this change touched it (absent: existed false).
@@ -306,11 +384,7 @@ class ZoneEditor {
 
   /// The zone that holds the RRset of `type` at `owner`: DS at a nested
   /// zone's apex lives on the parent side (RFC 4035 §2.4).
-  const zone::Zone* holder(const dns::Name& owner, uint16_t type) const {
-    const zone::Zone* z = zones_.find_zone(owner);
-    if (z && type == kDsType && z->apex() == owner) z = zones_.find_parent_zone(*z);
-    return z;
-  }
+  const zone::Zone* holder(const dns::Name& owner, uint16_t type) const { return zones_.zone_for(owner, type); }
 
   const zone::Node* find_node(const dns::Name& owner, uint16_t type) const {
     const zone::Zone* z = holder(owner, type);
@@ -357,6 +431,9 @@ class ZoneEditor {
   /// Adds to `diff` how the RRset saved in `s` differs from what the zone
   /// holds now: whole RRsets when the TTL changed, else record by record.
   void add_difference(const Saved& s, Diff& diff) const {
+    // The private signing keys are not zone data a secondary may receive;
+    // the DNSKEY, CDS and CDNSKEY published from them are.
+    if (s.type == dns::rrtype::SIGNING_KEY) return;
     const zone::Node* n = find_node(s.owner, s.type);
     const zone::RRset* now = n ? n->find(s.type) : nullptr;
     std::vector<std::string> after;
@@ -439,8 +516,8 @@ class ZoneEditor {
     return it->second;
   }
 
-  Touched* touch_owner(const dns::Name& owner) {
-    const zone::Zone* z = zones_.find_zone(owner);
+  Touched* touch_owner(const dns::Name& owner, uint16_t type) {
+    const zone::Zone* z = zones_.zone_for(owner, type);
     return z ? &touch(*z) : nullptr;
   }
 
@@ -452,35 +529,55 @@ class ZoneEditor {
   std::vector<Saved> undo_;
 };
 
-std::string apply_op(ZoneEditor& zones, const Op& op) {
+/// Applies one op: nullopt when it applied, else why not (the zone's own
+/// error, or NotFound for a record or RRset that is not there to remove).
+std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
+  if (op.rr.type == dns::rrtype::SIGNING_KEY && op.kind != OpKind::AddSigningKey && op.kind != OpKind::SetSigningKeys) {
+    return util::make_error(util::ErrorKind::Refused,
+                            dns::type_to_text(op.rr.type) + " holds the cluster's DNSSEC keys; it cannot be changed directly");
+  }
   switch (op.kind) {
+    case OpKind::AddSigningKey: {
+      auto r = zones.add_signing_key(op.rr);
+      if (!r) return r.error();
+      return std::nullopt;
+    }
+    case OpKind::SetSigningKeys: {
+      auto r = zones.set_signing_keys(op.rr);
+      if (!r) return r.error();
+      return std::nullopt;
+    }
     case OpKind::Add: {
       auto r = zones.add(op.rr);
-      return r ? "" : r.error().message;
+      if (!r) return r.error();
+      return std::nullopt;
     }
     case OpKind::Remove: {
       auto r = zones.remove(op.rr);
-      if (!r) return r.error().message;
+      if (!r) return r.error();
       if (!r.value()) {
-        return "no such record: " + op.rr.owner.to_text() + " " + dns::type_to_text(op.rr.type) + " " +
-               dns::rdata_to_text(op.rr.type, op.rr.rdata);
+        return util::make_error(util::ErrorKind::NotFound, "no such record: " + op.rr.owner.to_text() + " " +
+                                                               dns::type_to_text(op.rr.type) + " " +
+                                                               dns::rdata_to_text(op.rr.type, op.rr.rdata));
       }
-      return "";
+      return std::nullopt;
     }
     case OpKind::RemoveRRset: {
       auto r = zones.remove_rrset(op.rr.owner, op.rr.type);
-      if (!r) return r.error().message;
+      if (!r) return r.error();
       if (r.value() == 0) {
-        return "no " + dns::type_to_text(op.rr.type) + " records at " + op.rr.owner.to_text();
+        return util::make_error(util::ErrorKind::NotFound,
+                                "no " + dns::type_to_text(op.rr.type) + " records at " + op.rr.owner.to_text());
       }
-      return "";
+      return std::nullopt;
     }
     case OpKind::RemoveZone: {
       auto r = zones.remove_zone(op.rr.owner);
-      return r ? "" : r.error().message;
+      if (!r) return r.error();
+      return std::nullopt;
     }
   }
-  return "unknown operation";
+  return util::make_error("unknown operation");
 }
 
 struct UpdateOutcome {
@@ -496,7 +593,7 @@ UpdateOutcome check_prerequisites(const zone::ZoneSet& zones, const zone::Zone& 
   // RRset, compared as a whole once all are collected.
   std::map<std::pair<std::string, uint16_t>, std::pair<dns::Name, std::vector<std::string>>> expected;
   for (const Prereq& p : u.prereqs) {
-    const zone::Zone* owner_zone = zones.find_zone(p.rr.owner);
+    const zone::Zone* owner_zone = zones.zone_for(p.rr.owner, p.rr.type);
     if (!owner_zone || owner_zone->apex() != z.apex()) {
       return {dns::rcode::NOTZONE, "prerequisite name " + p.rr.owner.to_text() + " is not in zone " + z.apex().to_text()};
     }
@@ -545,21 +642,24 @@ UpdateOutcome check_prerequisites(const zone::ZoneSet& zones, const zone::Zone& 
 /// CNAME rules, into `zones`; stops at the first failure, leaving `editor`
 /// holding what rollback() needs.
 UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Update& u) {
-  auto node_at = [&](const dns::Name& name) -> const zone::Node* {
-    const zone::Zone* z = zones.find_zone(name);
+  auto node_at = [&](const dns::Name& name, uint16_t type) -> const zone::Node* {
+    const zone::Zone* z = zones.zone_for(name, type);
     return z ? z->find(name) : nullptr;
   };
   for (const UpdateOp& op : u.updates) {
-    const zone::Zone* z = zones.find_zone(op.rr.owner);
+    const zone::Zone* z = zones.zone_for(op.rr.owner, op.rr.type);
     if (!z || z->apex() != u.zone) {
       return {dns::rcode::NOTZONE, "update name " + op.rr.owner.to_text() + " is not in zone " + u.zone.to_text()};
+    }
+    if (op.rr.type == dns::rrtype::SIGNING_KEY) {
+      return {dns::rcode::REFUSED, "TYPE65300 holds the cluster's DNSSEC keys; UPDATE cannot change it"};
     }
     const bool at_apex = op.rr.owner == u.zone;
     dns::RR rr = op.rr;
     rr.rclass = dns::rrclass::IN;
     switch (op.kind) {
       case UpdateKind::Add: {
-        const zone::Node* n = node_at(rr.owner);
+        const zone::Node* n = node_at(rr.owner, rr.type);
         if (rr.type == dns::rrtype::SOA) {
           // §3.4.2.2: an SOA only at the apex, and only with a newer serial.
           if (!at_apex) continue;
@@ -574,7 +674,7 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
           if (n) {
             for (const zone::RRset& rs : n->rrsets) {
               if (rs.type == dns::rrtype::CNAME) cname = &rs;
-              else other_data = true;
+              else if (!dns::allowed_beside_cname(rs.type)) other_data = true;
             }
           }
           if (other_data) continue;
@@ -583,8 +683,8 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
               return {dns::rcode::SERVFAIL, r.error().message};
             }
           }
-        } else if (n && n->find(dns::rrtype::CNAME)) {
-          continue;  // §3.4.2.2: other data beside a CNAME is ignored
+        } else if (n && n->find(dns::rrtype::CNAME) && !dns::allowed_beside_cname(rr.type)) {
+          continue;  // §3.4.2.2: other data beside a CNAME is ignored (RFC 4035 §2.5: RRSIG and NSEC are not)
         }
         if (auto r = editor.add(rr); !r) return {dns::rcode::SERVFAIL, r.error().message};
         break;
@@ -596,12 +696,13 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
         break;
       case UpdateKind::DeleteName: {
         std::vector<uint16_t> types;
-        if (const zone::Node* n = node_at(rr.owner)) {
+        if (const zone::Node* n = node_at(rr.owner, rr.type)) {
           for (const zone::RRset& rs : n->rrsets) types.push_back(rs.type);
         }
         for (uint16_t type : types) {
-          // §3.4.2.3: at the apex, SOA and NS stay.
+          // §3.4.2.3: at the apex, SOA and NS stay; so do the signing keys.
           if (at_apex && (type == dns::rrtype::SOA || type == dns::rrtype::NS)) continue;
+          if (type == dns::rrtype::SIGNING_KEY) continue;
           if (auto r = editor.remove_rrset(rr.owner, type); !r) return {dns::rcode::SERVFAIL, r.error().message};
         }
         break;
@@ -610,7 +711,7 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
         // §3.4.2.4: the SOA is never deleted, nor the last apex NS.
         if (rr.type == dns::rrtype::SOA) continue;
         if (at_apex && rr.type == dns::rrtype::NS) {
-          const zone::Node* n = node_at(rr.owner);
+          const zone::Node* n = node_at(rr.owner, rr.type);
           const zone::RRset* ns = n ? n->find(dns::rrtype::NS) : nullptr;
           if (ns && ns->rdatas.size() == 1 && ns->rdatas.front() == rr.rdata) continue;
         }
@@ -676,71 +777,146 @@ std::string ApplyResult::first_error() const {
   return "";
 }
 
-void Store::Dedupe::keep(const std::vector<std::string>& op_errors) {
-  op_count = static_cast<uint32_t>(op_errors.size());
+std::optional<util::Error> ApplyResult::first_failure() const {
+  for (size_t i = 0; i < op_errors.size(); ++i) {
+    if (!op_errors[i].empty()) return util::make_error(kind(i), op_errors[i]);
+  }
+  return std::nullopt;
+}
+
+void Store::Session::keep(const ApplyResult& result) {
+  op_count = static_cast<uint32_t>(result.op_errors.size());
+  rcode = result.rcode;
   failed_ops.clear();
   for (uint32_t i = 0; i < op_count; ++i) {
-    if (!op_errors[i].empty()) failed_ops.emplace_back(i, op_errors[i]);
+    if (!result.op_errors[i].empty()) failed_ops.push_back({i, result.kind(i), result.op_errors[i]});
   }
 }
 
-std::vector<std::string> Store::Dedupe::op_errors() const {
-  std::vector<std::string> errors(op_count);
-  for (const auto& [i, reason] : failed_ops) errors[i] = reason;
-  return errors;
+void Store::Session::answer(ApplyResult& result) const {
+  result.op_errors.assign(op_count, "");
+  result.op_kinds.assign(op_count, util::ErrorKind::Invalid);
+  for (const Failed& f : failed_ops) {
+    result.op_errors[f.op] = f.reason;
+    result.op_kinds[f.op] = f.kind;
+  }
+  result.rcode = rcode;
 }
 
-Store::Store(JournalLimits limits) : limits_(limits), current_(std::make_shared<const Version>()) {}
+Store::Store(SessionLimits limits, JournalLimits journal)
+    : journal_limits_(journal), current_(std::make_shared<const Version>()), limits_(limits) {}
 
-ApplyResult Store::apply_one(Version& next, const Change& change) {
+namespace {
+
+/// Refuses a whole change: every op (or the UPDATE) fails with `why`.
+void refuse(ApplyResult& result, const Change& change, util::ErrorKind kind, const std::string& why) {
+  if (change.update) {
+    result.rcode = dns::rcode::SERVFAIL;
+    result.op_errors.assign(1, why);
+    result.op_kinds.assign(1, kind);
+  } else {
+    result.op_errors.assign(std::max<size_t>(change.ops.size(), 1), why);
+    result.op_kinds.assign(result.op_errors.size(), kind);
+  }
+}
+
+}  // namespace
+
+void Store::forget_least_recently_used() {
+  auto oldest = lru_.begin();
+  const SessionKey key = std::get<2>(*oldest);
+  forgotten_through_ = std::max(forgotten_through_, std::get<1>(*oldest));
+  lru_.erase(oldest);
+  sessions_.erase(key);
+}
+
+bool Store::check_session(const Change& change, ApplyResult& result) {
+  // Only stamped changes move the clock and forget sessions: a change of the
+  // older encoding is applied as it was when first written, so a node that
+  // replays an old log reaches the state its peers checkpointed then.
+  const bool stamped = change.time_ms != 0;
+  if (stamped) {
+    clock_ms_ = std::max(clock_ms_, change.time_ms);
+    while (!lru_.empty() && std::get<0>(*lru_.begin()) + limits_.idle_ms < clock_ms_) forget_least_recently_used();
+  }
+  const SessionKey key{change.origin, change.client_id};
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) {
+    // A session apply does not know: new, or forgotten. If a copy of this
+    // change had been applied, its session would have been remembered at
+    // that copy's index, which is above stamped_after (every copy lands
+    // above it); forgetting it would have raised forgotten_through_ to at
+    // least that index. So when forgotten_through_ <= stamped_after, no copy
+    // was ever applied and applying this one is safe; otherwise it may
+    // have been, and the change is refused.
+    if (stamped && change.stamped_after < forgotten_through_) {
+      result.expired = true;
+      refuse(result, change, util::ErrorKind::SessionExpired,
+             "session expired: the client session of this change was idle too long or evicted, and the change "
+             "was not applied; submit it again (a new session)");
+      return true;
+    }
+    return false;
+  }
+  const Session& session = it->second;
+  if (change.sequence == session.sequence) {
+    // A retry of the session's last change (exactly-once across leader
+    // changes): not applied again, answered with the kept outcome.
+    result.duplicate = true;
+    session.answer(result);
+    return true;
+  }
+  if (change.sequence < session.sequence) {
+    // The session has moved past this change. Under the one-outstanding
+    // rule (store/session.h) nobody waits for it any more: it is a late
+    // copy of a change applied before, or of one its caller gave up on
+    // (outcome unknown) before stamping the next. Applying it now would
+    // run it after a later change of its session, so it is refused; and
+    // its answer must not be success, since only the last outcome is kept
+    // and an earlier copy may or may not have been applied. Every node
+    // refuses it alike, so replicas stay identical.
+    result.stale = true;
+    refuse(result, change, util::ErrorKind::OutcomeUnknown,
+           "stale change: sequence " + std::to_string(change.sequence) + " is below its session's last applied sequence " +
+               std::to_string(session.sequence) + "; not applied by this copy");
+    return true;
+  }
+  return false;
+}
+
+void Store::remember(const Change& change, uint64_t index, const ApplyResult& result) {
+  const SessionKey key{change.origin, change.client_id};
+  auto [it, fresh] = sessions_.try_emplace(key);
+  Session& session = it->second;
+  if (!fresh) lru_.erase(lru_key(key, session));
+  session.sequence = change.sequence;
+  session.keep(result);
+  // A change without a stamp leaves its session least recently used of all,
+  // at index 0: the same on a node that replayed it and on one that
+  // restored a state saved before sessions had a place in time.
+  const bool stamped = change.time_ms != 0;
+  session.last_index = stamped ? index : 0;
+  session.last_active_ms = stamped ? clock_ms_ : 0;
+  lru_.insert(lru_key(key, session));
+  if (stamped) {
+    while (sessions_.size() > limits_.max_sessions && !lru_.empty()) forget_least_recently_used();
+  }
+}
+
+ApplyResult Store::apply_one(Version& next, const Change& change, uint64_t index) {
   ApplyResult result;
-  if (change.sequence != 0) {
-    auto it = dedupe_.find({change.origin, change.client_id});
-    if (it != dedupe_.end() && change.sequence == it->second.sequence) {
-      // A retry of the session's last change (exactly-once across leader
-      // changes): not applied again, answered with the kept outcome.
-      result.duplicate = true;
-      result.op_errors = it->second.op_errors();
-      result.rcode = it->second.rcode;
-      return result;
-    }
-    if (it != dedupe_.end() && change.sequence < it->second.sequence) {
-      // The session has moved past this change. Under the one-outstanding
-      // rule (store/session.h) nobody waits for it any more: it is a late
-      // copy of a change applied before, or of one its caller gave up on
-      // (outcome unknown) before stamping the next. Applying it now would
-      // run it after a later change of its session, so it is refused; and
-      // its answer must not be success, since only the last outcome is
-      // kept and an earlier copy may or may not have been applied. Every
-      // node refuses it alike, so replicas stay identical.
-      result.stale = true;
-      const std::string why = "stale change: sequence " + std::to_string(change.sequence) +
-                              " is below its session's last applied sequence " +
-                              std::to_string(it->second.sequence) + "; not applied by this copy";
-      if (change.update) {
-        result.rcode = dns::rcode::SERVFAIL;
-        result.op_errors.push_back(why);
-      } else {
-        result.op_errors.assign(std::max<size_t>(change.ops.size(), 1), why);
-      }
-      return result;
-    }
-  }
+  if (change.sequence != 0 && check_session(change, result)) return result;
   if (change.transfer) {
     if (std::string moved = transfer_base_moved(next.zones, *change.transfer); !moved.empty()) {
       // Every node sees the same zone here, so every node refuses alike.
       result.rcode = dns::rcode::NXRRSET;
       result.op_errors.assign(std::max<size_t>(change.ops.size(), 1), moved);
-      if (change.sequence != 0) {
-        Dedupe& d = dedupe_[{change.origin, change.client_id}];
-        d.sequence = change.sequence;
-        d.rcode = result.rcode;
-        d.keep(result.op_errors);
-      }
+      result.op_kinds.assign(result.op_errors.size(), util::ErrorKind::Conflict);
+      if (change.sequence != 0) remember(change, index, result);
       return result;
     }
   }
-  ApplyContext ctx{next, change.timestamp_ms, limits_, change.transfer.has_value()};
+  ApplyContext ctx{next, change.time_ms, journal_limits_, change.transfer.has_value()};
   if (change.settings) {
     const bool catalog_changed = next.settings.catalog != change.settings->catalog;
     next.settings = *change.settings;
@@ -756,23 +932,25 @@ ApplyResult Store::apply_one(Version& next, const Change& change) {
     if (out.rcode != dns::rcode::NOERROR) result.op_errors.push_back(out.reason);
   } else {
     result.op_errors.resize(change.ops.size());
+    result.op_kinds.resize(change.ops.size(), util::ErrorKind::Invalid);
     ZoneEditor editor(ctx);
+    auto run = [&](size_t i) {
+      if (auto failed = apply_op(editor, change.ops[i])) {
+        result.op_errors[i] = std::move(failed->message);
+        result.op_kinds[i] = failed->kind;
+      }
+    };
     // SOA additions go first so that a batch which creates a zone (a zone file
     // seeding the cluster) can hold the zone's other records in any order.
     for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(editor, change.ops[i]);
+      if (is_soa_add(change.ops[i])) run(i);
     }
     for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (!is_soa_add(change.ops[i])) result.op_errors[i] = apply_op(editor, change.ops[i]);
+      if (!is_soa_add(change.ops[i])) run(i);
     }
     editor.finish();
   }
-  if (change.sequence != 0) {
-    Dedupe& d = dedupe_[{change.origin, change.client_id}];
-    d.sequence = change.sequence;
-    d.rcode = result.rcode;
-    d.keep(result.op_errors);
-  }
+  if (change.sequence != 0) remember(change, index, result);
   return result;
 }
 
@@ -784,7 +962,7 @@ void Store::publish(Version next, uint64_t index) {
 
 ApplyResult Store::apply(const Change& change, uint64_t index) {
   Version next = *version();
-  ApplyResult result = apply_one(next, change);
+  ApplyResult result = apply_one(next, change, index);
   publish(std::move(next), index);
   return result;
 }
@@ -794,7 +972,7 @@ std::vector<ApplyResult> Store::apply_batch(const std::vector<std::pair<Change, 
   if (changes.empty()) return results;
   results.reserve(changes.size());
   Version next = *version();
-  for (const auto& [change, index] : changes) results.push_back(apply_one(next, change));
+  for (const auto& [change, index] : changes) results.push_back(apply_one(next, change, index));
   publish(std::move(next), changes.back().second);
   return results;
 }
@@ -825,18 +1003,23 @@ std::string Store::serialize() const {
   util::ByteWriter w(out);
   w.raw(kStateMagic);
   w.u64(applied_index());
-  w.u32(static_cast<uint32_t>(dedupe_.size()));
-  for (const auto& [key, d] : dedupe_) {
+  w.u64(clock_ms_);
+  w.u64(forgotten_through_);
+  w.u32(static_cast<uint32_t>(sessions_.size()));
+  for (const auto& [key, session] : sessions_) {
     w.u32(key.first);
     w.u64(key.second);
-    w.u64(d.sequence);
-    w.u32(d.op_count);
-    auto failed = d.failed_ops.begin();
-    for (uint32_t i = 0; i < d.op_count; ++i) {
-      const bool this_failed = failed != d.failed_ops.end() && failed->first == i;
-      w.str(this_failed ? std::string_view((failed++)->second) : std::string_view());
+    w.u64(session.sequence);
+    w.u64(session.last_index);
+    w.u64(session.last_active_ms);
+    w.u16(session.rcode);
+    w.u32(session.op_count);
+    w.u32(static_cast<uint32_t>(session.failed_ops.size()));
+    for (const Session::Failed& f : session.failed_ops) {
+      w.u32(f.op);
+      w.u8(static_cast<uint8_t>(f.kind));
+      w.str(f.reason);
     }
-    w.u16(d.rcode);
   }
   w.u64(zones->record_count());
   zones->for_each_record([&](const dns::RR& rr) {
@@ -847,7 +1030,7 @@ std::string Store::serialize() const {
     w.u16(static_cast<uint16_t>(rr.rdata.size()));
     w.raw(rr.rdata);
   });
-  // Version 3: the settings, then each zone's journal.
+  // Version 4: the settings, then each zone's journal.
   const Settings& settings = version->settings;
   w.u8(settings.catalog ? 1 : 0);
   if (settings.catalog) {
@@ -870,29 +1053,82 @@ std::string Store::serialize() const {
   return out;
 }
 
+namespace {
+
+/// The sessions of a version-2 state: one string per op, no place in time
+/// (index and time 0: the least recently used of all, as for a change
+/// without a stamp).
+template <typename Session>
+util::Result<void> read_sessions_v2(util::ByteReader& r, std::map<std::pair<uint32_t, uint64_t>, Session>& sessions) {
+  uint32_t count = r.u32();
+  for (uint32_t i = 0; i < count && r.ok(); ++i) {
+    uint32_t origin = r.u32();
+    uint64_t client = r.u64();
+    Session s;
+    s.sequence = r.u64();
+    uint32_t n = r.u32();
+    if (n > r.remaining()) return util::make_error("state: dedupe entry " + std::to_string(i) + " is corrupt");
+    s.op_count = n;
+    for (uint32_t j = 0; j < n && r.ok(); ++j) {
+      std::string_view e = r.str();
+      if (!e.empty()) s.failed_ops.push_back({j, util::ErrorKind::Invalid, std::string(e)});
+    }
+    s.rcode = r.u16();
+    sessions[{origin, client}] = std::move(s);
+  }
+  return {};
+}
+
+template <typename Session>
+util::Result<void> read_sessions_v3(util::ByteReader& r, std::map<std::pair<uint32_t, uint64_t>, Session>& sessions) {
+  uint32_t count = r.u32();
+  for (uint32_t i = 0; i < count && r.ok(); ++i) {
+    uint32_t origin = r.u32();
+    uint64_t client = r.u64();
+    Session s;
+    s.sequence = r.u64();
+    s.last_index = r.u64();
+    s.last_active_ms = r.u64();
+    s.rcode = r.u16();
+    s.op_count = r.u32();
+    uint32_t failed = r.u32();
+    if (!r.ok() || failed > s.op_count || failed > r.remaining()) {
+      return util::make_error("state: session " + std::to_string(i) + " is corrupt");
+    }
+    for (uint32_t j = 0; j < failed && r.ok(); ++j) {
+      uint32_t op = r.u32();
+      uint8_t kind = r.u8();
+      std::string_view reason = r.str();
+      // Increasing op positions below op_count, and a known kind: anything
+      // else is a corrupt image, never an out-of-range answer later.
+      if (op >= s.op_count || (!s.failed_ops.empty() && op <= s.failed_ops.back().op) ||
+          kind > static_cast<uint8_t>(util::ErrorKind::SessionExpired)) {
+        return util::make_error("state: session " + std::to_string(i) + " has a corrupt failed op");
+      }
+      s.failed_ops.push_back({op, static_cast<util::ErrorKind>(kind), std::string(reason)});
+    }
+    sessions[{origin, client}] = std::move(s);
+  }
+  return {};
+}
+
+}  // namespace
+
 util::Result<void> Store::restore(std::string_view bytes) {
   util::ByteReader r(bytes);
   const std::string_view magic = r.raw(kStateMagic.size());
-  if (magic != kStateMagic && magic != kStateMagicV2) return util::make_error("state: not a dns-node state image");
-  const bool v3 = magic == kStateMagic;
+  const bool v2 = magic == kStateMagicV2;
+  const bool v4 = magic == kStateMagic;
+  if (!v2 && !v4 && magic != kStateMagicV3) return util::make_error("state: not a dns-node state image");
   uint64_t index = r.u64();
-  std::map<std::pair<uint32_t, uint64_t>, Dedupe> dedupe;
-  uint32_t dedupe_count = r.u32();
-  for (uint32_t i = 0; i < dedupe_count && r.ok(); ++i) {
-    uint32_t origin = r.u32();
-    uint64_t client = r.u64();
-    Dedupe d;
-    d.sequence = r.u64();
-    uint32_t n = r.u32();
-    if (n > r.remaining()) return util::make_error("state: dedupe entry " + std::to_string(i) + " is corrupt");
-    d.op_count = n;
-    for (uint32_t j = 0; j < n && r.ok(); ++j) {
-      std::string_view e = r.str();
-      if (!e.empty()) d.failed_ops.emplace_back(j, std::string(e));
-    }
-    d.rcode = r.u16();
-    dedupe[{origin, client}] = std::move(d);
+  uint64_t clock_ms = 0;
+  uint64_t forgotten_through = 0;
+  if (!v2) {
+    clock_ms = r.u64();
+    forgotten_through = r.u64();
   }
+  std::map<SessionKey, Session> sessions;
+  if (auto read = v2 ? read_sessions_v2(r, sessions) : read_sessions_v3(r, sessions); !read) return read.error();
   uint64_t record_count = r.u64();
   if (!r.ok()) return util::make_error("state: truncated header");
   std::vector<dns::RR> records;
@@ -910,7 +1146,7 @@ util::Result<void> Store::restore(std::string_view bytes) {
     records.push_back(std::move(rr));
   }
   Version next;
-  if (v3) {
+  if (v4) {
     auto read_name = [&r](const std::string& where) -> util::Result<dns::Name> {
       std::string_view wire = r.raw(r.u8());
       if (!r.ok()) return util::make_error("state: " + where + " is truncated");
@@ -962,48 +1198,13 @@ util::Result<void> Store::restore(std::string_view bytes) {
       }
     }
   }
-  dedupe_ = std::move(dedupe);
+  sessions_ = std::move(sessions);
+  lru_.clear();
+  for (const auto& [key, session] : sessions_) lru_.insert(lru_key(key, session));
+  clock_ms_ = clock_ms;
+  forgotten_through_ = forgotten_through;
   publish(std::move(next), index);
   return {};
-}
-
-util::Result<void> Store::save_checkpoint(const std::string& path) const {
-  std::string state = serialize();
-  std::string file;
-  util::ByteWriter w(file);
-  w.raw(kCheckpointMagic);
-  w.u64(state.size());
-  w.raw(state);
-  w.u32(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size()))));
-  return util::write_file_atomically(path, file);
-}
-
-util::Result<bool> Store::load_checkpoint(const std::string& path) {
-  if (!std::filesystem::exists(path)) return false;
-  auto contents = util::read_file(path);
-  if (!contents) return contents.error();
-  const std::string& file = contents.value();
-  util::ByteReader r(file);
-  if (r.raw(kCheckpointMagic.size()) != kCheckpointMagic) {
-    return util::make_error("checkpoint " + path + " is not a dns-node checkpoint (bad magic at offset 0)");
-  }
-  uint64_t size = r.u64();
-  std::string_view state = r.raw(size);
-  uint32_t stored_crc = r.u32();
-  if (!r.ok() || !r.at_end()) {
-    return util::make_error("checkpoint " + path + " is truncated or has trailing bytes (" +
-                            std::to_string(file.size()) + " bytes)");
-  }
-  uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size())));
-  if (crc != stored_crc) {
-    return util::make_error("checkpoint " + path + " is corrupt: checksum mismatch over bytes " +
-                            std::to_string(kCheckpointMagic.size() + 8) + ".." +
-                            std::to_string(kCheckpointMagic.size() + 8 + size));
-  }
-  if (auto restored = restore(state); !restored) {
-    return util::make_error("checkpoint " + path + ": " + restored.error().message);
-  }
-  return true;
 }
 
 std::string Store::digest() const {

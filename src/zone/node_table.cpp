@@ -194,6 +194,11 @@ size_t NodeCodec::without(const Node& from, uint16_t type, const std::string_vie
   return removed;
 }
 
+void NodeCodec::make_rrset(uint16_t type, uint32_t ttl, std::span<const std::string_view> rdatas, std::string* out) {
+  out->clear();
+  put_rrset(out, type, ttl, rdatas);
+}
+
 void NodeCodec::set_nested_apex(Node& n, bool on) {
   n.hdr_.flags_ = static_cast<uint8_t>(on ? (n.hdr_.flags_ | Node::kNestedApex) : (n.hdr_.flags_ & ~Node::kNestedApex));
 }

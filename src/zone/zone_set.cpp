@@ -3,7 +3,11 @@
 #include "zone/zone_set.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <unordered_map>
+
+#include "zone/denial.h"
 
 namespace zone {
 
@@ -31,6 +35,24 @@ bool equal(std::string_view a, std::string_view b) {
   return true;
 }
 
+// A shorter label sorts first when it is a prefix of a longer one.
+bool canonical_less(std::string_view a, std::string_view b) {
+  uint8_t la[wire::kMaxLabels], lb[wire::kMaxLabels];
+  size_t ia = wire::label_offsets(a, la), ib = wire::label_offsets(b, lb);
+  while (ia > 0 && ib > 0) {
+    const size_t pa = la[--ia], pb = lb[--ib];
+    const size_t na = static_cast<uint8_t>(a[pa]), nb = static_cast<uint8_t>(b[pb]);
+    const size_t n = std::min(na, nb);
+    for (size_t i = 1; i <= n; ++i) {
+      const uint8_t ca = dns::ascii_lower(static_cast<uint8_t>(a[pa + i]));
+      const uint8_t cb = dns::ascii_lower(static_cast<uint8_t>(b[pb + i]));
+      if (ca != cb) return ca < cb;
+    }
+    if (na != nb) return na < nb;
+  }
+  return ia == 0 && ib != 0;
+}
+
 }  // namespace wire
 
 namespace {
@@ -56,12 +78,6 @@ std::string_view parent_wire(std::string_view w) {
   return w.substr(1 + static_cast<uint8_t>(w[0]));
 }
 
-/// Types that RFC 4035 §2.5 and RFC 2181 §10.1 allow beside a CNAME.
-bool allowed_beside_cname(uint16_t type) {
-  constexpr uint16_t kRrsig = 46, kNsec = 47;
-  return type == kRrsig || type == kNsec;
-}
-
 std::string describe(const dns::RR& rr) { return rr.owner.to_text() + " " + dns::type_to_text(rr.type); }
 
 /// MINIMUM is the last field of SOA rdata (RFC 1035 §3.3.13).
@@ -71,27 +87,6 @@ uint32_t soa_minimum(std::string_view rdata) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
-constexpr uint16_t kDs = 43;
-
-/// RFC 4034 §6.1 canonical order of two wire names: labels compared right to
-/// left as lower-cased octet strings, a shorter label first when it is a
-/// prefix of a longer one. Same order as dns::Name::canonical_compare.
-bool canonical_less(std::string_view a, std::string_view b) {
-  uint8_t la[wire::kMaxLabels], lb[wire::kMaxLabels];
-  size_t ia = wire::label_offsets(a, la), ib = wire::label_offsets(b, lb);
-  while (ia > 0 && ib > 0) {
-    const size_t pa = la[--ia], pb = lb[--ib];
-    const size_t na = static_cast<uint8_t>(a[pa]), nb = static_cast<uint8_t>(b[pb]);
-    const size_t n = std::min(na, nb);
-    for (size_t i = 1; i <= n; ++i) {
-      const uint8_t ca = dns::ascii_lower(static_cast<uint8_t>(a[pa + i]));
-      const uint8_t cb = dns::ascii_lower(static_cast<uint8_t>(b[pb + i]));
-      if (ca != cb) return ca < cb;
-    }
-    if (na != nb) return na < nb;
-  }
-  return ia == 0 && ib != 0;
-}
 
 /// Scratch for building a node's new bytes; reused so a bulk load does not
 /// allocate per record.
@@ -102,12 +97,42 @@ std::string& scratch() {
 
 }  // namespace
 
+/// A DenialIndex built on demand for one zone version. Copying a version
+/// (to change it) starts the copy without one; any change drops it, since it
+/// points at nodes. Built under a lock, read without one.
+class DenialSlot {
+ public:
+  DenialSlot() = default;
+  DenialSlot(const DenialSlot&) {}
+  DenialSlot& operator=(const DenialSlot&) {
+    reset();
+    return *this;
+  }
+  ~DenialSlot() { reset(); }
+  void reset() { delete index_.exchange(nullptr, std::memory_order_acq_rel); }
+  template <class Build>
+  const DenialIndex& get(Build&& build) const {
+    if (const DenialIndex* d = index_.load(std::memory_order_acquire)) return *d;
+    static std::mutex building;
+    std::lock_guard<std::mutex> lock(building);
+    if (const DenialIndex* d = index_.load(std::memory_order_acquire)) return *d;
+    auto* d = new DenialIndex(build());
+    index_.store(d, std::memory_order_release);
+    return *d;
+  }
+
+ private:
+  mutable std::atomic<const DenialIndex*> index_{nullptr};
+};
+
 struct Zone::Data {
   dns::Name apex;
   NodeTable nodes;
   size_t records = 0;
   size_t delegations = 0;  // non-apex nodes holding NS
+  size_t nsec3_rrsets = 0;  // nodes holding NSEC3
   uint32_t negative_ttl = 0;
+  DenialSlot denial;
 
   bool is_apex(std::string_view w) const { return wire::equal(w, apex.wire()); }
 
@@ -124,6 +149,7 @@ struct Zone::Data {
 
   /// Adds a node that does not exist yet and links it to its parent.
   void add_node(std::string_view owner, std::string_view bytes) {
+    denial.reset();
     nodes.insert(owner, bytes);
     if (is_apex(owner)) return;
     const std::string_view parent = parent_wire(owner);
@@ -133,12 +159,14 @@ struct Zone::Data {
   }
 
   void set_nested_apex(std::string_view owner, bool on) {
+    denial.reset();
     if (Node* n = nodes.find_mutable(owner)) NodeCodec::set_nested_apex(*n, on);
   }
 
   /// Removes the node at `w` if it holds nothing and has no children, then
   /// its ancestors that became unneeded empty non-terminals.
   void prune(std::string_view w) {
+    denial.reset();
     std::string key(w);
     while (!is_apex(key)) {
       const Node* n = nodes.find(key);
@@ -157,6 +185,7 @@ struct Zone::Data {
 
   /// Inserts a record already validated. Returns true if it was new.
   bool insert(const dns::RR& rr) {
+    denial.reset();
     const std::string_view owner = rr.owner.wire();
     const Node* n = nodes.find(owner);
     const bool new_rrset = !n || n->find(rr.type) == nullptr;
@@ -179,12 +208,14 @@ struct Zone::Data {
       NodeCodec::set_ttl(*nodes.find_mutable(owner)->find(rr.type), rr.ttl);
     }
     if (new_rrset && rr.type == dns::rrtype::NS && !is_apex(owner)) delegations++;
+    if (new_rrset && rr.type == dns::rrtype::NSEC3) nsec3_rrsets++;
     if (rr.type == dns::rrtype::SOA) refresh_soa_facts();
     return added;
   }
 
   /// Removes the matching record (all of the RRset when rdata is null).
   size_t erase(std::string_view owner, uint16_t type, const std::string* rdata) {
+    denial.reset();
     const Node* node = find(owner);
     if (!node) return 0;
     const RRset* set = node->find(type);
@@ -198,6 +229,7 @@ struct Zone::Data {
     records -= removed;
     if (rrset_goes) {
       if (type == dns::rrtype::NS && !is_apex(owner)) delegations--;
+      if (type == dns::rrtype::NSEC3) nsec3_rrsets--;
       prune(owner);
     }
     return removed;
@@ -227,6 +259,13 @@ const RRset* Zone::soa() const {
 uint32_t Zone::negative_ttl() const { return data_->negative_ttl; }
 size_t Zone::record_count() const { return data_->records; }
 bool Zone::has_delegations() const { return data_->delegations > 0; }
+bool Zone::has_nsec3() const { return data_->nsec3_rrsets > 0; }
+const DenialIndex& Zone::denial() const {
+  const Data& d = *data_;
+  return d.denial.get([&d] {
+    return DenialIndex::build(d.find(d.apex.wire()), d.apex, [&d](auto&& fn) { d.nodes.for_each(fn); });
+  });
+}
 const NodeTable& Zone::nodes() const { return data_->nodes; }
 
 // --- ZoneSet -----------------------------------------------------------------
@@ -275,11 +314,11 @@ struct ZoneSet::Impl {
     return find_zone(parent_wire(w));
   }
 
-  /// The zone a record belongs to: the deepest enclosing one, except that DS
-  /// at a nested apex lives on the parent side of the cut (RFC 4035 §2.4).
-  Zone* zone_for(const dns::Name& owner, uint16_t type) {
-    Zone* z = find_zone(owner.wire());
-    if (z && type == kDs && wire::equal(z->apex().wire(), owner.wire())) {
+  /// The zone a record belongs to: the deepest enclosing one, except that a
+  /// parent-side type at a nested apex lives in the parent (RFC 4035 §2.4).
+  Zone* zone_for(std::string_view owner, uint16_t type) {
+    Zone* z = find_zone(owner);
+    if (z && dns::parent_side_type(type) && wire::equal(z->apex().wire(), owner)) {
       if (Zone* p = parent_of(*z)) return p;
     }
     return z;
@@ -333,6 +372,11 @@ const Zone* ZoneSet::find_parent_zone(const Zone& zone) const {
   return impl_->parent_of(zone);
 }
 
+const Zone* ZoneSet::zone_for_wire(std::string_view owner_wire, uint16_t type) const {
+  if (!impl_) return nullptr;
+  return impl_->zone_for(owner_wire, type);
+}
+
 util::Result<void> ZoneSet::add(const dns::RR& rr) {
   if (rr.rclass != dns::rrclass::IN) {
     return util::make_error(describe(rr) + ": class " + dns::class_to_text(rr.rclass) +
@@ -366,7 +410,7 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
       // apex, except DS at the apex, which stays on the parent side.
       const Zone::Data& pd = *z->data_;
       if (const Node* n = pd.find(rr.owner.wire()); n && n->find(dns::rrtype::CNAME)) {
-        return util::make_error(describe(rr) + ": " + rr.owner.to_text() +
+        return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
                                 " has a CNAME, which cannot stand beside other data (RFC 1034 §3.6.2)");
       }
       std::vector<dns::RR> kept;
@@ -374,7 +418,7 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
       pd.collect(all);
       for (dns::RR& r : all) {
         const bool below = r.owner.is_subdomain_of(rr.owner);
-        const bool ds_at_cut = r.type == kDs && r.owner == rr.owner;
+        const bool ds_at_cut = dns::parent_side_type(r.type) && r.owner == rr.owner;
         (below && !ds_at_cut ? moved : kept).push_back(std::move(r));
       }
       // Rebuilt from its records; the nested-apex marks are redone below.
@@ -393,29 +437,29 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
     return {};
   }
 
-  Zone* z = impl.zone_for(rr.owner, rr.type);
-  if (!z) return util::make_error(describe(rr) + ": no zone for " + rr.owner.to_text() + " (add its SOA first)");
+  Zone* z = impl.zone_for(rr.owner.wire(), rr.type);
+  if (!z) return util::make_error(util::ErrorKind::NotFound, describe(rr) + ": no zone for " + rr.owner.to_text() + " (add its SOA first)");
 
   if (const Node* n = z->data_->find(rr.owner.wire())) {
     if (rr.type == dns::rrtype::CNAME) {
       if (const RRset* c = n->find(dns::rrtype::CNAME); c && !(c->rdatas.size() == 1 && c->rdatas[0] == rr.rdata)) {
-        return util::make_error(describe(rr) + ": " + rr.owner.to_text() +
+        return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
                                 " already has a CNAME; a name can have only one (RFC 2181 §10.1)");
       }
       for (const RRset& s : n->rrsets) {
-        if (s.type != dns::rrtype::CNAME && !allowed_beside_cname(s.type)) {
-          return util::make_error(describe(rr) + ": " + rr.owner.to_text() + " already has " +
+        if (s.type != dns::rrtype::CNAME && !dns::allowed_beside_cname(s.type)) {
+          return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() + " already has " +
                                   dns::type_to_text(s.type) +
                                   " records; a CNAME cannot stand beside other data (RFC 1034 §3.6.2)");
         }
       }
-    } else if (n->find(dns::rrtype::CNAME) && !allowed_beside_cname(rr.type)) {
-      return util::make_error(describe(rr) + ": " + rr.owner.to_text() +
+    } else if (n->find(dns::rrtype::CNAME) && !dns::allowed_beside_cname(rr.type)) {
+      return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
                               " has a CNAME, which cannot stand beside other data (RFC 1034 §3.6.2)");
     }
   }
   if (rr.type == dns::rrtype::CNAME && wire::equal(rr.owner.wire(), z->apex().wire())) {
-    return util::make_error(describe(rr) + ": a zone apex holds SOA and NS, so it cannot have a CNAME (RFC 1034 §3.6.2)");
+    return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": a zone apex holds SOA and NS, so it cannot have a CNAME (RFC 1034 §3.6.2)");
   }
   if (Impl::mut(*z).insert(rr)) impl.records++;
   return {};
@@ -429,7 +473,7 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
     const RRset* soa = cz->soa();
     if (!soa || soa->rdatas.empty() || soa->rdatas.front() != rr.rdata) return false;
     if (cz->record_count() > 1) {
-      return util::make_error(describe(rr) + ": the zone " + rr.owner.to_text() + " still has " +
+      return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": the zone " + rr.owner.to_text() + " still has " +
                               std::to_string(cz->record_count() - 1) +
                               " other records; remove them before its SOA");
     }
@@ -447,11 +491,11 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
     impl.mark_nested_apexes();  // zones nested in the removed one now hang off its parent
     return true;
   }
-  const Zone* cz = impl_->zone_for(rr.owner, rr.type);
+  const Zone* cz = impl_->zone_for(rr.owner.wire(), rr.type);
   if (!cz || !cz->find(rr.owner)) return false;
   if (const Node* n = cz->find(rr.owner); !n->find(rr.type)) return false;
   Impl& impl = mutable_impl();
-  Zone* z = impl.zone_for(rr.owner, rr.type);
+  Zone* z = impl.zone_for(rr.owner.wire(), rr.type);
   const size_t removed = Impl::mut(*z).erase(rr.owner.wire(), rr.type, &rr.rdata);
   impl.records -= removed;
   return removed > 0;
@@ -459,7 +503,7 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
 
 util::Result<size_t> ZoneSet::remove_rrset(const dns::Name& owner, uint16_t type) {
   if (!impl_) return size_t{0};
-  const Zone* cz = impl_->zone_for(owner, type);
+  const Zone* cz = impl_->zone_for(owner.wire(), type);
   if (!cz) return size_t{0};
   const Node* n = cz->find(owner);
   const RRset* s = n ? n->find(type) : nullptr;
@@ -470,7 +514,7 @@ util::Result<size_t> ZoneSet::remove_rrset(const dns::Name& owner, uint16_t type
     return size_t{*r ? 1u : 0u};
   }
   Impl& impl = mutable_impl();
-  Zone* z = impl.zone_for(owner, type);
+  Zone* z = impl.zone_for(owner.wire(), type);
   const size_t removed = Impl::mut(*z).erase(owner.wire(), type, nullptr);
   impl.records -= removed;
   return removed;
@@ -492,7 +536,7 @@ void ZoneSet::for_each_record(const std::function<void(const dns::RR&)>& fn) con
     std::vector<const Node*> nodes;
     nodes.reserve(z->data_->nodes.size());
     z->data_->nodes.for_each([&](const Node& n) { nodes.push_back(&n); });
-    std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) { return canonical_less(a->wire(), b->wire()); });
+    std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) { return wire::canonical_less(a->wire(), b->wire()); });
     dns::RR rr;
     rr.rclass = dns::rrclass::IN;
     for (const Node* n : nodes) {

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Chaos run of a live dns-node cluster: 5 real processes on loopback, writers
-adding and removing records through stdin (and signed RFC 2136 UPDATE when the
-node supports it) while faults are injected at random, queries against every
-node throughout; at the end everything is healed and the cluster is checked
-for lost acknowledged changes, phantom records and divergent stores.
+adding and removing records through stdin, signed RFC 2136 UPDATE (when the
+node supports it) and the HTTP API (DynDNS2 requests setting several
+hostnames at once, concurrent REST writes) while faults are injected at
+random, queries against every node throughout; at the end everything is
+healed and the cluster is checked for lost acknowledged changes, phantom
+records and divergent stores.
 
 Faults (one at a time, with quiet gaps between them):
   kill9        kill -9 a node (the leader more often) and restart it
@@ -48,6 +50,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration", "cluster"))
@@ -375,7 +380,13 @@ class Chaos:
         self.cluster = harness.Cluster(workdir, nodes, cluster_settings=settings)
         with open(self.cluster.config_path) as f:
             base = json.load(f)
-        base["tsig_keys"] = [{"name": TSIG_NAME, "algorithm": "hmac-sha256", "secret": TSIG_SECRET}]
+        # "role" lets the key change records over HTTP where keys have roles;
+        # a node that does not know the field ignores it with a warning.
+        base["tsig_keys"] = [{"name": TSIG_NAME, "algorithm": "hmac-sha256", "secret": TSIG_SECRET,
+                              "role": "admin"}]
+        self.http_ports = {n.id: harness.free_port() for n in self.cluster.nodes}
+        for n in self.cluster.nodes:
+            base["nodes"][str(n.id)]["http_loc"] = f"127.0.0.1:{self.http_ports[n.id]}"
         with open(self.cluster.config_path, "w") as f:
             json.dump(base, f, indent=1)
         if network == "auto":
@@ -399,7 +410,10 @@ class Chaos:
                 n.netns = self.netns.ns(n.id)
                 n.host = self.netns.address(n.id)
                 base["nodes"][str(n.id)] = {"query_loc": f"{n.host}:{n.query_port}",
-                                            "raft_loc": f"{n.host}:{n.raft_port}"}
+                                            "raft_loc": f"{n.host}:{n.raft_port}",
+                                            "http_loc": f"{n.host}:{self.http_ports[n.id]}"}
+            # RRL is on by default: the checker queries from the bridge's address.
+            base.setdefault("rrl", {}).setdefault("exempt_clients", []).append(f"{self.netns.subnet}.254/32")
             for n in self.cluster.nodes:
                 n.config_path = os.path.join(workdir, f"dns-config-{n.id}.json")
                 with open(n.config_path, "w") as f:
@@ -431,6 +445,8 @@ class Chaos:
         self.queries = collections.Counter()
         self.update_enabled = False
         self.update_note = ""
+        self.http_enabled = False
+        self.http_note = ""
         self.replaced = set()  # node ids replaced after losing their data (MEMBER REMOVE/ADD, --join)
         self.join_pending = set()  # replaced, started with --join, not yet seen as a voter
         self.wiped_at = {}  # node id -> time of its last wipe
@@ -608,6 +624,105 @@ class Chaos:
             op.result, _ = self.send_update(node, kind, name, value)
             if op.result == "ok" and kind == "add":
                 present.append((name, value))
+            time.sleep(rnd.uniform(0, 0.05))
+
+    # ---- HTTP writers
+
+    def http_request(self, node, method, path, body=None, timeout=8):
+        """(status, body text) of one request with the key's basic auth;
+        status None when no answer came (outcome unknown)."""
+        url = f"http://{self.host(node)}:{self.http_ports[node.id]}{path}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method)
+        auth = base64.b64encode(f"{TSIG_NAME}:{TSIG_SECRET}".encode()).decode()
+        req.add_header("Authorization", "Basic " + auth)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.read().decode(errors="replace")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+        except Exception as e:  # timeout, reset, refused connection
+            return None, repr(e)
+
+    def probe_http(self):
+        node = self.cluster.nodes[0]
+        name, value = f"http-probe.{ZONE}", "10.251.0.1"
+        status, text = self.http_request(node, "GET", "/nic/update?" + urllib.parse.urlencode(
+            {"hostname": name.rstrip("."), "myip": value}))
+        if status != 200 or not text.startswith("good"):
+            self.http_note = f"HTTP writers skipped: a DynDNS2 request to node 0 got {status} {text.strip()[:120]}"
+            return False
+        try:
+            self.cluster.wait_all_answer(name, {value}, timeout=10)
+        except AssertionError as e:
+            self.http_note = f"HTTP writers skipped: the probe was answered good but not served: {e}"
+            return False
+        op = Op("add", name, value, "dyndns@0")
+        op.result = "ok"
+        self.ops.append(op)
+        self.http_note = "HTTP writers on (DynDNS2, 3 hostnames a request; concurrent REST)"
+        return True
+
+    def dyndns_writer(self, wid):
+        """DynDNS2 requests setting three fresh hostnames at once on a random
+        node; each answer line is the outcome of its own name: "good" is an
+        acknowledged change, anything else (or no answer) is not."""
+        rnd = random.Random(self.seed * 100 + wid)
+        k = 0
+        while not self.stop_flag.is_set():
+            live = self.running()
+            if not live:
+                time.sleep(0.1)
+                continue
+            node = rnd.choice(live)
+            k += 1
+            value = f"10.{wid}.{k // 250 % 250}.{k % 250 + 1}"
+            names = [f"d{wid}-{k}-{j}.{ZONE}" for j in range(3)]
+            ops = [Op("add", name, value, f"dyndns@{node.id}") for name in names]
+            with self.ops_lock:
+                self.ops.extend(ops)
+            status, text = self.http_request(node, "GET", "/nic/update?" + urllib.parse.urlencode(
+                {"hostname": ",".join(n.rstrip(".") for n in names), "myip": value}))
+            lines = text.splitlines() if status == 200 else []
+            for j, op in enumerate(ops):
+                line = lines[j] if j < len(lines) else ""
+                op.result = "ok" if line.startswith("good") else f"error:{status} {line or text.strip()[:80]}"
+            time.sleep(rnd.uniform(0, 0.05))
+
+    def rest_writer(self, wid):
+        """REST adds and removes on a random node; several run at once, so
+        each node's API has concurrent changes in flight."""
+        rnd = random.Random(self.seed * 100 + wid)
+        present = []
+        k = 0
+        path = "/api/v1/zones/" + ZONE.rstrip(".") + "/records"
+        while not self.stop_flag.is_set():
+            live = self.running()
+            if not live:
+                time.sleep(0.1)
+                continue
+            node = rnd.choice(live)
+            if present and rnd.random() < 0.35:
+                name, value = present.pop(rnd.randrange(len(present)))
+                op = Op("remove", name, value, f"rest@{node.id}")
+                method, want = "DELETE", 200
+            else:
+                k += 1
+                name, value = f"r{wid}-{k}.{ZONE}", f"10.{wid}.{k // 250 % 250}.{k % 250 + 1}"
+                op = Op("add", name, value, f"rest@{node.id}")
+                method, want = "POST", 201
+            with self.ops_lock:
+                self.ops.append(op)
+            status, text = self.http_request(node, method, path,
+                                             {"name": name, "type": "A", "ttl": 60, "data": value})
+            if status == want:
+                op.result = "ok"
+                if op.kind == "add":
+                    present.append((name, value))
+            else:
+                op.result = f"error:{status} {text.strip()[:80]}"
             time.sleep(rnd.uniform(0, 0.05))
 
     # ---- readers
@@ -918,6 +1033,9 @@ class Chaos:
                 for v in view[name][0] or ():
                     if v not in proposed[name]:
                         phantom.append((nid, name, v))
+        # Which entry point acknowledged each lost change (distinct names).
+        lost_pairs = {(name, value) for _, name, value, _ in lost}
+        lost_by_entry_point = dict(collections.Counter(by_pair[p][-1].via.split("@")[0] for p in lost_pairs))
         # Divergence: full answers for every name, plus STATUS fields.
         reference = views[self.cluster.nodes[0].id]
         divergent = set()
@@ -944,7 +1062,8 @@ class Chaos:
         for nid, d in digests.items():
             if d is None or (d[0], d[2]) != majority:
                 divergent.add(nid)
-        return {"lost": lost, "resurrected": resurrected, "phantom": phantom, "divergent": sorted(divergent),
+        return {"lost": lost, "lost_by_entry_point": lost_by_entry_point, "lost_names": len(lost_pairs),
+                "resurrected": resurrected, "phantom": phantom, "divergent": sorted(divergent),
                 "status_fields_compared": fields, "names_checked": len(names),
                 "must_be_present": len(must), "must_be_absent": len(must_not),
                 "digests": {nid: (f"{d[0][:16]}... applied {d[1]} records {d[2]}" if d else None)
@@ -964,9 +1083,14 @@ class Chaos:
             self.cluster.wait_all_answer(name, expected, timeout=30)
         self.update_enabled = self.probe_update()
         log(self.update_note)
+        self.http_enabled = self.probe_http()
+        log(self.http_note)
         threads = [threading.Thread(target=self.stdin_writer, args=(w,), daemon=True) for w in (1, 2, 3)]
         if self.update_enabled:
             threads.append(threading.Thread(target=self.update_writer, args=(4,), daemon=True))
+        if self.http_enabled:
+            threads += [threading.Thread(target=self.dyndns_writer, args=(w,), daemon=True) for w in (5, 6)]
+            threads += [threading.Thread(target=self.rest_writer, args=(w,), daemon=True) for w in (7, 8, 9)]
         threads.append(threading.Thread(target=self.querier, daemon=True))
         for t in threads:
             t.start()
@@ -1001,8 +1125,11 @@ class Chaos:
             "acknowledged_removes": sum(o.kind == "remove" for o in acked),
             "acknowledged_via_stdin": sum(o.via.startswith("stdin") for o in acked),
             "acknowledged_via_update": sum(o.via.startswith("update") for o in acked),
+            "acknowledged_via_dyndns": sum(o.via.startswith("dyndns") for o in acked),
+            "acknowledged_via_rest": sum(o.via.startswith("rest") for o in acked),
             "changes_unknown_or_refused": len(unknown),
             "update_writer": self.update_note,
+            "http_writers": self.http_note,
             "queries_during_faults": q["fault_sent"],
             "answered_during_faults": share("fault_answered", "fault_sent"),
             "answered_during_faults_excluding_stopped_nodes": share("fault_answered_running", "fault_sent_running"),
@@ -1045,12 +1172,15 @@ def report(result):
         f"changes proposed:           {result['changes_proposed']}",
         f"changes acknowledged:       {result['changes_acknowledged']} "
         f"(adds {result['acknowledged_adds']}, removes {result['acknowledged_removes']}; "
-        f"via stdin {result['acknowledged_via_stdin']}, via UPDATE {result['acknowledged_via_update']})",
+        f"via stdin {result['acknowledged_via_stdin']}, via UPDATE {result['acknowledged_via_update']}, "
+        f"via DynDNS2 {result['acknowledged_via_dyndns']}, via REST {result['acknowledged_via_rest']})",
         f"changes unknown/refused:    {result['changes_unknown_or_refused']}",
         f"update writer:              {result['update_writer']}",
+        f"http writers:               {result['http_writers']}",
         f"names checked:              {result['names_checked']} "
         f"(must be present: {result['must_be_present']}, must be absent: {result['must_be_absent']})",
-        f"changes lost:               {len(result['lost'])}",
+        f"changes lost:               {len(result['lost'])} (on all nodes; {result['lost_names']} distinct, "
+        f"by entry point {result['lost_by_entry_point']})",
         f"removed records back:       {len(result['resurrected'])}",
         f"records never proposed:     {len(result['phantom'])}",
         f"divergent nodes:            {len(result['divergent'])} {result['divergent']}",

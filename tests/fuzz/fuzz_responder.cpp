@@ -1,10 +1,12 @@
-// Fuzz target: any packet given to respond() over UDP and TCP must yield
-// silence or a well-formed response within the size limit, never a crash.
+// Fuzz target: any packet given to respond() over UDP and TCP, with and
+// without TSIG keys, must yield silence or a well-formed response within the
+// size limit (max_udp_payload included), never a crash.
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
 
 #include "dns/message.h"
+#include "dns/tsig.h"
 #include "server/responder.h"
 #include "zone/zone_file.h"
 #include "zone/zone_set.h"
@@ -57,18 +59,36 @@ const zone::ZoneSet& zones() {
   return z;
 }
 
-void check(const uint8_t* data, size_t size, bool tcp) {
+/// A key signed queries may use, so that inputs ending in a TSIG record
+/// reach the verification and the signing of the answer.
+const std::vector<dns::tsig::Key>& keys() {
+  static const std::vector<dns::tsig::Key> k = {
+      dns::tsig::make_key("key.", "hmac-sha256", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").value()};
+  return k;
+}
+
+uint64_t fixed_clock() { return 1700000000; }
+
+void check(const uint8_t* data, size_t size, bool tcp, bool with_keys) {
   static std::vector<uint8_t> out(65535);
-  const size_t n = server::respond(zones(), data, size, out.data(), out.size(), tcp);
+  server::RespondOptions options;
+  options.over_tcp = tcp;
+  if (with_keys) {
+    options.tsig_keys = &keys();
+    options.now = fixed_clock;
+  }
+  const size_t n = server::respond(zones(), data, size, out.data(), out.size(), options);
   if (n == 0) return;
   if (n > out.size()) std::abort();
   // Whatever we send must parse.
   if (!dns::parse_message(out.data(), n).ok()) std::abort();
   if (!tcp) {
+    // 512 without EDNS, else the client's size, never above max_udp_payload.
     bool header_ok = false;
     auto q = dns::parse_query(data, size, &header_ok);
     size_t limit = 512;
     if (q.ok() && q->edns) limit = q->edns->udp_size < 512 ? 512 : q->edns->udp_size;
+    if (limit > options.max_udp_payload) limit = options.max_udp_payload;
     if (n > limit) std::abort();
   }
 }
@@ -76,7 +96,8 @@ void check(const uint8_t* data, size_t size, bool tcp) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  check(data, size, false);
-  check(data, size, true);
+  check(data, size, false, false);
+  check(data, size, true, false);
+  check(data, size, false, true);
   return 0;
 }

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "util/unix_socket.h"
+
 namespace ctl {
 namespace {
 
@@ -92,16 +94,11 @@ nlohmann::json json_output(Request request, const Reply& reply) {
 }
 
 util::Result<Connection> Connection::open(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return util::make_error("control socket path '" + path + "' is too long for a Unix socket (at most " +
-                            std::to_string(sizeof addr.sun_path - 1) + " bytes)");
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
+  auto addr = util::UnixSocketAddress::make(path);
+  if (!addr) return util::make_error("cannot connect to " + path + ": " + addr.error().message);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return util::make_error("cannot create a socket: " + errno_text(errno));
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+  if (::connect(fd, addr->get(), addr->size()) != 0) {
     int err = errno;
     ::close(fd);
     std::string msg = "cannot connect to " + path + ": " + errno_text(err);

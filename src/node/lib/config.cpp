@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "dns/encoding.h"
 #include "dns/rr.h"
 #include "dns/tsig.h"
 #include "server/update.h"
@@ -94,21 +95,7 @@ util::Result<uint32_t> parse_node_id(const std::string& id) {
   return n;
 }
 
-bool valid_base64(std::string_view s) {
-  if (s.empty() || s.size() % 4 != 0) return false;
-  size_t pad = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (c == '=') {
-      ++pad;
-      if (i < s.size() - 2) return false;
-    } else if (pad > 0 || !(alnum || c == '+' || c == '/')) {
-      return false;
-    }
-  }
-  return pad <= 2;
-}
+bool valid_base64(std::string_view s) { return !s.empty() && dns::base64_decode(s).ok(); }
 
 util::Result<void> read_nodes(const Reader& r, const json& root, Config& cfg) {
   if (!root.contains("nodes")) return r.fail("nodes", "missing; list the cluster's nodes, e.g. {\"0\": {\"query_loc\": \"127.0.0.1:10053\", \"raft_loc\": \"127.0.0.1:4321\"}}");
@@ -567,6 +554,46 @@ util::Result<void> read_transfer_fields(const Reader& r, const json& obj, const 
   return {};
 }
 
+/// A zone's "dnssec": {"policy": "online", "algorithm": "ed25519", ...}.
+util::Result<void> read_dnssec_policy(const Reader& r, const json& entry, const std::string& base, ZoneConfig& z) {
+  if (entry.contains("dnssec")) {
+    const json& d = entry.at("dnssec");
+    const std::string path = base + ".dnssec";
+    if (!d.is_object()) return r.fail(path, std::string("must be an object, not ") + type_name(d));
+    if (!d.contains("policy")) return r.fail(path + ".policy", "missing (\"online\")");
+    auto policy = r.string_field(d, "policy", path + ".policy");
+    if (!policy) return policy.error();
+    if (*policy != "online") return r.fail(path + ".policy", "unknown policy '" + *policy + "' (use \"online\")");
+    DnssecPolicy p;
+    if (d.contains("algorithm")) {
+      auto alg = r.string_field(d, "algorithm", path + ".algorithm");
+      if (!alg) return alg.error();
+      std::string lower = *alg;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "ecdsap256sha256") {
+        p.algorithm = 13;
+      } else if (lower == "ed25519") {
+        p.algorithm = 15;
+      } else {
+        return r.fail(path + ".algorithm", "unknown algorithm '" + *alg + "' (use \"ecdsap256sha256\" or \"ed25519\")");
+      }
+    }
+    if (d.contains("zsk_lifetime")) {
+      auto v = r.uint_field(d, "zsk_lifetime", path + ".zsk_lifetime", 10, 10u * 365 * 86400);
+      if (!v) return v.error();
+      p.zsk_lifetime = static_cast<uint32_t>(*v);
+    }
+    if (d.contains("roll_wait")) {
+      auto v = r.uint_field(d, "roll_wait", path + ".roll_wait", 1, 30 * 86400);
+      if (!v) return v.error();
+      p.roll_wait = static_cast<uint32_t>(*v);
+    }
+    r.warn_unknown(d, {"policy", "algorithm", "zsk_lifetime", "roll_wait"}, path + ".");
+    z.dnssec = p;
+  }
+  return {};
+}
+
 /// "transfer", "zones", "catalog" and "journal".
 util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg) {
   if (root.contains("transfer")) {
@@ -598,6 +625,7 @@ util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg
         }
         z.serial_policy = *p;
       }
+      if (auto d = read_dnssec_policy(r, entry, base, z); !d) return d.error();
       if (entry.contains("primary")) {
         auto text = r.string_field(entry, "primary", base + ".primary");
         if (!text) return text.error();
@@ -607,6 +635,9 @@ util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg
           return r.fail(base + ".primary", "'" + *text + "' is not the address of a primary (give the address it answers on)");
         }
         z.primary = *ep;
+        if (z.dnssec) {
+          return r.fail(base + ".dnssec", "a zone copied from a primary is served as the primary signs it; remove \"dnssec\" or \"primary\"");
+        }
         if (z.serial_policy) {
           return r.fail(base + ".serial_policy", "a zone copied from a primary keeps the primary's serials; remove \"serial_policy\" or \"primary\"");
         }
@@ -624,7 +655,7 @@ util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg
         if (k->empty() || !name || !known) return r.fail(base + ".primary_key", "no key '" + *k + "' in tsig_keys");
         z.primary_key = name->to_text();
       }
-      r.warn_unknown(entry, {"allow", "keys", "notify", "also_notify", "notify_key", "serial_policy", "primary", "primary_key"},
+      r.warn_unknown(entry, {"allow", "keys", "notify", "also_notify", "notify_key", "serial_policy", "dnssec", "primary", "primary_key"},
                      base + ".");
       std::string key = apex->lowercased().to_text();
       if (cfg.zones.count(key)) return r.fail(base, "zone " + z.name + " is listed twice");

@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "util/unix_socket.h"
+
 namespace node {
 namespace {
 
@@ -22,23 +24,11 @@ constexpr int kSendTimeoutSeconds = 30;
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-util::Result<sockaddr_un> socket_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return util::make_error("control socket path '" + path + "' is " + std::to_string(path.size()) +
-                            " bytes; a Unix socket path holds at most " + std::to_string(sizeof addr.sun_path - 1) +
-                            " (choose a shorter --data-dir or --control-socket)");
-  }
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  return addr;
-}
-
 /// Whether a process accepts connections on the socket at `addr` right now.
-bool someone_listens(const sockaddr_un& addr) {
+bool someone_listens(const util::UnixSocketAddress& addr) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
-  bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  bool live = ::connect(fd, addr.get(), addr.size()) == 0;
   ::close(fd);
   return live;
 }
@@ -61,8 +51,8 @@ ControlSocket::ControlSocket(ControlSocketOptions options, SessionFactory make_s
 ControlSocket::~ControlSocket() { stop(); }
 
 util::Result<void> ControlSocket::bind() {
-  auto addr = socket_address(options_.path);
-  if (!addr) return addr.error();
+  auto addr = util::UnixSocketAddress::make(options_.path);
+  if (!addr) return util::make_error("control socket: " + addr.error().message);
   struct stat st{};
   if (::lstat(options_.path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
@@ -80,7 +70,7 @@ util::Result<void> ControlSocket::bind() {
   // Created without any permission for others, then opened to the group:
   // no moment exists in which a wider mode applies.
   mode_t old_umask = ::umask(0177);
-  int rc = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
+  int rc = ::bind(listen_fd_, addr->get(), addr->size());
   int bind_errno = errno;
   ::umask(old_umask);
   if (rc != 0) {

@@ -54,6 +54,14 @@ std::string describe(const dns::RR& rr) {
          dns::rdata_to_text(rr.type, rr.rdata);
 }
 
+/// The reply to a change that failed, the one place it is chosen: "ERROR: "
+/// and the message; an unknown outcome says so first, since the change may
+/// still be applied and sending it again is safe.
+std::string error_reply(const util::Error& error) {
+  if (error.kind == util::ErrorKind::OutcomeUnknown) return "ERROR: outcome unknown (retrying is safe): " + error.message;
+  return "ERROR: " + error.message;
+}
+
 /// MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id
 util::Result<Command> parse_member_command(std::string_view rest) {
   constexpr const char* kUsage = " (MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id)";
@@ -307,7 +315,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
       cmd.member.client_id = stamp.client_id;
       cmd.member.sequence = stamp.sequence;
       SubmitResult result = change_members_(cmd.member);
-      if (!result) return "ERROR: " + result.error().message;
+      if (!result) return error_reply(result.error());
       if (std::string err = result->first_error(); !err.empty()) return "ERROR: " + err;
       if (cmd.member.kind == MemberOp::Kind::Remove) {
         return "OK node " + std::to_string(cmd.member.id) + " is being removed";
@@ -323,11 +331,10 @@ std::string StdinCommands::handle_line(std::string_view line) {
       if (cmd.kind == Command::Kind::ZoneAdd && exists) return "ERROR: zone " + apex.to_text() + " already exists";
       store::Change change;
       change.origin = origin_;
-      session_.stamp(change);
       change.ops = cmd.zone_ops;
-      SubmitResult result = submit_and_wait(submitter_, std::move(change));
-      if (!result) return "ERROR: " + result.error().message;
-      if (std::string err = result->first_error(); !err.empty()) return "ERROR: " + err;
+      SubmitResult result = submit_on_session(std::move(change));
+      if (!result) return error_reply(result.error());
+      if (auto failed = result->first_failure()) return error_reply(*failed);
       return "OK zone " + apex.to_text() + (cmd.kind == Command::Kind::ZoneAdd ? " added" : " removed");
     }
     case Command::Kind::Zones: {
@@ -356,7 +363,7 @@ std::string StdinCommands::handle_line(std::string_view line) {
   if (cmd.op.kind == store::OpKind::Add && !cmd.ttl_given) {
     // Without a TTL, join the RRset at its TTL rather than reset it.
     auto snap = store_.snapshot();
-    if (const zone::Zone* z = snap ? snap->find_zone(cmd.op.rr.owner) : nullptr) {
+    if (const zone::Zone* z = snap ? snap->zone_for(cmd.op.rr.owner, cmd.op.rr.type) : nullptr) {
       if (const zone::Node* n = z->find(cmd.op.rr.owner)) {
         if (const zone::RRset* set = n->find(cmd.op.rr.type)) cmd.op.rr.ttl = set->ttl;
       }
@@ -365,13 +372,10 @@ std::string StdinCommands::handle_line(std::string_view line) {
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change);
   change.ops.push_back(cmd.op);
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
-  if (!result) return "ERROR: " + result.error().message;
-  const store::ApplyResult& applied = *result;
-  std::string err = applied.first_error();
-  if (!err.empty()) return "ERROR: " + err;
+  SubmitResult result = submit_on_session(std::move(change));
+  if (!result) return error_reply(result.error());
+  if (auto failed = result->first_failure()) return error_reply(*failed);
 
   switch (cmd.op.kind) {
     case store::OpKind::Add:
@@ -383,25 +387,39 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type);
     case store::OpKind::RemoveZone:
       return "OK removed zone " + cmd.op.rr.owner.to_text();
+    case store::OpKind::AddSigningKey:
+    case store::OpKind::SetSigningKeys:
+      break;  // never a stdin command
   }
   return "OK";
 }
 
+SubmitResult StdinCommands::submit_on_session(store::Change change) {
+  session_.stamp(change, store_);
+  SubmitResult result = submit_and_wait(submitter_, change);
+  if (result && result->expired) {
+    // Submitted once, so not applied (store/session.h): once more on a new session.
+    session_ = store::ClientSession::open();
+    session_.stamp(change, store_);
+    result = submit_and_wait(submitter_, std::move(change));
+  }
+  return result;
+}
+
 std::string StdinCommands::import_zone(std::string_view text, const dns::Name& origin,
                                       const std::function<void(const std::string&)>& progress) {
-  using Clock = std::chrono::steady_clock;
   if (read_barrier_) {
     // Plan against everything committed so far, not a follower's older view.
     if (auto caught_up = read_barrier_(); !caught_up) return "ERROR: " + caught_up.error().message;
   }
   auto snap = store_.snapshot();
-  const auto started = Clock::now();
   auto plan = plan_zone_import(snap ? *snap : zone::ZoneSet(), text, origin);
   if (!plan) return "ERROR: " + plan.error().message;
-  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  const double seconds = plan->parse_seconds;
   progress("parsed " + std::to_string(plan->records_in_file) + " records (" + size_text(double(text.size())) +
            ") of " + plan->apex.to_text() + " in " + std::to_string(int(seconds * 1000)) + " ms (" +
-           std::to_string(int(plan->records_in_file / std::max(seconds, 1e-3))) + " records/s)");
+           std::to_string(int(plan->records_in_file / std::max(seconds, 1e-3))) + " records/s), compared with " +
+           "the zone in " + std::to_string(int(plan->diff_seconds * 1000)) + " ms");
   const std::string zone_text = plan->apex.to_text();
   if (plan->ops.empty()) return "OK " + zone_text + " unchanged (" + std::to_string(plan->records_in_file) + " records)";
   progress(std::to_string(plan->adds) + " to add, " + std::to_string(plan->removes) + " to remove" +
@@ -409,11 +427,10 @@ std::string StdinCommands::import_zone(std::string_view text, const dns::Name& o
 
   store::Change change;
   change.origin = origin_;
-  session_.stamp(change);
   change.ops = std::move(plan->ops);
   const size_t op_count = change.ops.size();
-  SubmitResult result = submit_and_wait(submitter_, std::move(change));
-  if (!result) return "ERROR: " + result.error().message;
+  SubmitResult result = submit_on_session(std::move(change));
+  if (!result) return error_reply(result.error());
   size_t refused = 0;
   std::string first_refusal;
   for (const std::string& e : result->op_errors) {
@@ -501,10 +518,13 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
   };
 
   bool overlong = false;  // discarding the rest of a line past kMaxLineLength
-  size_t scanned = 0;     // pending[0, scanned) holds no newline
+  size_t start = 0;       // pending[0, start) is handled; erased only before reading more
+  size_t scanned = 0;     // pending[start, scanned) holds no newline
   for (;;) {
-    size_t nl = pending.find('\n', scanned);
+    size_t nl = pending.find('\n', std::max(start, scanned));
     if (nl == std::string::npos) {
+      pending.erase(0, start);
+      start = 0;
       scanned = pending.size();
       if (pending.size() > kMaxLineLength) {
         overlong = true;
@@ -516,9 +536,8 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
       if (r == 0) break;
       continue;
     }
-    std::string line = pending.substr(0, nl);
-    pending.erase(0, nl + 1);
-    scanned = 0;
+    std::string_view line(pending.data() + start, nl - start);
+    start = nl + 1;
     if (overlong || line.size() > kMaxLineLength) {
       overlong = false;
       overlong_reply();
@@ -526,6 +545,8 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
     }
     if (auto parsed = parse_command(line); parsed && parsed->kind == Command::Kind::ZoneImport) {
       ++line_no_;
+      pending.erase(0, start);  // the zone text starts the buffer
+      start = scanned = 0;
       if (!run_import(*parsed)) return;
       continue;
     }
@@ -554,15 +575,6 @@ std::string digest_line(const store::Store& store) {
   }
   return "ERROR: the store changed during each of " + std::to_string(kAttempts) +
          " attempts to digest it; try again when changes are fewer";
-}
-
-nlohmann::json local_status(const std::string& node_id, const store::Store& store) {
-  auto snap = store.snapshot();
-  return nlohmann::json{{"node", node_id},
-                        {"role", "leader"},
-                        {"applied_index", store.applied_index()},
-                        {"records", snap ? snap->record_count() : 0},
-                        {"zones", snap ? snap->zone_names().size() : 0}};
 }
 
 }  // namespace node

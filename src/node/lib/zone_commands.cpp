@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <utility>
 
 #include "node/zone_seed.h"
@@ -61,20 +62,46 @@ bool same_soa_but_serial(std::string_view a, std::string_view b) {
   return dns::soa_encode(*fa) == dns::soa_encode(*fb);
 }
 
+/// A key whose byte order is RFC 4034 §6.1 canonical order: the labels from
+/// the rightmost, lower-cased, each ended by 00 00 (an octet 00 inside a
+/// label is written 00 01), so a label sorts before any longer label it
+/// begins. Sorting a million names by key is a plain string sort.
+std::string canonical_key(std::string_view wire) {
+  std::vector<std::string_view> labels;
+  for (size_t i = 0; i < wire.size() && wire[i] != 0;) {
+    size_t len = static_cast<uint8_t>(wire[i]);
+    labels.push_back(wire.substr(i + 1, len));
+    i += 1 + len;
+  }
+  std::string key;
+  key.reserve(wire.size() + 2 * labels.size());
+  for (auto it = labels.rbegin(); it != labels.rend(); ++it) {
+    for (char c : *it) {
+      key.push_back(static_cast<char>(dns::ascii_lower(static_cast<uint8_t>(c))));
+      if (c == 0) key.push_back('\x01');
+    }
+    key.append(2, '\0');
+  }
+  return key;
+}
+
 }  // namespace
 
-std::vector<dns::RR> zone_records(const zone::ZoneSet& zones, const dns::Name& apex) {
+std::vector<dns::RR> zone_records(const zone::ZoneSet& zones, const dns::Name& apex, bool canonical_order) {
   std::vector<dns::RR> out;
   const zone::Zone* z = exact_zone(zones, apex);
   if (!z) return out;
-  std::vector<std::pair<dns::Name, const zone::Node*>> nodes;
+  std::vector<std::pair<std::string, const zone::Node*>> nodes;
   nodes.reserve(z->nodes().size());
   z->nodes().for_each([&](const zone::Node& n) {
-    if (!n.rrsets.empty()) nodes.emplace_back(n.owner(), &n);
+    if (!n.rrsets.empty()) nodes.emplace_back(canonical_order ? canonical_key(n.wire()) : std::string(), &n);
   });
-  std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (canonical_order) {
+    std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
   out.reserve(z->record_count());
-  for (const auto& [owner, n] : nodes) {
+  for (const auto& [key, n] : nodes) {
+    const dns::Name owner = n->owner();
     // The SOA leads its node's records, as a master file starts with it.
     for (bool soa_pass : {true, false}) {
       for (const zone::RRset& s : n->rrsets) {
@@ -159,6 +186,8 @@ util::Result<ZoneImportPlan> plan_zone_import(const zone::ZoneSet& zones, std::s
   if (has_include(text)) {
     return util::make_error("$INCLUDE is not accepted in an imported zone: send the included text inline");
   }
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
   std::string owned(text);
   zone::ZoneFileResult parsed = zone::detect_format(owned) == zone::ZoneFileFormat::Legacy
                                     ? zone::parse_legacy(owned, "import")
@@ -181,6 +210,8 @@ util::Result<ZoneImportPlan> plan_zone_import(const zone::ZoneSet& zones, std::s
   if (!soa) return util::make_error("nothing imported: the text has no SOA record (a zone's text starts with its SOA)");
 
   ZoneImportPlan plan;
+  const auto parsed_at = Clock::now();
+  plan.parse_seconds = std::chrono::duration<double>(parsed_at - started).count();
   plan.apex = soa->owner;
   plan.records_in_file = parsed.records.size();
   for (const dns::RR& rr : parsed.records) {
@@ -191,7 +222,7 @@ util::Result<ZoneImportPlan> plan_zone_import(const zone::ZoneSet& zones, std::s
   }
   const zone::Zone* current = exact_zone(zones, plan.apex);
   plan.new_zone = current == nullptr;
-  std::vector<dns::RR> existing = zone_records(zones, plan.apex);
+  std::vector<dns::RR> existing = zone_records(zones, plan.apex, /*canonical_order=*/false);
   std::vector<store::Op> diff = zone_seed_diff(existing, parsed.records);
 
   // The zone keeps exactly one SOA: the file's replaces the current one (an
@@ -221,6 +252,7 @@ util::Result<ZoneImportPlan> plan_zone_import(const zone::ZoneSet& zones, std::s
     plan.ops.push_back(std::move(op));
   }
   plan.adds += plan.ops.size() - plan.adds - plan.removes;  // the SOA, when it changes
+  plan.diff_seconds = std::chrono::duration<double>(Clock::now() - parsed_at).count();
   return plan;
 }
 

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "node/progress_log.h"
 #include "store/session.h"
 #include "util/file.h"
 
@@ -117,8 +118,15 @@ class Proposer {
   bool flush() {
     if (change_.ops.empty()) return !stopping_;
     // One chunk at a time, each waited for: one session (store/session.h).
-    session_.stamp(change_);
+    session_.stamp(change_, store_);
     auto result = submit_until_committed(submitter_, change_, stopping_);
+    while (result && result->expired) {
+      // Apply forgot the session (after tries of unknown outcome, one of
+      // which may have been applied: adds and removes are idempotent).
+      session_ = store::ClientSession::open();
+      session_.stamp(change_, store_);
+      result = submit_until_committed(submitter_, change_, stopping_);
+    }
     if (!result) return false;  // stopping: the next start proposes the same difference
     for (size_t i = 0; i < change_.ops.size(); ++i) {
       if (i >= result->op_errors.size() || result->op_errors[i].empty()) continue;
@@ -221,6 +229,9 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   // move into the changes instead of being copied (the files' records are
   // already Add ops, the state's encoding).
   std::string state_bytes = store::encode_change(load.change);
+  spdlog::info("zone files: proposing {} removals and {} additions", diff.removes.size(), diff.adds.size());
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<ProgressTicker> ticker(std::in_place, "committing the zone files' changes");
   Proposer proposer(submitter, store, stopping, chunk_ops,
                     std::chrono::steady_clock::now() + std::chrono::milliseconds(zone_wait_ms));
   // Removes before adds, so that a name turning from A into a CNAME loses
@@ -235,6 +246,8 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   diff = SeedDiff{};
   load = ZoneLoad{};
   if (!proposer.flush() || !proposer.settle_waiting()) return;
+  ticker.reset();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   std::unordered_set<std::string> refused_adds;
   for (const auto& [op, reason] : proposer.refused()) {
@@ -253,7 +266,8 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   if (auto saved = util::write_file_atomically(state_path, state_bytes); !saved) {
     spdlog::error("{}", saved.error().message);
   }
-  spdlog::info("zone files: {} changes committed, {} rejected, {} lines skipped", proposed - refused, refused, skipped);
+  spdlog::info("zone files: {} changes committed, {} rejected, {} lines skipped, in {:.2f} s ({})", proposed - refused,
+               refused, skipped, seconds, rate_text(proposed, seconds, "records"));
   std::string().swap(state_bytes);
   release_free_memory();
 }

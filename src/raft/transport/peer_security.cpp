@@ -222,7 +222,8 @@ util::Result<void> PeerSecurity::use_psk(std::string_view ikm) {
   const SSL_CIPHER* cipher = SSL_CIPHER_find(probe, kPskCipher);
   SSL_free(probe);
   psk_session_ = SSL_SESSION_new();
-  if (cipher == nullptr || psk_session_ == nullptr || SSL_SESSION_set1_master_key(psk_session_, key->data(), key->size()) != 1 ||
+  if (cipher == nullptr || psk_session_ == nullptr ||
+      SSL_SESSION_set1_master_key(psk_session_, key->data(), key->size()) != 1 ||
       SSL_SESSION_set_cipher(psk_session_, cipher) != 1 ||
       SSL_SESSION_set_protocol_version(psk_session_, TLS1_3_VERSION) != 1) {
     return util::make_error("peer links: cannot set up the PSK: " + openssl_error());

@@ -46,6 +46,7 @@ struct Counters {
   std::atomic<uint64_t> dropped_unreliable{0};
   std::atomic<uint64_t> reconnects{0};
   std::atomic<uint64_t> connect_failures{0};
+  std::atomic<uint64_t> key_updates{0};
 };
 
 uint64_t bump(std::atomic<uint64_t>& c, uint64_t n = 1) { return c.fetch_add(n, std::memory_order_relaxed) + n; }
@@ -164,6 +165,7 @@ struct Peer {
   bool ever_connected = false;
   uint64_t failures_in_a_row = 0;
   std::chrono::milliseconds backoff{0};
+  uint64_t records_since_key_update = 0;  // an upper bound on the TLS records sent under the current key
   char probe = 0;  // target of the read that notices the peer closing
 };
 
@@ -438,6 +440,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     }
     p->ever_connected = true;
     p->failures_in_a_row = 0;
+    p->records_since_key_update = 0;
     watch_for_close(p);
     maybe_write(p);
   }
@@ -460,7 +463,12 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
   void connection_failed(const std::shared_ptr<Peer>& p, const char* step, const error_code& ec) {
     bump(counters_.connect_failures);
     ++p->failures_in_a_row;
-    if (p->failures_in_a_row == 1 || is_tls_failure(ec)) {
+    if (is_tls_failure(ec)) {
+      if (worth_logging(p->failures_in_a_row)) {
+        spdlog::warn("raft transport: {} cannot {} peer {} at {}: {}{}; retrying with backoff up to {} ms",
+                     who(self_), step, who(p->id), p->addr, ec.message(), kRefusedHint, opt_.backoff_max.count());
+      }
+    } else if (p->failures_in_a_row == 1) {
       spdlog::info("raft transport: {} cannot {} peer {} at {}: {}; retrying with backoff up to {} ms", who(self_),
                    step, who(p->id), p->addr, ec.message(), opt_.backoff_max.count());
     } else {
@@ -470,10 +478,17 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
   }
 
   void connection_lost(const std::shared_ptr<Peer>& p, const error_code& ec) {
-    spdlog::info("raft transport: {} lost connection to peer {} at {}: {}", who(self_), who(p->id), p->addr,
-                 ec.message());
+    // In TLS 1.3 the server checks the client's certificate after the client
+    // is done: its refusal arrives here, as an alert.
+    spdlog::info("raft transport: {} lost connection to peer {} at {}: {}{}", who(self_), who(p->id), p->addr,
+                 ec.message(), is_tls_failure(ec) ? kRefusedHint : "");
     schedule_reconnect(p);
   }
+
+  // What to check when a handshake fails between nodes that should agree.
+  static constexpr const char* kRefusedHint =
+      " (both ends need the same cluster.secret, or certificates from the same CA naming each node; the peer "
+      "accepts only current members: MEMBER ADD a new node before it joins)";
 
   void schedule_reconnect(const std::shared_ptr<Peer>& p) {
     error_code ignored;
@@ -601,6 +616,15 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     p->writing = true;
     uint64_t gen = p->generation;
     auto stream = p->stream;
+    // A batch takes at most a record per frame plus one per 16 KiB. The
+    // KeyUpdate is sent ahead of the batch's first record; the peer only
+    // reads on this link, so none is asked back.
+    p->records_since_key_update += batch.size() + bytes / kMaxRecordPlaintext + 1;
+    if (p->records_since_key_update >= opt_.key_update_records &&
+        SSL_key_update(stream->native_handle(), SSL_KEY_UPDATE_NOT_REQUESTED) == 1) {
+      p->records_since_key_update = 0;
+      bump(counters_.key_updates);
+    }
     // The batch rides in the handler so the bytes outlive the write even if
     // the connection is torn down meanwhile.
     asio::async_write(*stream, buffers,
@@ -613,6 +637,8 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
                         self->maybe_write(p);
                       });
   }
+
+  static constexpr std::size_t kMaxRecordPlaintext = 16384;  // RFC 8446 §5.1
 
   // ---- inbound: accepting and authenticating ---------------------------
 
@@ -893,10 +919,10 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
   bool refuse_frame(const std::shared_ptr<Session>& s, const Message& m) {
     uint64_t n = bump(counters_.auth_failures);
     if (worth_logging(n)) {
+      const std::string as = s->peer_id == kNoNode ? std::string("a joining node's peer") : who(s->peer_id);
       spdlog::warn("raft transport: {} closes the link from {}: authenticated as {}, it sent a {} claiming to be "
                    "from node {} ({} refused so far)",
-                   who(self_), s->remote, s->peer_id == kNoNode ? std::string("a joining node's peer") : who(s->peer_id),
-                   message_type_name(m.type), label(m.from), n);
+                   who(self_), s->remote, as, message_type_name(m.type), label(m.from), n);
     }
     return false;
   }
@@ -914,6 +940,7 @@ class Transport::Impl : public std::enable_shared_from_this<Transport::Impl> {
     s.dropped_unreliable = ld(counters_.dropped_unreliable);
     s.reconnects = ld(counters_.reconnects);
     s.connect_failures = ld(counters_.connect_failures);
+    s.key_updates = ld(counters_.key_updates);
     return s;
   }
 };

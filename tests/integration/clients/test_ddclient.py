@@ -5,7 +5,7 @@ import os
 import signal
 import subprocess
 
-from conftest import KEY_NAME, KEY_SECRET, need, wait_everywhere
+from clients_harness import KEY_NAME, KEY_SECRET, need, wait_everywhere
 
 
 def ddclient(cluster, tmp_path, conf_name, hosts, ip, force=False):

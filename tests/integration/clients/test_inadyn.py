@@ -3,7 +3,7 @@ both hostnames set on every node, a forced second run accepted, and a new
 address replacing the old one."""
 import subprocess
 
-from conftest import KEY_NAME, KEY_SECRET, need, wait_everywhere
+from clients_harness import KEY_NAME, KEY_SECRET, need, wait_everywhere
 
 
 def inadyn(cluster, tmp_path, ip, force=False):

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 from acme_harness import ChallengeGate, Pebble, certificate_names
-from conftest import KEY_NAME, KEY_SECRET, need, wait_everywhere
+from clients_harness import KEY_NAME, KEY_SECRET, need, wait_everywhere
 
 
 def test_lego_dns01_through_rfc2136(cluster, tmp_path):

@@ -2,7 +2,7 @@
 delete, and prerequisites that hold and that fail, on every node."""
 import subprocess
 
-from conftest import KEY_NAME, KEY_SECRET, need, wait_everywhere
+from clients_harness import KEY_NAME, KEY_SECRET, need, wait_everywhere
 
 
 def nsupdate(tmp_path, node, script, tcp=False):

@@ -2,7 +2,7 @@
 import subprocess
 import urllib.request
 
-from conftest import need
+from clients_harness import need
 
 
 def test_promtool_check_metrics_passes_on_every_node(cluster):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from harness import Cluster
-from node_harness import BIN, DnsNode, rrset_texts
+from node_harness import BIN, DnsNode, config_for, rrset_texts
 
 CTL = os.environ.get("DNSNODECTL_BIN", os.path.join(os.path.dirname(BIN), "..", "ctl", "dns-nodectl"))
 
@@ -31,6 +31,9 @@ def test_each_stdin_command_gives_the_same_reply_on_the_socket(node):
         r = ctl(node, *args)
         assert r.returncode == 0
         assert r.stdout == node.command(line) + "\n"
+    r = ctl(node, "member", "remove", "9")
+    assert r.returncode == 1
+    assert r.stdout == node.command("MEMBER REMOVE 9") + "\n"
     status = ctl(node, "status")
     assert status.returncode == 0 and status.stdout.startswith("OK {")
     assert json.loads(status.stdout[3:])["role"] == "leader"
@@ -39,6 +42,19 @@ def test_each_stdin_command_gives_the_same_reply_on_the_socket(node):
     assert node.query("ctl.example.com.", "A").answer == []
     # stdin still works beside the socket.
     assert node.command("ADD: stdin.example.com A 192.0.2.56") == "OK added stdin.example.com. 3600 IN A 192.0.2.56"
+
+
+def test_a_value_that_looks_like_an_option_is_part_of_the_record(node):
+    # "remove NAME TXT -all" must remove that one record: were "-all" taken
+    # for an option and dropped, the line would remove the whole RRset.
+    for value in ("-all", "keep"):
+        r = ctl(node, "add", "dash.example.com", "TXT", value)
+        assert r.returncode == 0, r.stdout + r.stderr
+    r = ctl(node, "remove", "dash.example.com", "TXT", "-all")
+    assert (r.returncode, r.stdout) == (0, 'OK removed dash.example.com. TXT "-all"\n'), r.stdout + r.stderr
+    assert rrset_texts(node.query("dash.example.com.", "TXT")) == ['dash.example.com. TXT "keep"']
+    r = ctl(node, "remove", "dash.example.com")
+    assert r.returncode == 2 and "usage: dns-nodectl remove NAME TYPE [VALUE]" in r.stderr
 
 
 def test_exit_status_is_1_on_error_and_2_when_the_node_cannot_be_asked(node, tmp_path):
@@ -173,3 +189,18 @@ def test_a_change_through_a_followers_socket_reaches_every_node(tmp_path):
         c.wait_all_answer("imported.example.com.", {"192.0.2.78"})
     finally:
         c.stop()
+
+
+def test_a_data_directory_deeper_than_a_socket_address_holds(tmp_path):
+    # A sockaddr_un holds 107 octets; the node and dns-nodectl both reach
+    # the socket through its directory.
+    work = tmp_path / ("w" * 60) / ("v" * 60)
+    work.mkdir(parents=True)
+    n = DnsNode(work, config_for(), []).wait_ready()
+    try:
+        sock = os.path.join(n.workdir, "data", "control.sock")
+        assert len(sock) > 107
+        r = subprocess.run([CTL, "-s", sock, "status"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.startswith("OK {"), r.stdout + r.stderr
+    finally:
+        n.stop()

@@ -134,10 +134,11 @@ def test_weak_secrets_are_refused_at_start_with_how_to_make_one(tmp_path, secret
 
 def test_forged_and_replayed_traffic_on_a_secret_cluster_changes_nothing(tmp_path):
     c = Cluster(tmp_path, 3)
-    http_port = free_port()
+    http_ports = {n.id: free_port() for n in c.nodes}
     with open(c.config_path) as f:
         cfg = json.load(f)
-    cfg["nodes"]["1"]["http_loc"] = f"127.0.0.1:{http_port}"
+    for n in c.nodes:
+        cfg["nodes"][str(n.id)]["http_loc"] = f"127.0.0.1:{http_ports[n.id]}"
     with open(c.config_path, "w") as f:
         json.dump(cfg, f)
     # Node 0 reaches its peers through taps that record what it sends.
@@ -152,21 +153,29 @@ def test_forged_and_replayed_traffic_on_a_secret_cluster_changes_nothing(tmp_pat
     try:
         assert c.nodes[0].command("ADD: tapped.example.com A 192.0.2.50").startswith("OK")
         c.wait_all_answer("tapped.example.com.", {"192.0.2.50"})
-        target = c.nodes[1]
+        # Node 0 sends to the leader (answers), or as leader to everyone: the
+        # target is a node whose tapped link carries Raft traffic.
+        leader = c.leader()
+        target = leader if leader is not c.nodes[0] else c.nodes[1]
+        sender = next(n for n in c.nodes if n is not target and n is not c.nodes[0])
+        assert c.nodes[0].command("ADD: tapped-again.example.com A 192.0.2.51").startswith("OK")
+        c.wait_all_answer("tapped-again.example.com.", {"192.0.2.51"})
         before = target.status()
+        http_port = http_ports[target.id]
         auth_metric = metric(http_port, "dnsnode_peer_auth_failures_total")
 
         # 1. An Append a leader would send, higher term, in clear: bare, with
         # an all-zero 32-byte trailer (the old insecure MAC) and with a random one.
-        body = forged_append(before, frm=raft_id(c.nodes[2]), to=raft_id(target))
+        body = forged_append(before, frm=raft_id(sender), to=raft_id(target))
         for attempt in (body, body + b"\0" * 32, body + os.urandom(32)):
             with socket.create_connection(("127.0.0.1", target.raft_port), timeout=3) as s:
                 assert send_and_see_closed(s, attempt), "a plaintext frame must end the connection"
 
-        # 2. What node 0 really sent target (handshake and records), replayed on a new connection.
+        # 2. What node 0 really sent target on their link (handshake and
+        # records carrying Raft traffic), replayed on a new connection.
         with taps[target.id].lock:
             recorded = bytes(taps[target.id].recorded)
-        assert len(recorded) > 500, len(recorded)
+        assert len(recorded) > 1000, len(recorded)
         with socket.create_connection(("127.0.0.1", target.raft_port), timeout=3) as s:
             assert send_and_see_closed(s, recorded), "a replayed conversation must end the connection"
 
@@ -236,6 +245,26 @@ def test_a_certificate_speaks_only_for_its_own_node_and_a_removed_member_is_refu
         wait_for(lambda: target.status()["peer_auth_failures"] > refused, 10, "the removed member's attempt counted")
         assert target.status()["term"] == term
         assert target.addresses("evil.example.com.") is None
+    finally:
+        c.stop()
+
+
+def test_a_node_joins_a_certificate_cluster_with_its_own_certificate(tmp_path):
+    # The joining node knows no member's id yet: it accepts any node of the
+    # cluster CA at its --join address, and lets in members it has not
+    # learnt of, each proving the id its first frame names.
+    pki = Pki(tmp_path / "pki", range(4))
+    c = cert_cluster(tmp_path / "nodes", 3, pki).start()
+    try:
+        via = c.nodes[0]
+        new = c.new_node(3)
+        reply = via.command(f"MEMBER ADD 3 127.0.0.1:{new.query_port} 127.0.0.1:{new.raft_port}")
+        assert reply.startswith("OK"), reply
+        new.start(["--join", f"127.0.0.1:{via.raft_port}"])
+        c.wait_until(lambda: via.members().get("3", {}).get("role") == "voter", 30, "node 3 promoted")
+        assert via.command("ADD: joined-by-cert.example.com A 192.0.2.64").startswith("OK")
+        c.wait_all_answer("joined-by-cert.example.com.", {"192.0.2.64"})
+        assert "certificates of the cluster CA" in new.tail_log(200)
     finally:
         c.stop()
 

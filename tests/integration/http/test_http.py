@@ -210,3 +210,49 @@ def test_a_keys_update_policy_holds_over_http(cluster):
     code, body = curl(node, "/api/v1/zones/example.com/records", LIMITED_NAME, LIMITED_SECRET, "POST",
                       json.dumps({"name": "pc.dyn", "type": "TXT", "data": "hello"}))
     assert code == 403, body
+
+
+def test_the_status_document_names_each_changes_entry_point(cluster):
+    import os
+    import subprocess
+
+    import dns.query
+    import dns.tsig
+    import dns.tsigkeyring
+    import dns.update
+
+    from harness import BIN
+
+    node = cluster.nodes[0]
+    assert node.command("ADD: src-stdin.example.com A 192.0.2.61").startswith("OK")
+    assert curl(node, "/nic/update?hostname=src-dyn.example.com&myip=192.0.2.62", KEY_NAME, KEY_SECRET) == \
+        (200, "good 192.0.2.62")
+    code, body = curl(node, "/api/v1/zones/example.com/records", KEY_NAME, KEY_SECRET, "POST",
+                      json.dumps({"name": "src-rest", "type": "A", "data": "192.0.2.63"}))
+    assert code == 201, body
+    keyring = dns.tsigkeyring.from_text({KEY_NAME: (dns.tsig.HMAC_SHA256, KEY_SECRET)})
+    u = dns.update.UpdateMessage("example.com.", keyring=keyring, keyname=KEY_NAME, keyalgorithm=dns.tsig.HMAC_SHA256)
+    u.replace("src-upd", 60, "A", "192.0.2.64")
+    assert dns.query.tcp(u, "127.0.0.1", port=node.query_port, timeout=10).rcode() == 0
+    sources = {"stdin", "DynDNS", "REST", "UPDATE"}
+    ctl = os.path.join(os.path.dirname(BIN), "..", "ctl", "dns-nodectl")
+    if os.path.exists(ctl):
+        r = subprocess.run([ctl, "-s", os.path.join(node.data_dir, "control.sock"), "add", "src-ctl.example.com", "A",
+                            "192.0.2.65"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        sources.add("dns-nodectl")
+
+    status, doc = get_json(node, "/api/v1/status")
+    assert status == 200
+    seen = {c["source"]: c for c in doc["changes"] if "src-" in c["summary"]}
+    assert set(seen) == sources, doc["changes"]
+    assert all(c["ok"] for c in seen.values()), seen
+    assert "src-rest.example.com." in seen["REST"]["summary"]
+    # Dynamic hosts: what DynDNS and UPDATE moved, with their current addresses; not the edits.
+    hosts = {h["name"]: h for h in doc["hosts"]}
+    assert hosts["src-dyn.example.com."]["addresses"] == ["192.0.2.62"]
+    assert hosts["src-upd.example.com."]["source"] == "UPDATE"
+    assert "src-stdin.example.com." not in hosts and "src-rest.example.com." not in hosts
+    assert {z["name"] for z in doc["zones"]} == {"example.com."}
+    assert doc["zones"][0]["serial"] == next(rd.serial for rrset in node.query("example.com.", "SOA").answer
+                                             for rd in rrset)

@@ -94,6 +94,22 @@ def test_unauthenticated_reads_answer_only_open_reads_from(node):
     assert status == 401, body
 
 
+def test_a_browser_on_another_sites_page_changes_nothing(node):
+    # What a browser sends for an <img> or a form of another site, with the key it keeps for this node.
+    for fetch_site in ("cross-site", "same-site"):
+        status, reply = curl(node, "/nic/update?hostname=csrf.example.com&myip=192.0.2.13", KEY_NAME, KEY_SECRET,
+                             options=["-H", f"Sec-Fetch-Site: {fetch_site}"])
+        assert status == 403 and "cross-origin" in reply, (status, reply)
+    status, reply = curl(node, "/api/v1/zones/example.com/records", ADMIN_NAME, ADMIN_SECRET, "POST",
+                         json.dumps({"name": "csrf", "type": "TXT", "data": "a=b"}),
+                         options=["-H", "Origin: http://attacker.example"])
+    assert status == 403, reply
+    assert node.addresses("csrf.example.com.") is None
+    # The node's own page, or a client that is no browser, goes through.
+    assert curl(node, "/nic/update?hostname=csrf.example.com&myip=192.0.2.13", KEY_NAME, KEY_SECRET,
+                options=["-H", "Sec-Fetch-Site: same-origin"]) == (200, "good 192.0.2.13")
+
+
 def make_certificate(directory):
     """A self-signed certificate for 127.0.0.1 made with openssl; returns (cert, key) paths."""
     cert, key = os.path.join(directory, "http.pem"), os.path.join(directory, "http.key")
@@ -114,9 +130,21 @@ def test_https_when_a_certificate_is_configured(tmp_path):
         status, reply = curl(node, "/nic/update?hostname=tls.example.com&myip=192.0.2.11", KEY_NAME, KEY_SECRET,
                              scheme="https", options=["--cacert", cert])
         assert (status, reply) == (200, "good 192.0.2.11")
-        # TLS 1.2 is the oldest spoken.
+        # TLS 1.2 is the oldest spoken: 1.1 is refused by the server (the
+        # client is allowed every version and cipher, so the refusal is not its own).
         status, _ = curl(node, "/health", scheme="https", options=["--cacert", cert, "--tlsv1.2", "--tls-max", "1.2"])
         assert status == 200
+        for version, accepted in (("-tls1_1", False), ("-tls1_2", True)):
+            out = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{node.http_port}", version,
+                                  "-cipher", "DEFAULT@SECLEVEL=0"], input="", capture_output=True, text=True,
+                                 timeout=15)
+            assert ("Cipher is (NONE)" not in out.stdout) == accepted, (version, out.stdout[-800:], out.stderr[-800:])
+        # Keep-alive inside TLS: two requests, one connection.
+        out = subprocess.run(["curl", "-sS", "-v", "--max-time", "10", "--cacert", cert, "-o", "/dev/null",
+                              "-o", "/dev/null", f"https://127.0.0.1:{node.http_port}/health",
+                              f"https://127.0.0.1:{node.http_port}/metrics"], capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, out.stderr
+        assert out.stderr.count("< HTTP/1.1 200") == 2 and "Re-using existing connection" in out.stderr, out.stderr
         # An unknown certificate is refused by the client: it is really TLS.
         out = subprocess.run(["curl", "-sS", "--max-time", "5", f"https://127.0.0.1:{node.http_port}/health"],
                              capture_output=True, text=True, timeout=10)
@@ -127,6 +155,38 @@ def test_https_when_a_certificate_is_configured(tmp_path):
         assert out.returncode != 0 and out.stdout.strip() in ("", "000"), (out.returncode, out.stdout, out.stderr)
         # The node is still serving HTTPS after that.
         assert curl(node, "/health", scheme="https", options=["--cacert", cert])[0] == 200
+    finally:
+        c.stop()
+
+
+def test_a_renewed_certificate_is_used_without_a_restart(tmp_path):
+    cert, key = make_certificate(str(tmp_path))
+    c = http_cluster(tmp_path, 1, tsig_keys=KEYS, http={"tls": {"cert": cert, "key": key}})
+    c.start()
+    try:
+        node = c.nodes[0]
+        old = str(tmp_path / "old.pem")
+        shutil.copy(cert, old)
+        assert curl(node, "/health", scheme="https", options=["--cacert", old])[0] == 200
+        # A half-done renewal (a new certificate, the old key) is not taken: the old pair keeps serving.
+        (tmp_path / "new").mkdir()
+        new_cert, new_key = make_certificate(str(tmp_path / "new"))
+        shutil.copy(new_cert, cert)
+        time.sleep(1.2)  # the files are looked at once a second at most
+        assert curl(node, "/health", scheme="https", options=["--cacert", old])[0] == 200
+        # Once the key follows, new connections get the new certificate.
+        shutil.copy(new_key, key)
+        def trusted_with(ca):
+            return subprocess.run(["curl", "-sS", "--max-time", "5", "-o", "/dev/null", "--cacert", ca,
+                                   f"https://127.0.0.1:{node.http_port}/health"], capture_output=True,
+                                  timeout=10).returncode == 0
+        deadline = time.time() + 10
+        while not trusted_with(new_cert):
+            assert time.time() < deadline, node.tail_log()
+            time.sleep(0.3)
+        assert not trusted_with(old), "the old certificate is still served"
+        log = node.tail_log(200)
+        assert "the changed certificate or key is not used" in log and "certificate reloaded" in log, log
     finally:
         c.stop()
 

@@ -36,8 +36,15 @@ def test_ready_once_queries_are_answered_and_stopping_on_sigterm(tmp_path):
     listener.settimeout(10)
     proc, host, port, stderr = start(tmp_path, {"NOTIFY_SOCKET": "@" + name})
     try:
-        msg = listener.recv(4096).decode()
-        assert "READY=1" in msg.split("\n"), msg
+        # Status lines while it starts, then READY=1.
+        statuses = []
+        while True:
+            msg = listener.recv(4096).decode()
+            if "READY=1" in msg.split("\n"):
+                break
+            statuses.append(msg)
+        assert statuses[0] == "STATUS=reading the zone files", statuses
+        assert "STATUS=committing the zone files' records" in statuses, statuses
         assert f"STATUS=serving {host}:{port}" in msg
         # Ready means ready: the first query and dns-nodectl succeed at once.
         r = dns.query.udp(dns.message.make_query("www.example.com.", "A"), host, port=port, timeout=1)

@@ -3,6 +3,8 @@
 // signed answers and signed message streams (§5.3.1).
 #include "dns/tsig.h"
 
+#include "dns/encoding.h"
+
 #include <gtest/gtest.h>
 
 namespace {
@@ -188,9 +190,9 @@ TEST(Tsig, KeysFromConfigText) {
   EXPECT_FALSE(dns::tsig::make_key("k.", "hmac-sha3", kSecret));
   EXPECT_FALSE(dns::tsig::make_key("k.", "hmac-sha256", "not base64!"));
   EXPECT_FALSE(dns::tsig::make_key("k.", "hmac-sha256", "abc"));
-  EXPECT_EQ(dns::tsig::base64_decode(kSecret).value(), "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(dns::base64_decode(kSecret).value(), "0123456789abcdef0123456789abcdef");
   for (std::string s : {"", "a", "ab", "abc", "abcd", "\xff\x00\x10"}) {
-    EXPECT_EQ(dns::tsig::base64_decode(dns::tsig::base64_encode(s)).value(), s);
+    EXPECT_EQ(dns::base64_decode(dns::base64_encode(s)).value(), s);
   }
 }
 
@@ -434,6 +436,29 @@ TEST(TsigStream, AHundredUnsignedMessagesInARowFail) {
             dns::rcode::BADSIG);
   // Dead from then on, even for a message that would have verified.
   EXPECT_NE(verifier.add(reinterpret_cast<const uint8_t*>(first.data()), first.size(), parse(first), kSignedAt).error, 0);
+}
+
+TEST(TsigStream, AServerStartsAStreamFromTheVerifiedRequestAndAClientFollowsIt) {
+  std::vector<dns::tsig::Key> keys = {key("hmac-sha256", "xfr-key.")};
+  auto v = verify(unhex(kAxfrRequest), keys, kSignedAt + 1);
+  ASSERT_EQ(v.error, 0);
+  dns::tsig::ServerSigning signing(v, kSignedAt + 1);
+  std::unique_ptr<dns::tsig::StreamSigner> signer = signing.start_stream();
+  ASSERT_TRUE(signer);
+  // The client knows only its request's MAC.
+  dns::tsig::StreamVerifier client(keys[0], mac_of(unhex(kAxfrRequest)));
+  for (size_t i = 0; i < std::size(kStream); ++i) {
+    std::string msg = kStreamSigned[i] ? strip_tsig(unhex(kStream[i])) : unhex(kStream[i]);
+    const size_t len = msg.size();
+    msg.resize(len + signer->record_size());
+    msg.resize(signer->add(reinterpret_cast<uint8_t*>(msg.data()), len, msg.size(), kSignedAt + 2, i % 2 == 0));
+    auto checked = client.add(reinterpret_cast<const uint8_t*>(msg.data()), msg.size(), parse(msg), kSignedAt + 3);
+    ASSERT_EQ(checked.error, 0) << i << ": " << checked.reason;
+  }
+  EXPECT_TRUE(client.complete());  // messages 1, 3 and 5 signed
+  // A request that failed its check has no stream.
+  std::vector<dns::tsig::Key> strangers = {key("hmac-sha256", "other-key.")};
+  EXPECT_FALSE(dns::tsig::ServerSigning(verify(unhex(kAxfrRequest), strangers, kSignedAt), kSignedAt).start_stream());
 }
 
 TEST(TsigStream, SignerSignsTheFirstAndEveryHundredthMessageWhateverItIsTold) {

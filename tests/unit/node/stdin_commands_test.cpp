@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dns/rr.h"
+#include "applying_submitter.h"
 #include "store/store.h"
 
 namespace node {
@@ -113,14 +114,22 @@ class FakeSubmitter : public ChangeSubmitter {
  public:
   void submit(store::Change change, std::function<void(SubmitResult)> done) override {
     changes.push_back(change);
-    if (!fail_with.empty()) return done(util::make_error(fail_with));
+    if (!fail_with.empty()) return done(util::make_error(fail_kind, fail_with));
     store::ApplyResult r;
+    if (expire_first && changes.size() == 1) {
+      r.expired = true;
+      r.op_errors.assign(change.ops.size(), "session expired");
+      r.op_kinds.assign(change.ops.size(), util::ErrorKind::SessionExpired);
+      return done(r);
+    }
     r.op_errors.assign(change.ops.size(), op_error);
     done(r);
   }
   std::vector<store::Change> changes;
   std::string fail_with;
+  util::ErrorKind fail_kind = util::ErrorKind::Invalid;
   std::string op_error;
+  bool expire_first = false;  // answer the first change "session expired"
 };
 
 nlohmann::json fake_status() { return {{"node", "0"}, {"role", "leader"}}; }
@@ -150,6 +159,31 @@ TEST(StdinCommands, ApplyAndSubmitErrorsAreReported) {
   EXPECT_LT(sub.changes[0].sequence, sub.changes[1].sequence);
 }
 
+TEST(StdinCommands, AnUnknownOutcomeSaysSoAndThatRetryingIsSafe) {
+  FakeSubmitter sub;
+  store::Store st;
+  StdinCommands cmds(sub, st, 3, fake_status);
+  sub.fail_with = "log storage failed: No space left on device";
+  sub.fail_kind = util::ErrorKind::OutcomeUnknown;
+  EXPECT_EQ(cmds.handle_line("ADD: a.example.com A 1.2.3.4"),
+            "ERROR: outcome unknown (retrying is safe): log storage failed: No space left on device");
+  sub.fail_with = "no quorum: no leader reachable within 3000 ms; the change was not applied";
+  sub.fail_kind = util::ErrorKind::NoQuorum;
+  EXPECT_EQ(cmds.handle_line("ADD: a.example.com A 1.2.3.4"),
+            "ERROR: no quorum: no leader reachable within 3000 ms; the change was not applied");
+}
+
+TEST(StdinCommands, AChangeRefusedForAnExpiredSessionGoesOnceMoreOnANewSession) {
+  FakeSubmitter sub;
+  sub.expire_first = true;
+  store::Store st;
+  StdinCommands cmds(sub, st, 3, fake_status);
+  EXPECT_EQ(cmds.handle_line("ADD: a.example.com 60 A 1.2.3.4"), "OK added a.example.com. 60 IN A 1.2.3.4");
+  ASSERT_EQ(sub.changes.size(), 2u);
+  EXPECT_NE(sub.changes[0].client_id, sub.changes[1].client_id);
+  EXPECT_EQ(sub.changes[1].sequence, 1u);
+}
+
 TEST(StdinCommands, StatusAndHelpAreOneLine) {
   FakeSubmitter sub;
   store::Store st;
@@ -164,8 +198,8 @@ TEST(StdinCommands, StatusAndHelpAreOneLine) {
 
 TEST(StdinCommands, AddThenRemoveThroughTheStore) {
   store::Store st;
-  LocalSubmitter sub(st);
-  StdinCommands cmds(sub, st, 0, [&] { return local_status("0", st); });
+  test_support::ApplyingSubmitter sub(st);
+  StdinCommands cmds(sub, st, 0, [&] { return test_support::status_of("0", st); });
   std::string r = cmds.handle_line(
       "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]");
   ASSERT_EQ(r.rfind("OK", 0), 0u) << r;
@@ -205,8 +239,8 @@ std::vector<std::string> digest_fields(const std::string& line) {
 
 TEST(StdinCommands, DigestNamesTheContentTheIndexAndTheCount) {
   store::Store st;
-  LocalSubmitter sub(st);
-  StdinCommands cmds(sub, st, 0, [&] { return local_status("0", st); });
+  test_support::ApplyingSubmitter sub(st);
+  StdinCommands cmds(sub, st, 0, [&] { return test_support::status_of("0", st); });
   const std::string soa = "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]";
   ASSERT_EQ(cmds.handle_line(soa).rfind("OK", 0), 0u);
   auto before = digest_fields(cmds.handle_line("DIGEST"));
@@ -237,9 +271,9 @@ TEST(StdinCommands, StoresThatAppliedTheSameChangesGiveTheSameDigest) {
   // Two replicas: the same changes give the same line; one record apart,
   // or one value apart, they differ.
   store::Store a, b;
-  LocalSubmitter sub_a(a), sub_b(b);
-  StdinCommands ca(sub_a, a, 0, [&] { return local_status("0", a); });
-  StdinCommands cb(sub_b, b, 1, [&] { return local_status("1", b); });
+  test_support::ApplyingSubmitter sub_a(a), sub_b(b);
+  StdinCommands ca(sub_a, a, 0, [&] { return test_support::status_of("0", a); });
+  StdinCommands cb(sub_b, b, 1, [&] { return test_support::status_of("1", b); });
   const std::string soa = "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]";
   for (StdinCommands* c : {&ca, &cb}) {
     ASSERT_EQ(c->handle_line(soa).rfind("OK", 0), 0u);

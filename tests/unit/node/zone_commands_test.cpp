@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "node/stdin_commands.h"
+#include "applying_submitter.h"
 #include "store/store.h"
 #include "zone/zone_file.h"
 
@@ -29,8 +30,8 @@ const char* kZone =
 /// A store holding kZone, loaded through a ZONE IMPORT on a session.
 struct ZoneCommands : ::testing::Test {
   store::Store st;
-  LocalSubmitter sub{st};
-  StdinCommands cmds{sub, st, 0, [this] { return local_status("0", st); }};
+  test_support::ApplyingSubmitter sub{st};
+  StdinCommands cmds{sub, st, 0, [this] { return test_support::status_of("0", st); }};
   std::vector<std::string> progress;
 
   std::string import(const std::string& text) {
@@ -137,6 +138,22 @@ TEST_F(ZoneCommands, BadTextImportsNothing) {
   r = import(std::string(kZone) + "$INCLUDE /etc/passwd\n");
   EXPECT_EQ(r, "ERROR: $INCLUDE is not accepted in an imported zone: send the included text inline");
   EXPECT_EQ(st.applied_index(), index);
+}
+
+TEST_F(ZoneCommands, RecordsComeInCanonicalOrder) {
+  // RFC 4034 §6.1's example, in another order: the export lists the names as the RFC does.
+  std::string text =
+      "$ORIGIN example.\n@ 60 SOA ns hostmaster 1 3600 900 604800 300\n"
+      "\\200.z 60 A 192.0.2.9\n*.z 60 A 192.0.2.8\nz 60 A 192.0.2.6\nzABC.a.EXAMPLE. 60 A 192.0.2.5\n"
+      "\\001.z 60 A 192.0.2.7\nZ.a 60 A 192.0.2.4\nyljkjljk.a 60 A 192.0.2.3\na 60 A 192.0.2.2\n";
+  ASSERT_EQ(import(text).rfind("OK", 0), 0u);
+  std::vector<std::string> owners;
+  for (const dns::RR& rr : zone_records(*st.snapshot(), *dns::Name::from_text("example"))) {
+    owners.push_back(rr.owner.lowercased().to_text());  // a name keeps the case it first came with
+  }
+  EXPECT_EQ(owners, (std::vector<std::string>{"example.", "a.example.", "yljkjljk.a.example.", "z.a.example.",
+                                              "zabc.a.example.", "z.example.", "\\001.z.example.", "*.z.example.",
+                                              "\\200.z.example."}));
 }
 
 TEST(ZoneImportParse, HeaderCarriesTheLengthAndAnOptionalOrigin) {

@@ -24,7 +24,8 @@ using tcp = asio::ip::tcp;
 struct TempDir {
   TempDir() {
     std::random_device rd;
-    path = std::filesystem::temp_directory_path() / ("dnsnode-peer-auth-" + std::to_string(rd()) + std::to_string(rd()));
+    const std::string name = "dnsnode-peer-auth-" + std::to_string(rd()) + std::to_string(rd());
+    path = std::filesystem::temp_directory_path() / name;
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
@@ -172,6 +173,27 @@ TEST(PeerSecret, ARemovedMemberIsRefused) {
     return b.t->stats().auth_failures >= 2;
   }));
   EXPECT_EQ(b.got.size(), 1u);
+}
+
+// ---- long-lived links ---------------------------------------------------------
+
+TEST(PeerLinks, ABusyLinkRenewsItsKeysAndKeepsDelivering) {
+  asio::io_context io;
+  Transport::Options often;
+  often.key_update_records = 8;
+  Node a(io, 1, "test-secret", often), b(io, 2);
+  link(a, b);
+  // One message at a time, so that each goes in a batch of its own.
+  for (Index i = 1; i <= 60; ++i) {
+    Message m = msg(MessageType::Append, 1, 2, i);
+    m.entries = {Entry{3, i, EntryType::Normal, std::string(3000, static_cast<char>('a' + i % 26))}};
+    a.t->send(m);
+    ASSERT_TRUE(run_until(io, [&] { return b.got.size() == i; }));
+  }
+  EXPECT_GE(a.t->stats().key_updates, 5u);
+  EXPECT_EQ(b.got.back().entries.at(0).data, std::string(3000, static_cast<char>('a' + 60 % 26)));
+  EXPECT_EQ(a.t->stats().reconnects, 0u);
+  EXPECT_EQ(b.t->stats().auth_failures + b.t->stats().decode_failures, 0u);
 }
 
 // ---- replay -------------------------------------------------------------

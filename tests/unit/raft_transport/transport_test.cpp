@@ -234,10 +234,16 @@ TEST(Transport, RemovedPeerIsDisconnectedAndItsMessagesDropped) {
 
 // ---- hostile input on an inbound connection ------------------------------
 
+// Makes node 1 a peer of `b` (so that it may connect) and returns b's port.
+uint16_t admitting_node_1(asio::io_context& io, Node& b) {
+  b.add_peer(1, unused_port(io));
+  return b.port();
+}
+
 // A node 2 that knows node 1, plus an authenticated client speaking as node 1.
 struct Node2WithClient1 {
   explicit Node2WithClient1(asio::io_context& io, Transport::Options opt = {})
-      : b(io, 2, "test-secret", opt), c(io, (b.add_peer(1, unused_port(io)), b.port()), psk("test-secret", "dns-node-1")) {
+      : b(io, 2, "test-secret", opt), c(io, admitting_node_1(io, b), psk("test-secret", "dns-node-1")) {
     EXPECT_TRUE(c.handshake(io)) << c.handshake_error.message();
   }
   Node b;

@@ -59,7 +59,7 @@ struct Fixture {
   store::Store store;
   Metrics metrics;
   uint64_t index = 0;
-  std::optional<std::string> submit_error;
+  std::optional<util::Error> submit_error;
   size_t submits = 0;
   /// When set, submitted changes wait in `held` until the test applies them
   /// (in any order, as a cluster may commit concurrent changes).
@@ -71,8 +71,9 @@ struct Fixture {
   std::string key_secret = "c2VjcmV0LWtleS1ieXRlcw==";
   std::string admin_secret = "YWRtaW4ta2V5LWJ5dGVz";
   std::string reader_secret = "cmVhZGVyLWtleS1ieXRlcw==";  // a key with no role
-  std::vector<std::string> member_lines;  // what MEMBER commands reached the node
-  unsigned member_status = 200;           // the node's answer to them
+  std::vector<MemberChange> member_changes;  // what MEMBER changes reached the node
+  std::optional<util::Error> member_error;   // the node's answer: this error,
+  std::string member_refusal;                // or the member list's refusal, or success
 
   explicit Fixture(std::function<bool(const dns::Name&, const dns::Name&, uint16_t)> policy = {}) {
     store::Change seed;
@@ -88,7 +89,7 @@ struct Fixture {
     deps.store = &store;
     deps.submit = [this](store::Change c, std::function<void(HttpSubmitResult)> done) {
       ++submits;
-      if (submit_error) return done(util::make_error(*submit_error));
+      if (submit_error) return done(*submit_error);
       if (hold) {
         held.emplace_back(std::move(c), std::move(done));
         return;
@@ -97,7 +98,7 @@ struct Fixture {
     };
     deps.read_barrier = [this](std::function<void(util::Result<void>)> done) {
       ++barriers;
-      if (submit_error) return done(util::make_error(*submit_error));
+      if (submit_error) return done(*submit_error);
       done(util::Result<void>());
     };
     deps.status = [] {
@@ -115,9 +116,12 @@ struct Fixture {
     deps.recent = &recent;
     deps.metrics = &metrics;
     deps.members = [] { return nlohmann::json{{"0", {{"role", "voter"}}}, {"1", {{"role", "learner"}}}}; };
-    deps.member_command = [this](std::string line, uint64_t, uint64_t, std::function<void(unsigned, std::string)> done) {
-      member_lines.push_back(line);
-      done(member_status, member_status == 200 ? "done" : "refused: a membership change is in progress");
+    deps.change_members = [this](MemberChange change, std::function<void(HttpSubmitResult)> done) {
+      member_changes.push_back(change);
+      if (member_error) return done(*member_error);
+      store::ApplyResult r;
+      r.op_errors.push_back(member_refusal);
+      done(r);
     };
     DynDnsOptions opts;
     opts.max_changes_per_minute = 3;
@@ -287,10 +291,20 @@ TEST(DynDns, MalformedMyipIsRefused) {
 
 TEST(DynDns, NoQuorumOrTimeoutIs911) {
   Fixture f;
-  f.submit_error = "no quorum: 1 of 3 nodes reachable";
+  f.submit_error = util::make_error(util::ErrorKind::NoQuorum, "no quorum: 1 of 3 nodes reachable");
   EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.7").body, "911\n");
-  f.submit_error = "timeout: not committed within 3000 ms";
+  f.submit_error = util::make_error(util::ErrorKind::OutcomeUnknown, "timeout: not committed within 3000 ms");
   EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.7").body, "911\n");
+}
+
+TEST(DynDns, AnUnknownOutcomeIs911AndAStoreRefusalDnserr) {
+  Fixture f;
+  f.submit_error = util::make_error(util::ErrorKind::OutcomeUnknown, "log storage failed: No space left on device");
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.7").body, "911\n");
+  f.submit_error = util::make_error(util::ErrorKind::SessionExpired, "session expired");
+  EXPECT_EQ(f.nic("hostname=h.example.com&myip=198.51.100.7").body, "911\n");
+  f.submit_error.reset();
+  EXPECT_EQ(f.nic("hostname=alias.example.com&myip=198.51.100.7").body, "dnserr\n");  // beside a CNAME
 }
 
 TEST(DynDns, SeveralHostsGetOneLineEach) {
@@ -455,12 +469,46 @@ TEST(Rest, ErrorsCarryTheReasonAndTheRightStatus) {
             401u);
   EXPECT_EQ(f.call("PUT", "/api/v1/zones/example.com/records", auth).status, 405u);
   EXPECT_EQ(f.call("GET", "/nope").status, 404u);
-  f.submit_error = "no quorum: cannot reach a majority";
+  f.submit_error = util::make_error(util::ErrorKind::NoQuorum, "no quorum: cannot reach a majority");
   EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name":"x","type":"A","data":"1.2.3.4"})").status,
             503u);
-  f.submit_error = "timeout: not committed within 3000 ms";
+  f.submit_error = util::make_error(util::ErrorKind::OutcomeUnknown, "timeout: not committed within 3000 ms");
   EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, R"({"name":"x","type":"A","data":"1.2.3.4"})").status,
             504u);
+}
+
+TEST(Rest, AFailureAfterTheChangeMayHaveLeftIsOutcomeUnknownNotARefusal) {
+  // Log storage failing, or the node stopping, after the change was sent:
+  // it may still commit. The answer must not say it did not commit.
+  Fixture f;
+  std::string auth = basic("ddns-key.", f.key_secret);
+  const std::string add = R"({"name":"x","type":"A","data":"1.2.3.4"})";
+  for (const char* message : {"log storage failed: No space left on device",
+                              "shutting down: the change's outcome is unknown"}) {
+    f.submit_error = util::make_error(util::ErrorKind::OutcomeUnknown, message);
+    HttpResponse r = f.call("POST", "/api/v1/zones/example.com/records", auth, add);
+    EXPECT_EQ(r.status, 504u) << message;
+    auto body = nlohmann::json::parse(r.body);
+    EXPECT_EQ(body["kind"], "outcome unknown") << r.body;
+    EXPECT_NE(body["outcome"].get<std::string>().find("retrying it is safe"), std::string::npos) << r.body;
+  }
+  // Refused before it was sent: not applied, a plain 503.
+  f.submit_error = util::make_error(util::ErrorKind::ShuttingDown, "shutting down");
+  HttpResponse r = f.call("POST", "/api/v1/zones/example.com/records", auth, add);
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["outcome"], "not applied; retry later");
+}
+
+TEST(Rest, TheStatusFollowsTheErrorsKindNotItsWords) {
+  Fixture f;
+  std::string auth = basic("ddns-key.", f.key_secret);
+  const std::string add = R"({"name":"x","type":"A","data":"1.2.3.4"})";
+  f.submit_error = util::make_error(util::ErrorKind::NoQuorum, "timeout while looking for a CNAME that still has records");
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, add).status, 503u);
+  f.submit_error = util::make_error(util::ErrorKind::SessionExpired, "session expired");
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, add).status, 503u);
+  f.submit_error = util::make_error(util::ErrorKind::Refused, "this node was removed from the cluster");
+  EXPECT_EQ(f.call("POST", "/api/v1/zones/example.com/records", auth, add).status, 403u);
 }
 
 TEST(Rest, ReadsAreOpenFromOpenReadsFromAndNeedAKeyElsewhere) {
@@ -576,6 +624,55 @@ TEST(StatusPage, TheDocumentShowsZonesAndTheChangesMadeHereWithTheirSource) {
   EXPECT_EQ(doc["hosts"][0]["addresses"], nlohmann::json::array({"198.51.100.7"}));
 }
 
+// --- requests from other sites' pages ---
+
+TEST(CrossOrigin, IsJudgedByFetchMetadataElseByOrigin) {
+  auto req = [](std::string fetch_site, std::string origin) {
+    HttpRequest r;
+    r.fetch_site = std::move(fetch_site);
+    r.origin = std::move(origin);
+    r.host = "127.0.0.1:8053";
+    return r;
+  };
+  EXPECT_FALSE(is_cross_origin(req("", "")));  // curl, ddclient, inadyn
+  EXPECT_FALSE(is_cross_origin(req("same-origin", "")));
+  EXPECT_FALSE(is_cross_origin(req("none", "")));
+  EXPECT_TRUE(is_cross_origin(req("cross-site", "")));
+  EXPECT_TRUE(is_cross_origin(req("same-site", "")));
+  EXPECT_FALSE(is_cross_origin(req("", "http://127.0.0.1:8053")));
+  EXPECT_FALSE(is_cross_origin(req("", "HTTPS://127.0.0.1:8053")));
+  EXPECT_TRUE(is_cross_origin(req("", "http://attacker.example")));
+  EXPECT_TRUE(is_cross_origin(req("", "null")));
+  // Fetch Metadata wins over Origin.
+  EXPECT_TRUE(is_cross_origin(req("cross-site", "http://127.0.0.1:8053")));
+}
+
+TEST(CrossOrigin, ABrowserShowingAnotherSitesPageChangesNothing) {
+  Fixture f;
+  auto send = [&](std::string method, std::string target, std::string body, std::string fetch_site) {
+    HttpRequest r{method, target, basic("admin-key", f.admin_secret), "application/json", body, "192.0.2.50", true};
+    r.fetch_site = std::move(fetch_site);
+    r.host = "127.0.0.1:8053";
+    std::optional<HttpResponse> out;
+    f.api->handle(r, [&](HttpResponse resp) { out = std::move(resp); });
+    return out.value_or(HttpResponse{}).status;
+  };
+  // DynDNS2 changes with a GET, as an <img> on any page could send it.
+  EXPECT_EQ(send("GET", "/nic/update?hostname=old.example.com&myip=6.6.6.6", "", "cross-site"), 403u);
+  EXPECT_EQ(send("POST", "/api/v1/zones/example.com/records", R"({"name":"x","type":"TXT","data":"a=b"})", "cross-site"),
+            403u);
+  EXPECT_EQ(send("DELETE", "/api/v1/members/1", "", "same-site"), 403u);
+  EXPECT_EQ(f.submits, 0u);
+  EXPECT_TRUE(f.member_changes.empty());
+  EXPECT_EQ(f.values("old.example.com."), std::vector<std::string>{"192.0.2.1"});
+  // Reads stay open to it (the browser lets no other site read the answer),
+  // and the page's own requests go through.
+  EXPECT_EQ(send("GET", "/api/v1/status", "", "cross-site"), 200u);
+  EXPECT_EQ(send("POST", "/api/v1/zones/example.com/records", R"({"name":"x","type":"TXT","data":"a=b"})",
+                 "same-origin"),
+            201u);
+}
+
 // --- basic auth in clear ---
 
 /// Collects what the default logger writes while it lives.
@@ -616,7 +713,7 @@ TEST(Rest, ConsistentReadGoesThroughTheBarrier) {
   EXPECT_EQ(f.barriers, 0u);
   EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records?consistent=true").status, 200u);
   EXPECT_EQ(f.barriers, 1u);
-  f.submit_error = "no quorum: cannot confirm leadership";
+  f.submit_error = util::make_error(util::ErrorKind::NoQuorum, "no quorum: cannot confirm leadership");
   EXPECT_EQ(f.call("GET", "/api/v1/zones/example.com/records?consistent=true").status, 503u);
 }
 
@@ -655,16 +752,23 @@ TEST(Members, ListingNeedsAnAdminKeyEvenFromLoopback) {
   EXPECT_EQ(f.call("GET", "/api/v1/members", basic("admin-key", f.admin_secret), "", "192.0.2.50").status, 200u);
 }
 
-TEST(Members, AddAndRemoveBecomeTheStdinCommands) {
+TEST(Members, AddAndRemoveReachTheNodeAsTypedChanges) {
   Fixture f;
   std::string auth = basic("admin-key", f.admin_secret);
   HttpResponse r = f.call("POST", "/api/v1/members", auth,
                           R"({"id": 3, "query_loc": "127.0.0.1:10056", "raft_loc": "127.0.0.1:10057"})");
   EXPECT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(f.call("DELETE", "/api/v1/members/3", auth).status, 200u);
-  ASSERT_EQ(f.member_lines.size(), 2u);
-  EXPECT_EQ(f.member_lines[0], "MEMBER ADD 3 127.0.0.1:10056 127.0.0.1:10057");
-  EXPECT_EQ(f.member_lines[1], "MEMBER REMOVE 3");
+  ASSERT_EQ(f.member_changes.size(), 2u);
+  EXPECT_EQ(f.member_changes[0].kind, MemberChange::Kind::Add);
+  EXPECT_EQ(f.member_changes[0].id, 3u);
+  EXPECT_EQ(f.member_changes[0].query_loc, "127.0.0.1:10056");
+  EXPECT_EQ(f.member_changes[0].raft_loc, "127.0.0.1:10057");
+  EXPECT_EQ(f.member_changes[1].kind, MemberChange::Kind::Remove);
+  EXPECT_EQ(f.member_changes[1].id, 3u);
+  // Each carries a session stamp, as every change does.
+  EXPECT_NE(f.member_changes[0].client_id, 0u);
+  EXPECT_NE(f.member_changes[0].sequence, 0u);
 }
 
 TEST(Members, EveryMembersEndpointRefusesKeysThatAreNotAdmin) {
@@ -679,7 +783,7 @@ TEST(Members, EveryMembersEndpointRefusesKeysThatAreNotAdmin) {
     EXPECT_EQ(f.call("DELETE", "/api/v1/members/1", auth).status, 403u);
     EXPECT_EQ(f.call("GET", "/api/v1/members", auth).status, 403u);
   }
-  EXPECT_TRUE(f.member_lines.empty());
+  EXPECT_TRUE(f.member_changes.empty());
 }
 
 TEST(Members, MalformedRequestsAre400AndReachNothing) {
@@ -696,15 +800,27 @@ TEST(Members, MalformedRequestsAre400AndReachNothing) {
   EXPECT_EQ(f.call("DELETE", "/api/v1/members/x1", auth).status, 400u);
   EXPECT_EQ(f.call("DELETE", "/api/v1/members", auth).status, 405u);
   EXPECT_EQ(f.call("POST", "/api/v1/members/3", auth).status, 405u);
-  EXPECT_TRUE(f.member_lines.empty());
+  EXPECT_TRUE(f.member_changes.empty());
 }
 
-TEST(Members, TheNodesRefusalKeepsItsStatusAndReason) {
+TEST(Members, TheNodesAnswerBecomesAStatusByItsKind) {
   Fixture f;
-  f.member_status = 409;
-  HttpResponse r = f.call("DELETE", "/api/v1/members/2", basic("admin-key", f.admin_secret));
-  EXPECT_EQ(r.status, 409u);
-  EXPECT_NE(r.body.find("in progress"), std::string::npos) << r.body;
+  std::string auth = basic("admin-key", f.admin_secret);
+  f.member_error = util::make_error(util::ErrorKind::Conflict, "a membership change is still in progress");
+  HttpResponse busy = f.call("DELETE", "/api/v1/members/2", auth);
+  EXPECT_EQ(busy.status, 409u);
+  EXPECT_NE(busy.body.find("in progress"), std::string::npos) << busy.body;
+  f.member_error = util::make_error("bad address 'nowhere': no port");
+  EXPECT_EQ(f.call("POST", "/api/v1/members", auth, R"({"id": 3, "query_loc": "nowhere", "raft_loc": "b:2"})").status,
+            400u);
+  f.member_error = util::make_error(util::ErrorKind::OutcomeUnknown, "timeout: not committed within 3000 ms");
+  EXPECT_EQ(f.call("DELETE", "/api/v1/members/2", auth).status, 504u);
+  // The member list's own refusal is a conflict with it.
+  f.member_error.reset();
+  f.member_refusal = "node 2 is not a member";
+  HttpResponse refused = f.call("DELETE", "/api/v1/members/2", auth);
+  EXPECT_EQ(refused.status, 409u);
+  EXPECT_NE(refused.body.find("not a member"), std::string::npos) << refused.body;
 }
 
 }  // namespace

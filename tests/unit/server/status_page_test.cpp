@@ -59,6 +59,7 @@ TEST(RecentChanges, KeepsTheNewestChangesWithTheirSourceAndOutcome) {
   EXPECT_TRUE(changes[0].ok);
   EXPECT_EQ(changes[0].outcome, "applied");
   EXPECT_STREQ(change_source_name(changes[0].source), "stdin");
+  EXPECT_STREQ(change_source_name(ChangeSource::Control), "dns-nodectl");
   // stdin is an edit, not a dynamic host.
   EXPECT_TRUE(recent.hosts().empty());
 }
@@ -223,6 +224,24 @@ TEST(StatusDocument, TheLeaderShowsEveryNodesFigures) {
   EXPECT_EQ(doc["zones"][0]["name"], "example.com.");
   EXPECT_EQ(doc["zones"][0]["serial"], 7);
   EXPECT_EQ(doc["zones"][0]["records"], 3);
+  EXPECT_EQ(doc["zones_total"], 1);
+}
+
+TEST(StatusDocument, ListsAtMostFiveHundredZones) {
+  store::Store store;
+  store::Change c;
+  for (int i = 0; i < 600; ++i) {
+    std::string apex = "z" + std::to_string(i) + ".example.";
+    c.ops.push_back(op(store::OpKind::Add, apex.c_str(), dns::rrtype::SOA, "ns. host. 1 3600 600 86400 300"));
+  }
+  store.apply(c, 1);
+  StatusInputs in;
+  in.status = leader_status();
+  auto snap = store.snapshot();
+  in.zones = snap.get();
+  nlohmann::json doc = status_document(in);
+  EXPECT_EQ(doc["zones"].size(), 500u);
+  EXPECT_EQ(doc["zones_total"], 600);
 }
 
 TEST(StatusDocument, AFollowerShowsItsOwnFiguresAndPointsAtTheLeader) {

@@ -73,7 +73,7 @@ class UpdateHandlerTest : public ::testing::Test {
         store_,
         [this](store::Change c, std::function<void(util::Result<store::ApplyResult>)> done) {
           ++submitted_;
-          if (!submit_error_.empty()) return done(util::make_error(submit_error_));
+          if (!submit_error_.empty()) return done(util::make_error(submit_kind_, submit_error_));
           done(store_.apply(c, ++index_));
         },
         std::move(options), [this] { return now_; });
@@ -114,6 +114,7 @@ class UpdateHandlerTest : public ::testing::Test {
   uint64_t now_ = kNow;
   int submitted_ = 0;
   std::string submit_error_;
+  util::ErrorKind submit_kind_ = util::ErrorKind::NoQuorum;
   dns::tsig::Key key_;
 };
 
@@ -267,6 +268,18 @@ TEST_F(UpdateHandlerTest, SubmitErrorIsServFail) {
   std::string msg = update_message("example.com.", {}, {record("new.example.com.", dns::rrtype::A, "192.0.2.7")});
   dns::tsig::sign(msg, key_, kNow);
   EXPECT_EQ(send(h, msg).rcode(), dns::rcode::SERVFAIL);
+}
+
+TEST_F(UpdateHandlerTest, TheRcodeOfASubmitErrorFollowsItsKind) {
+  UpdateHandler h = make(signed_only());
+  std::string msg = update_message("example.com.", {}, {record("new.example.com.", dns::rrtype::A, "192.0.2.7")});
+  dns::tsig::sign(msg, key_, kNow);
+  submit_error_ = "timeout: not committed within 3000 ms; its outcome is unknown";
+  submit_kind_ = util::ErrorKind::OutcomeUnknown;
+  EXPECT_EQ(send(h, msg).rcode(), dns::rcode::SERVFAIL);
+  submit_error_ = "this node was removed from the cluster; send changes to a member";
+  submit_kind_ = util::ErrorKind::Refused;
+  EXPECT_EQ(send(h, msg).rcode(), dns::rcode::REFUSED);
 }
 
 TEST_F(UpdateHandlerTest, PolicyLimitsNamesAndTypes) {

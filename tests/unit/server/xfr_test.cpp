@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <set>
 
+#include "dns/dnssec_sign.h"
 #include "dns/message.h"
 #include "dns/tsig.h"
 
@@ -119,7 +120,7 @@ class XfrTest : public ::testing::Test {
     return acl;
   }
 
-  store::Store store_{store::JournalLimits{3, 1u << 20}};
+  store::Store store_{store::SessionLimits{}, store::JournalLimits{3, 1u << 20}};
   uint64_t index_ = 0;
   dns::tsig::Key key_, other_key_;
   sockaddr_in local_ = addr("127.0.0.1");
@@ -229,6 +230,33 @@ TEST_F(XfrTest, IxfrAtOrAheadOfTheCurrentSerialGetsTheSoaAlone) {
     ASSERT_EQ(r.messages.size(), 1u);
     ASSERT_EQ(r.records().size(), 1u);
     EXPECT_EQ(dns::soa_decode(r.records()[0].rdata)->serial, 100u);
+  }
+}
+
+// An online-signed zone's private keys live in the zone as SIGNING_KEY
+// records; a transfer carries what they publish (DNSKEY) and never them.
+TEST_F(XfrTest, TransfersOfAnOnlineSignedZoneNeverCarryItsPrivateKeys) {
+  dns::SigningKeyRecord key;
+  key.flags = dns::kDnskeyZone | dns::kDnskeySep;
+  key.algorithm = dns::kAlgEcdsaP256Sha256;
+  key.private_der = dns::SigningKey::generate(key.algorithm).value().private_der();
+  change({{store::OpKind::AddSigningKey,
+           dns::RR{name("example.com."), dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, key.encode()}}});  // 101
+  XfrHandler h = handler(loopback_acl());
+  for (std::optional<uint32_t> ixfr_from : {std::optional<uint32_t>(), std::optional<uint32_t>(100)}) {
+    std::string q = query("example.com.", ixfr_from ? dns::rrtype::IXFR : dns::rrtype::AXFR, ixfr_from);
+    auto stream = h.start(reinterpret_cast<const uint8_t*>(q.data()), q.size(), reinterpret_cast<sockaddr*>(&local_));
+    std::vector<dns::RR> rrs = drain(*stream).records();
+    ASSERT_FALSE(rrs.empty());
+    EXPECT_EQ(std::count_if(rrs.begin(), rrs.end(), [](const dns::RR& rr) { return rr.type == dns::rrtype::DNSKEY; }), 1)
+        << (ixfr_from ? "IXFR" : "AXFR");
+    for (const dns::RR& rr : rrs) EXPECT_NE(rr.type, dns::rrtype::SIGNING_KEY) << (ixfr_from ? "IXFR" : "AXFR");
+    // Nor does any message hold the private key's bytes in any other form.
+    for (const std::string& raw : drain(*h.start(reinterpret_cast<const uint8_t*>(q.data()), q.size(),
+                                                  reinterpret_cast<sockaddr*>(&local_)))
+                                      .raw) {
+      EXPECT_EQ(raw.find(key.private_der), std::string::npos);
+    }
   }
 }
 

@@ -33,7 +33,7 @@ store::Op remove(dns::RR rr) { return {store::OpKind::Remove, std::move(rr)}; }
 store::Change change(std::vector<store::Op> ops, uint64_t timestamp_ms = 0) {
   store::Change c;
   c.origin = 1;
-  c.timestamp_ms = timestamp_ms;
+  c.time_ms = timestamp_ms;
   c.ops = std::move(ops);
   return c;
 }
@@ -216,7 +216,7 @@ TEST_F(JournalTest, SerialPolicyComesFromTheReplicatedSettings) {
 }
 
 TEST_F(JournalTest, TheJournalIsBoundedInEntriesAndStillLeadsToTheCurrentVersion) {
-  store::Store bounded(store::JournalLimits{4, 1u << 20});
+  store::Store bounded(store::SessionLimits{}, store::JournalLimits{4, 1u << 20});
   ASSERT_TRUE(bounded.apply(change({add(soa(1))}), 1).all_ok());
   std::set<std::string> first = zone_texts(bounded);
   std::mt19937 rng(7);
@@ -247,7 +247,7 @@ TEST_F(JournalTest, TheJournalIsBoundedInEntriesAndStillLeadsToTheCurrentVersion
 }
 
 TEST_F(JournalTest, TheJournalIsBoundedInBytes) {
-  store::Store bounded(store::JournalLimits{1000, 600});
+  store::Store bounded(store::SessionLimits{}, store::JournalLimits{1000, 600});
   ASSERT_TRUE(bounded.apply(change({add(soa(1))}), 1).all_ok());
   for (uint64_t i = 0; i < 50; ++i) {
     bounded.apply(change({add(record("n" + std::to_string(i) + ".example.com.", dns::rrtype::A, "192.0.2.1"))}), i + 2);
@@ -282,7 +282,7 @@ TEST(Condense, TwoDiffsBecomeTheDirectDifference) {
   EXPECT_TRUE(c.added.empty());
 }
 
-TEST_F(JournalTest, JournalAndSettingsSurviveACheckpointAndAVersion2ImageStillLoads) {
+TEST_F(JournalTest, JournalAndSettingsSurviveACheckpointAndAVersion3ImageStillLoads) {
   store::Change s;
   s.settings = store::Settings{};
   s.settings->serial_policies[name("example.com.")] = store::SerialPolicy::DateSerial;
@@ -295,11 +295,12 @@ TEST_F(JournalTest, JournalAndSettingsSurviveACheckpointAndAVersion2ImageStillLo
   EXPECT_EQ(journal(copy)->diffs.size(), 1u);
   EXPECT_EQ(copy.version()->settings, store_.version()->settings);
 
-  // A version 2 image: the same records, no settings or journals.
+  // A version 3 image (before journals): the same records, no settings.
   store::Store plain;
   ASSERT_TRUE(plain.apply(change({add(soa(10))}), 1).all_ok());
   std::string image = plain.serialize();
-  image[13] = '\x02';
+  ASSERT_EQ(image[13], '\x04');
+  image[13] = '\x03';
   image.resize(image.size() - 9);  // no catalog flag, no policies, no journals
   store::Store old;
   auto restored = old.restore(image);
@@ -359,25 +360,25 @@ TEST_F(JournalTest, TheCatalogListsEveryZoneAndChangesInTheCommitThatAddsOrRemov
   EXPECT_EQ(store::catalog_member_id(name("example.net.")).size(), 40u);
 }
 
-TEST(ChangeEncoding, TimestampAndSettingsRoundTripAndVersion2StillDecodes) {
+TEST(ChangeEncoding, TheSessionTimeAndSettingsRoundTripAndVersion2StillDecodes) {
   store::Change c = change({add(soa(3))}, 1'700'000'000'123);
   c.settings = store::Settings{};
   c.settings->catalog = name("cat.example.");
   c.settings->serial_policies[name("example.com.")] = store::SerialPolicy::UnixTime;
   auto back = store::decode_change(store::encode_change(c));
   ASSERT_TRUE(back) << back.error().message;
-  EXPECT_EQ(back->timestamp_ms, 1'700'000'000'123u);
+  EXPECT_EQ(back->time_ms, 1'700'000'000'123u);
   ASSERT_TRUE(back->settings.has_value());
   EXPECT_EQ(*back->settings, *c.settings);
 
-  // Version 2: no timestamp after the sequence, no settings (nor transfer) at the end.
+  // Version 2: no session stamp after the sequence, no settings nor transfer at the end.
   store::Change plain = change({add(soa(3))});
   std::string v4 = store::encode_change(plain);
-  std::string v2 = v4.substr(0, 21) + v4.substr(29, v4.size() - 29 - 2);
+  std::string v2 = v4.substr(0, 21) + v4.substr(37, v4.size() - 37 - 2);
   v2[0] = 2;
   auto old = store::decode_change(v2);
   ASSERT_TRUE(old) << old.error().message;
-  EXPECT_EQ(old->timestamp_ms, 0u);
+  EXPECT_EQ(old->time_ms, 0u);
   EXPECT_EQ(old->ops.size(), 1u);
 }
 

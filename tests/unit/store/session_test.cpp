@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 
 namespace {
@@ -21,19 +22,24 @@ store::Change add_a(const char* owner) {
 }
 
 TEST(ClientSession, EachChangeTakesTheNextSequence) {
+  store::Store st;
   store::ClientSession s = store::ClientSession::open();
   EXPECT_NE(s.client_id(), 0u);
   store::Change a, b;
-  s.stamp(a);
-  s.stamp(b);
+  s.stamp(a, st);
+  s.stamp(b, st);
   EXPECT_EQ(a.client_id, s.client_id());
   EXPECT_EQ(b.client_id, s.client_id());
   EXPECT_EQ(a.sequence, 1u);
   EXPECT_EQ(b.sequence, 2u);
+  // Each carries its place in time: a wall-clock time and the applied index.
+  EXPECT_GT(a.time_ms, 1'600'000'000'000u);
+  EXPECT_EQ(a.stamped_after, st.applied_index());
 }
 
 TEST(SessionPool, ChangesInFlightTogetherNeverShareASession) {
-  store::SessionPool pool;
+  store::Store st;
+  store::SessionPool pool(st);
   std::vector<store::Change> submitted;
   std::vector<std::function<void(util::Result<store::ApplyResult>)>> waiting;
   store::SubmitFn hold = [&](store::Change c, std::function<void(util::Result<store::ApplyResult>)> done) {
@@ -61,7 +67,8 @@ TEST(SessionPool, ChangesInFlightTogetherNeverShareASession) {
 TEST(SessionPool, TheSessionIsBackBeforeTheCallerHearsTheOutcome) {
   // A caller that submits its next change from the callback reuses the
   // session instead of opening another.
-  store::SessionPool pool;
+  store::Store st;
+  store::SessionPool pool(st);
   store::SubmitFn now = [](store::Change, std::function<void(util::Result<store::ApplyResult>)> done) {
     done(store::ApplyResult{});
   };
@@ -87,7 +94,7 @@ TEST(SessionPool, ConcurrentChangesCommittedInReverseOrderAreEachAppliedOnce) {
         return c;
       }(),
       1).all_ok());
-  store::SessionPool pool;
+  store::SessionPool pool(st);
   std::vector<std::pair<store::Change, std::function<void(util::Result<store::ApplyResult>)>>> held;
   store::SubmitFn hold = [&](store::Change c, std::function<void(util::Result<store::ApplyResult>)> done) {
     held.emplace_back(std::move(c), std::move(done));
@@ -101,6 +108,45 @@ TEST(SessionPool, ConcurrentChangesCommittedInReverseOrderAreEachAppliedOnce) {
   for (size_t i = 3; i-- > 0;) held[i].second(st.apply(held[i].first, ++index));
   EXPECT_EQ(ok, std::vector<bool>(3, true));
   EXPECT_EQ(st.snapshot()->record_count(), 4u);
+}
+
+TEST(SessionPool, AChangeRefusedForAnExpiredSessionGoesOnceMoreOnANewSession) {
+  // At most one session remembered: each change evicts the one before.
+  store::Store st(store::SessionLimits{3'600'000, 1});
+  store::Change soa;
+  dns::RR rr;
+  rr.owner = dns::Name::from_text("example.com.").value();
+  rr.type = dns::rrtype::SOA;
+  rr.ttl = 300;
+  rr.rdata = dns::rdata_from_text(dns::rrtype::SOA, "ns.example.com. h.example.com. 1 2 3 4 5", dns::Name()).value();
+  soa.ops.push_back({store::OpKind::Add, rr});
+  ASSERT_TRUE(st.apply(soa, 1).all_ok());
+  store::SessionPool pool(st);
+  std::vector<std::pair<store::Change, std::function<void(util::Result<store::ApplyResult>)>>> held;
+  store::SubmitFn hold = [&](store::Change c, std::function<void(util::Result<store::ApplyResult>)> done) {
+    held.emplace_back(std::move(c), std::move(done));
+  };
+  std::vector<std::optional<util::Result<store::ApplyResult>>> out(3);
+  const char* names[] = {"x.example.com.", "y.example.com.", "z.example.com."};
+  for (size_t i = 0; i < 3; ++i) {
+    pool.submit(hold, add_a(names[i]), [&out, i](util::Result<store::ApplyResult> r) { out[i] = std::move(r); });
+  }
+  ASSERT_EQ(held.size(), 3u);
+  // x, then y (which evicts x's session), then z: stamped before x's session
+  // was forgotten, z could be a copy of a change of that session, and is
+  // refused; the pool sends it again on a new session.
+  uint64_t index = 1;
+  for (size_t i = 0; i < 3; ++i) held[i].second(st.apply(held[i].first, ++index));
+  ASSERT_EQ(held.size(), 4u);
+  EXPECT_FALSE(out[2].has_value());
+  EXPECT_NE(held[3].first.client_id, held[2].first.client_id);
+  held[3].second(st.apply(held[3].first, ++index));
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(out[i].has_value() && out[i]->ok());
+    EXPECT_TRUE((*out[i])->all_ok()) << names[i] << ": " << (*out[i])->first_error();
+  }
+  EXPECT_EQ(st.snapshot()->record_count(), 4u);
+  EXPECT_EQ(pool.opened(), 4u);
 }
 
 }  // namespace

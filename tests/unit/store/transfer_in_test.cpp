@@ -34,7 +34,7 @@ store::Change transfer(std::vector<store::Op> ops, std::optional<uint32_t> from,
   c.origin = 1;
   c.client_id = 77;
   c.sequence = sequence;
-  c.timestamp_ms = 1'700'000'000'000;  // a unixtime policy would put 1700000000 in the SOA
+  c.time_ms = 1'700'000'000'000;  // a unixtime policy would put 1700000000 in the SOA
   c.ops = std::move(ops);
   c.transfer = store::TransferIn{name("sec.example."), from};
   return c;
@@ -125,7 +125,7 @@ TEST_F(TransferInTest, AnInitialTransferIsRefusedOnceTheZoneExists) {
 TEST_F(TransferInTest, APlainChangeStillFollowsTheSerialPolicy) {
   store::Change c;
   c.origin = 1;
-  c.timestamp_ms = 1'700'000'000'000;
+  c.time_ms = 1'700'000'000'000;
   c.ops = {add(record("d.sec.example.", dns::rrtype::A, "192.0.2.4"))};
   ASSERT_TRUE(store_.apply(c, ++index_).all_ok());
   EXPECT_EQ(dns::soa_decode(soa_rdata(store_))->serial, 1'700'000'000u);

@@ -273,6 +273,44 @@ TEST_F(UpdateTest, PlainChangesAdvanceTheSerialToo) {
   EXPECT_EQ(serial(), 101u);
 }
 
+// RFC 4035 §2.4: DS at a nested zone's apex is the parent's record, so adding
+// it changes (and advances the serial of) the parent, not the child.
+TEST_F(UpdateTest, DsAtANestedApexChangesTheParentZone) {
+  store::Change child;
+  child.ops.push_back({store::OpKind::Add, record("sub.example.com.", dns::rrtype::SOA,
+                                                  "ns1.sub.example.com. h.example.com. 7 3600 900 604800 300")});
+  ASSERT_TRUE(store_.apply(child, ++index_).all_ok());
+  const uint32_t parent_before = serial();
+  auto child_serial = [&] {
+    const zone::RRset* soa = rrset("sub.example.com.", dns::rrtype::SOA);
+    return soa ? dns::soa_decode(soa->rdatas.front())->serial : 0;
+  };
+  // DS 12345 13 2 <32 octets>, in the generic form every type accepts.
+  const char* ds = "\\# 36 3039 0D 02 0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F20";
+  store::Change c;
+  c.ops.push_back({store::OpKind::Add, record("sub.example.com.", dns::rrtype::DS, ds)});
+  ASSERT_TRUE(store_.apply(c, ++index_).all_ok());
+  EXPECT_EQ(serial(), parent_before + 1);
+  EXPECT_EQ(child_serial(), 7u);
+  // An UPDATE of the parent may replace it; one of the child may not.
+  auto r = apply({}, {{UpdateKind::DeleteRRset, bare("sub.example.com.", dns::rrtype::DS)}});
+  EXPECT_EQ(r.rcode, dns::rcode::NOERROR) << r.first_error();
+  EXPECT_EQ(serial(), parent_before + 2);
+  r = apply({}, {{UpdateKind::Add, record("sub.example.com.", dns::rrtype::DS, ds)}}, "sub.example.com.");
+  EXPECT_EQ(r.rcode, dns::rcode::NOTZONE);
+  EXPECT_EQ(child_serial(), 7u);
+}
+
+// RFC 4035 §2.5: RRSIG and NSEC stand beside a CNAME; they are not the
+// "other data" RFC 2136 §3.4.2.2 ignores.
+TEST_F(UpdateTest, AnRrsigBesideACnameIsAdded) {
+  const char* sig = "\\# 32 0005 0D 03 0000012C 00000002 00000001 3039 076578616d706c6503636f6d00 01";
+  auto r = apply({}, {{UpdateKind::Add, record("alias.example.com.", dns::rrtype::RRSIG, sig)}});
+  ASSERT_EQ(r.rcode, dns::rcode::NOERROR) << r.first_error();
+  EXPECT_NE(rrset("alias.example.com.", dns::rrtype::RRSIG), nullptr);
+  EXPECT_EQ(serial(), 101u);
+}
+
 TEST_F(UpdateTest, ReaddedOlderSoaNeverMovesTheSerialBack) {
   store::Change c;
   c.ops.push_back({store::OpKind::Add, record("example.com.", dns::rrtype::SOA,
