@@ -128,7 +128,7 @@ struct Config {
   UpdateConfig update;
   server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; on by default
   HttpConfig http;           // "http": HTTPS and who may read without a key
-  uint32_t udp_threads = 0;  // 0 = one per CPU (at most 8)
+  uint32_t udp_threads = 0;  // 0 = one per usable CPU (affinity, cgroup quota; at most 8)
   /// "max_udp_payload": the largest UDP answer whatever EDNS size a client
   /// advertises (512-4096); larger answers are sent truncated (TC).
   uint16_t max_udp_payload = 1232;
