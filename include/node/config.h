@@ -175,7 +175,7 @@ struct Config {
   UpdateConfig update;
   server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; on by default
   HttpConfig http;           // "http": HTTPS and who may read without a key
-  uint32_t udp_threads = 0;  // 0 = one per CPU (at most 8)
+  uint32_t udp_threads = 0;  // 0 = one per usable CPU (affinity, cgroup quota; at most 8)
   TransferConfig transfer;                  // "transfer": for every zone
   std::map<std::string, ZoneConfig> zones;  // "zones", by lower-cased apex text
   std::optional<std::string> catalog;       // "catalog": the RFC 9432 catalog zone's name

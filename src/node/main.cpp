@@ -34,6 +34,7 @@
 #include "node/cli.h"
 #include "node/config.h"
 #include "node/control_socket.h"
+#include "node/cpu_budget.h"
 #include "node/member_commands.h"
 #include "node/secondary_zones.h"
 #include "node/service.h"
@@ -84,7 +85,10 @@ server::ListenAddress listen_address(const node::Endpoint& ep) { return {ep.host
 
 unsigned udp_thread_count(const node::Config& cfg) {
   if (cfg.udp_threads > 0) return cfg.udp_threads;
-  return std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  // The CPUs this process may run on (taskset, cpuset, cgroup quota), not the
+  // machine's: more threads than CPUs only take turns on them.
+  static const unsigned usable = node::usable_cpus();
+  return std::min(usable, 8u);
 }
 
 /// Reads the zone files. Returns nullopt if a file could not be read at all
