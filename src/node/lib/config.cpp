@@ -658,7 +658,7 @@ util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg
       r.warn_unknown(entry, {"allow", "keys", "notify", "also_notify", "notify_key", "serial_policy", "dnssec", "primary", "primary_key"},
                      base + ".");
       std::string key = apex->lowercased().to_text();
-      if (cfg.zones.count(key)) return r.fail(base, "zone " + z.name + " is listed twice");
+      if (cfg.zones.count(key)) return r.fail(base, "the zone " + z.name + " is listed twice");
       cfg.zones.emplace(std::move(key), std::move(z));
     }
   }

@@ -64,7 +64,7 @@ std::set<std::string> zone_texts(const store::Store& s, const char* apex = "sec.
 /// An outside primary made of a store and the cluster's own transfer handler.
 struct Primary {
   explicit Primary(std::optional<dns::tsig::Key> key = std::nullopt, store::JournalLimits limits = {})
-      : store(limits) {
+      : store(store::SessionLimits{}, limits) {
     XfrOptions o;
     if (key) {
       o.keys.push_back(*key);

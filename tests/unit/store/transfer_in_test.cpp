@@ -142,11 +142,12 @@ TEST(TransferInEncoding, TheMarkerRoundTripsAndVersion3ChangesStillDecode) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back->transfer, *c.transfer);
 
-  // Version 3 (what older nodes wrote): no transfer flag at the end.
+  // Version 3 (what older nodes wrote): neither the settings flag nor the
+  // transfer flag at the end.
   store::Change plain = transfer({add(soa(8))}, 7u);
   plain.transfer.reset();
   std::string v4 = store::encode_change(plain);
-  std::string v3 = v4.substr(0, v4.size() - 1);
+  std::string v3 = v4.substr(0, v4.size() - 2);
   v3[0] = 3;
   auto old = store::decode_change(v3);
   ASSERT_TRUE(old) << old.error().message;
