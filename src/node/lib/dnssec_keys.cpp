@@ -55,7 +55,7 @@ void DnssecKeeper::tick(uint64_t now) {
       change.ops.push_back({store::OpKind::AddSigningKey,
                             dns::RR{*apex, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, record.encode()}});
     }
-    session_.stamp(change);
+    session_.stamp(change, store_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       in_flight_ = true;
@@ -135,7 +135,7 @@ bool DnssecKeeper::maybe_roll(const std::string& apex_text, const dns::Name& ape
   c.origin = origin_;
   c.ops.push_back({store::OpKind::SetSigningKeys,
                    dns::RR{apex, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, change.encode()}});
-  session_.stamp(c);
+  session_.stamp(c, store_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_ = true;
