@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.query
@@ -91,7 +92,15 @@ stub-zone:
     def ask(self, name, rdtype):
         q = dns.message.make_query(name, rdtype, want_dnssec=True)
         q.flags |= dns.flags.AD
-        return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=3)
+        # As a stub resolver does, ask again when no answer came: with a
+        # killed node among its servers, unbound may spend the first
+        # attempt's time waiting on that node before trying another.
+        for attempt in range(3):
+            try:
+                return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=3)
+            except dns.exception.Timeout:
+                if attempt == 2:
+                    raise
 
     def log(self):
         with open(os.path.join(self.dir, "unbound.log")) as f:
