@@ -9,6 +9,7 @@ KSK SUBMITTED) and after the leader is killed.
 
 Run: DNSNODE_BIN=build/src/node/dns-node /usr/bin/python3 -m pytest -q tests/integration/dnssec
 """
+import glob
 import os
 import shutil
 import signal
@@ -327,3 +328,41 @@ def test_a_validator_with_another_anchor_refuses_the_answers(signed):
         assert not r.flags & dns.flags.AD
     finally:
         u.stop()
+
+
+def test_a_record_altered_on_one_nodes_disk_is_detected_never_served_as_valid(signed):
+    """A byte of a record's data flipped in a stopped node's log: the node
+    refuses to start, naming the file, rather than serve the altered record
+    (which it would sign, and a validator would then accept)."""
+    cluster, u = signed["cluster"], signed["unbound"]
+    live = cluster.live()
+    victim = live[-1]
+    address = bytes([192, 0, 2, 123])
+    assert victim.command(f"ADD: tampered.{ZONE} 60 A 192.0.2.123").startswith("OK")
+    victim.stop()
+    hits = []
+    for path in glob.glob(os.path.join(victim.data_dir, "raft", "*")):
+        with open(path, "rb") as f:
+            data = f.read()
+        if data.count(address) == 1:
+            hits.append((path, data.index(address)))
+    assert len(hits) == 1, f"the record's data is not in exactly one file of {victim.data_dir}: {hits}"
+    path, offset = hits[0]
+    with open(path, "r+b") as f:
+        f.seek(offset + 3)
+        f.write(bytes([124]))  # 192.0.2.123 becomes 192.0.2.124
+    before = os.path.getsize(victim.log_path)
+    victim.start(wait=False)
+    try:
+        victim.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the node started on an altered log; it answers {victim.addresses('tampered.' + ZONE)}")
+    assert victim.proc.returncode != 0
+    with open(victim.log_path) as f:
+        f.seek(before)
+        log = f.read()
+    assert os.path.basename(path) in log, log
+    assert "serving" not in log, log
+    # The other nodes still serve the record as it was committed, validated.
+    wait_for(lambda: assert_validated(u, "tampered." + ZONE, "A").answer, 15, "the committed record validated")
+    assert addresses(assert_validated(u, "tampered." + ZONE, "A")) == ["192.0.2.123"]
