@@ -15,6 +15,7 @@
 #include "dns/dnssec_sign.h"
 #include "node/change_submitter.h"
 #include "node/config.h"
+#include "server/metrics.h"
 #include "store/session.h"
 #include "store/store.h"
 #include "util/result.h"
@@ -59,6 +60,12 @@ util::Result<store::Change> ksk_command_change(const zone::ZoneSet& zones, const
                                                uint64_t now, uint32_t origin);
 /// KSK STATUS: the roll's phase and each key's tag, flags, state and since.
 util::Result<nlohmann::json> ksk_status(const zone::ZoneSet& zones, const dns::Name& apex);
+
+/// The /metrics families of the online-signed zones (those of `zones` with
+/// keys in `store`): their keys by kind and state, the KSK roll's phase, and
+/// when the next ZSK roll and (with ksk_lifetime) KSK roll start.
+void render_dnssec_key_metrics(server::PrometheusWriter& w, const store::Store& store,
+                               const std::map<std::string, ZoneConfig>& zones);
 
 /// For each zone whose config has "dnssec": {"policy": "online"}: when this
 /// node leads and the store serves the zone without signing keys, makes a

@@ -2,6 +2,7 @@
 #include "node/dnssec_keys.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <spdlog/spdlog.h>
 
@@ -173,6 +174,50 @@ util::Result<nlohmann::json> ksk_status(const zone::ZoneSet& zones, const dns::N
                     {"since", k.since}});
   }
   return nlohmann::json{{"zone", apex.to_text()}, {"ksk_roll", ksk_roll_phase_text(ksk_roll_phase(keys))}, {"keys", list}};
+}
+
+void render_dnssec_key_metrics(server::PrometheusWriter& w, const store::Store& store,
+                               const std::map<std::string, ZoneConfig>& zones) {
+  struct ZoneKeys {
+    std::string zone;
+    std::vector<dns::SigningKeyRecord> keys;
+    const DnssecPolicy* policy;
+  };
+  std::vector<ZoneKeys> signed_zones;
+  auto snap = store.snapshot();
+  for (const auto& [apex_text, settings] : zones) {
+    auto apex = dns::Name::from_text(apex_text);
+    if (!settings.dnssec || !apex || !snap) continue;
+    if (auto found = zone_keys(*snap, *apex)) signed_zones.push_back({apex_text, std::move(found->second), &*settings.dnssec});
+  }
+  if (signed_zones.empty()) return;
+  w.family("dnsnode_dnssec_keys", "gauge", "Signing keys of online-signed zones, by kind and state.");
+  for (const auto& z : signed_zones) {
+    std::map<std::pair<std::string, std::string>, uint64_t> counts;
+    for (const auto& k : z.keys) ++counts[{k.ksk() ? "ksk" : "zsk", state_text(k.state)}];
+    for (const auto& [kind_state, n] : counts) {
+      w.sample("dnsnode_dnssec_keys", {{"zone", z.zone}, {"kind", kind_state.first}, {"state", kind_state.second}}, n);
+    }
+  }
+  w.family("dnsnode_dnssec_ksk_roll", "gauge",
+           "1 for the phase of the zone's KSK roll: none, published, waiting_for_ds (KSK SUBMITTED awaited), retiring.");
+  for (const auto& z : signed_zones) {
+    std::string phase = ksk_roll_phase_text(ksk_roll_phase(z.keys));
+    std::replace(phase.begin(), phase.end(), ' ', '_');
+    for (char& c : phase) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    w.sample("dnsnode_dnssec_ksk_roll", {{"zone", z.zone}, {"phase", phase}}, uint64_t{1});
+  }
+  w.family("dnsnode_dnssec_next_roll_timestamp_seconds", "gauge",
+           "When the next key roll starts by itself (the active key's creation plus its lifetime).");
+  for (const auto& z : signed_zones) {
+    for (const auto& k : z.keys) {
+      if (k.state != State::Active) continue;
+      const uint32_t lifetime = k.ksk() ? z.policy->ksk_lifetime : z.policy->zsk_lifetime;
+      if (lifetime == 0) continue;  // a KSK without ksk_lifetime rolls on KSK ROLL only
+      w.sample("dnsnode_dnssec_next_roll_timestamp_seconds", {{"zone", z.zone}, {"kind", k.ksk() ? "ksk" : "zsk"}},
+               uint64_t{k.created} + lifetime);
+    }
+  }
 }
 
 DnssecKeeper::DnssecKeeper(std::map<std::string, ZoneConfig> zones, const store::Store& store, Submit submit,

@@ -244,6 +244,28 @@ TEST_F(KskRollTest, TheKskCommandsThroughStdin) {
   EXPECT_EQ(nlohmann::json::parse(cmds.handle_line("KSK STATUS example.com").substr(3))["ksk_roll"], "published");
 }
 
+TEST_F(KskRollTest, MetricsShowTheKeysTheRollPhaseAndTheNextRolls) {
+  bool leading = true;
+  keeper(*store_, &leading)->tick(kStart);
+  ASSERT_TRUE(apply(command(KskAction::Roll, kStart + 1).value()).all_ok());
+  auto zones = online_zone();
+  zones["example.org."] = zones["example.com."];  // configured, not served: no samples
+  server::PrometheusWriter w;
+  render_dnssec_key_metrics(w, *store_, zones);
+  const std::string& text = w.text();
+  for (const std::string& line : std::vector<std::string>{
+           "dnsnode_dnssec_keys{zone=\"example.com.\",kind=\"ksk\",state=\"active\"} 1",
+        "dnsnode_dnssec_keys{zone=\"example.com.\",kind=\"ksk\",state=\"published\"} 1",
+        "dnsnode_dnssec_keys{zone=\"example.com.\",kind=\"zsk\",state=\"active\"} 1",
+        "dnsnode_dnssec_ksk_roll{zone=\"example.com.\",phase=\"published\"} 1",
+        "dnsnode_dnssec_next_roll_timestamp_seconds{zone=\"example.com.\",kind=\"zsk\"} " +
+            std::to_string(kStart + 30 * 86400)}) {
+    EXPECT_NE(text.find(line + "\n"), std::string::npos) << line << " not in:\n" << text;
+  }
+  EXPECT_EQ(text.find("example.org."), std::string::npos) << text;
+  EXPECT_EQ(text.find("kind=\"ksk\"} "), std::string::npos) << "no ksk_lifetime, no next KSK roll:\n" << text;
+}
+
 TEST(KskConfig, KskLifetimeIsOptionalAndItsErrorsNameTheField) {
   const std::string base = R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}, )";
   auto cfg = parse_config(base + R"("zones": {"a.": {"dnssec": {"policy": "online", "ksk_lifetime": 31536000}},
