@@ -32,9 +32,9 @@ struct ZoneKey {
 
 /// The keys of one zone, from its SIGNING_KEY RRset.
 struct KeySet {
-  std::vector<ZoneKey> active;
-  const ZoneKey* zsk = nullptr;        // signs everything but the key RRsets
-  std::vector<const ZoneKey*> ksks;    // sign DNSKEY, CDS and CDNSKEY (two during a KSK roll)
+  std::vector<ZoneKey> signing;      // the keys that sign something now
+  const ZoneKey* zsk = nullptr;      // signs everything but the key RRsets
+  std::vector<const ZoneKey*> ksks;  // sign DNSKEY, CDS and CDNSKEY (two during a KSK roll)
 };
 
 /// Parsed key sets by the bytes of their records, so a key is decoded once.
@@ -50,19 +50,19 @@ class KeyCache {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = sets_.find(id); it != sets_.end()) return it->second;
     auto set = std::make_shared<KeySet>();
-    std::vector<bool> is_active;  // of each key of set->active: in the Active state
+    std::vector<bool> is_active;  // of each key of set->signing: in the Active state
     for (std::string_view rd : records.rdatas) {
       auto rec = dns::SigningKeyRecord::decode(rd);
       if (!rec || !(rec->active() || rec->signs_keys())) continue;
       auto key = dns::SigningKey::from_private_der(rec->algorithm, rec->private_der);
       if (!key) continue;
       const std::string dnskey = dns::dnskey_rdata(rec->flags, rec->algorithm, key->public_key());
-      set->active.push_back(ZoneKey{*key, dns::key_tag(dnskey), rec->ksk()});
+      set->signing.push_back(ZoneKey{*key, dns::key_tag(dnskey), rec->ksk()});
       is_active.push_back(rec->active());
     }
     const ZoneKey* active_ksk = nullptr;
-    for (size_t i = 0; i < set->active.size(); ++i) {
-      const ZoneKey& k = set->active[i];
+    for (size_t i = 0; i < set->signing.size(); ++i) {
+      const ZoneKey& k = set->signing[i];
       if (k.ksk) set->ksks.push_back(&k);
       if (k.ksk && !active_ksk && is_active[i]) active_ksk = &k;
       if (!k.ksk && !set->zsk) set->zsk = &k;
