@@ -228,20 +228,31 @@ def dnskey_signers(node):
 
 
 def test_a_ksk_roll_waits_for_the_parents_ds_and_validates_throughout(signed):
-    """KSK ROLL publishes a new KSK, then its CDS; a validator holding the
-    old DS, both, or the new one only validates; KSK SUBMITTED retires the
-    old KSK, which leaves the DNSKEY RRset of every node."""
+    """KSK ROLL publishes a new KSK, then its CDS (the leader that started
+    the roll is stopped at once, so the next one takes the step); a validator
+    holding the old DS, both, or the new one only validates; KSK SUBMITTED
+    retires the old KSK, which leaves the DNSKEY RRset of every node."""
     cluster, old_unbound = signed["cluster"], signed["unbound"]
     nodes = cluster.nodes
     old_ds, old_ksk = signed["ds"], ksks(nodes[0])
     assert len(old_ksk) == 1
-    reply = nodes[1].command(f"KSK ROLL {ZONE}")
+    leader = cluster.leader()
+    reply = leader.command(f"KSK ROLL {ZONE}")
     assert reply.startswith(f"OK zone {ZONE}: KSK roll started"), reply
-    assert nodes[2].command(f"KSK ROLL {ZONE}").startswith("ERROR: zone example.com.: a KSK roll is already under way")
+    # The leader that started the roll stops at once: the next one carries
+    # the roll on from the state in the key records.
+    leader.stop()
+    rest = [n for n in nodes if n is not leader]
+    phase_after_the_stop = rest[0].command(f"KSK STATUS {ZONE}")
+    wait_for(lambda: cluster.leader(among=rest), 30, "a new leader")
+    assert rest[1].command(f"KSK ROLL {ZONE}").startswith("ERROR: zone example.com.: a KSK roll is already under way")
     # Published, then ready: the CDS names the new KSK alone, on every node.
-    wait_for(lambda: all(len(ksks(n)) == 2 for n in nodes), 15, "the new KSK in every node's DNSKEY RRset")
-    new_ksk = [k for k in ksks(nodes[0]) if k not in old_ksk]
+    wait_for(lambda: all(len(ksks(n)) == 2 for n in rest), 15, "the new KSK in the DNSKEY RRset")
+    new_ksk = [k for k in ksks(rest[0]) if k not in old_ksk]
     assert len(new_ksk) == 1
+    wait_for(lambda: '"ksk_roll":"waiting for DS"' in rest[1].command(f"KSK STATUS {ZONE}"), 20,
+             f"the new KSK ready under the new leader (after the stop: {phase_after_the_stop})")
+    leader.start()
 
     def cds_names_the_new_key():
         cds = [cds_rrset(n) for n in nodes]
