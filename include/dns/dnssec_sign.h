@@ -77,7 +77,13 @@ struct SigningKeyRecord {
   /// A ZSK roll (RFC 6781 §4.1.1.1, pre-publication) takes a key through
   /// Published (in DNSKEY, not signing), Active (signing), Retired (in DNSKEY
   /// until signatures made with it have left caches), then away.
-  enum class State : uint8_t { Published = 0, Active = 1, Retired = 2 };
+  ///
+  /// A KSK roll (RFC 6781 §4.1.2, double signature) takes the new KSK through
+  /// Published (in DNSKEY, not signing), Ready (signs the key RRsets beside
+  /// the old KSK; the CDS and CDNSKEY name it alone) and Active once the
+  /// operator confirms the parent's DS; the old KSK is then Retired: it still
+  /// signs the key RRsets, for validators holding the old DS, until it goes.
+  enum class State : uint8_t { Published = 0, Active = 1, Retired = 2, Ready = 3 };
 
   uint16_t flags = kDnskeyZone;
   uint8_t algorithm = kAlgEcdsaP256Sha256;
@@ -88,6 +94,11 @@ struct SigningKeyRecord {
 
   bool ksk() const { return (flags & kDnskeySep) != 0; }
   bool active() const { return state == State::Active; }
+  /// Whether it signs DNSKEY, CDS and CDNSKEY: a KSK that is active, ready
+  /// or retired (a KSK roll signs them with both keys).
+  bool signs_keys() const {
+    return ksk() && (state == State::Active || state == State::Ready || state == State::Retired);
+  }
   std::string encode() const;
   static util::Result<SigningKeyRecord> decode(std::string_view rdata);
 };

@@ -145,6 +145,9 @@ struct DnssecPolicy {
   /// "roll_wait": seconds a new ZSK is published before it signs, and an old
   /// one kept after; 0 (the default): the DNSKEY TTL plus ten minutes.
   uint32_t roll_wait = 0;
+  /// "ksk_lifetime": seconds a key-signing key serves before the cluster
+  /// starts its roll by itself; 0 (the default): only the KSK ROLL command does.
+  uint32_t ksk_lifetime = 0;
 };
 
 /// One entry of "zones": {"example.com.": {...}}.

@@ -1,5 +1,5 @@
 // Operator commands on standard input and the control socket: ADD:,
-// REMOVE:, STATUS, DIGEST, HELP, the MEMBER commands and the ZONE commands;
+// REMOVE:, STATUS, DIGEST, HELP, the MEMBER, ZONE and KSK commands;
 // one reply line for every line read ("OK ..." or "ERROR: ...").
 #pragma once
 
@@ -14,6 +14,7 @@
 
 #include "dns/name.h"
 #include "node/change_submitter.h"
+#include "node/dnssec_keys.h"
 #include "node/membership.h"
 #include "store/change.h"
 #include "store/session.h"
@@ -29,7 +30,7 @@ inline constexpr uint32_t kDefaultStdinTtl = 3600;
 struct Command {
   enum class Kind {
     Change, Status, Help, Empty, MemberChange, Members, Digest, Zones, ZoneShow, ZoneExport, ZoneImport, ZoneAdd,
-    ZoneRemove
+    ZoneRemove, Ksk
   };
   Kind kind = Kind::Empty;
   store::Op op;           // Kind::Change: Add, Remove or RemoveRRset
@@ -38,6 +39,7 @@ struct Command {
   MemberOp member;        // Kind::MemberChange: MEMBER ADD / MEMBER REMOVE
   dns::Name zone;         // ZoneShow, ZoneExport: the apex; ZoneImport: the origin of relative names
   size_t body_bytes = 0;  // ZoneImport: octets of zone text that follow the line
+  KskAction ksk = KskAction::Status;  // Kind::Ksk: KSK ROLL, KSK SUBMITTED or KSK STATUS of `zone`
 };
 
 /// Parses one line (no line number in the message):
@@ -50,6 +52,7 @@ struct Command {
 ///   STATUS | DIGEST | HELP                  (blank lines and '#' comments: Empty)
 ///   ZONES | ZONE SHOW name | ZONE EXPORT name
 ///   ZONE IMPORT bytes [origin]             (then exactly `bytes` octets of zone text)
+///   KSK ROLL zone | KSK SUBMITTED zone | KSK STATUS zone   (docs/dnssec.md)
 /// Fields are separated by spaces or tabs; the value is the rest of the line,
 /// in master-file syntax or the legacy JSON-list form for MX and SOA. Names
 /// are absolute whether or not they end in a dot. Keywords ignore case and
@@ -98,6 +101,8 @@ class StdinCommands {
   /// Stamps `change` with this handler's session and submits it; a change
   /// refused as "session expired" (not applied) goes once more on a new session.
   SubmitResult submit_on_session(store::Change change);
+  /// KSK ROLL, KSK SUBMITTED, KSK STATUS: the reply.
+  std::string ksk_command(const Command& cmd);
   ChangeSubmitter& submitter_;
   const store::Store& store_;
   std::function<nlohmann::json()> status_;

@@ -213,7 +213,7 @@ std::string SigningKeyRecord::encode() const {
 }
 
 util::Result<SigningKeyRecord> SigningKeyRecord::decode(std::string_view r) {
-  if (r.size() < 14 || r[0] != 1 || static_cast<uint8_t>(r[4]) > 2) {
+  if (r.size() < 14 || r[0] != 1 || static_cast<uint8_t>(r[4]) > 3) {
     return util::make_error("not a version 1 signing key record");
   }
   SigningKeyRecord k;

@@ -473,6 +473,9 @@ int main(int argc, char** argv) {
                               return s.contains("role") && s["role"] == "leader";
                             },
                             me.numeric_id);
+  metrics.add_source([&store, zones = config->zones](server::PrometheusWriter& w) {
+    node::render_dnssec_key_metrics(w, store, zones);
+  });
   std::thread keeper_thread;
   if (keeper.zone_count() > 0) {
     keeper_thread = std::thread([&] {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -31,9 +32,9 @@ struct ZoneKey {
 
 /// The keys of one zone, from its SIGNING_KEY RRset.
 struct KeySet {
-  std::vector<ZoneKey> active;
-  const ZoneKey* zsk = nullptr;  // signs everything but the key RRsets
-  const ZoneKey* ksk = nullptr;  // signs DNSKEY, CDS and CDNSKEY
+  std::vector<ZoneKey> signing;      // the keys that sign something now
+  const ZoneKey* zsk = nullptr;      // signs everything but the key RRsets
+  std::vector<const ZoneKey*> ksks;  // sign DNSKEY, CDS and CDNSKEY (two during a KSK roll)
 };
 
 /// Parsed key sets by the bytes of their records, so a key is decoded once.
@@ -49,20 +50,25 @@ class KeyCache {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = sets_.find(id); it != sets_.end()) return it->second;
     auto set = std::make_shared<KeySet>();
+    std::vector<bool> is_active;  // of each key of set->signing: in the Active state
     for (std::string_view rd : records.rdatas) {
       auto rec = dns::SigningKeyRecord::decode(rd);
-      if (!rec || !rec->active()) continue;
+      if (!rec || !(rec->active() || rec->signs_keys())) continue;
       auto key = dns::SigningKey::from_private_der(rec->algorithm, rec->private_der);
       if (!key) continue;
       const std::string dnskey = dns::dnskey_rdata(rec->flags, rec->algorithm, key->public_key());
-      set->active.push_back(ZoneKey{*key, dns::key_tag(dnskey), rec->ksk()});
+      set->signing.push_back(ZoneKey{*key, dns::key_tag(dnskey), rec->ksk()});
+      is_active.push_back(rec->active());
     }
-    for (const ZoneKey& k : set->active) {
-      if (k.ksk && !set->ksk) set->ksk = &k;
+    const ZoneKey* active_ksk = nullptr;
+    for (size_t i = 0; i < set->signing.size(); ++i) {
+      const ZoneKey& k = set->signing[i];
+      if (k.ksk) set->ksks.push_back(&k);
+      if (k.ksk && !active_ksk && is_active[i]) active_ksk = &k;
       if (!k.ksk && !set->zsk) set->zsk = &k;
     }
-    if (!set->zsk) set->zsk = set->ksk;  // a combined signing key signs everything
-    if (!set->ksk) set->ksk = set->zsk;
+    if (!set->zsk) set->zsk = active_ksk;  // a combined signing key signs everything
+    if (set->ksks.empty() && set->zsk) set->ksks.push_back(set->zsk);
     if (sets_.size() > 64) sets_.clear();  // old key sets of rolled keys
     sets_[id] = set;
     return set;
@@ -128,10 +134,9 @@ bool signed_by_ksk(uint16_t type) {
   return type == dns::rrtype::DNSKEY || type == dns::rrtype::CDS || type == dns::rrtype::CDNSKEY;
 }
 
-/// The RRSIG over one RRset of the response, from the cache or made now.
-const zone::RRset* rrsig_for(const zone::RRsetRef& ref, const KeySet& keys, std::pair<uint32_t, uint32_t> window,
-                             const dns::Name& signer) {
-  const ZoneKey& k = signed_by_ksk(ref.rrset->type) ? *keys.ksk : *keys.zsk;
+/// The RRSIG rdata over one RRset by one key, from the cache or made now.
+std::optional<std::string> rrsig_by(const zone::RRsetRef& ref, const ZoneKey& k, std::pair<uint32_t, uint32_t> window,
+                                    const dns::Name& signer) {
   dns::RrsigFields f;
   f.type_covered = ref.rrset->type;
   f.algorithm = k.key.algorithm();
@@ -157,12 +162,33 @@ const zone::RRset* rrsig_for(const zone::RRsetRef& ref, const KeySet& keys, std:
     signing_stats().cache_hits.fetch_add(1, std::memory_order_relaxed);
   } else {
     auto made = dns::make_rrsig(f, k.key, ref.owner->wire(), rdatas);
-    if (!made) return nullptr;
+    if (!made) return std::nullopt;
     rrsig = std::move(made).value();
     signing_stats().signatures_made.fetch_add(1, std::memory_order_relaxed);
     signature_cache().put(std::move(id), rrsig);
   }
-  return make_rrset(dns::rrtype::RRSIG, ref.ttl, rrsig);
+  return rrsig;
+}
+
+/// The RRSIG RRset over one RRset of the response: by the ZSK, or for the
+/// key RRsets by each KSK that signs them (both during a KSK roll, so a
+/// validator holding either DS validates, RFC 6781 §4.1.2).
+const zone::RRset* rrsig_for(const zone::RRsetRef& ref, const KeySet& keys, std::pair<uint32_t, uint32_t> window,
+                             const dns::Name& signer) {
+  if (!signed_by_ksk(ref.rrset->type)) {
+    auto one = rrsig_by(ref, *keys.zsk, window, signer);
+    return one ? make_rrset(dns::rrtype::RRSIG, ref.ttl, *one) : nullptr;
+  }
+  std::vector<std::string> sigs;
+  for (const ZoneKey* k : keys.ksks) {
+    if (auto sig = rrsig_by(ref, *k, window, signer)) sigs.push_back(std::move(*sig));
+  }
+  if (sigs.empty()) return nullptr;
+  if (sigs.size() == 1) return make_rrset(dns::rrtype::RRSIG, ref.ttl, sigs.front());
+  std::vector<std::string_view> views(sigs.begin(), sigs.end());
+  std::string& bytes = made_rrsets().emplace_back();
+  zone::NodeCodec::make_rrset(dns::rrtype::RRSIG, ref.ttl, views, &bytes);
+  return reinterpret_cast<const zone::RRset*>(bytes.data());
 }
 
 /// RFC 9824 §3: the NSEC that denies everything at `name` but what is

@@ -172,7 +172,7 @@ class ZoneEditor {
     }
     t.keys_added = true;
     t.modified = true;
-    return publish_key(*z, rr.owner, rr.rdata, *record, *key);
+    return publish_key(*z, rr.owner, rr.rdata, *record, *key, record->ksk() && record->active());
   }
 
   /// OpKind::SetSigningKeys: compare the zone's key set with the one the
@@ -206,8 +206,17 @@ class ZoneEditor {
       if (auto removed = zones_.remove_rrset(rr.owner, type); !removed) return removed.error();
     }
     t.keys_added = true;
+    // The CDS and CDNSKEY name the KSK the parent's DS should point to
+    // (RFC 7344 §4): a KSK made ready by a roll, else the active ones.
+    const bool rolling = std::any_of(keys.begin(), keys.end(), [](const auto& k) {
+      return k.first.ksk() && k.first.state == dns::SigningKeyRecord::State::Ready;
+    });
     for (size_t i = 0; i < keys.size(); ++i) {
-      if (auto r = publish_key(*zones_.find_zone(rr.owner), rr.owner, change->records[i], keys[i].first, keys[i].second);
+      const dns::SigningKeyRecord& record = keys[i].first;
+      const auto wanted = rolling ? dns::SigningKeyRecord::State::Ready : dns::SigningKeyRecord::State::Active;
+      const bool in_cds = record.ksk() && record.state == wanted;
+      if (auto r = publish_key(*zones_.find_zone(rr.owner), rr.owner, change->records[i], record, keys[i].second,
+                               in_cds);
           !r) {
         return r;
       }
@@ -217,14 +226,14 @@ class ZoneEditor {
   }
 
   /// Adds a key record and what it publishes: its DNSKEY (in every state),
-  /// and for a KSK its CDS and CDNSKEY (RFC 7344), with the SOA's TTL.
+  /// and when `in_cds` its CDS and CDNSKEY (RFC 7344), with the SOA's TTL.
   util::Result<void> publish_key(const zone::Zone& z, const dns::Name& apex, const std::string& rdata,
-                                 const dns::SigningKeyRecord& record, const dns::SigningKey& key) {
+                                 const dns::SigningKeyRecord& record, const dns::SigningKey& key, bool in_cds) {
     const uint32_t ttl = z.soa() ? z.soa()->ttl : 3600;
     const std::string dnskey = dns::dnskey_rdata(record.flags, record.algorithm, key.public_key());
     std::vector<dns::RR> records = {dns::RR{apex, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, rdata},
                                     dns::RR{apex, dns::rrtype::DNSKEY, dns::rrclass::IN, ttl, dnskey}};
-    if (record.ksk()) {
+    if (in_cds) {
       records.push_back(dns::RR{apex, dns::rrtype::CDNSKEY, dns::rrclass::IN, ttl, dnskey});
       records.push_back(dns::RR{apex, dns::rrtype::CDS, dns::rrclass::IN, ttl, dns::ds_rdata(apex, dnskey)});
     }

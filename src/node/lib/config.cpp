@@ -588,7 +588,12 @@ util::Result<void> read_dnssec_policy(const Reader& r, const json& entry, const 
       if (!v) return v.error();
       p.roll_wait = static_cast<uint32_t>(*v);
     }
-    r.warn_unknown(d, {"policy", "algorithm", "zsk_lifetime", "roll_wait"}, path + ".");
+    if (d.contains("ksk_lifetime")) {
+      auto v = r.uint_field(d, "ksk_lifetime", path + ".ksk_lifetime", 0, 20u * 365 * 86400);
+      if (!v) return v.error();
+      p.ksk_lifetime = static_cast<uint32_t>(*v);
+    }
+    r.warn_unknown(d, {"policy", "algorithm", "zsk_lifetime", "roll_wait", "ksk_lifetime"}, path + ".");
     z.dnssec = p;
   }
   return {};

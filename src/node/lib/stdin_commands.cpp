@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <vector>
 
 #include "dns/name.h"
@@ -166,6 +167,30 @@ util::Result<Command> parse_zone_command(std::string_view rest) {
   return cmd;
 }
 
+/// KSK ROLL zone | KSK SUBMITTED zone | KSK STATUS zone
+util::Result<Command> parse_ksk_command(std::string_view rest) {
+  constexpr const char* kUsage = " (KSK ROLL zone | KSK SUBMITTED zone | KSK STATUS zone)";
+  Command cmd;
+  cmd.kind = Command::Kind::Ksk;
+  std::string action = upper(next_field(rest));
+  if (action == "ROLL") {
+    cmd.ksk = KskAction::Roll;
+  } else if (action == "SUBMITTED") {
+    cmd.ksk = KskAction::Submitted;
+  } else if (action == "STATUS") {
+    cmd.ksk = KskAction::Status;
+  } else {
+    return util::make_error("KSK needs ROLL, SUBMITTED or STATUS" + std::string(kUsage));
+  }
+  std::string_view arg = next_field(rest);
+  if (arg.empty()) return util::make_error("missing zone name" + std::string(kUsage));
+  auto apex = dns::Name::from_text(arg);
+  if (!apex) return util::make_error("bad zone name '" + std::string(arg) + "': " + apex.error().message);
+  cmd.zone = std::move(*apex);
+  if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
+  return cmd;
+}
+
 /// "12.3 MB", "4.5 kB": sizes in progress lines.
 std::string size_text(double bytes) {
   char buf[32];
@@ -183,7 +208,7 @@ std::string help_text() {
   return "commands: ADD: name [ttl] TYPE value | REMOVE: name [ttl] TYPE value | REMOVE: name TYPE | "
          "MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS | STATUS | DIGEST | ZONES | ZONE SHOW zone | "
          "ZONE EXPORT zone | ZONE IMPORT bytes [origin] | ZONE ADD zone mname rname [serial] | ZONE REMOVE zone | "
-         "HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
+         "KSK ROLL zone | KSK SUBMITTED zone | KSK STATUS zone | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
 }
 
 util::Result<Command> parse_command(std::string_view line) {
@@ -216,6 +241,7 @@ util::Result<Command> parse_command(std::string_view line) {
     return cmd;
   }
   if (kw == "ZONE") return parse_zone_command(rest);
+  if (kw == "KSK") return parse_ksk_command(rest);
   bool add = kw == "ADD";
   if (!add && kw != "REMOVE") {
     return util::make_error("unknown command '" + std::string(keyword) + "' (try HELP)");
@@ -356,6 +382,8 @@ std::string StdinCommands::handle_line(std::string_view line) {
     }
     case Command::Kind::ZoneImport:
       return "ERROR: line " + std::to_string(line_no_) + ": ZONE IMPORT takes its zone text after the line";
+    case Command::Kind::Ksk:
+      return ksk_command(cmd);
     case Command::Kind::Change:
       break;
   }
@@ -392,6 +420,31 @@ std::string StdinCommands::handle_line(std::string_view line) {
       break;  // never a stdin command
   }
   return "OK";
+}
+
+std::string StdinCommands::ksk_command(const Command& cmd) {
+  if (cmd.ksk != KskAction::Status && read_barrier_) {
+    // Plan the step against everything committed, not a follower's older view.
+    if (auto caught_up = read_barrier_(); !caught_up) return "ERROR: " + caught_up.error().message;
+  }
+  auto snap = store_.snapshot();
+  if (!snap) return "ERROR: no zone " + cmd.zone.to_text() + " is served";
+  if (cmd.ksk == KskAction::Status) {
+    auto status = ksk_status(*snap, cmd.zone);
+    return status ? "OK " + status->dump() : "ERROR: " + status.error().message;
+  }
+  auto change = ksk_command_change(*snap, cmd.zone, cmd.ksk, static_cast<uint64_t>(::time(nullptr)), origin_);
+  if (!change) return "ERROR: " + change.error().message;
+  SubmitResult result = submit_on_session(std::move(*change));
+  if (!result) return error_reply(result.error());
+  if (auto failed = result->first_failure()) return error_reply(*failed);
+  const std::string zone = cmd.zone.to_text();
+  if (cmd.ksk == KskAction::Roll) {
+    return "OK zone " + zone + ": KSK roll started; the new KSK is published and its CDS follows after roll_wait "
+           "(KSK STATUS " + zone + " says \"waiting for DS\"): give that DS to the parent, then KSK SUBMITTED " + zone;
+  }
+  return "OK zone " + zone + ": the new KSK is active; the old one is removed once the parent's old DS has left "
+         "caches (roll_wait)";
 }
 
 SubmitResult StdinCommands::submit_on_session(store::Change change) {

@@ -4,10 +4,12 @@ leader makes the zone's keys once, every node signs its answers, and unbound
 delv validate them: AD on existing names, on compact-denial answers for names
 and types that do not exist, on wildcard answers, after records are added
 and removed, across zone-signing key rolls (the test rolls the ZSK every 20
-seconds) and after the leader is killed.
+seconds), across a key-signing key roll (KSK ROLL, the parent's DS swapped,
+KSK SUBMITTED) and after the leader is killed.
 
 Run: DNSNODE_BIN=build/src/node/dns-node /usr/bin/python3 -m pytest -q tests/integration/dnssec
 """
+import glob
 import os
 import shutil
 import signal
@@ -24,7 +26,7 @@ import dns.rdatatype
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cluster"))
-from harness import Cluster, free_port  # noqa: E402
+from harness import BIN, Cluster, free_port  # noqa: E402
 
 ZONE = "example.com."
 ZONE_EXTRA = {0: "www.example.com A 192.0.2.80\n*.wild.example.com A 192.0.2.99\nweb.example.com TXT hello\n"}
@@ -50,13 +52,15 @@ def dnskey_rrset(node):
 
 
 class Unbound:
-    """A validating unbound on a loopback port, trusting `ds` for the zone and
-    asking the cluster's nodes for it."""
+    """A validating unbound on a loopback port, trusting `ds` (one DS or a
+    list, as a parent's DS RRset) for the zone and asking the cluster's nodes
+    for it."""
 
     def __init__(self, workdir, ds, nodes, check_ready=True):
+        anchors = "".join(f'  trust-anchor: "{ZONE} DS {d}"\n' for d in ([ds] if isinstance(ds, str) else ds))
         self.port = free_port()
         self.dir = os.path.join(workdir, "unbound")  # one validator per workdir
-        os.mkdir(self.dir)
+        os.makedirs(self.dir)
         stubs = "".join(f"  stub-addr: 127.0.0.1@{n.query_port}\n" for n in nodes)
         conf = os.path.join(self.dir, "unbound.conf")
         with open(conf, "w") as f:
@@ -74,8 +78,7 @@ class Unbound:
   verbosity: 1
   val-log-level: 2
   module-config: "validator iterator"
-  trust-anchor: "{ZONE} DS {ds}"
-  qname-minimisation: no
+{anchors}  qname-minimisation: no
   cache-max-ttl: 0
   cache-max-negative-ttl: 0
   infra-host-ttl: 1
@@ -122,6 +125,7 @@ def signed(tmp_path_factory):
                       extra_config={"zones": {ZONE: {"dnssec": {"policy": "online", "algorithm": "ecdsap256sha256",
                                                                 "zsk_lifetime": 20, "roll_wait": 3}}}})
     unbound = None
+    state = None
     try:
         cluster.start()
         # The leader makes the keys; every node then publishes the same DNSKEY RRset.
@@ -129,10 +133,11 @@ def signed(tmp_path_factory):
         cds = wait_for(lambda: cluster.nodes[1].query(ZONE, "CDS").answer, 10, "CDS")
         ds = cds[0][0].to_text()
         unbound = Unbound(str(work), ds, cluster.nodes)
-        yield {"cluster": cluster, "unbound": unbound, "ds": ds, "work": str(work)}
+        state = {"cluster": cluster, "unbound": unbound, "ds": ds, "work": str(work), "validators": [unbound]}
+        yield state
     finally:
-        if unbound:
-            unbound.stop()
+        for u in (state["validators"] if state else [unbound] if unbound else []):
+            u.stop()
         cluster.stop()
 
 
@@ -214,6 +219,94 @@ def test_still_validated_across_a_zsk_roll(signed):
     assert same_keys_everywhere(cluster.nodes) or wait_for(lambda: same_keys_everywhere(cluster.nodes), 10, "keys agree")
 
 
+def ksks(node):
+    return [k for k in dnskey_rrset(node) if k.startswith("257 ")]
+
+
+def cds_rrset(node):
+    r = node.query(ZONE, "CDS")
+    return sorted(rd.to_text() for rrset in r.answer for rd in rrset if rrset.rdtype == dns.rdatatype.CDS)
+
+
+def dnskey_signers(node):
+    """The key tags of the RRSIGs over the DNSKEY RRset, asked with DO."""
+    q = dns.message.make_query(ZONE, "DNSKEY", want_dnssec=True)
+    r = dns.query.udp(q, "127.0.0.1", port=node.query_port, timeout=3)
+    return sorted(rd.key_tag for rrset in r.answer if rrset.rdtype == dns.rdatatype.RRSIG for rd in rrset
+                  if rd.type_covered == dns.rdatatype.DNSKEY)
+
+
+def test_a_ksk_roll_waits_for_the_parents_ds_and_validates_throughout(signed):
+    """KSK ROLL publishes a new KSK, then its CDS (the leader that started
+    the roll is stopped at once, so the next one takes the step); a validator
+    holding the old DS, both, or the new one only validates; KSK SUBMITTED
+    retires the old KSK, which leaves the DNSKEY RRset of every node."""
+    cluster, old_unbound = signed["cluster"], signed["unbound"]
+    nodes = cluster.nodes
+    old_ds, old_ksk = signed["ds"], ksks(nodes[0])
+    assert len(old_ksk) == 1
+    leader = cluster.leader()
+    reply = leader.command(f"KSK ROLL {ZONE}")
+    assert reply.startswith(f"OK zone {ZONE}: KSK roll started"), reply
+    # The leader that started the roll stops at once: the next one carries
+    # the roll on from the state in the key records.
+    leader.stop()
+    rest = [n for n in nodes if n is not leader]
+    phase_after_the_stop = rest[0].command(f"KSK STATUS {ZONE}")
+    wait_for(lambda: cluster.leader(among=rest), 30, "a new leader")
+    assert rest[1].command(f"KSK ROLL {ZONE}").startswith("ERROR: zone example.com.: a KSK roll is already under way")
+    # Published, then ready: the CDS names the new KSK alone, on every node.
+    wait_for(lambda: all(len(ksks(n)) == 2 for n in rest), 15, "the new KSK in the DNSKEY RRset")
+    new_ksk = [k for k in ksks(rest[0]) if k not in old_ksk]
+    assert len(new_ksk) == 1
+    wait_for(lambda: '"ksk_roll":"waiting for DS"' in rest[1].command(f"KSK STATUS {ZONE}"), 20,
+             f"the new KSK ready under the new leader (after the stop: {phase_after_the_stop})")
+    leader.start()
+
+    def cds_names_the_new_key():
+        cds = [cds_rrset(n) for n in nodes]
+        return cds[0] if len(cds[0]) == 1 and cds[0] != [old_ds] and all(c == cds[0] for c in cds) else None
+    new_ds = wait_for(cds_names_the_new_key, 20, "the CDS naming the new KSK on every node")[0]
+    status = nodes[0].command(f"KSK STATUS {ZONE}")
+    assert '"ksk_roll":"waiting for DS"' in status, status
+    # Both KSKs sign the DNSKEY RRset, so either DS validates.
+    assert len(dnskey_signers(nodes[2])) == 2
+    assert_validated(old_unbound, "www." + ZONE, "A")
+    assert_validated(old_unbound, ZONE, "DNSKEY")
+    # The parent publishes the new DS beside the old one, then alone.
+    both = Unbound(os.path.join(signed["work"], "both-ds"), [old_ds, new_ds], nodes)
+    signed["validators"].append(both)
+    assert_validated(both, "www." + ZONE, "A")
+    new_unbound = Unbound(os.path.join(signed["work"], "new-ds"), new_ds, nodes)
+    signed["validators"].append(new_unbound)
+    assert_validated(new_unbound, "www." + ZONE, "A")
+    assert_validated(new_unbound, "nothere." + ZONE, "A")
+    time.sleep(5)  # well past roll_wait: without the confirmation the old KSK stays
+    assert all(len(ksks(n)) == 2 for n in nodes)
+
+    # The confirmation goes through the control socket, as an operator's would.
+    ctl = os.environ.get("DNSNODECTL_BIN", os.path.join(os.path.dirname(BIN), "..", "ctl", "dns-nodectl"))
+    out = subprocess.run([ctl, "-d", nodes[0].data_dir, "ksk", "submitted", ZONE], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0 and out.stdout.startswith(f"OK zone {ZONE}: the new KSK is active"), out
+    deadline = time.monotonic() + 30
+    while not all(ksks(n) == new_ksk for n in nodes):
+        assert time.monotonic() < deadline, f"the old KSK still published: {[ksks(n) for n in nodes]}"
+        assert_validated(new_unbound, "www." + ZONE, "A")
+        time.sleep(0.3)
+    assert all(cds_rrset(n) == [new_ds] for n in nodes)
+    assert dnskey_signers(nodes[1]) == [int(new_ds.split()[0])]
+    for name, rdtype in (("www." + ZONE, "A"), ("nothere." + ZONE, "A"), (ZONE, "DNSKEY"), (ZONE, "CDS")):
+        assert_validated(new_unbound, name, rdtype)
+    # The control: the old DS alone no longer leads to a key of the zone.
+    r = wait_for(lambda: old_unbound.ask("www." + ZONE, "A"), 10, "the old validator answering")
+    assert r.rcode() == dns.rcode.SERVFAIL and not r.flags & dns.flags.AD, r
+    assert nodes[2].command(f"KSK SUBMITTED {ZONE}") == \
+        f"ERROR: zone {ZONE}: no KSK roll is in progress (KSK ROLL starts one)"
+    # The tests after this one validate with the new DS.
+    signed["unbound"], signed["ds"] = new_unbound, new_ds
+
+
 def test_delv_agrees(signed):
     cluster = signed["cluster"]
     anchors = os.path.join(signed["work"], "anchors.conf")
@@ -255,3 +348,41 @@ def test_a_validator_with_another_anchor_refuses_the_answers(signed):
         assert not r.flags & dns.flags.AD
     finally:
         u.stop()
+
+
+def test_a_record_altered_on_one_nodes_disk_is_detected_never_served_as_valid(signed):
+    """A byte of a record's data flipped in a stopped node's log: the node
+    refuses to start, naming the file, rather than serve the altered record
+    (which it would sign, and a validator would then accept)."""
+    cluster, u = signed["cluster"], signed["unbound"]
+    live = cluster.live()
+    victim = live[-1]
+    address = bytes([192, 0, 2, 123])
+    assert victim.command(f"ADD: tampered.{ZONE} 60 A 192.0.2.123").startswith("OK")
+    victim.stop()
+    hits = []
+    for path in glob.glob(os.path.join(victim.data_dir, "raft", "*")):
+        with open(path, "rb") as f:
+            data = f.read()
+        if data.count(address) == 1:
+            hits.append((path, data.index(address)))
+    assert len(hits) == 1, f"the record's data is not in exactly one file of {victim.data_dir}: {hits}"
+    path, offset = hits[0]
+    with open(path, "r+b") as f:
+        f.seek(offset + 3)
+        f.write(bytes([124]))  # 192.0.2.123 becomes 192.0.2.124
+    before = os.path.getsize(victim.log_path)
+    victim.start(wait=False)
+    try:
+        victim.proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the node started on an altered log; it answers {victim.addresses('tampered.' + ZONE)}")
+    assert victim.proc.returncode != 0
+    with open(victim.log_path) as f:
+        f.seek(before)
+        log = f.read()
+    assert os.path.basename(path) in log, log
+    assert "serving" not in log, log
+    # The other nodes still serve the record as it was committed, validated.
+    wait_for(lambda: assert_validated(u, "tampered." + ZONE, "A").answer, 15, "the committed record validated")
+    assert addresses(assert_validated(u, "tampered." + ZONE, "A")) == ["192.0.2.123"]

@@ -120,6 +120,44 @@ TEST_F(SigningKeysTest, AKeyRollStepAppliesOnlyToTheKeySetItWasMadeFrom) {
   EXPECT_EQ(apex(dns::rrtype::SIGNING_KEY)->rdatas.size(), 3u);
 }
 
+TEST_F(SigningKeysTest, DuringAKskRollTheCdsNamesTheReadyKskAlone) {
+  using State = dns::SigningKeyRecord::State;
+  ASSERT_TRUE(store_.apply(key_change(1), ++index_).all_ok());
+  const std::vector<std::string> first(apex(dns::rrtype::SIGNING_KEY)->rdatas);
+  const std::vector<std::string> old_cds(apex(dns::rrtype::CDS)->rdatas);
+  auto set_keys = [&](const std::vector<std::string>& from, const std::vector<std::string>& to) {
+    dns::KeySetChange step;
+    step.expected_digest = dns::key_set_digest(from);
+    step.records = to;
+    store::Change c;
+    c.ops.push_back({store::OpKind::SetSigningKeys, dns::RR{name("example.com."), dns::rrtype::SIGNING_KEY,
+                                                            dns::rrclass::IN, 0, step.encode()}});
+    auto r = store_.apply(c, ++index_);
+    ASSERT_TRUE(r.all_ok()) << r.first_error();
+  };
+  dns::SigningKeyRecord next = dns::SigningKeyRecord::decode(key_record(dns::kDnskeyZone | dns::kDnskeySep).rdata).value();
+  const std::string next_dnskey =
+      dns::dnskey_rdata(next.flags, next.algorithm,
+                        dns::SigningKey::from_private_der(next.algorithm, next.private_der).value().public_key());
+  // Published: in DNSKEY, not in CDS.
+  next.state = State::Published;
+  std::vector<std::string> published = first;
+  published.push_back(next.encode());
+  set_keys(first, published);
+  EXPECT_EQ(apex(dns::rrtype::DNSKEY)->rdatas.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(apex(dns::rrtype::CDS)->rdatas), old_cds);
+  // Ready: the CDS and CDNSKEY name the new KSK and nothing else.
+  next.state = State::Ready;
+  std::vector<std::string> ready = first;
+  ready.push_back(next.encode());
+  set_keys(published, ready);
+  ASSERT_EQ(apex(dns::rrtype::CDNSKEY)->rdatas.size(), 1u);
+  EXPECT_EQ(std::string(apex(dns::rrtype::CDNSKEY)->rdatas.front()), next_dnskey);
+  ASSERT_EQ(apex(dns::rrtype::CDS)->rdatas.size(), 1u);
+  EXPECT_EQ(std::string(apex(dns::rrtype::CDS)->rdatas.front()), dns::ds_rdata(name("example.com."), next_dnskey));
+  EXPECT_EQ(apex(dns::rrtype::DNSKEY)->rdatas.size(), 3u);
+}
+
 TEST_F(SigningKeysTest, KeysTravelInSnapshots) {
   ASSERT_TRUE(store_.apply(key_change(1), ++index_).all_ok());
   store::Store copy;
