@@ -538,6 +538,13 @@ class ZoneEditor {
   std::vector<Saved> undo_;
 };
 
+/// nullopt when `r` holds a value, else its error.
+template <typename T>
+std::optional<util::Error> error_of(const util::Result<T>& r) {
+  if (r) return std::nullopt;
+  return r.error();
+}
+
 /// Applies one op: nullopt when it applied, else why not (the zone's own
 /// error, or NotFound for a record or RRset that is not there to remove).
 std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
@@ -546,21 +553,12 @@ std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
                             dns::type_to_text(op.rr.type) + " holds the cluster's DNSSEC keys; it cannot be changed directly");
   }
   switch (op.kind) {
-    case OpKind::AddSigningKey: {
-      auto r = zones.add_signing_key(op.rr);
-      if (!r) return r.error();
-      return std::nullopt;
-    }
-    case OpKind::SetSigningKeys: {
-      auto r = zones.set_signing_keys(op.rr);
-      if (!r) return r.error();
-      return std::nullopt;
-    }
-    case OpKind::Add: {
-      auto r = zones.add(op.rr);
-      if (!r) return r.error();
-      return std::nullopt;
-    }
+    case OpKind::AddSigningKey:
+      return error_of(zones.add_signing_key(op.rr));
+    case OpKind::SetSigningKeys:
+      return error_of(zones.set_signing_keys(op.rr));
+    case OpKind::Add:
+      return error_of(zones.add(op.rr));
     case OpKind::Remove: {
       auto r = zones.remove(op.rr);
       if (!r) return r.error();
@@ -580,11 +578,8 @@ std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
       }
       return std::nullopt;
     }
-    case OpKind::RemoveZone: {
-      auto r = zones.remove_zone(op.rr.owner);
-      if (!r) return r.error();
-      return std::nullopt;
-    }
+    case OpKind::RemoveZone:
+      return error_of(zones.remove_zone(op.rr.owner));
   }
   return util::make_error("unknown operation");
 }
