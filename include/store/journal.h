@@ -56,10 +56,14 @@ struct JournalLimits {
 struct ZoneJournal {
   std::deque<std::shared_ptr<const Diff>> diffs;
   size_t bytes = 0;
+  /// Records read by condensing since this node built the journal: the
+  /// bound's cost (not in the checkpoint).
+  uint64_t condensed_records = 0;
 
   /// Appends `diff` (which must start at the last diff's new serial), then
-  /// restores the bounds: the two oldest diffs are condensed into one while
-  /// there are too many or that makes them smaller, else the oldest goes.
+  /// restores the bounds: while there are too many diffs, the adjacent two
+  /// smallest together are condensed into one (the oldest serial stays
+  /// reachable); while there are too many bytes, the oldest diff goes.
   void append(std::shared_ptr<const Diff> diff, const JournalLimits& limits);
 
   /// The diffs leading from `serial` to the newest version, or nullopt when

@@ -2,6 +2,7 @@
 // checkpoint form of a diff.
 #include "store/journal.h"
 
+#include <cstdint>
 #include <unordered_set>
 
 namespace store {
@@ -128,21 +129,36 @@ Diff condense(const Diff& first, const Diff& second) {
 void ZoneJournal::append(std::shared_ptr<const Diff> diff, const JournalLimits& limits) {
   bytes += diff->bytes();
   diffs.push_back(std::move(diff));
-  // Each pass removes one entry, so this ends.
-  while (!diffs.empty() && (diffs.size() > limits.max_entries || bytes > limits.max_bytes)) {
-    const size_t old_bytes = diffs[0]->bytes();
-    if (diffs.size() >= 2) {
-      const size_t pair_bytes = old_bytes + diffs[1]->bytes();
-      auto merged = std::make_shared<const Diff>(condense(*diffs[0], *diffs[1]));
-      if (diffs.size() > limits.max_entries || merged->bytes() < pair_bytes) {
-        bytes = bytes - pair_bytes + merged->bytes();
-        diffs.pop_front();
-        diffs.front() = std::move(merged);
-        continue;
+  // Too many entries: the adjacent pair smallest together becomes one. The
+  // chain from the oldest serial to the newest stays whole, and each record
+  // is condensed about log(entries) times over its life, where always taking
+  // the oldest pair would condense an ever larger first entry on every
+  // change (a journal of 1,000 changes of one name each then costs every
+  // change a pass over all the names added since the journal filled).
+  while (diffs.size() > limits.max_entries && diffs.size() >= 2) {
+    size_t best = 0;
+    size_t best_bytes = SIZE_MAX;
+    for (size_t i = 0; i + 1 < diffs.size(); ++i) {
+      const size_t pair = diffs[i]->bytes() + diffs[i + 1]->bytes();
+      if (pair < best_bytes) {
+        best = i;
+        best_bytes = pair;
       }
     }
-    bytes -= old_bytes;
+    for (size_t k : {best, best + 1}) condensed_records += diffs[k]->removed.size() + diffs[k]->added.size();
+    auto merged = std::make_shared<const Diff>(condense(*diffs[best], *diffs[best + 1]));
+    bytes = bytes - best_bytes + merged->bytes();
+    diffs[best] = std::move(merged);
+    diffs.erase(diffs.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  }
+  // Too many bytes: the oldest entries go (their serials then get the whole zone).
+  while (diffs.size() > 1 && bytes > limits.max_bytes) {
+    bytes -= diffs.front()->bytes();
     diffs.pop_front();
+  }
+  if (bytes > limits.max_bytes) {
+    bytes = 0;
+    diffs.clear();
   }
 }
 
