@@ -136,18 +136,20 @@ void ZoneJournal::append(std::shared_ptr<const Diff> diff, const JournalLimits& 
   // change (a journal of 1,000 changes of one name each then costs every
   // change a pass over all the names added since the journal filled).
   while (diffs.size() > limits.max_entries && diffs.size() >= 2) {
+    // Sized by records, which a diff knows without a pass over them.
+    auto records = [&](size_t i) { return diffs[i]->removed.size() + diffs[i]->added.size(); };
     size_t best = 0;
-    size_t best_bytes = SIZE_MAX;
+    size_t best_records = SIZE_MAX;
     for (size_t i = 0; i + 1 < diffs.size(); ++i) {
-      const size_t pair = diffs[i]->bytes() + diffs[i + 1]->bytes();
-      if (pair < best_bytes) {
+      const size_t pair = records(i) + records(i + 1);
+      if (pair < best_records) {
         best = i;
-        best_bytes = pair;
+        best_records = pair;
       }
     }
-    for (size_t k : {best, best + 1}) condensed_records += diffs[k]->removed.size() + diffs[k]->added.size();
+    condensed_records += best_records;
     auto merged = std::make_shared<const Diff>(condense(*diffs[best], *diffs[best + 1]));
-    bytes = bytes - best_bytes + merged->bytes();
+    bytes = bytes - diffs[best]->bytes() - diffs[best + 1]->bytes() + merged->bytes();
     diffs[best] = std::move(merged);
     diffs.erase(diffs.begin() + static_cast<std::ptrdiff_t>(best) + 1);
   }
