@@ -147,6 +147,13 @@ class ZoneEditor {
     return removed.value();
   }
 
+  /// Records that records of the zone at `apex` changed outside add() (a
+  /// bulk add), so finish() advances its serial as for any other change.
+  void note_modified(const dns::Name& apex) {
+    const zone::Zone* z = zones_.find_zone(apex);
+    if (z && z->apex() == apex) touch(*z).modified = true;
+  }
+
   /// Advances the serial of every zone this change modified, unless the
   /// change created the zone or set a newer serial itself.
   void finish() {
@@ -258,6 +265,41 @@ std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
     }
   }
   return util::make_error("unknown operation");
+}
+
+/// Non-SOA adds from which a change of adds only is applied in bulk.
+constexpr size_t kBulkAddMin = 64;
+
+/// Whether the change is adds only, enough of them to build the zones' new
+/// names at once (a zone file seeding the cluster, a large import).
+bool adds_in_bulk(const Change& change) {
+  size_t non_soa = 0;
+  for (const Op& op : change.ops) {
+    if (op.kind != OpKind::Add) return false;
+    if (op.rr.type != dns::rrtype::SOA) ++non_soa;
+  }
+  return non_soa >= kBulkAddMin;
+}
+
+/// The non-SOA adds of an adds-only change, applied at once
+/// (zone::ZoneSet::add_all) with the outcome and the serials one op at a time
+/// would give: the same records, the same refusals, the same zones advanced.
+void apply_adds_in_bulk(zone::ZoneSet& zones, ZoneEditor& editor, const Change& change, ApplyResult& result) {
+  std::vector<const dns::RR*> records;
+  std::vector<size_t> op_of;
+  records.reserve(change.ops.size());
+  op_of.reserve(change.ops.size());
+  for (size_t i = 0; i < change.ops.size(); ++i) {
+    if (is_soa_add(change.ops[i])) continue;
+    records.push_back(&change.ops[i].rr);
+    op_of.push_back(i);
+  }
+  zone::ZoneSet::BulkAddResult bulk = zones.add_all(records);
+  for (auto& [at, error] : bulk.refused) {
+    result.op_errors[op_of[at]] = std::move(error.message);
+    result.op_kinds[op_of[at]] = error.kind;
+  }
+  for (const dns::Name& apex : bulk.modified_zones) editor.note_modified(apex);
 }
 
 struct UpdateOutcome {
@@ -585,8 +627,12 @@ ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change, uint64_t
     for (size_t i = 0; i < change.ops.size(); ++i) {
       if (is_soa_add(change.ops[i])) run(i);
     }
-    for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (!is_soa_add(change.ops[i])) run(i);
+    if (adds_in_bulk(change)) {
+      apply_adds_in_bulk(next, editor, change, result);
+    } else {
+      for (size_t i = 0; i < change.ops.size(); ++i) {
+        if (!is_soa_add(change.ops[i])) run(i);
+      }
     }
     editor.finish();
   }
@@ -712,6 +758,28 @@ util::Result<void> read_sessions_v3(util::ByteReader& r, std::map<std::pair<uint
   return {};
 }
 
+/// The zones of a state image: the SOAs first (they make the zones), then
+/// every other record at once (zone::ZoneSet::add_all).
+util::Result<zone::ZoneSet> restore_records(const std::vector<dns::RR>& records) {
+  auto refusal = [](const dns::RR& rr, const util::Error& e) {
+    return util::make_error("state: record " + rr.owner.to_text() + " " + dns::type_to_text(rr.type) +
+                            " does not load: " + e.message);
+  };
+  zone::ZoneSet zones;
+  std::vector<const dns::RR*> rest;
+  rest.reserve(records.size());
+  for (const dns::RR& rr : records) {
+    if (rr.type != dns::rrtype::SOA) {
+      rest.push_back(&rr);
+    } else if (auto added = zones.add(rr); !added) {
+      return refusal(rr, added.error());
+    }
+  }
+  zone::ZoneSet::BulkAddResult bulk = zones.add_all(rest);
+  if (!bulk.refused.empty()) return refusal(*rest[bulk.refused.front().first], bulk.refused.front().second);
+  return zones;
+}
+
 }  // namespace
 
 util::Result<void> Store::restore(std::string_view bytes) {
@@ -745,22 +813,15 @@ util::Result<void> Store::restore(std::string_view bytes) {
     records.push_back(std::move(rr));
   }
   if (!r.at_end()) return util::make_error("state: trailing bytes");
-  zone::ZoneSet zones;
-  for (int pass = 0; pass < 2; ++pass) {
-    for (const auto& rr : records) {
-      if ((rr.type == dns::rrtype::SOA) != (pass == 0)) continue;
-      if (auto added = zones.add(rr); !added) {
-        return util::make_error("state: record " + rr.owner.to_text() + " " + dns::type_to_text(rr.type) +
-                                " does not load: " + added.error().message);
-      }
-    }
-  }
+  auto zones = restore_records(records);
+  if (!zones) return zones.error();
+  std::vector<dns::RR>().swap(records);
   sessions_ = std::move(sessions);
   lru_.clear();
   for (const auto& [key, session] : sessions_) lru_.insert(lru_key(key, session));
   clock_ms_ = clock_ms;
   forgotten_through_ = forgotten_through;
-  publish(std::move(zones), index);
+  publish(std::move(zones.value()), index);
   return {};
 }
 
