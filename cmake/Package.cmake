@@ -1,6 +1,7 @@
 # Installation layout and the Debian package (`cpack -G DEB` in the build
 # directory): the binaries, the systemd units, an example config and zone,
-# the docs, and maintainer scripts that create the dns-node user.
+# the docs and manual pages, and maintainer scripts that create the dns-node
+# user.
 include(GNUInstallDirs)
 
 install(TARGETS dns-node dns-nodectl dns-register RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -17,6 +18,19 @@ install(CODE "
   endforeach()")
 foreach(unit ${dnsnode_units})
   install(FILES ${PROJECT_BINARY_DIR}/units/${unit} DESTINATION lib/systemd/system)
+endforeach()
+
+# Manual pages, compressed as Debian keeps them (gzip -9n: no name or time
+# inside, so the package is the same from one build to the next).
+set(dnsnode_man_pages dns-node.8 dns-nodectl.8 dns-register.8)
+install(CODE "
+  file(MAKE_DIRECTORY \"${PROJECT_BINARY_DIR}/man\")
+  foreach(page ${dnsnode_man_pages})
+    execute_process(COMMAND gzip -9n -c \"${PROJECT_SOURCE_DIR}/docs/man/\${page}\"
+                    OUTPUT_FILE \"${PROJECT_BINARY_DIR}/man/\${page}.gz\" COMMAND_ERROR_IS_FATAL ANY)
+  endforeach()")
+foreach(page ${dnsnode_man_pages})
+  install(FILES ${PROJECT_BINARY_DIR}/man/${page}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 endforeach()
 
 # Configuration under /etc whatever the prefix: the units read it there.

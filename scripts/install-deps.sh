@@ -13,8 +13,11 @@ apt-get install -y -qq --no-install-recommends \
   openssl >/dev/null
 # The HTTP status page's test (tests/integration/http) drives headless Chromium.
 apt-get install -y -qq --no-install-recommends chromium >/dev/null
-# DNSSEC: dnssec-keygen and dnssec-signzone sign the zones of the DNSSEC tests.
-apt-get install -y -qq --no-install-recommends bind9-utils >/dev/null
+# DNSSEC: dnssec-keygen and dnssec-signzone sign the zones of the DNSSEC tests;
+# unbound validates the answers of online-signed zones (tests/integration/dnssec).
+apt-get install -y -qq --no-install-recommends bind9-utils unbound >/dev/null
+# The packaged unbound service is not wanted either: the test starts its own on a high port.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now unbound >/dev/null 2>&1 || true; fi
 # The packaged knot, nsd and etcd services are not wanted: tests start their own on high ports.
 for svc in knot nsd etcd; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
@@ -35,7 +38,10 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 apt-get install -y -qq --no-install-recommends ddclient libio-socket-inet6-perl inadyn certbot \
   python3-certbot-dns-rfc2136 lego pebble prometheus openssl >/dev/null
+# BIND 9 as a secondary and as a primary of the cluster (tests/integration/xfr); its named
+# service must not start either.
+apt-get install -y -qq --no-install-recommends bind9 >/dev/null
 if [ "$own_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
-for svc in ddclient inadyn prometheus; do
+for svc in ddclient inadyn prometheus named; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done

@@ -39,6 +39,9 @@ getent passwd dns-node >/dev/null || fail "the dns-node user was not created"
 [ "$(stat -c '%U:%G %a' /etc/dns-node/dns-config.json)" = "root:dns-node 640" ] || fail "config mode $(stat -c '%U:%G %a' /etc/dns-node/dns-config.json)"
 grep -q '^ExecStart=/usr/bin/dns-node ' "$unit_dir/dns-node@.service" || fail "the unit does not start /usr/bin/dns-node"
 /usr/bin/dns-node --help | grep -q -- '--control-socket' || fail "dns-node --help"
+for page in dns-node dns-nodectl dns-register; do
+  zcat "/usr/share/man/man8/$page.8.gz" | grep -q "^\.TH ${page^^} 8" || fail "no manual page for $page"
+done
 /usr/bin/dns-nodectl --help | grep -q 'zone' || fail "dns-nodectl --help"
 
 echo "-- systemd-analyze verify"
@@ -93,7 +96,8 @@ echo "-- apt-get remove --purge dns-node"
 DEBIAN_FRONTEND=noninteractive apt-get remove --purge -y -qq dns-node >/dev/null
 dpkg-query -W -f='${Status}\n' dns-node 2>/dev/null | grep -q 'install ok' && fail "still installed"
 for f in /usr/bin/dns-node /usr/bin/dns-nodectl /usr/bin/dns-register "$unit_dir/dns-node@.service" \
-         "$unit_dir/dns-register.service" /etc/dns-node /var/lib/dns-node /usr/share/doc/dns-node; do
+         "$unit_dir/dns-register.service" /etc/dns-node /var/lib/dns-node /usr/share/doc/dns-node \
+         /usr/share/man/man8/dns-node.8.gz; do
   [ ! -e "$f" ] || fail "$f is left after purge"
 done
 getent passwd dns-node >/dev/null && fail "the dns-node user is left after purge"

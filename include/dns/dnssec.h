@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dns {
 
@@ -29,6 +30,9 @@ struct Nsec3Params {
 };
 /// Reads them; nullopt when the rdata is too short for its salt.
 std::optional<Nsec3Params> nsec3_params(std::string_view rdata);
+
+/// The type bit maps field of NSEC and NSEC3 (RFC 4034 §4.1.2) for `types`.
+std::string type_bitmap(std::vector<uint16_t> types);
 
 /// The type an RRSIG covers (RFC 4034 §3.1.1); 0 for rdata too short.
 inline uint16_t rrsig_type_covered(std::string_view rdata) {

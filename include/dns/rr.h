@@ -39,6 +39,11 @@ inline constexpr uint16_t IXFR = 251;
 inline constexpr uint16_t AXFR = 252;
 inline constexpr uint16_t ANY = 255;
 inline constexpr uint16_t CAA = 257;
+/// A zone's DNSSEC private key for online signing, kept at the zone apex as a
+/// record of a private-use type (RFC 6895 §3.1) so that it is replicated,
+/// checkpointed and sent in snapshots like the zone's records. Never answered,
+/// listed or transferred; only the store's AddSigningKey operation adds one.
+inline constexpr uint16_t SIGNING_KEY = 65300;
 }  // namespace rrtype
 
 /// Classes (RFC 1035 §3.2.4, RFC 2136 §2.4 for NONE and ANY).

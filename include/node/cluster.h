@@ -1,5 +1,6 @@
-// The replicated change path: drives the Raft core with the write-ahead log
-// and the peer transport, and applies committed changes to the store.
+// The node's driver: runs a node::Replica (node/replica.h, the map of the
+// node) on one Asio io thread that moves its peer bytes, its tick and its
+// fsyncs. Other threads submit changes and read STATUS through it.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "node/change_submitter.h"
 #include "node/membership.h"
+#include "raft/file_io.h"
 #include "raft/transport.h"
 #include "store/store.h"
 #include "util/result.h"
@@ -35,10 +37,14 @@ struct ClusterOptions {
   uint64_t checkpoint_every_entries = 1000;   ///< checkpoint after this many applied entries
   uint64_t wal_segment_bytes = 8u << 20;      ///< WAL segment size (compaction drops whole segments)
   bool fsync = true;
+  /// Where the log and checkpoints are written; null means the real disk.
+  /// Tests pass a raft::MemFileSystem to inject disk failures.
+  raft::FileSystem* fs = nullptr;
 };
 
 /// One node's membership in the Raft cluster. Owns an io thread that runs the
-/// Raft core, its storage and the transport; the store's only writer.
+/// replica (the store's only writer) and the peer transport; every request
+/// below is posted to that thread and answered from it.
 class Cluster final : public ChangeSubmitter {
  public:
   /// Opens the data directory and restores the store from the latest

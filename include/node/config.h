@@ -119,6 +119,56 @@ struct TcpConfig {
   uint32_t message_timeout_ms = 5000;  // from a message's first byte to its last, or the connection is closed
 };
 
+/// Zone transfer settings (RFC 5936 AXFR, RFC 1995 IXFR, RFC 1996 NOTIFY):
+/// the top-level "transfer" object applies to every zone; a zone's entry in
+/// "zones" overrides each field it gives.
+///   "transfer": {"allow": ["192.0.2.0/24"], "keys": ["xfr-key."],
+///                "notify": ["192.0.2.53:53"], "notify_key": "xfr-key."}
+/// A transfer is allowed when its source is in "allow" (when given) and it is
+/// signed with one of "keys" (when given); with neither, it is refused.
+struct TransferConfig {
+  std::optional<std::vector<std::string>> allow;  // networks ("addr/len" or an address)
+  std::optional<std::vector<std::string>> keys;   // TSIG key names, absolute
+  std::optional<std::vector<Endpoint>> notify;    // secondaries sent NOTIFY after each change
+  std::vector<Endpoint> also_notify;              // notified besides "notify" (per zone only)
+  std::optional<std::string> notify_key;          // TSIG key that signs NOTIFY messages
+};
+
+/// A zone's DNSSEC policy: "dnssec": {"policy": "online", "algorithm": ...}.
+/// The cluster makes the zone's keys once and every node signs at query time
+/// (docs/dnssec.md).
+struct DnssecPolicy {
+  /// "ecdsap256sha256" (13, the default) or "ed25519" (15).
+  uint8_t algorithm = 13;
+  /// "zsk_lifetime": seconds a zone-signing key signs before it is rolled.
+  uint32_t zsk_lifetime = 30 * 86400;
+  /// "roll_wait": seconds a new ZSK is published before it signs, and an old
+  /// one kept after; 0 (the default): the DNSKEY TTL plus ten minutes.
+  uint32_t roll_wait = 0;
+  /// "ksk_lifetime": seconds a key-signing key serves before the cluster
+  /// starts its roll by itself; 0 (the default): only the KSK ROLL command does.
+  uint32_t ksk_lifetime = 0;
+};
+
+/// One entry of "zones": {"example.com.": {...}}.
+struct ZoneConfig {
+  std::string name;                          // the apex, absolute ("example.com.")
+  TransferConfig transfer;                   // fields given here override "transfer"
+  std::optional<std::string> serial_policy;  // "increment" (default), "unixtime", "dateserial"
+  std::optional<DnssecPolicy> dnssec;        // "dnssec": signed online by the cluster
+  /// "primary": the outside primary the cluster copies this zone from (the
+  /// cluster is then its secondary: docs/config.md); "primary_key": the TSIG
+  /// key (a name in tsig_keys, absolute) that signs the exchanges with it.
+  std::optional<Endpoint> primary;
+  std::optional<std::string> primary_key;
+};
+
+/// How much IXFR journal each zone keeps on this node ("journal" object).
+struct JournalConfig {
+  uint64_t max_entries = 1000;
+  uint64_t max_bytes = 16u << 20;
+};
+
 /// The whole configuration file.
 struct Config {
   std::map<std::string, NodeConfig> nodes;
@@ -129,6 +179,10 @@ struct Config {
   server::RrlOptions rrl;    // "rrl": response rate limiting over UDP; on by default
   HttpConfig http;           // "http": HTTPS and who may read without a key
   uint32_t udp_threads = 0;  // 0 = one per usable CPU (affinity, cgroup quota; at most 8)
+  TransferConfig transfer;                  // "transfer": for every zone
+  std::map<std::string, ZoneConfig> zones;  // "zones", by lower-cased apex text
+  std::optional<std::string> catalog;       // "catalog": the RFC 9432 catalog zone's name
+  JournalConfig journal;                    // "journal"
   /// "max_udp_payload": the largest UDP answer whatever EDNS size a client
   /// advertises (512-4096); larger answers are sent truncated (TC).
   uint16_t max_udp_payload = 1232;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -89,7 +90,20 @@ class DataMarks {
 /// here is already one that holds data. Other entries change nothing.
 void note_unapplied_mark(MemberMap& members, std::string_view entry_bytes);
 
-/// {"0": {"query_loc": ..., "raft_loc": ...}, ...}
+/// {"0": {"query_loc": ..., "raft_loc": ..., "holds_data": ...}, ...}
 nlohmann::json members_to_json(const MemberMap& members);
+
+/// What a member answers a node that asks to join or probes whether it held
+/// data (raft::MessageType::JoinResponse).
+struct JoinAnswer {
+  std::vector<raft::NodeId> voters;  ///< Raft's initial membership (raft::Config::initial_membership)
+  MemberMap members;                 ///< the member list, with marks committed but not applied yet
+  raft::Term term = 0;               ///< the member's current term
+};
+/// JSON: {"voters": [1, 2], "members": {...members_to_json...}, "term": 5}.
+std::string encode_join_answer(const JoinAnswer& answer);
+/// The inverse; peer input, so anything malformed (a field of the wrong type,
+/// a member id that is not a number) is an error, never an exception.
+util::Result<JoinAnswer> decode_join_answer(std::string_view bytes);
 
 }  // namespace node

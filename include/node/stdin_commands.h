@@ -1,5 +1,5 @@
 // Operator commands on standard input and the control socket: ADD:,
-// REMOVE:, STATUS, DIGEST, HELP, the MEMBER commands and the ZONE commands;
+// REMOVE:, STATUS, DIGEST, HELP, the MEMBER, ZONE and KSK commands;
 // one reply line for every line read ("OK ..." or "ERROR: ...").
 #pragma once
 
@@ -8,11 +8,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "dns/name.h"
 #include "node/change_submitter.h"
+#include "node/dnssec_keys.h"
 #include "node/membership.h"
 #include "store/change.h"
 #include "store/session.h"
@@ -26,23 +28,31 @@ inline constexpr uint32_t kDefaultStdinTtl = 3600;
 
 /// One parsed line.
 struct Command {
-  enum class Kind { Change, Status, Help, Empty, MemberChange, Members, Digest, Zones, ZoneShow, ZoneExport, ZoneImport };
+  enum class Kind {
+    Change, Status, Help, Empty, MemberChange, Members, Digest, Zones, ZoneShow, ZoneExport, ZoneImport, ZoneAdd,
+    ZoneRemove, Ksk
+  };
   Kind kind = Kind::Empty;
   store::Op op;           // Kind::Change: Add, Remove or RemoveRRset
+  std::vector<store::Op> zone_ops;  // Kind::ZoneAdd (SOA and NS) or ZoneRemove (RemoveZone)
   bool ttl_given = false; // Add without a TTL keeps the RRset's TTL
   MemberOp member;        // Kind::MemberChange: MEMBER ADD / MEMBER REMOVE
   dns::Name zone;         // ZoneShow, ZoneExport: the apex; ZoneImport: the origin of relative names
   size_t body_bytes = 0;  // ZoneImport: octets of zone text that follow the line
+  KskAction ksk = KskAction::Status;  // Kind::Ksk: KSK ROLL, KSK SUBMITTED or KSK STATUS of `zone`
 };
 
 /// Parses one line (no line number in the message):
 ///   ADD:    name [ttl] [IN] TYPE value
 ///   REMOVE: name [ttl] [IN] TYPE value     (one record)
 ///   REMOVE: name TYPE                      (the whole RRset)
+///   ZONE ADD name mname rname [serial]     (a new zone: SOA and NS mname)
+///   ZONE REMOVE name                       (the zone and every record in it)
 ///   MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS
 ///   STATUS | DIGEST | HELP                  (blank lines and '#' comments: Empty)
 ///   ZONES | ZONE SHOW name | ZONE EXPORT name
 ///   ZONE IMPORT bytes [origin]             (then exactly `bytes` octets of zone text)
+///   KSK ROLL zone | KSK SUBMITTED zone | KSK STATUS zone   (docs/dnssec.md)
 /// Fields are separated by spaces or tabs; the value is the rest of the line,
 /// in master-file syntax or the legacy JSON-list form for MX and SOA. Names
 /// are absolute whether or not they end in a dot. Keywords ignore case and
@@ -91,6 +101,8 @@ class StdinCommands {
   /// Stamps `change` with this handler's session and submits it; a change
   /// refused as "session expired" (not applied) goes once more on a new session.
   SubmitResult submit_on_session(store::Change change);
+  /// KSK ROLL, KSK SUBMITTED, KSK STATUS: the reply.
+  std::string ksk_command(const Command& cmd);
   ChangeSubmitter& submitter_;
   const store::Store& store_;
   std::function<nlohmann::json()> status_;
@@ -109,7 +121,5 @@ class StdinCommands {
 /// nodes that applied the same log answer the same line.
 std::string digest_line(const store::Store& store);
 
-/// The STATUS object of a node running alone.
-nlohmann::json local_status(const std::string& node_id, const store::Store& store);
 
 }  // namespace node

@@ -1,4 +1,4 @@
-// Zone files seed the cluster (DESIGN.md): on start a node proposes the
+// Zone files seed the cluster (docs/design.md): on start a node proposes the
 // difference between its zone files and what it last loaded from them, so
 // edits propagate and runtime changes survive a restart.
 #pragma once

@@ -63,7 +63,7 @@ struct Config {
   size_t max_inflight_bytes = 16 << 20; ///< entry bytes in flight per follower (0 = unbounded)
   size_t snapshot_chunk_bytes = 1 << 20;///< InstallSnapshot chunk size
   size_t snapshot_window_chunks = 4;    ///< unacknowledged snapshot chunks in flight
-  /// Prune policy (DESIGN.md "Checkpoint and prune"): the leader lets logs be
+  /// Prune policy (docs/design.md, "the log stays bounded"): the leader lets logs be
   /// pruned up to the lowest applied index reported by any member, but never
   /// keeps more than this many entries behind its last index for a lagging
   /// node; such a node later receives a snapshot.

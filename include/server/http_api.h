@@ -188,6 +188,7 @@ class HttpApi {
   void change_record(const HttpRequest& req, const dns::Name& zone, const std::map<std::string, std::string>& params,
                      std::function<void(HttpResponse)> reply);
   void members(const HttpRequest& req, std::string_view member_id, std::function<void(HttpResponse)> reply);
+  void zone(const HttpRequest& req, std::string_view zone_text, std::function<void(HttpResponse)> reply);
   /// Who is asking: whether the request carries basic auth, the key it
   /// names when the secret matches, and whether it comes from a network of
   /// open_reads_from.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -59,6 +60,10 @@ class Metrics {
   /// Counts one HTTP response by status code.
   void count_http(unsigned status);
 
+  /// Adds families a module renders itself (transfers, NOTIFY, journals),
+  /// written after the others on every render.
+  void add_source(std::function<void(PrometheusWriter&)> source);
+
   std::map<std::pair<std::string, std::string>, uint64_t> updates() const;
   uint64_t leader_changes() const;
 
@@ -73,6 +78,7 @@ class Metrics {
   bool seen_status_ = false;
   std::string last_leader_;  // "" = none known
   uint64_t leader_changes_ = 0;
+  std::vector<std::function<void(PrometheusWriter&)>> sources_;
 };
 
 }  // namespace server

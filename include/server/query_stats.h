@@ -27,6 +27,7 @@ class QueryCounters {
   /// Counts one answered (or dropped, when response_len is 0) query.
   void count(const ResponseInfo& info, size_t response_len, bool over_tcp) {
     bump(over_tcp ? tcp_ : udp_);
+    if (info.signed_query) bump(by_tsig_[tsig_slot(info.tsig_error)]);
     if (response_len == 0) {
       bump(dropped_);
       return;
@@ -34,6 +35,22 @@ class QueryCounters {
     bump(by_qtype_[qtype_slot(info.qtype)]);
     bump(by_rcode_[info.rcode < kRcodeSlots - 1 ? info.rcode : kRcodeSlots - 1]);
     if (info.truncated) bump(truncated_);
+  }
+
+  /// Counts one UDP answer response rate limiting dropped, or sent
+  /// truncated instead (slipped).
+  void count_rrl(bool slipped) { bump(slipped ? rrl_slipped_ : rrl_dropped_); }
+
+  /// Outcomes of the TSIG check of signed queries counted by name (0 is a
+  /// verified signature; RFC 8945 errors, and FORMERR); anything else is
+  /// "other".
+  static constexpr std::array<uint16_t, 6> kTsigOutcomes = {0, 1, 16, 17, 18, 22};
+  static constexpr size_t kTsigSlots = kTsigOutcomes.size() + 1;
+  static size_t tsig_slot(uint16_t error) {
+    for (size_t i = 0; i < kTsigOutcomes.size(); ++i) {
+      if (kTsigOutcomes[i] == error) return i;
+    }
+    return kTsigOutcomes.size();
   }
 
   /// Upper bounds (nanoseconds) of the latency histogram's buckets; a last
@@ -74,6 +91,8 @@ class QueryCounters {
   std::array<std::atomic<uint64_t>, kRcodeSlots> by_rcode_{};
   std::array<std::atomic<uint64_t>, kLatencySlots> latency_{};
   std::atomic<uint64_t> latency_sum_ns_{0};
+  std::array<std::atomic<uint64_t>, kTsigSlots> by_tsig_{};
+  std::atomic<uint64_t> rrl_dropped_{0}, rrl_slipped_{0};
 };
 
 /// Sums over every thread's counters.
@@ -85,6 +104,10 @@ struct QueryTotals {
   /// cumulative; the last slot is above every bound), and the sum.
   std::array<uint64_t, QueryCounters::kLatencySlots> latency{};
   uint64_t latency_sum_ns = 0;
+  /// Signed queries by the outcome of their TSIG check: "verified",
+  /// "BADSIG", "BADKEY", "BADTIME", "BADTRUNC", "FORMERR", "other"; only non-zero.
+  std::map<std::string, uint64_t> signed_queries;
+  uint64_t rrl_dropped = 0, rrl_slipped = 0;  // UDP answers RRL dropped, sent truncated
 };
 
 /// Owns the per-thread counter blocks; blocks never move once handed out.

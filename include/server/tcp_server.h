@@ -18,6 +18,8 @@
 namespace server {
 
 class UpdateHandler;
+class XfrHandler;
+class ZoneFollower;
 
 struct TcpOptions {
   ListenAddress address;
@@ -46,6 +48,12 @@ class TcpServer {
   /// RFC 2136 UPDATE messages go to `handler`; their answers are written on
   /// the connection when the change is committed. Call before start().
   void set_update_handler(UpdateHandler* handler);
+  /// AXFR and IXFR requests go to `handler`, which streams the response as
+  /// the connection's output drains. Call before start().
+  void set_xfr_handler(XfrHandler* handler);
+  /// RFC 1996 NOTIFY messages go to `follower`, answered at once. Call
+  /// before start().
+  void set_notify_handler(ZoneFollower* follower);
   void start();
   void stop();
 

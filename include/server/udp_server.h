@@ -20,6 +20,7 @@
 namespace server {
 
 class UpdateHandler;
+class ZoneFollower;
 
 struct UdpOptions {
   ListenAddress address;
@@ -46,6 +47,9 @@ class UdpServer {
   /// RFC 2136 UPDATE messages go to `handler` (answered later, from its
   /// thread); without one they get NOTIMP. Call before start().
   void set_update_handler(UpdateHandler* handler) { update_ = handler; }
+  /// RFC 1996 NOTIFY messages go to `follower` (answered at once); without
+  /// one they get NOTIMP. Call before start().
+  void set_notify_handler(ZoneFollower* follower) { notify_ = follower; }
   void start();
   void stop();
   /// Responses RRL dropped and sent truncated so far (0 when it is off).
@@ -55,6 +59,7 @@ class UdpServer {
  private:
   void worker(int fd, QueryCounters& counters);
   void hand_over_update(int fd, const uint8_t* packet, size_t len, const sockaddr_storage& peer, socklen_t peer_len);
+  void answer_notify(int fd, const uint8_t* packet, size_t len, const sockaddr_storage& peer, socklen_t peer_len);
 
   const store::Store& store_;
   QueryStats& stats_;
@@ -63,6 +68,7 @@ class UdpServer {
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
   UpdateHandler* update_ = nullptr;
+  ZoneFollower* notify_ = nullptr;
   std::unique_ptr<ResponseRateLimiter> rrl_;  // null when RRL is off
 };
 

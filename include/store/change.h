@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,19 @@ enum class OpKind : uint8_t {
   Add = 1,          // add rr (an existing identical record only refreshes the TTL)
   Remove = 2,       // remove the record matching owner, type and rdata
   RemoveRRset = 3,  // remove every record of rr.type at rr.owner
+  /// Add a DNSSEC signing key (rr: a SIGNING_KEY record at a zone apex) and
+  /// publish it: its DNSKEY, and for a KSK its CDS and CDNSKEY (RFC 7344),
+  /// derived from the key identically on every node. Refused when the zone
+  /// already holds keys that an earlier change added: the first committed
+  /// key set wins, so leaders racing to make keys are harmless.
+  AddSigningKey = 4,
+  /// Replace the zone's signing keys (a key roll): rr.rdata is a
+  /// dns::KeySetChange naming, by digest, the key set it replaces. Applied
+  /// only while the zone still holds exactly that set (compare and set), the
+  /// DNSKEY, CDS and CDNSKEY derived anew; refused otherwise, so leaders
+  /// racing to roll a key are harmless too.
+  SetSigningKeys = 5,
+  RemoveZone = 6,   // remove the zone whose apex is rr.owner, every record of it (zones nested in it stay)
 };
 
 struct Op {
@@ -61,6 +75,38 @@ struct Update {
   std::vector<UpdateOp> updates;  // in message order
 };
 
+/// How a zone's SOA serial advances when a change modifies the zone (the
+/// policies of Knot's serial-policy). Every policy moves forward in RFC 1982
+/// arithmetic: when its value would not be newer, the serial is incremented.
+enum class SerialPolicy : uint8_t {
+  Increment = 0,   // serial + 1
+  UnixTime = 1,    // seconds since the epoch of the change's timestamp
+  DateSerial = 2,  // YYYYMMDDnn of the change's timestamp (UTC)
+};
+
+/// Settings every node must agree on because apply reads them; a change
+/// carrying them replaces the whole set (node/zone_settings proposes the
+/// config's values when they differ from the replicated ones).
+struct Settings {
+  std::map<dns::Name, SerialPolicy> serial_policies;  // by apex; absent = Increment
+  std::optional<dns::Name> catalog;  // the RFC 9432 catalog zone apply maintains, if any
+  bool operator==(const Settings& o) const { return serial_policies == o.serial_policies && catalog == o.catalog; }
+};
+
+/// A zone transfer from the zone's outside primary (RFC 5936 AXFR, RFC 1995
+/// IXFR), committed as one change of plain ops: the effective difference
+/// from the zone the cluster held to the primary's version. Apply checks
+/// first that the zone is still the one the difference was computed
+/// against (same serial, or still absent); if it moved, nothing is applied
+/// and the result's rcode is NXRRSET, as for an UPDATE whose SOA
+/// prerequisite failed (RFC 2136 §3.2.3). The SOA the ops add is stored as
+/// the primary sent it: no serial policy applies to it.
+struct TransferIn {
+  dns::Name zone;                       // the zone's apex
+  std::optional<uint32_t> from_serial;  // the serial the ops were computed against; nullopt: the zone was absent
+  bool operator==(const TransferIn& o) const { return zone == o.zone && from_serial == o.from_serial; }
+};
+
 /// A batch of operations. Ops are applied in order; each succeeds or fails
 /// on its own (a zone file seeding a cluster loads what it can). A change
 /// carrying an `update` is an RFC 2136 UPDATE instead, all or nothing; its
@@ -81,11 +127,21 @@ struct Change {
   uint32_t origin = 0;      // node id that accepted it
   uint64_t client_id = 0;   // a client session of that node (store/session.h)
   uint64_t sequence = 0;    // increasing per (origin, client_id); 0 = no dedupe
+  // `time_ms` is also apply's clock for the serial policies (unixtime,
+  // dateserial): every node derives the same serial from it.
   uint64_t time_ms = 0;     // when its session stamped it, ms since the epoch; 0 = not stamped
   uint64_t stamped_after = 0;  // the proposer had applied the log up to this index when stamping
   std::vector<Op> ops;
   std::optional<Update> update;
+  std::optional<Settings> settings;  // applied before the ops
+  std::optional<TransferIn> transfer;  // set when the ops are a transfer from an outside primary
 };
+
+/// The operations that create zone `apex` (RFC 1035 §3.3.13): its SOA
+/// (`mname`, `rname`, `serial`, refresh 3600, retry 600, expire 1209600,
+/// minimum 300, TTL 3600) and an NS record naming `mname`, so secondaries
+/// (which refuse a zone without NS) can load it.
+std::vector<Op> new_zone_ops(const dns::Name& apex, const dns::Name& mname, const dns::Name& rname, uint32_t serial);
 
 /// Compact, versioned binary encoding (the bytes stored in the Raft log).
 std::string encode_change(const Change& change);

@@ -14,12 +14,28 @@
 #include <vector>
 
 #include "store/change.h"
+#include "store/journal.h"
 #include "zone/zone_set.h"
 
 namespace store {
 
-/// RFC 1982 serial number arithmetic: whether `a` is newer than `b`.
-inline bool serial_newer(uint32_t a, uint32_t b) { return a != b && static_cast<uint32_t>(a - b) < 0x80000000u; }
+/// One published version of the replicated state: the records, each zone's
+/// journal leading to them, and the settings apply used. Immutable: a reader
+/// holding it has one consistent view for as long as it needs (an AXFR
+/// streams from it, an IXFR takes the diffs that match its records).
+struct Version {
+  zone::ZoneSet zones;
+  std::map<std::string, std::shared_ptr<const ZoneJournal>> journals;  // by lower-cased apex wire
+  Settings settings;
+
+  /// The journal of the zone at `apex`, or null when it has none.
+  const ZoneJournal* journal(const dns::Name& apex) const;
+};
+
+/// RFC 9432 §4.1: a catalog member's id, the label under "zones." that
+/// names the member zone: a hash of the zone's name, so every node derives
+/// the same one (SHA-1 of the lower-cased wire name, in hex, as BIND does).
+std::string catalog_member_id(const dns::Name& zone);
 
 /// What applying one change did: per op, empty on success or the reason.
 /// For an UPDATE (Change::update): `rcode` is the RFC 2136 outcome
@@ -53,17 +69,26 @@ struct SessionLimits {
 };
 
 /// Every committed change that modifies a zone advances the zone's SOA serial
-/// by one (RFC 1982), unless the change itself set a newer serial; an SOA
-/// added with a serial not newer than the current one keeps the current one.
+/// by the zone's serial policy (RFC 1982), unless the change itself set a
+/// newer serial; an SOA added with a serial not newer than the current one
+/// keeps the current one. A change whose operations cancel out leaves the
+/// zone's serial alone. A transfer from an outside primary (Change::transfer)
+/// stores the SOA it carries as it is, whatever its serial. Each new version
+/// of a zone that existed before the change is recorded in the zone's journal.
 /// The record store. One writer (the apply loop) and many readers (query
 /// threads). Readers call snapshot() or, on the hot path, check generation()
 /// and keep their snapshot until it moves.
 class Store {
  public:
-  explicit Store(SessionLimits limits = {});
+  explicit Store(SessionLimits limits = {}, JournalLimits journal = {});
 
   /// The current version of the records. Never blocks on the writer.
-  std::shared_ptr<const zone::ZoneSet> snapshot() const { return current_.load(std::memory_order_acquire); }
+  std::shared_ptr<const zone::ZoneSet> snapshot() const {
+    auto v = current_.load(std::memory_order_acquire);
+    return std::shared_ptr<const zone::ZoneSet>(v, &v->zones);
+  }
+  /// The current version with its journals and settings.
+  std::shared_ptr<const Version> version() const { return current_.load(std::memory_order_acquire); }
   /// Increases each time a new version is published.
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
@@ -75,15 +100,12 @@ class Store {
   /// Highest log index applied.
   uint64_t applied_index() const { return applied_index_.load(std::memory_order_acquire); }
 
-  /// The whole state (records, applied index, dedupe table) as bytes, for a
+  /// The whole state (records, applied index, dedupe table, settings,
+  /// journals) as bytes, for a
   /// checkpoint or a Raft snapshot; restore() is its inverse.
   std::string serialize() const;
   util::Result<void> restore(std::string_view bytes);
 
-  /// Writes the checkpoint atomically to `path` (temp file, fsync, rename,
-  /// fsync dir), and loads it. load returns false if the file does not exist.
-  util::Result<void> save_checkpoint(const std::string& path) const;
-  util::Result<bool> load_checkpoint(const std::string& path);
 
   /// A digest of the records, equal on nodes that hold the same records.
   std::string digest() const;
@@ -116,16 +138,17 @@ class Store {
   using LruKey = std::tuple<uint64_t, uint64_t, SessionKey>;
   static LruKey lru_key(const SessionKey& key, const Session& s) { return {s.last_active_ms, s.last_index, key}; }
 
-  ApplyResult apply_one(zone::ZoneSet& next, const Change& change, uint64_t index);
+  ApplyResult apply_one(Version& next, const Change& change, uint64_t index);
   /// The session part of apply: advances the clock, forgets idle sessions,
   /// and answers retries, late copies and changes of forgotten sessions.
   /// Returns true when `result` is the whole answer (nothing to apply).
   bool check_session(const Change& change, ApplyResult& result);
   void remember(const Change& change, uint64_t index, const ApplyResult& result);
   void forget_least_recently_used();
-  void publish(zone::ZoneSet next, uint64_t index);
+  void publish(Version next, uint64_t index);
 
-  std::atomic<std::shared_ptr<const zone::ZoneSet>> current_;
+  JournalLimits journal_limits_;
+  std::atomic<std::shared_ptr<const Version>> current_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> applied_index_{0};
   SessionLimits limits_;

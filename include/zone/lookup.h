@@ -112,6 +112,12 @@ struct LookupResult {
   /// Owners that are neither the question name nor a zone apex (see
   /// OwnerNames); the RRsetRefs above may point here.
   OwnerNames owners;
+  /// For a negative answer or a referral, what online signing denies: the
+  /// name (the question, or the last target of a CNAME chain) and the node
+  /// there (the wildcard for a wildcard NODATA, the cut for a referral, null
+  /// for NXDOMAIN). Valid as long as the question name and the ZoneSet.
+  std::string_view denied_name;
+  const Node* denied_node = nullptr;
 };
 
 /// Answers `qname`/`qtype` from `zones` into `*out` (which is reset first).

@@ -39,6 +39,9 @@ class NodeCodec {
   /// run of with_rdata calls would produce, without the copy per record.
   static void build(std::string_view owner_wire, uint32_t children, uint8_t flags, std::span<const RRsetParts> sets,
                     std::string* out);
+  /// A standalone RRset of `rdatas` (sorted by the caller), laid out as in a
+  /// node, for records made at query time (online signing).
+  static void make_rrset(uint16_t type, uint32_t ttl, std::span<const std::string_view> rdatas, std::string* out);
 
   /// In-place edits of fixed-size fields, on a node the caller may change.
   static void set_children(Node& n, uint32_t children) { n.hdr_.children_ = children; }

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ctl/ctl.h"
@@ -159,6 +160,18 @@ int main(int argc, char** argv) {
   import->add_option("file", import_file, "A master file with the zone's SOA ('-': standard input)")->required();
   import->add_option("--origin", origin, "Origin of relative names when the file has no $ORIGIN");
   import->callback([&] { request = ctl::Request::ZoneImport; });
+
+  auto* ksk = app.add_subcommand("ksk", "Roll a zone's key-signing key (online DNSSEC signing)");
+  ksk->require_subcommand(1);
+  for (auto [action, keyword, help] :
+       {std::tuple{"roll", "ROLL", "Start a KSK roll: the new KSK is published, then its CDS"},
+        std::tuple{"submitted", "SUBMITTED", "Confirm that the parent publishes the new KSK's DS"},
+        std::tuple{"status", "STATUS", "The KSK roll's phase and the zone's keys"}}) {
+    ksk->add_subcommand(action, help)
+        ->callback([&, keyword = std::string(keyword)] { line = "KSK " + keyword + " " + zone_name; })
+        ->add_option("name", zone_name, "The zone's apex")
+        ->required();
+  }
 
   try {
     app.parse(argc, argv);

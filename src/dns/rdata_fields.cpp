@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <map>
 
+#include "dns/dnssec.h"
 #include "dns/encoding.h"
 #include "dns/rr.h"
 #include "rdata_internal.h"
@@ -172,6 +173,8 @@ std::optional<uint32_t> time_from_text(std::string_view s) {
 
 // --- type bit maps (RFC 4034 §4.1.2) ------------------------------------------
 
+}  // namespace
+
 util::Result<std::string> bitmap_from_types(std::vector<uint16_t> types) {
   std::sort(types.begin(), types.end());
   types.erase(std::unique(types.begin(), types.end()), types.end());
@@ -192,6 +195,8 @@ util::Result<std::string> bitmap_from_types(std::vector<uint16_t> types) {
   }
   return out;
 }
+
+namespace {
 
 /// Checks windows in increasing order, each 1 to 32 octets long.
 bool bitmap_valid(std::string_view b) {
@@ -889,16 +894,20 @@ bool walk(const Layout& l, std::string_view r, Fn&& fn) {
 }  // namespace
 
 bool has_field_codec(uint16_t type) {
-  return type == kLoc || type == kSvcb || type == kHttps || layout_of(type) != nullptr;
+  return type == kLoc || type == kSvcb || type == kHttps || type == rrtype::SIGNING_KEY || layout_of(type) != nullptr;
 }
 
 util::Result<std::string> fields_from_text(uint16_t type, const std::vector<Token>& tokens, const Name& origin) {
+  if (type == rrtype::SIGNING_KEY) return bad(type, "signing keys are made by the cluster, not written");
   if (type == kLoc) return loc_from_text(tokens);
   if (type == kSvcb || type == kHttps) return svcb_from_text(type, tokens, origin);
   return layout_from_text(*layout_of(type), tokens, origin);
 }
 
 util::Result<void> fields_validate(uint16_t type, std::string_view rdata) {
+  if (type == rrtype::SIGNING_KEY) {
+    return rdata.size() >= 14 && rdata[0] == 1 ? util::Result<void>() : bad(type, "not a version 1 signing key");
+  }
   if (type == kLoc) return loc_valid(rdata) ? util::Result<void>() : bad(type, "not the 16-octet version 0 layout");
   if (type == kSvcb || type == kHttps) {
     return svcb_valid(rdata) ? util::Result<void>() : bad(type, "malformed priority, target or parameters");
@@ -910,6 +919,11 @@ util::Result<void> fields_validate(uint16_t type, std::string_view rdata) {
 }
 
 std::string fields_to_text(uint16_t type, std::string_view r) {
+  if (type == rrtype::SIGNING_KEY) {
+    // The private key never reaches a log line, a reply or a listing.
+    return "v1 flags " + std::to_string(read16(r, 1)) + " algorithm " + std::to_string(static_cast<uint8_t>(r[3])) +
+           (r[4] == 1 ? " active" : r[4] == 0 ? " published" : " retired") + " (private key withheld)";
+  }
   if (type == kLoc) return loc_to_text(r);
   if (type == kSvcb || type == kHttps) return svcb_to_text(r);
   std::string out;
@@ -949,3 +963,7 @@ std::string fields_to_text(uint16_t type, std::string_view r) {
 }
 
 }  // namespace dns::detail
+
+namespace dns {
+std::string type_bitmap(std::vector<uint16_t> types) { return detail::bitmap_from_types(std::move(types)).value(); }
+}  // namespace dns

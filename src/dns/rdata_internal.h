@@ -42,6 +42,9 @@ std::string name_at(std::string_view rdata, size_t pos, size_t* end);
 // The codecs of the types described field by field (rdata_fields.cpp): the
 // DNSSEC types, the service and certificate types, LOC and SVCB/HTTPS.
 
+/// The type bit maps field of NSEC, NSEC3 and CSYNC for `types` (RFC 4034 §4.1.2).
+util::Result<std::string> bitmap_from_types(std::vector<uint16_t> types);
+
 /// Whether `type` is one of them.
 bool has_field_codec(uint16_t type);
 /// Presentation tokens to wire; the type must have a field codec.

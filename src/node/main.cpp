@@ -19,6 +19,8 @@
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
+#include <ctime>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <thread>
@@ -27,27 +29,34 @@
 #include <spdlog/spdlog.h>
 
 #include "node/change_submitter.h"
+#include "node/dnssec_keys.h"
 #include "node/cluster.h"
 #include "node/cli.h"
 #include "node/config.h"
 #include "node/control_socket.h"
 #include "node/cpu_budget.h"
 #include "node/member_commands.h"
+#include "node/secondary_zones.h"
 #include "node/service.h"
 #include "node/stdin_commands.h"
+#include "node/transfer_options.h"
 #include "node/zone_loader.h"
 #include "node/update_options.h"
 #include "node/zone_seed.h"
+#include "node/zone_settings.h"
 #include "raft/peer_security.h"
 #include "server/http_api.h"
 #include "server/http_policy.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
+#include "server/notify.h"
 #include "server/query_stats.h"
 #include "server/recent_changes.h"
 #include "server/tcp_server.h"
 #include "server/udp_server.h"
 #include "server/update.h"
+#include "server/xfr.h"
+#include "server/zone_follower.h"
 #include "store/store.h"
 
 #ifndef DNSNODE_VERSION
@@ -182,6 +191,31 @@ int main(int argc, char** argv) {
   if (!peer_credentials && !alone) {
     spdlog::warn("--insecure-peers: peer traffic is not authenticated; use only on a trusted network");
   }
+  // Online DNSSEC (docs/dnssec.md): the zones' private keys travel in the
+  // replicated log and snapshots, so peer links must be encrypted (the
+  // cluster secret or certificates), and every file the node writes is
+  // readable by its user alone.
+  const bool online_dnssec = std::any_of(config->zones.begin(), config->zones.end(),
+                                         [](const auto& z) { return z.second.dnssec.has_value(); });
+  if (online_dnssec && !alone && !peer_credentials) {
+    spdlog::critical("{}: zones with \"dnssec\": {{\"policy\": \"online\"}} need encrypted peer links, since their "
+                     "private keys are replicated: set cluster.secret or cluster.tls instead of --insecure-peers",
+                     opts.config_path);
+    return kExitFailure;
+  }
+  if (online_dnssec) {
+    ::umask(0077);
+    std::error_code ec;
+    std::filesystem::create_directories(opts.data_dir, ec);
+    for (auto it = std::filesystem::recursive_directory_iterator(opts.data_dir, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      const bool dir = it->is_directory(ec);
+      std::filesystem::permissions(it->path(), dir ? std::filesystem::perms::owner_all
+                                                   : (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write),
+                                   ec);
+    }
+    std::filesystem::permissions(opts.data_dir, std::filesystem::perms::owner_all, ec);
+  }
   // Alone without credentials, the node opens no peer port: nothing could
   // tell a peer from an attacker.
   const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
@@ -200,7 +234,14 @@ int main(int argc, char** argv) {
     http_tls = std::move(tls.value());
   }
 
-  store::Store store;
+  // Zones copied from an outside primary ("primary" in "zones").
+  auto follower_options = node::make_follower_options(*config);
+  if (!follower_options) {
+    spdlog::critical("{}: {}", opts.config_path, follower_options.error().message);
+    return kExitFailure;
+  }
+
+  store::Store store(store::SessionLimits{}, store::JournalLimits{config->journal.max_entries, config->journal.max_bytes});
   server::QueryStats stats;
   // Signed queries (RFC 8945) may use any configured TSIG key.
   const std::vector<dns::tsig::Key> query_keys = node::make_query_keys(*config);
@@ -255,7 +296,12 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", started.error().message);
     return kExitFailure;
   }
-  node::ChangeSubmitter& submitter = **cluster;
+  // Every change carries its proposer's clock, apply's only clock (a
+  // session stamps its own; this stamps the others).
+  node::TimestampingSubmitter stamping(**cluster);
+  // A zone copied from a primary changes by its transfers alone (docs/config.md).
+  node::SecondaryZoneGuard secondary_guard(stamping, store, node::secondary_zones(*config));
+  node::ChangeSubmitter& submitter = secondary_guard;
   // RFC 2136 UPDATE on the DNS port: checked and TSIG-verified by the
   // handler, then submitted like any other change.
   std::vector<std::string> update_warnings;
@@ -281,6 +327,37 @@ int main(int argc, char** argv) {
       std::move(update_options.value()));
   udp.set_update_handler(&update_handler);
   tcp.set_update_handler(&update_handler);
+  // Zone transfers out (AXFR, IXFR) from any node, and NOTIFY from the leader.
+  auto xfr_options = node::make_xfr_options(*config);
+  if (!xfr_options) {
+    spdlog::critical("{}: {}", opts.config_path, xfr_options.error().message);
+    return kExitFailure;
+  }
+  auto notify_options = node::make_notify_options(*config);
+  if (!notify_options) {
+    spdlog::critical("{}: {}", opts.config_path, notify_options.error().message);
+    return kExitFailure;
+  }
+  server::XfrHandler xfr_handler(store, std::move(xfr_options.value()));
+  tcp.set_xfr_handler(&xfr_handler);
+  // The leader query is the cluster's STATUS for now, asked at most every
+  // leader_poll_ms (100 ms) by the notifier's thread.
+  server::Notifier notifier(store, std::move(notify_options.value()),
+                            [&] { return (*cluster)->status().value("role", std::string()) == "leader"; });
+  if (auto started = notifier.start(); !started) {
+    spdlog::critical("{}", started.error().message);
+    return kExitFailure;
+  }
+  metrics.add_source([&](server::PrometheusWriter& w) { server::render_transfer_metrics(w, xfr_handler, notifier, store); });
+  // The leader follows each zone's outside primary and commits its transfers
+  // past the guard; every node answers the primary's NOTIFY.
+  server::ZoneFollower follower(store, std::move(follower_options.value()),
+                                [&] { return (*cluster)->status().value("role", std::string()) == "leader"; },
+                                [&stamping](store::Change c, auto done) { stamping.submit(std::move(c), std::move(done)); });
+  udp.set_notify_handler(&follower);
+  tcp.set_notify_handler(&follower);
+  follower.start();
+  metrics.add_source([&](server::PrometheusWriter& w) { follower.render_metrics(w); });
   // The HTTP API (DynDNS2, REST, /health, /metrics), when this node has an http_loc.
   server::HttpApiDeps http_deps{&store,
                                 [&](store::Change c, std::function<void(node::SubmitResult)> done) {
@@ -372,16 +449,41 @@ int main(int argc, char** argv) {
   std::atomic<bool> stopping{false};
   const std::string seed_state = opts.data_dir + "/zone-seed.state";
   std::thread seed_thread;
+  const store::Settings zone_settings = node::settings_from_config(*config);
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
     node::notify_service_manager("STATUS=committing the zone files' records");
     node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
+    node::propose_settings(seed_submitter, store, zone_settings, stopping);
   } else {
     // In a cluster the zone files' changes wait for a quorum; meanwhile the
     // node serves what it already has.
     // The seed takes the parsed records and frees them once proposed.
-    seed_thread = std::thread(
-        [&, load = std::move(*zones)]() mutable { node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(load), stopping); });
+    seed_thread = std::thread([&, load = std::move(*zones)]() mutable {
+      node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(load), stopping);
+      node::propose_settings(seed_submitter, store, zone_settings, stopping);
+    });
+  }
+
+  // The leader makes the keys of online-signed zones (node/dnssec_keys.h).
+  node::DnssecKeeper keeper(config->zones, store,
+                            [&submitter](store::Change c, auto done) { submitter.submit(std::move(c), std::move(done)); },
+                            [&] {
+                              auto s = (*cluster)->status();
+                              return s.contains("role") && s["role"] == "leader";
+                            },
+                            me.numeric_id);
+  metrics.add_source([&store, zones = config->zones](server::PrometheusWriter& w) {
+    node::render_dnssec_key_metrics(w, store, zones);
+  });
+  std::thread keeper_thread;
+  if (keeper.zone_count() > 0) {
+    keeper_thread = std::thread([&] {
+      while (!stopping) {
+        keeper.tick(static_cast<uint64_t>(::time(nullptr)));
+        for (int i = 0; i < 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
   }
 
   udp.start();
@@ -412,7 +514,10 @@ int main(int argc, char** argv) {
   (void)!write(stop_pipe[1], "x", 1);
   stopping = true;
   stdin_thread.join();
+  if (keeper_thread.joinable()) keeper_thread.join();
   if (control) control->stop();
+  notifier.stop();
+  follower.stop();
   (*cluster)->stop();
   if (http) http->stop();  // after the cluster: changes in flight get their answer first
   if (seed_thread.joinable()) seed_thread.join();

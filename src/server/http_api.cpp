@@ -462,13 +462,17 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> r
   }
   constexpr std::string_view kZones = "/api/v1/zones/";
   constexpr std::string_view kRecords = "/records";
+  if (path.size() > kZones.size() && path.substr(0, kZones.size()) == kZones &&
+      path.find('/', kZones.size()) == std::string_view::npos) {
+    return zone(req, path.substr(kZones.size()), std::move(counted));
+  }
   if (path.size() > kZones.size() + kRecords.size() && path.substr(0, kZones.size()) == kZones &&
       path.substr(path.size() - kRecords.size()) == kRecords) {
     std::string_view zone = path.substr(kZones.size(), path.size() - kZones.size() - kRecords.size());
     if (zone.find('/') == std::string_view::npos) return records(req, zone, *params, std::move(counted));
   }
   return counted(json_error(404, "no such endpoint " + std::string(path) +
-                                     " (endpoints: /, /nic/update, /api/v1/zones/{zone}/records, /api/v1/members, /api/v1/status, "
+                                     " (endpoints: /, /nic/update, /api/v1/zones/{zone}, /api/v1/zones/{zone}/records, /api/v1/members, /api/v1/status, "
                                      "/health, /metrics)"));
 }
 
@@ -729,6 +733,7 @@ void HttpApi::list_records(const dns::Name& zone, const std::map<std::string, st
       if (type_filter && rr.type != *type_filter) return;
       // A record belongs to the deepest zone holding it; DS at a nested
       // apex to the parent (RFC 4035 §2.4).
+      if (rr.type == dns::rrtype::SIGNING_KEY) return;  // the cluster's private keys are never listed
       const zone::Zone* z = snap->zone_for(rr.owner, rr.type);
       if (!z || !(z->apex() == zone)) return;
       records.push_back(record_json(rr));
@@ -814,6 +819,66 @@ void HttpApi::change_record(const HttpRequest& req, const dns::Name& zone,
     count_update(source, "ok");
     spdlog::info("http {}: {} {}", client, adding ? "added" : "removed", described.dump());
     reply(json_response(adding ? 201 : 200, nlohmann::json{{adding ? "added" : "removed", described}}));
+  });
+}
+
+// --- Whole zones: PUT /api/v1/zones/{zone} adds one, DELETE removes one ---
+
+void HttpApi::zone(const HttpRequest& req, std::string_view zone_text, std::function<void(HttpResponse)> reply) {
+  const bool adding = req.method == "PUT";
+  if (!adding && req.method != "DELETE") {
+    HttpResponse r = json_error(405, "use PUT to add the zone or DELETE to remove it");
+    r.headers.emplace_back("Allow", "PUT, DELETE");
+    return reply(r);
+  }
+  const Caller caller = identify(req);
+  if (!caller.sent_credentials) {
+    return reply(unauthorized("adding or removing a zone needs an admin key: basic auth with its name and secret", true));
+  }
+  const HttpCredential* cred = caller.key;
+  if (!cred) return reply(unauthorized("bad credentials", true));
+  if (cred->role != HttpRole::Admin) {
+    return reply(json_error(403, "key " + cred->user + " has role " + role_name(cred->role) +
+                                     "; adding or removing a zone needs a key with \"role\": \"admin\""));
+  }
+  auto apex = dns::Name::from_text(std::string(zone_text));
+  if (!apex || apex->is_root()) return reply(json_error(400, "'" + std::string(zone_text) + "' is not a zone name"));
+  auto snap = deps_.store->snapshot();
+  const bool exists = exact_zone(*snap, *apex);
+  store::Change change;
+  if (adding) {
+    if (exists) return reply(json_error(409, "zone " + apex->to_text() + " already exists"));
+    nlohmann::json body = nlohmann::json::parse(req.body.empty() ? std::string("{}") : req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return reply(json_error(400, "the body must be a JSON object {\"mname\", \"rname\", \"serial\"?}"));
+    std::optional<dns::Name> names[2];
+    const char* fields[2] = {"mname", "rname"};
+    for (int i = 0; i < 2; ++i) {
+      if (!body.contains(fields[i]) || !body[fields[i]].is_string()) {
+        return reply(json_error(400, std::string(fields[i]) + ": missing (a domain name)"));
+      }
+      auto n = dns::Name::from_text(body[fields[i]].get<std::string>());
+      if (!n) return reply(json_error(400, std::string(fields[i]) + ": " + n.error().message));
+      names[i] = n.value();
+    }
+    uint32_t serial = 1;
+    if (body.contains("serial")) {
+      if (!body["serial"].is_number_unsigned() || body["serial"].get<uint64_t>() > 0xFFFFFFFFu) {
+        return reply(json_error(400, "serial: must be a whole number from 0 to 4294967295"));
+      }
+      serial = static_cast<uint32_t>(body["serial"].get<uint64_t>());
+    }
+    change.ops = store::new_zone_ops(*apex, *names[0], *names[1], serial);
+  } else {
+    if (!exists) return reply(json_error(404, "no zone " + apex->to_text() + " is served here"));
+    change.ops.push_back(store::Op{store::OpKind::RemoveZone, dns::RR{*apex, 0, dns::rrclass::IN, 0, ""}});
+  }
+  std::string zone_name = apex->to_text();
+  std::string client = req.client_ip;
+  sessions_.submit(submit_rest_, std::move(change), [reply, adding, zone_name, client](HttpSubmitResult result) {
+    std::optional<util::Error> failed = result ? result->first_failure() : result.error();
+    if (failed) return reply(error_response(*failed));
+    spdlog::info("http {}: zone {} {}", client, zone_name, adding ? "added" : "removed");
+    reply(json_response(adding ? 201 : 200, nlohmann::json{{adding ? "added" : "removed", zone_name}}));
   });
 }
 

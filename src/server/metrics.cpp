@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "server/online_signer.h"
+
 namespace server {
 
 void PrometheusWriter::family(std::string_view name, std::string_view type, std::string_view help) {
@@ -144,6 +146,15 @@ std::string Metrics::render(const QueryTotals* q, const nlohmann::json& status) 
     w.sample("dnsnode_queries_dropped_total", L{}, q->dropped);
     w.family("dnsnode_responses_truncated_total", "counter", "UDP responses sent truncated (TC bit).");
     w.sample("dnsnode_responses_truncated_total", L{}, q->truncated);
+    w.family("dnsnode_signed_queries_total", "counter",
+             "TSIG-signed DNS queries, by the outcome of their check (RFC 8945): verified, or the TSIG error answered.");
+    for (const auto& [outcome, n] : q->signed_queries) {
+      w.sample("dnsnode_signed_queries_total", L{{"tsig", outcome}}, n);
+    }
+    w.family("dnsnode_rrl_limited_total", "counter",
+             "UDP answers response rate limiting dropped, or sent truncated instead (slipped).");
+    w.sample("dnsnode_rrl_limited_total", L{{"action", "dropped"}}, q->rrl_dropped);
+    w.sample("dnsnode_rrl_limited_total", L{{"action", "slipped"}}, q->rrl_slipped);
 
     w.family("dnsnode_query_duration_seconds", "histogram",
              "Time from receiving a query to sending its answer (UDP: per receive batch, given to each query of it).");
@@ -177,6 +188,12 @@ std::string Metrics::render(const QueryTotals* q, const nlohmann::json& status) 
   }
   w.family("dnsnode_http_responses_total", "counter", "HTTP API responses, by status code.");
   for (const auto& [code, n] : http) w.sample("dnsnode_http_responses_total", L{{"code", std::to_string(code)}}, n);
+  // Online signing (server/online_signer.h).
+  w.family("dnsnode_dnssec_signatures_total", "counter", "RRSIGs made at query time for online-signed zones.");
+  w.sample("dnsnode_dnssec_signatures_total", L{}, signing_stats().signatures_made.load(std::memory_order_relaxed));
+  w.family("dnsnode_dnssec_signature_cache_hits_total", "counter",
+           "Signatures of online-signed zones served from the signature cache.");
+  w.sample("dnsnode_dnssec_signature_cache_hits_total", L{}, signing_stats().cache_hits.load(std::memory_order_relaxed));
 
   const bool have_status = status.is_object() && status.contains("term");
   w.family("dnsnode_raft_status_available", "gauge", "1 when the Raft state below could be read, 0 when the Raft thread was busy.");
@@ -224,7 +241,18 @@ std::string Metrics::render(const QueryTotals* q, const nlohmann::json& status) 
   w.family("dnsnode_raft_leader_changes_total", "counter",
            "Changes of the known leader observed by this node (status polled every 250 ms by the HTTP server).");
   w.sample("dnsnode_raft_leader_changes_total", L{}, leader_changes);
+  std::vector<std::function<void(PrometheusWriter&)>> sources;
+  {
+    std::lock_guard lock(mu_);
+    sources = sources_;
+  }
+  for (const auto& source : sources) source(w);
   return w.text();
+}
+
+void Metrics::add_source(std::function<void(PrometheusWriter&)> source) {
+  std::lock_guard lock(mu_);
+  sources_.push_back(std::move(source));
 }
 
 }  // namespace server

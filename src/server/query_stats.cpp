@@ -13,6 +13,23 @@ std::string rcode_name(uint16_t rcode) {
   return "RCODE" + std::to_string(rcode);
 }
 
+namespace {
+
+std::string tsig_outcome_name(size_t slot) {
+  if (slot >= QueryCounters::kTsigOutcomes.size()) return "other";
+  switch (QueryCounters::kTsigOutcomes[slot]) {
+    case 0: return "verified";
+    case 1: return "FORMERR";
+    case 16: return "BADSIG";
+    case 17: return "BADKEY";
+    case 18: return "BADTIME";
+    case 22: return "BADTRUNC";
+  }
+  return "other";
+}
+
+}  // namespace
+
 QueryCounters& QueryStats::add_thread() {
   std::lock_guard lock(mu_);
   return threads_.emplace_back();
@@ -35,6 +52,11 @@ QueryTotals QueryStats::totals() const {
     }
     for (size_t i = 0; i < QueryCounters::kLatencySlots; ++i) t.latency[i] += get(c.latency_[i]);
     t.latency_sum_ns += get(c.latency_sum_ns_);
+    for (size_t i = 0; i < QueryCounters::kTsigSlots; ++i) {
+      if (uint64_t n = get(c.by_tsig_[i])) t.signed_queries[tsig_outcome_name(i)] += n;
+    }
+    t.rrl_dropped += get(c.rrl_dropped_);
+    t.rrl_slipped += get(c.rrl_slipped_);
     for (size_t i = 0; i < QueryCounters::kRcodeSlots; ++i) {
       if (uint64_t n = get(c.by_rcode_[i])) {
         t.by_rcode[i + 1 < QueryCounters::kRcodeSlots ? rcode_name(static_cast<uint16_t>(i)) : "other"] += n;

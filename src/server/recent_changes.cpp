@@ -35,6 +35,12 @@ std::string describe_op(const store::Op& op) {
       return "remove " + where + " " + dns::rdata_to_text(op.rr.type, op.rr.rdata);
     case store::OpKind::RemoveRRset:
       return "remove " + where + " (all)";
+    case store::OpKind::RemoveZone:
+      return "remove zone " + op.rr.owner.to_text();
+    case store::OpKind::AddSigningKey:
+      return "add a DNSSEC signing key for " + op.rr.owner.to_text();
+    case store::OpKind::SetSigningKeys:
+      return "change the DNSSEC signing keys of " + op.rr.owner.to_text();
   }
   return "?";
 }

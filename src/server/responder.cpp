@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "dns/message.h"
+#include "server/online_signer.h"
 #include "zone/lookup.h"
 
 namespace server {
@@ -110,6 +111,17 @@ struct Outcome {
   const zone::LookupResult* result = nullptr;  // records to write, if any
 };
 
+/// RFC 1995 §2: IXFR over UDP is answered with the zone's SOA alone (the
+/// client then asks over TCP). The SOA is public, so no transfer ACL applies.
+[[gnu::noinline]] Outcome ixfr_over_udp(const zone::ZoneSet& zones, const dns::QueryView& q, zone::LookupResult* result) {
+  const zone::Zone* z = zones.find_zone(q.question.name);
+  if (!z || z->apex() != q.question.name || !z->soa()) return {dns::rcode::NOTAUTH};
+  zone::lookup(zones, q.question.name, dns::rrtype::SOA, result);
+  result->authority.clear();
+  result->additional.clear();
+  return {dns::rcode::NOERROR, true, result};
+}
+
 /// RFC 1034 §4.3.2 and the checks before it: the answer to a parsed query.
 [[gnu::always_inline]] inline Outcome decide(const zone::ZoneSet& zones, const dns::QueryView& q, bool over_tcp,
                                              zone::LookupResult* result) {
@@ -122,14 +134,20 @@ struct Outcome {
   if (opcode != dns::opcode::QUERY) return {dns::rcode::NOTIMP};  // NOTIFY, STATUS, IQUERY
   if (q.edns && q.edns->version > 0) return {dns::rcode::BADVERS};  // RFC 6891 §6.1.3
   if (q.question.qclass != dns::rrclass::IN && q.question.qclass != dns::rrclass::ANY) return {dns::rcode::REFUSED};
-  // Zone transfers are not served yet. AXFR over UDP is NOTIMP, as Knot and
-  // NSD answer; AXFR and IXFR over TCP, and IXFR over UDP, are REFUSED (as
-  // NSD refuses IXFR), which tells a secondary to stop asking.
+  // Zone transfers go to the transfer handler over TCP (server/xfr.h).
+  // AXFR over UDP is NOTIMP, as Knot and NSD answer; IXFR over UDP gets the
+  // SOA alone. A transfer that reaches this point over TCP (no handler
+  // configured) is REFUSED.
   if (q.question.qtype == dns::rrtype::AXFR && !over_tcp) return {dns::rcode::NOTIMP};
+  if (q.question.qtype == dns::rrtype::IXFR && !over_tcp) return ixfr_over_udp(zones, q, result);
   if (q.question.qtype == dns::rrtype::AXFR || q.question.qtype == dns::rrtype::IXFR) return {dns::rcode::REFUSED};
   const bool dnssec_ok = q.edns && (q.edns->flags & dns::kEdnsDo) != 0;  // RFC 3225 §3
   zone::lookup(zones, q.question.name, q.question.qtype, result, dnssec_ok);
   if (result->status == zone::LookupStatus::NotAuthoritative) return {dns::rcode::REFUSED};
+  // A zone whose keys the cluster holds is signed here, at query time.
+  if (dnssec_ok && result->zone && online_signed(*result->zone)) {
+    sign_online(*result->zone, q.question.name, system_seconds(), result);
+  }
   return {result->rcode, result->authoritative, result};
 }
 

@@ -15,6 +15,8 @@
 #include "server/snapshot_cache.h"
 #include "server/tcp_framing.h"
 #include "server/update.h"
+#include "server/xfr.h"
+#include "server/zone_follower.h"
 
 namespace server {
 
@@ -37,6 +39,8 @@ struct TcpServer::Impl {
   std::atomic<uint64_t> refused{0};
   QueryCounters* counters = nullptr;
   UpdateHandler* update = nullptr;  // RFC 2136 UPDATE, when configured
+  XfrHandler* xfr = nullptr;        // AXFR/IXFR, when configured
+  ZoneFollower* notify = nullptr;   // NOTIFY from outside primaries, when configured
   SnapshotCache cache;  // used on the event-loop thread only
   std::vector<uint8_t> scratch = std::vector<uint8_t>(2 + kMaxMessage);  // one answer, length-prefixed
   asio::io_context io{1};
@@ -91,16 +95,43 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     arm_idle_timer();
     framer_.append(read_buf_.data(), n);
+    process();
+    write();
+    // Reading pauses while too much is queued for a client that does not
+    // read, and while a transfer streams (the queries after it wait).
+    if (queued() <= server_.options.max_buffered_output && !stream_) read();
+  }
+
+  /// Answers the complete messages buffered, up to a transfer request,
+  /// which then streams before the next is read.
+  void process() {
     bool completed = false;
     const zone::ZoneSet& zones = server_.cache.current();
     uint8_t* out = server_.scratch.data();
     // RFC 7766 §6.2.1.1: answer each query as soon as it is complete; the
     // client matches answers by ID, so no ordering is kept.
-    while (auto msg = framer_.next()) {
+    while (!stream_) {
+      auto msg = framer_.next();
+      if (!msg) break;
       completed = true;
       if (server_.update && UpdateHandler::is_update(msg->data(), msg->size())) {
         hand_over_update(msg->data(), msg->size());
         continue;
+      }
+      if (server_.notify && ZoneFollower::is_notify(msg->data(), msg->size())) {
+        // RFC 1996 §3.6 allows NOTIFY over TCP; answered at once.
+        size_t len = server_.notify->answer_notify(msg->data(), msg->size(), remote_.data(), out + 2, kMaxMessage);
+        if (len == 0) continue;
+        put_length_prefix(out, len);
+        pending_.insert(pending_.end(), out, out + 2 + len);
+        continue;
+      }
+      if (server_.xfr && XfrHandler::is_transfer(msg->data(), msg->size())) {
+        // RFC 5936 §4.1: the transfer's messages go out one after the
+        // other; made as the output drains, never all at once.
+        stream_ = server_.xfr->start(msg->data(), msg->size(), remote_.data());
+        pump();
+        break;
       }
       ResponseInfo info;
       const auto start = std::chrono::steady_clock::now();
@@ -124,9 +155,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } else if (!message_started_ || completed) {
       arm_message_timer();
     }
-    write();
-    // Reading pauses while too much is queued for a client that does not read.
-    if (queued() <= server_.options.max_buffered_output) read();
+  }
+
+  /// Queues the transfer's next messages while the output has room.
+  void pump() {
+    uint8_t* out = server_.scratch.data();
+    while (stream_ && queued() < server_.options.max_buffered_output) {
+      size_t len = stream_->next(out + 2, kMaxMessage);
+      if (len == 0) {
+        stream_.reset();
+        break;
+      }
+      put_length_prefix(out, len);
+      pending_.insert(pending_.end(), out, out + 2 + len);
+    }
   }
 
   /// An UPDATE is answered when its change commits: the handler's callback
@@ -165,12 +207,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     if (ec) return close();
     writing_.clear();
+    if (stream_) {
+      arm_idle_timer();  // a transfer in progress is not idle
+      pump();
+      if (!stream_) process();  // the queries that waited behind it
+    }
     write();
     if (peer_done_) {
       if (queued() == 0 && updates_in_flight_ == 0) close();
       return;
     }
-    if (!reading_ && queued() <= server_.options.max_buffered_output) {
+    if (!reading_ && queued() <= server_.options.max_buffered_output && !stream_) {
       // Reading was paused by us, not by the client: its partial message
       // gets a fresh allowance.
       if (message_started_) arm_message_timer();
@@ -231,6 +278,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<uint8_t, 16384> read_buf_;
   std::vector<uint8_t> pending_;  // answers not yet handed to the socket
   std::vector<uint8_t> writing_;  // answers being written
+  std::unique_ptr<XfrStream> stream_;  // a transfer being sent
   bool reading_ = false;
   bool message_started_ = false;  // a partial message is buffered and its timer runs
   bool peer_done_ = false;  // the client closed its side
@@ -291,6 +339,8 @@ util::Result<void> TcpServer::bind() {
 }
 
 void TcpServer::set_update_handler(UpdateHandler* handler) { impl_->update = handler; }
+void TcpServer::set_xfr_handler(XfrHandler* handler) { impl_->xfr = handler; }
+void TcpServer::set_notify_handler(ZoneFollower* follower) { impl_->notify = follower; }
 
 void TcpServer::start() {
   Impl& s = *impl_;

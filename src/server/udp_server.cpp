@@ -20,6 +20,7 @@
 #include "server/responder.h"
 #include "server/snapshot_cache.h"
 #include "server/update.h"
+#include "server/zone_follower.h"
 
 namespace server {
 namespace {
@@ -97,6 +98,15 @@ void UdpServer::hand_over_update(int fd, const uint8_t* packet, size_t len, cons
   });
 }
 
+void UdpServer::answer_notify(int fd, const uint8_t* packet, size_t len, const sockaddr_storage& peer,
+                              socklen_t peer_len) {
+  uint8_t answer[1024];
+  size_t n = notify_->answer_notify(packet, len, reinterpret_cast<const sockaddr*>(&peer), answer, sizeof answer);
+  if (n > 0 && ::sendto(fd, answer, n, 0, reinterpret_cast<const sockaddr*>(&peer), peer_len) < 0) {
+    spdlog::debug("udp: NOTIFY answer not sent: {}", errno_text(errno));
+  }
+}
+
 void UdpServer::worker(int fd, QueryCounters& counters) {
   // Everything the loop touches is allocated here, once. The buffers are
   // left uninitialised so untouched pages cost no memory.
@@ -145,6 +155,10 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
         hand_over_update(fd, query, query_len, peers[i], in_msgs[i].msg_hdr.msg_namelen);
         continue;
       }
+      if (notify_ && ZoneFollower::is_notify(query, query_len) && !(in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+        answer_notify(fd, query, query_len, peers[i], in_msgs[i].msg_hdr.msg_namelen);
+        continue;
+      }
       // A datagram cut short by the buffer cannot be a sane query; drop it.
       if (!(in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC)) {
         len = respond(zones, query, query_len, out.get() + i * kMaxDatagram, kMaxDatagram, respond_options, &info);
@@ -163,8 +177,14 @@ void UdpServer::worker(int fd, QueryCounters& counters) {
         // The batch's clock is close enough for buckets refilled per second.
         switch (rrl_->check(reinterpret_cast<const sockaddr*>(&peers[i]), kind, batch_start)) {
           case RrlAction::Send: break;
-          case RrlAction::Drop: len = 0; break;
-          case RrlAction::Slip: len = truncate_response(response, len); break;
+          case RrlAction::Drop:
+            counters.count_rrl(false);
+            len = 0;
+            break;
+          case RrlAction::Slip:
+            counters.count_rrl(true);
+            len = truncate_response(response, len);
+            break;
         }
       }
       if (len == 0) continue;

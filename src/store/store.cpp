@@ -3,26 +3,26 @@
 #include "store/store.h"
 
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <optional>
+#include <set>
 
 #include "dns/message.h"
 
 #include "util/bytes.h"
-#include "util/file.h"
+#include "dns/dnssec_sign.h"
 
 namespace store {
 namespace {
 
 // Version 2 added the rcode of each dedupe entry; version 3 the sessions'
 // place in time (for expiry), the kind of each failed op, and keeps only
-// the failed ops. Version 2 is still read.
-constexpr std::string_view kStateMagic = "DNSNODE-STATE\x03";
+// the failed ops; version 4 the settings and the journals after the records.
+// Versions 2 and 3 are still read (no journals, default settings).
+constexpr std::string_view kStateMagic = "DNSNODE-STATE\x04";
+constexpr std::string_view kStateMagicV3 = "DNSNODE-STATE\x03";
 constexpr std::string_view kStateMagicV2 = "DNSNODE-STATE\x02";
-constexpr std::string_view kCheckpointMagic = "DNSNODE-CKPT\x01";
 
 bool is_soa_add(const Op& op) { return op.kind == OpKind::Add && op.rr.type == dns::rrtype::SOA; }
 
@@ -45,13 +45,33 @@ std::optional<uint32_t> soa_serial(const zone::Zone& z) {
   return fields->serial;
 }
 
+/// The apex SOA of a zone as a record, or nullopt.
+std::optional<dns::RR> soa_record(const zone::Zone& z) {
+  const zone::RRset* soa = z.soa();
+  if (!soa || soa->rdatas.empty()) return std::nullopt;
+  return dns::RR{z.apex(), dns::rrtype::SOA, dns::rrclass::IN, soa->ttl, std::string(soa->rdatas.front())};
+}
+
+std::string zone_key(const dns::Name& apex) { return apex.lowercased().wire(); }
+
+/// What apply works on: the next version being built, and the inputs every
+/// node shares (the change's timestamp) or that only bound local memory
+/// (the journal limits).
+struct ApplyContext {
+  Version& next;
+  uint64_t time_ms = 0;  // the change's Change::time_ms
+  const JournalLimits& limits;
+  bool verbatim_soa = false;  // a transfer from an outside primary: its SOA is stored as sent
+};
+
 /// Edits a ZoneSet on behalf of one change and keeps track of which zones the
-/// change modified, so finish() can advance each one's SOA serial once
-/// (DESIGN.md: every committed change to a zone advances its serial). Being
-/// part of apply, this happens identically on every node.
+/// change modified and how, so finish() can advance each one's SOA serial
+/// once, by the zone's serial policy, and record the exact difference in the
+/// zone's journal (docs/design.md: every committed change to a zone advances
+/// its serial). Being part of apply, this happens identically on every node.
 class ZoneEditor {
  public:
-  explicit ZoneEditor(zone::ZoneSet& zones) : zones_(zones) {}
+  explicit ZoneEditor(ApplyContext& ctx) : ctx_(ctx), zones_(ctx.next.zones) {}
 
   /// From now on, remember each RRset as it was before this editor first
   /// changes it, so rollback() can put every one back (an UPDATE is all or
@@ -80,6 +100,7 @@ class ZoneEditor {
       }
     }
     undo_.clear();
+    before_.clear();
     return failure;
   }
 
@@ -89,12 +110,16 @@ class ZoneEditor {
   util::Result<bool> add(const dns::RR& rr) {
     const zone::Zone* z = zones_.zone_for(rr.owner, rr.type);
     if (rr.type == dns::rrtype::SOA && (!z || z->apex() != rr.owner)) {
-      // A new zone (possibly nested in `z`, which then loses records to it).
+      // A new zone (possibly nested in `z`, which then loses records to it:
+      // that loss is not a diff the journal can hold, so it starts again).
       Touched* parent = z ? &touch(*z) : nullptr;
       auto added = zones_.add(rr);
       if (!added) return added.error();
-      if (parent) parent->modified = true;
-      Touched& created = touched_[key(rr.owner)];
+      if (parent) {
+        parent->modified = true;
+        parent->reset_journal = true;
+      }
+      Touched& created = touched_[zone_key(rr.owner)];
       created.apex = rr.owner;
       created.created = true;
       return true;
@@ -108,7 +133,7 @@ class ZoneEditor {
     dns::RR to_add = rr;
     if (rr.type == dns::rrtype::SOA) {
       auto fields = dns::soa_decode(rr.rdata);
-      if (fields && t.serial_before && !serial_newer(fields->serial, *t.serial_before)) {
+      if (fields && t.serial_before && !serial_newer(fields->serial, *t.serial_before) && !ctx_.verbatim_soa) {
         fields->serial = *t.serial_before;
         to_add.rdata = dns::soa_encode(*fields);
       } else if (fields) {
@@ -127,6 +152,96 @@ class ZoneEditor {
     if (!added) return added.error();
     t.modified = true;
     return true;
+  }
+
+  /// OpKind::AddSigningKey: the key record, then its DNSKEY (and for a KSK
+  /// its CDS and CDNSKEY), all at the apex with the SOA's TTL.
+  util::Result<void> add_signing_key(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (!z || z->apex() != rr.owner) {
+      return util::make_error(util::ErrorKind::Invalid, "a signing key belongs at a zone apex, not at " + rr.owner.to_text());
+    }
+    auto record = dns::SigningKeyRecord::decode(rr.rdata);
+    if (!record) return record.error();
+    auto key = dns::SigningKey::from_private_der(record->algorithm, record->private_der);
+    if (!key) return key.error();
+    Touched& t = touch(*z);
+    const zone::Node* apex = z->apex_node();
+    if (apex && apex->find(dns::rrtype::SIGNING_KEY) && !t.keys_added) {
+      return util::make_error(util::ErrorKind::Conflict, "the zone " + rr.owner.to_text() + " already has its signing keys");
+    }
+    t.keys_added = true;
+    t.modified = true;
+    return publish_key(*z, rr.owner, rr.rdata, *record, *key, record->ksk() && record->active());
+  }
+
+  /// OpKind::SetSigningKeys: compare the zone's key set with the one the
+  /// change expects, then replace it and everything derived from it.
+  util::Result<void> set_signing_keys(const dns::RR& rr) {
+    const zone::Zone* z = zones_.find_zone(rr.owner);
+    if (!z || z->apex() != rr.owner) {
+      return util::make_error(util::ErrorKind::Invalid, "signing keys belong at a zone apex, not at " + rr.owner.to_text());
+    }
+    auto change = dns::KeySetChange::decode(rr.rdata);
+    if (!change) return change.error();
+    const zone::Node* apex = z->apex_node();
+    const zone::RRset* current = apex ? apex->find(dns::rrtype::SIGNING_KEY) : nullptr;
+    std::vector<std::string> have = current ? std::vector<std::string>(current->rdatas) : std::vector<std::string>{};
+    if (dns::key_set_digest(have) != change->expected_digest) {
+      return util::make_error(util::ErrorKind::Conflict,
+                              "the keys of " + rr.owner.to_text() + " changed meanwhile; this key change is void");
+    }
+    // Everything checked before anything changes: all or nothing.
+    std::vector<std::pair<dns::SigningKeyRecord, dns::SigningKey>> keys;
+    for (const std::string& r : change->records) {
+      auto record = dns::SigningKeyRecord::decode(r);
+      if (!record) return record.error();
+      auto key = dns::SigningKey::from_private_der(record->algorithm, record->private_der);
+      if (!key) return key.error();
+      keys.emplace_back(std::move(record).value(), std::move(key).value());
+    }
+    Touched& t = touch(*z);
+    for (uint16_t type : {dns::rrtype::SIGNING_KEY, dns::rrtype::DNSKEY, dns::rrtype::CDS, dns::rrtype::CDNSKEY}) {
+      save(rr.owner, type);
+      if (auto removed = zones_.remove_rrset(rr.owner, type); !removed) return removed.error();
+    }
+    t.keys_added = true;
+    // The CDS and CDNSKEY name the KSK the parent's DS should point to
+    // (RFC 7344 §4): a KSK made ready by a roll, else the active ones.
+    const bool rolling = std::any_of(keys.begin(), keys.end(), [](const auto& k) {
+      return k.first.ksk() && k.first.state == dns::SigningKeyRecord::State::Ready;
+    });
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const dns::SigningKeyRecord& record = keys[i].first;
+      const auto wanted = rolling ? dns::SigningKeyRecord::State::Ready : dns::SigningKeyRecord::State::Active;
+      const bool in_cds = record.ksk() && record.state == wanted;
+      if (auto r = publish_key(*zones_.find_zone(rr.owner), rr.owner, change->records[i], record, keys[i].second,
+                               in_cds);
+          !r) {
+        return r;
+      }
+    }
+    t.modified = true;
+    return {};
+  }
+
+  /// Adds a key record and what it publishes: its DNSKEY (in every state),
+  /// and when `in_cds` its CDS and CDNSKEY (RFC 7344), with the SOA's TTL.
+  util::Result<void> publish_key(const zone::Zone& z, const dns::Name& apex, const std::string& rdata,
+                                 const dns::SigningKeyRecord& record, const dns::SigningKey& key, bool in_cds) {
+    const uint32_t ttl = z.soa() ? z.soa()->ttl : 3600;
+    const std::string dnskey = dns::dnskey_rdata(record.flags, record.algorithm, key.public_key());
+    std::vector<dns::RR> records = {dns::RR{apex, dns::rrtype::SIGNING_KEY, dns::rrclass::IN, 0, rdata},
+                                    dns::RR{apex, dns::rrtype::DNSKEY, dns::rrclass::IN, ttl, dnskey}};
+    if (in_cds) {
+      records.push_back(dns::RR{apex, dns::rrtype::CDNSKEY, dns::rrclass::IN, ttl, dnskey});
+      records.push_back(dns::RR{apex, dns::rrtype::CDS, dns::rrclass::IN, ttl, dns::ds_rdata(apex, dnskey)});
+    }
+    for (const dns::RR& r : records) {
+      save(r.owner, r.type);
+      if (auto added = zones_.add(r); !added) return added.error();
+    }
+    return {};
   }
 
   util::Result<bool> remove(const dns::RR& rr) {
@@ -154,22 +269,104 @@ class ZoneEditor {
     if (z && z->apex() == apex) touch(*z).modified = true;
   }
 
-  /// Advances the serial of every zone this change modified, unless the
-  /// change created the zone or set a newer serial itself.
+  /// Removes the zone whose apex is `apex` with every record it holds;
+  /// zones nested in it stay, served on their own.
+  util::Result<void> remove_zone(const dns::Name& apex) {
+    const zone::Zone* z = zones_.find_zone(apex);
+    if (!z || z->apex() != apex) return util::make_error(util::ErrorKind::NotFound, "no zone " + apex.to_text() + " is served");
+    touch(*z).modified = true;
+    std::vector<std::pair<dns::Name, uint16_t>> rrsets;
+    z->nodes().for_each([&](const zone::Node& n) {
+      for (const zone::RRset& s : n.rrsets) {
+        if (s.type != dns::rrtype::SOA) rrsets.emplace_back(n.owner(), s.type);
+      }
+    });
+    for (const auto& [owner, type] : rrsets) {
+      // Parent-side types at a nested apex (DS) live in this zone; the rest there in the nested one.
+      const zone::Zone* holder = zones_.zone_for(owner, type);
+      if (holder && holder->apex() != apex) continue;
+      if (auto r = zones_.remove_rrset(owner, type); !r) return r.error();
+    }
+    auto gone = zones_.remove_rrset(apex, dns::rrtype::SOA);
+    if (!gone) return gone.error();
+    return {};
+  }
+
+  /// Brings the catalog zone (RFC 9432), when one is configured, in line
+  /// with the zones served: creates it if missing, adds a member for every
+  /// zone and removes members of zones no longer served. Called when the
+  /// settings change; finish() keeps it current change by change.
+  void sync_catalog() {
+    const std::optional<dns::Name>& catalog = ctx_.next.settings.catalog;
+    if (!catalog) return;
+    ensure_catalog(*catalog);
+    const zone::Zone* cz = zones_.find_zone(*catalog);
+    if (!cz || cz->apex() != *catalog) return;
+    std::set<std::string> wanted;
+    for (const dns::Name& apex : zones_.zone_names()) {
+      if (apex == *catalog) continue;
+      wanted.insert(catalog_member_id(apex));
+      set_member(*catalog, apex, true);
+    }
+    // Members of zones no longer served.
+    std::vector<dns::Name> stale;
+    const dns::Name zones_label = catalog->prepend("zones").value();
+    cz->nodes().for_each([&](const zone::Node& n) {
+      dns::Name owner = n.owner();
+      if (n.find(dns::rrtype::PTR) && owner.label_count() == zones_label.label_count() + 1 &&
+          owner.is_subdomain_of(zones_label) && !wanted.count(std::string(owner.label(0)))) {
+        stale.push_back(std::move(owner));
+      }
+    });
+    for (const dns::Name& owner : stale) (void)remove_rrset(owner, dns::rrtype::PTR);
+  }
+
+  /// Keeps the catalog in line with the zones this change created or
+  /// removed, then, for every zone the change modified, advances the serial
+  /// by the zone's policy (unless the change set a newer one itself) and
+  /// appends the exact difference to the zone's journal.
   void finish() {
-    for (auto& [k, t] : touched_) {
-      if (t.created || t.explicit_serial || !t.modified || !t.serial_before) continue;
+    update_catalog_members();
+    // The RRsets saved before their first change, grouped by zone.
+    std::map<std::string, std::vector<const Saved*>> saved_by_zone;
+    for (const auto& [k, s] : before_) saved_by_zone[s.zone].push_back(&s);
+    auto& journals = ctx_.next.journals;
+    for (auto& [key, t] : touched_) {
       const zone::Zone* z = zones_.find_zone(t.apex);
-      if (!z || z->apex() != t.apex || !z->soa() || z->soa()->rdatas.empty()) continue;  // zone removed
-      auto fields = dns::soa_decode(z->soa()->rdatas.front());
-      if (!fields) continue;
-      fields->serial = *t.serial_before + 1;  // RFC 1982 §3.1: addition modulo 2^32
-      dns::RR soa;
-      soa.owner = z->apex();
-      soa.type = dns::rrtype::SOA;
-      soa.ttl = z->soa()->ttl;
-      soa.rdata = dns::soa_encode(*fields);
-      (void)zones_.add(soa);  // replaces the apex SOA; valid since it was stored before
+      if (!z || z->apex() != t.apex) {
+        journals.erase(key);  // the zone is gone
+        continue;
+      }
+      if (t.created) {
+        journals.erase(key);  // a zone made by this change starts with no history
+        continue;
+      }
+      if (!t.modified || !t.serial_before || !t.soa_before) continue;
+      auto diff = std::make_shared<Diff>();
+      for (const Saved* s : saved_by_zone[key]) add_difference(*s, *diff);
+      std::optional<dns::RR> soa_now = soa_record(*z);
+      if (!soa_now) continue;
+      const bool soa_changed = soa_now->rdata != t.soa_before->rdata || soa_now->ttl != t.soa_before->ttl;
+      if (diff->removed.empty() && diff->added.empty() && !soa_changed && !t.reset_journal) {
+        continue;  // the change's operations cancelled out: no new version
+      }
+      if (!t.explicit_serial) {
+        auto fields = dns::soa_decode(soa_now->rdata);
+        if (!fields) continue;
+        fields->serial = next_serial(policy_for(t.apex), *t.serial_before, ctx_.time_ms);
+        soa_now->rdata = dns::soa_encode(*fields);
+        (void)zones_.add(*soa_now);  // replaces the apex SOA; valid since it was stored before
+      }
+      if (t.reset_journal) {
+        journals.erase(key);
+        continue;
+      }
+      diff->old_soa = *t.soa_before;
+      diff->new_soa = *soa_now;
+      auto it = journals.find(key);
+      auto journal = it == journals.end() ? std::make_shared<ZoneJournal>() : std::make_shared<ZoneJournal>(*it->second);
+      journal->append(std::move(diff), ctx_.limits);
+      journals[key] = std::move(journal);
     }
   }
 
@@ -177,49 +374,160 @@ class ZoneEditor {
   struct Touched {
     dns::Name apex;
     std::optional<uint32_t> serial_before;
+    std::optional<dns::RR> soa_before;
     bool created = false;          // the change made this zone
     bool explicit_serial = false;  // the change set a newer serial itself
     bool modified = false;
+    bool reset_journal = false;    // changed in a way no diff records (a nested zone took records)
+    bool keys_added = false;  // this change added signing keys (more may follow in it)
   };
 
   /// An RRset as it was before this change touched it (absent: existed false).
   struct Saved {
-    dns::Name owner;  // as the zone spells it, when it existed
+    std::string zone;  // key of the zone holding it
+    dns::Name owner;   // as the zone spells it, when it existed
     uint16_t type = 0;
     bool existed = false;
     uint32_t ttl = 0;
     std::vector<std::string> rdatas;
   };
 
-  static std::string key(const dns::Name& apex) { return apex.lowercased().wire(); }
+  SerialPolicy policy_for(const dns::Name& apex) const {
+    const auto& policies = ctx_.next.settings.serial_policies;
+    auto it = policies.find(apex);
+    return it == policies.end() ? SerialPolicy::Increment : it->second;
+  }
 
-  /// The RRset of `type` at `owner`, looked up in the zone that holds it:
-  /// DS at a nested zone's apex lives on the parent side (RFC 4035 §2.4).
+  /// The zone that holds the RRset of `type` at `owner`: DS at a nested
+  /// zone's apex lives on the parent side (RFC 4035 §2.4).
+  const zone::Zone* holder(const dns::Name& owner, uint16_t type) const { return zones_.zone_for(owner, type); }
+
   const zone::Node* find_node(const dns::Name& owner, uint16_t type) const {
-    const zone::Zone* z = zones_.zone_for(owner, type);
+    const zone::Zone* z = holder(owner, type);
     return z ? z->find(owner) : nullptr;
   }
 
   void save(const dns::Name& owner, uint16_t type) {
-    if (!undo_enabled_) return;
+    const zone::Zone* z = holder(owner, type);
+    // The journal needs each RRset as it was before the change, once; a
+    // zone the change created has no journal, and the SOA is diffed on its
+    // own. Checked before anything is copied: a zone file seeding a new
+    // zone adds a million records through here.
+    bool for_journal = false;
+    std::string zkey;
+    std::pair<std::string, uint16_t> before_key;
+    if (z && type != dns::rrtype::SOA) {
+      zkey = zone_key(z->apex());
+      if (!is_created(zkey)) {
+        before_key = {owner.lowercased().wire(), type};
+        for_journal = !before_.count(before_key);
+      }
+    }
+    if (!undo_enabled_ && !for_journal) return;
     Saved s;
     s.owner = owner;
     s.type = type;
-    const zone::Node* n = find_node(owner, type);
+    s.zone = z ? (zkey.empty() ? zone_key(z->apex()) : zkey) : std::string();
+    const zone::Node* n = z ? z->find(owner) : nullptr;
     if (const zone::RRset* rs = n ? n->find(type) : nullptr) {
       s.owner = node_owner(*n);
       s.existed = true;
       s.ttl = rs->ttl;
       s.rdatas = std::vector<std::string>(rs->rdatas);
     }
-    undo_.push_back(std::move(s));
+    if (for_journal) before_.emplace(std::move(before_key), s);
+    if (undo_enabled_) undo_.push_back(std::move(s));
+  }
+
+  bool is_created(const std::string& key) const {
+    auto it = touched_.find(key);
+    return it != touched_.end() && it->second.created;
+  }
+
+  /// Adds to `diff` how the RRset saved in `s` differs from what the zone
+  /// holds now: whole RRsets when the TTL changed, else record by record.
+  void add_difference(const Saved& s, Diff& diff) const {
+    // The private signing keys are not zone data a secondary may receive;
+    // the DNSKEY, CDS and CDNSKEY published from them are.
+    if (s.type == dns::rrtype::SIGNING_KEY) return;
+    const zone::Node* n = find_node(s.owner, s.type);
+    const zone::RRset* now = n ? n->find(s.type) : nullptr;
+    std::vector<std::string> after;
+    uint32_t after_ttl = 0;
+    dns::Name after_owner = s.owner;
+    if (now) {
+      after = std::vector<std::string>(now->rdatas);
+      after_ttl = now->ttl;
+      after_owner = node_owner(*n);
+    }
+    const std::vector<std::string> none;
+    const std::vector<std::string>& before = s.existed ? s.rdatas : none;
+    const bool same_ttl = !s.existed || !now || s.ttl == after_ttl;
+    for (const std::string& rd : before) {
+      if (same_ttl && std::find(after.begin(), after.end(), rd) != after.end()) continue;
+      diff.removed.push_back(dns::RR{s.owner, s.type, dns::rrclass::IN, s.ttl, rd});
+    }
+    for (const std::string& rd : after) {
+      if (same_ttl && std::find(before.begin(), before.end(), rd) != before.end()) continue;
+      diff.added.push_back(dns::RR{after_owner, s.type, dns::rrclass::IN, after_ttl, rd});
+    }
+  }
+
+  /// RFC 9432 §4.1: the catalog's SOA, its NS "invalid." and its version.
+  void ensure_catalog(const dns::Name& catalog) {
+    const zone::Zone* cz = zones_.find_zone(catalog);
+    if (cz && cz->apex() == catalog) return;
+    dns::SoaFields soa;
+    soa.mname = dns::Name::from_text("invalid.").value();
+    soa.rname = soa.mname;
+    soa.serial = 1;
+    soa.refresh = 3600;
+    soa.retry = 600;
+    soa.expire = 2147483646;
+    soa.minimum = 0;
+    if (!add(dns::RR{catalog, dns::rrtype::SOA, dns::rrclass::IN, 0, dns::soa_encode(soa)})) return;
+    (void)add(dns::RR{catalog, dns::rrtype::NS, dns::rrclass::IN, 0, soa.mname.wire()});
+    if (auto version = catalog.prepend("version")) {
+      (void)add(dns::RR{*version, dns::rrtype::TXT, dns::rrclass::IN, 0, std::string("\x01" "2", 2)});
+    }
+  }
+
+  /// Adds (or removes) the member record of zone `apex` in the catalog.
+  void set_member(const dns::Name& catalog, const dns::Name& apex, bool present) {
+    auto zones_label = catalog.prepend("zones");
+    if (!zones_label) return;
+    auto owner = zones_label->prepend(catalog_member_id(apex));
+    if (!owner) return;
+    if (present) {
+      (void)add(dns::RR{*owner, dns::rrtype::PTR, dns::rrclass::IN, 0, apex.wire()});
+    } else {
+      (void)remove_rrset(*owner, dns::rrtype::PTR);
+    }
+  }
+
+  /// Members for the zones this change created, none for those it removed.
+  void update_catalog_members() {
+    const std::optional<dns::Name>& catalog = ctx_.next.settings.catalog;
+    if (!catalog) return;
+    std::vector<std::pair<dns::Name, bool>> members;
+    for (const auto& [key, t] : touched_) {
+      if (t.apex == *catalog) continue;
+      const zone::Zone* z = zones_.find_zone(t.apex);
+      const bool exists = z && z->apex() == t.apex;
+      if (t.created && exists) members.emplace_back(t.apex, true);
+      if (!exists) members.emplace_back(t.apex, false);
+    }
+    if (members.empty()) return;
+    ensure_catalog(*catalog);
+    for (const auto& [apex, present] : members) set_member(*catalog, apex, present);
   }
 
   Touched& touch(const zone::Zone& z) {
-    auto [it, fresh] = touched_.try_emplace(key(z.apex()));
+    auto [it, fresh] = touched_.try_emplace(zone_key(z.apex()));
     if (fresh) {
       it->second.apex = z.apex();
       it->second.serial_before = soa_serial(z);
+      it->second.soa_before = soa_record(z);
     }
     return it->second;
   }
@@ -229,21 +537,35 @@ class ZoneEditor {
     return z ? &touch(*z) : nullptr;
   }
 
+  ApplyContext& ctx_;
   zone::ZoneSet& zones_;
   std::map<std::string, Touched> touched_;
+  std::map<std::pair<std::string, uint16_t>, Saved> before_;  // (owner, type) -> RRset before the change
   bool undo_enabled_ = false;
   std::vector<Saved> undo_;
 };
 
+/// nullopt when `r` holds a value, else its error.
+template <typename T>
+std::optional<util::Error> error_of(const util::Result<T>& r) {
+  if (r) return std::nullopt;
+  return r.error();
+}
+
 /// Applies one op: nullopt when it applied, else why not (the zone's own
 /// error, or NotFound for a record or RRset that is not there to remove).
 std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
+  if (op.rr.type == dns::rrtype::SIGNING_KEY && op.kind != OpKind::AddSigningKey && op.kind != OpKind::SetSigningKeys) {
+    return util::make_error(util::ErrorKind::Refused,
+                            dns::type_to_text(op.rr.type) + " holds the cluster's DNSSEC keys; it cannot be changed directly");
+  }
   switch (op.kind) {
-    case OpKind::Add: {
-      auto r = zones.add(op.rr);
-      if (!r) return r.error();
-      return std::nullopt;
-    }
+    case OpKind::AddSigningKey:
+      return error_of(zones.add_signing_key(op.rr));
+    case OpKind::SetSigningKeys:
+      return error_of(zones.set_signing_keys(op.rr));
+    case OpKind::Add:
+      return error_of(zones.add(op.rr));
     case OpKind::Remove: {
       auto r = zones.remove(op.rr);
       if (!r) return r.error();
@@ -263,6 +585,8 @@ std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
       }
       return std::nullopt;
     }
+    case OpKind::RemoveZone:
+      return error_of(zones.remove_zone(op.rr.owner));
   }
   return util::make_error("unknown operation");
 }
@@ -373,6 +697,9 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
     if (!z || z->apex() != u.zone) {
       return {dns::rcode::NOTZONE, "update name " + op.rr.owner.to_text() + " is not in zone " + u.zone.to_text()};
     }
+    if (op.rr.type == dns::rrtype::SIGNING_KEY) {
+      return {dns::rcode::REFUSED, "TYPE65300 holds the cluster's DNSSEC keys; UPDATE cannot change it"};
+    }
     const bool at_apex = op.rr.owner == u.zone;
     dns::RR rr = op.rr;
     rr.rclass = dns::rrclass::IN;
@@ -419,8 +746,9 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
           for (const zone::RRset& rs : n->rrsets) types.push_back(rs.type);
         }
         for (uint16_t type : types) {
-          // §3.4.2.3: at the apex, SOA and NS stay.
+          // §3.4.2.3: at the apex, SOA and NS stay; so do the signing keys.
           if (at_apex && (type == dns::rrtype::SOA || type == dns::rrtype::NS)) continue;
+          if (type == dns::rrtype::SIGNING_KEY) continue;
           if (auto r = editor.remove_rrset(rr.owner, type); !r) return {dns::rcode::SERVFAIL, r.error().message};
         }
         break;
@@ -441,8 +769,23 @@ UpdateOutcome apply_updates(zone::ZoneSet& zones, ZoneEditor& editor, const Upda
   return {};
 }
 
+/// Why a transfer's ops no longer fit its zone (the zone moved since the
+/// leader computed them), or "" when the zone is still at the transfer's base.
+std::string transfer_base_moved(const zone::ZoneSet& zones, const TransferIn& t) {
+  const zone::Zone* z = zones.find_zone(t.zone);
+  const bool exists = z && z->apex() == t.zone;
+  const std::optional<uint32_t> serial = exists ? soa_serial(*z) : std::nullopt;
+  if (exists == t.from_serial.has_value() && serial == t.from_serial) return "";
+  auto text = [](bool present, std::optional<uint32_t> s) {
+    return !present ? std::string("absent") : s ? "at serial " + std::to_string(*s) : std::string("without an SOA");
+  };
+  return "transfer of " + t.zone.to_text() + " not applied: it was computed against the zone " +
+         text(t.from_serial.has_value(), t.from_serial) + ", which is now " + text(exists, serial);
+}
+
 /// RFC 2136 §3: zone check, prerequisites, then updates, all or nothing.
-UpdateOutcome apply_update(zone::ZoneSet& zones, const Update& u) {
+UpdateOutcome apply_update(ApplyContext& ctx, const Update& u) {
+  zone::ZoneSet& zones = ctx.next.zones;
   const zone::Zone* z = zones.find_zone(u.zone);
   if (!z || z->apex() != u.zone) {
     return {dns::rcode::NOTAUTH, "not authoritative for zone " + u.zone.to_text()};  // §3.1.1
@@ -450,7 +793,7 @@ UpdateOutcome apply_update(zone::ZoneSet& zones, const Update& u) {
   if (UpdateOutcome pre = check_prerequisites(zones, *z, u); pre.rcode != dns::rcode::NOERROR) return pre;
   // Applied in place with an undo list rather than to a copy of the zone:
   // a refused update costs what it changed, not the size of the zone.
-  ZoneEditor editor(zones);
+  ZoneEditor editor(ctx);
   editor.keep_undo();
   UpdateOutcome out = apply_updates(zones, editor, u);
   if (out.rcode == dns::rcode::NOERROR) {
@@ -506,7 +849,8 @@ void Store::Session::answer(ApplyResult& result) const {
   result.rcode = rcode;
 }
 
-Store::Store(SessionLimits limits) : current_(std::make_shared<const zone::ZoneSet>()), limits_(limits) {}
+Store::Store(SessionLimits limits, JournalLimits journal)
+    : journal_limits_(journal), current_(std::make_shared<const Version>()), limits_(limits) {}
 
 namespace {
 
@@ -605,17 +949,37 @@ void Store::remember(const Change& change, uint64_t index, const ApplyResult& re
   }
 }
 
-ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change, uint64_t index) {
+ApplyResult Store::apply_one(Version& next, const Change& change, uint64_t index) {
   ApplyResult result;
   if (change.sequence != 0 && check_session(change, result)) return result;
+  if (change.transfer) {
+    if (std::string moved = transfer_base_moved(next.zones, *change.transfer); !moved.empty()) {
+      // Every node sees the same zone here, so every node refuses alike.
+      result.rcode = dns::rcode::NXRRSET;
+      result.op_errors.assign(std::max<size_t>(change.ops.size(), 1), moved);
+      result.op_kinds.assign(result.op_errors.size(), util::ErrorKind::Conflict);
+      if (change.sequence != 0) remember(change, index, result);
+      return result;
+    }
+  }
+  ApplyContext ctx{next, change.time_ms, journal_limits_, change.transfer.has_value()};
+  if (change.settings) {
+    const bool catalog_changed = next.settings.catalog != change.settings->catalog;
+    next.settings = *change.settings;
+    if (catalog_changed) {
+      ZoneEditor editor(ctx);
+      editor.sync_catalog();
+      editor.finish();
+    }
+  }
   if (change.update) {
-    UpdateOutcome out = apply_update(next, *change.update);
+    UpdateOutcome out = apply_update(ctx, *change.update);
     result.rcode = out.rcode;
     if (out.rcode != dns::rcode::NOERROR) result.op_errors.push_back(out.reason);
   } else {
     result.op_errors.resize(change.ops.size());
     result.op_kinds.resize(change.ops.size(), util::ErrorKind::Invalid);
-    ZoneEditor editor(next);
+    ZoneEditor editor(ctx);
     auto run = [&](size_t i) {
       if (auto failed = apply_op(editor, change.ops[i])) {
         result.op_errors[i] = std::move(failed->message);
@@ -640,14 +1004,14 @@ ApplyResult Store::apply_one(zone::ZoneSet& next, const Change& change, uint64_t
   return result;
 }
 
-void Store::publish(zone::ZoneSet next, uint64_t index) {
-  current_.store(std::make_shared<const zone::ZoneSet>(std::move(next)), std::memory_order_release);
+void Store::publish(Version next, uint64_t index) {
+  current_.store(std::make_shared<const Version>(std::move(next)), std::memory_order_release);
   applied_index_.store(index, std::memory_order_release);
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 ApplyResult Store::apply(const Change& change, uint64_t index) {
-  zone::ZoneSet next = *snapshot();
+  Version next = *version();
   ApplyResult result = apply_one(next, change, index);
   publish(std::move(next), index);
   return result;
@@ -657,14 +1021,34 @@ std::vector<ApplyResult> Store::apply_batch(const std::vector<std::pair<Change, 
   std::vector<ApplyResult> results;
   if (changes.empty()) return results;
   results.reserve(changes.size());
-  zone::ZoneSet next = *snapshot();
+  Version next = *version();
   for (const auto& [change, index] : changes) results.push_back(apply_one(next, change, index));
   publish(std::move(next), changes.back().second);
   return results;
 }
 
+const ZoneJournal* Version::journal(const dns::Name& apex) const {
+  auto it = journals.find(zone_key(apex));
+  return it == journals.end() ? nullptr : it->second.get();
+}
+
+std::string catalog_member_id(const dns::Name& zone) {
+  const std::string wire = zone.lowercased().wire();
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(wire.data(), wire.size(), md, &len, EVP_sha1(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex.push_back(kHex[md[i] >> 4]);
+    hex.push_back(kHex[md[i] & 0xF]);
+  }
+  return hex;
+}
+
 std::string Store::serialize() const {
-  auto zones = snapshot();
+  auto version = this->version();
+  const zone::ZoneSet* zones = &version->zones;
   std::string out;
   util::ByteWriter w(out);
   w.raw(kStateMagic);
@@ -696,6 +1080,26 @@ std::string Store::serialize() const {
     w.u16(static_cast<uint16_t>(rr.rdata.size()));
     w.raw(rr.rdata);
   });
+  // Version 4: the settings, then each zone's journal.
+  const Settings& settings = version->settings;
+  w.u8(settings.catalog ? 1 : 0);
+  if (settings.catalog) {
+    w.u8(static_cast<uint8_t>(settings.catalog->wire_length()));
+    w.raw(settings.catalog->wire());
+  }
+  w.u32(static_cast<uint32_t>(settings.serial_policies.size()));
+  for (const auto& [apex, policy] : settings.serial_policies) {
+    w.u8(static_cast<uint8_t>(apex.wire_length()));
+    w.raw(apex.wire());
+    w.u8(static_cast<uint8_t>(policy));
+  }
+  w.u32(static_cast<uint32_t>(version->journals.size()));
+  for (const auto& [key, journal] : version->journals) {
+    w.u8(static_cast<uint8_t>(key.size()));
+    w.raw(key);
+    w.u32(static_cast<uint32_t>(journal->diffs.size()));
+    for (const auto& diff : journal->diffs) write_diff(w, *diff);
+  }
   return out;
 }
 
@@ -786,7 +1190,8 @@ util::Result<void> Store::restore(std::string_view bytes) {
   util::ByteReader r(bytes);
   const std::string_view magic = r.raw(kStateMagic.size());
   const bool v2 = magic == kStateMagicV2;
-  if (!v2 && magic != kStateMagic) return util::make_error("state: not a dns-node state image");
+  const bool v4 = magic == kStateMagic;
+  if (!v2 && !v4 && magic != kStateMagicV3) return util::make_error("state: not a dns-node state image");
   uint64_t index = r.u64();
   uint64_t clock_ms = 0;
   uint64_t forgotten_through = 0;
@@ -812,56 +1217,60 @@ util::Result<void> Store::restore(std::string_view bytes) {
     rr.owner = std::move(owner.value());
     records.push_back(std::move(rr));
   }
+  Version next;
+  if (v4) {
+    auto read_name = [&r](const std::string& where) -> util::Result<dns::Name> {
+      std::string_view wire = r.raw(r.u8());
+      if (!r.ok()) return util::make_error("state: " + where + " is truncated");
+      auto name = dns::Name::from_wire(wire);
+      if (!name) return util::make_error("state: " + where + ": " + name.error().message);
+      return name;
+    };
+    uint8_t has_catalog = r.u8();
+    if (has_catalog) {
+      auto catalog = read_name("catalog name");
+      if (!catalog) return catalog.error();
+      next.settings.catalog = std::move(catalog.value());
+    }
+    uint32_t policies = r.u32();
+    if (!r.ok() || policies > r.remaining()) return util::make_error("state: truncated settings");
+    for (uint32_t i = 0; i < policies; ++i) {
+      auto apex = read_name("serial policy " + std::to_string(i));
+      if (!apex) return apex.error();
+      uint8_t policy = r.u8();
+      if (policy > static_cast<uint8_t>(SerialPolicy::DateSerial)) return util::make_error("state: unknown serial policy");
+      next.settings.serial_policies[std::move(apex.value())] = static_cast<SerialPolicy>(policy);
+    }
+    uint32_t journals = r.u32();
+    if (!r.ok() || journals > r.remaining()) return util::make_error("state: truncated journals");
+    for (uint32_t i = 0; i < journals; ++i) {
+      auto apex = read_name("journal " + std::to_string(i));
+      if (!apex) return apex.error();
+      uint32_t count = r.u32();
+      if (!r.ok() || count > r.remaining()) return util::make_error("state: journal of " + apex->to_text() + " is truncated");
+      auto journal = std::make_shared<ZoneJournal>();
+      for (uint32_t j = 0; j < count; ++j) {
+        auto diff = read_diff(r);
+        if (!diff) return util::make_error("state: journal of " + apex->to_text() + ": " + diff.error().message);
+        journal->bytes += diff->bytes();
+        journal->diffs.push_back(std::make_shared<const Diff>(std::move(diff.value())));
+      }
+      next.journals[zone_key(*apex)] = std::move(journal);
+    }
+  }
+  if (!r.ok()) return util::make_error("state: truncated");
   if (!r.at_end()) return util::make_error("state: trailing bytes");
-  auto zones = restore_records(records);
-  if (!zones) return zones.error();
+  auto restored = restore_records(records);
+  if (!restored) return restored.error();
+  next.zones = std::move(restored.value());
   std::vector<dns::RR>().swap(records);
   sessions_ = std::move(sessions);
   lru_.clear();
   for (const auto& [key, session] : sessions_) lru_.insert(lru_key(key, session));
   clock_ms_ = clock_ms;
   forgotten_through_ = forgotten_through;
-  publish(std::move(zones.value()), index);
+  publish(std::move(next), index);
   return {};
-}
-
-util::Result<void> Store::save_checkpoint(const std::string& path) const {
-  std::string state = serialize();
-  std::string file;
-  util::ByteWriter w(file);
-  w.raw(kCheckpointMagic);
-  w.u64(state.size());
-  w.raw(state);
-  w.u32(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size()))));
-  return util::write_file_atomically(path, file);
-}
-
-util::Result<bool> Store::load_checkpoint(const std::string& path) {
-  if (!std::filesystem::exists(path)) return false;
-  auto contents = util::read_file(path);
-  if (!contents) return contents.error();
-  const std::string& file = contents.value();
-  util::ByteReader r(file);
-  if (r.raw(kCheckpointMagic.size()) != kCheckpointMagic) {
-    return util::make_error("checkpoint " + path + " is not a dns-node checkpoint (bad magic at offset 0)");
-  }
-  uint64_t size = r.u64();
-  std::string_view state = r.raw(size);
-  uint32_t stored_crc = r.u32();
-  if (!r.ok() || !r.at_end()) {
-    return util::make_error("checkpoint " + path + " is truncated or has trailing bytes (" +
-                            std::to_string(file.size()) + " bytes)");
-  }
-  uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(state.data()), static_cast<uInt>(state.size())));
-  if (crc != stored_crc) {
-    return util::make_error("checkpoint " + path + " is corrupt: checksum mismatch over bytes " +
-                            std::to_string(kCheckpointMagic.size() + 8) + ".." +
-                            std::to_string(kCheckpointMagic.size() + 8 + size));
-  }
-  if (auto restored = restore(state); !restored) {
-    return util::make_error("checkpoint " + path + ": " + restored.error().message);
-  }
-  return true;
 }
 
 std::string Store::digest() const {

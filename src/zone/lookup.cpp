@@ -153,7 +153,8 @@ class Lookup {
       answer_rrset(zone, node, owner, node->rrsets.front(), name, wildcard_ce);
       return;
     }
-    if (const RRset* s = node->find(qtype_)) {
+    // The cluster's signing keys are never answered (rr.h: SIGNING_KEY).
+    if (const RRset* s = node->find(qtype_); s && qtype_ != dns::rrtype::SIGNING_KEY) {
       answer_rrset(zone, node, owner, *s, name, wildcard_ce);
       return;
     }
@@ -199,6 +200,8 @@ class Lookup {
     // The first link of a chain is not ours to vouch for; an answer that
     // already holds our CNAME stays authoritative (as Knot and NSD do).
     if (r_.answer.empty()) r_.authoritative = false;
+    r_.denied_name = cut_wire;
+    r_.denied_node = cut;
     const dns::Name* owner = owner_of(zone, cut);
     r_.authority.push(owner, ns);
     if (denial_) {
@@ -219,6 +222,8 @@ class Lookup {
     add_soa(zone);
     r_.status = LookupStatus::NxDomain;
     r_.rcode = dns::rcode::NXDOMAIN;
+    r_.denied_name = name;
+    r_.denied_node = nullptr;
     if (!denial_) return;
     uint8_t buf[dns::kMaxNameLength + 2];
     const std::string_view wild = wildcard_of(ce, buf);
@@ -242,6 +247,8 @@ class Lookup {
     add_soa(zone);
     r_.status = LookupStatus::NoData;
     r_.rcode = dns::rcode::NOERROR;
+    r_.denied_name = name;
+    r_.denied_node = node;
     if (denial_) prove_nodata(zone, node, name, wildcard_ce);
   }
 
@@ -417,6 +424,8 @@ void lookup(const ZoneSet& zones, const dns::Name& qname, uint16_t qtype, Lookup
   out->authority.clear();
   out->additional.clear();
   out->owners.clear();
+  out->denied_name = {};
+  out->denied_node = nullptr;
   Lookup(zones, qtype, out, dnssec).run(qname);
 }
 

@@ -207,6 +207,11 @@ void NodeCodec::respell(Node& n, std::string_view owner_wire) {
   n.hdr_.flags_ = static_cast<uint8_t>((n.hdr_.flags_ & ~Node::kHasUpper) | (has_upper(owner_wire) ? Node::kHasUpper : 0));
 }
 
+void NodeCodec::make_rrset(uint16_t type, uint32_t ttl, std::span<const std::string_view> rdatas, std::string* out) {
+  out->clear();
+  put_rrset(out, type, ttl, rdatas);
+}
+
 void NodeCodec::set_nested_apex(Node& n, bool on) {
   n.hdr_.flags_ = static_cast<uint8_t>(on ? (n.hdr_.flags_ | Node::kNestedApex) : (n.hdr_.flags_ & ~Node::kNestedApex));
 }

@@ -1,20 +1,20 @@
-// The single-node change path: apply directly to the store, in order.
+// Waiting for a submitted change: submit_and_wait() for callers that answer in order.
 #include "node/change_submitter.h"
 
+#include <chrono>
 #include <future>
 
 namespace node {
 
-LocalSubmitter::LocalSubmitter(store::Store& store) : store_(store) {}
-
-void LocalSubmitter::submit(store::Change change, std::function<void(SubmitResult)> done) {
-  store::ApplyResult result;
-  {
-    std::lock_guard lock(mu_);
-    // Each change takes the next log index, as if Raft had committed it.
-    result = store_.apply(change, store_.applied_index() + 1);
+void TimestampingSubmitter::submit(store::Change change, std::function<void(SubmitResult)> done) {
+  // A session's change carries its session's stamp (store/session.h), which
+  // apply also reads for expiry: only changes outside any session get one here.
+  if (change.sequence == 0 && change.time_ms == 0) {
+    change.time_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::chrono::system_clock::now().time_since_epoch())
+                                                    .count());
   }
-  done(std::move(result));
+  inner_.submit(std::move(change), std::move(done));
 }
 
 SubmitResult submit_and_wait(ChangeSubmitter& submitter, store::Change change) {

@@ -474,6 +474,227 @@ util::Result<void> read_tcp(const Reader& r, const json& root, Config& cfg) {
   return {};
 }
 
+/// A domain name field: absolute, returned in presentation form with the dot.
+util::Result<std::string> read_domain(const Reader& r, const json& obj, const std::string& key, const std::string& path) {
+  auto text = r.string_field(obj, key, path);
+  if (!text) return text.error();
+  auto name = dns::Name::from_text(*text);
+  if (text->empty() || !name) {
+    return r.fail(path, "'" + *text + "' is not a domain name" + (name ? std::string() : ": " + name.error().message));
+  }
+  return name->to_text();
+}
+
+/// The fields of a "transfer" object, or of a zone's entry, into `t`.
+util::Result<void> read_transfer_fields(const Reader& r, const json& obj, const std::string& base, bool per_zone,
+                                        const Config& cfg, TransferConfig& t) {
+  auto key_known = [&cfg](const std::string& name) {
+    auto lower = [](std::string s) {
+      for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (s.empty() || s.back() != '.') s += '.';
+      return s;
+    };
+    for (const TsigKey& k : cfg.tsig_keys) {
+      if (lower(k.name) == lower(name)) return true;
+    }
+    return false;
+  };
+  if (obj.contains("allow")) {
+    const json& nets = obj.at("allow");
+    if (!nets.is_array()) return r.fail(base + "allow", std::string("must be a list of networks such as [\"192.0.2.0/24\"], not ") + type_name(nets));
+    t.allow.emplace();
+    for (size_t i = 0; i < nets.size(); ++i) {
+      std::string path = base + "allow[" + std::to_string(i) + "]";
+      if (!nets[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(nets[i]));
+      auto net = server::Network::parse(nets[i].get<std::string>());
+      if (!net) return r.fail(path, net.error().message);
+      t.allow->push_back(nets[i].get<std::string>());
+    }
+  }
+  if (obj.contains("keys")) {
+    const json& keys = obj.at("keys");
+    if (!keys.is_array()) return r.fail(base + "keys", std::string("must be a list of TSIG key names, not ") + type_name(keys));
+    t.keys.emplace();
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::string path = base + "keys[" + std::to_string(i) + "]";
+      if (!keys[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(keys[i]));
+      std::string k = keys[i].get<std::string>();
+      auto name = dns::Name::from_text(k);
+      if (!name || !key_known(k)) return r.fail(path, "no key '" + k + "' in tsig_keys");
+      t.keys->push_back(name->to_text());
+    }
+  }
+  auto read_endpoints = [&](const char* field, std::vector<Endpoint>& out) -> util::Result<void> {
+    const json& list = obj.at(field);
+    if (!list.is_array()) return r.fail(base + field, std::string("must be a list of addresses such as [\"192.0.2.53:53\"], not ") + type_name(list));
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string path = base + field + "[" + std::to_string(i) + "]";
+      if (!list[i].is_string()) return r.fail(path, std::string("must be a string, not ") + type_name(list[i]));
+      auto ep = parse_endpoint(list[i].get<std::string>());
+      if (!ep) return r.fail(path, ep.error().message);
+      out.push_back(*ep);
+    }
+    return {};
+  };
+  if (obj.contains("notify")) {
+    t.notify.emplace();
+    if (auto e = read_endpoints("notify", *t.notify); !e) return e.error();
+  }
+  if (obj.contains("also_notify")) {
+    if (!per_zone) return r.fail(base + "also_notify", "only in a zone's entry (at the top level, use \"notify\")");
+    if (auto e = read_endpoints("also_notify", t.also_notify); !e) return e.error();
+  }
+  if (obj.contains("notify_key")) {
+    auto k = r.string_field(obj, "notify_key", base + "notify_key");
+    if (!k) return k.error();
+    auto name = dns::Name::from_text(*k);
+    if (!name || !key_known(*k)) return r.fail(base + "notify_key", "no key '" + *k + "' in tsig_keys");
+    t.notify_key = name->to_text();
+  }
+  return {};
+}
+
+/// A zone's "dnssec": {"policy": "online", "algorithm": "ed25519", ...}.
+util::Result<void> read_dnssec_policy(const Reader& r, const json& entry, const std::string& base, ZoneConfig& z) {
+  if (entry.contains("dnssec")) {
+    const json& d = entry.at("dnssec");
+    const std::string path = base + ".dnssec";
+    if (!d.is_object()) return r.fail(path, std::string("must be an object, not ") + type_name(d));
+    if (!d.contains("policy")) return r.fail(path + ".policy", "missing (\"online\")");
+    auto policy = r.string_field(d, "policy", path + ".policy");
+    if (!policy) return policy.error();
+    if (*policy != "online") return r.fail(path + ".policy", "unknown policy '" + *policy + "' (use \"online\")");
+    DnssecPolicy p;
+    if (d.contains("algorithm")) {
+      auto alg = r.string_field(d, "algorithm", path + ".algorithm");
+      if (!alg) return alg.error();
+      std::string lower = *alg;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "ecdsap256sha256") {
+        p.algorithm = 13;
+      } else if (lower == "ed25519") {
+        p.algorithm = 15;
+      } else {
+        return r.fail(path + ".algorithm", "unknown algorithm '" + *alg + "' (use \"ecdsap256sha256\" or \"ed25519\")");
+      }
+    }
+    if (d.contains("zsk_lifetime")) {
+      auto v = r.uint_field(d, "zsk_lifetime", path + ".zsk_lifetime", 10, 10u * 365 * 86400);
+      if (!v) return v.error();
+      p.zsk_lifetime = static_cast<uint32_t>(*v);
+    }
+    if (d.contains("roll_wait")) {
+      auto v = r.uint_field(d, "roll_wait", path + ".roll_wait", 1, 30 * 86400);
+      if (!v) return v.error();
+      p.roll_wait = static_cast<uint32_t>(*v);
+    }
+    if (d.contains("ksk_lifetime")) {
+      auto v = r.uint_field(d, "ksk_lifetime", path + ".ksk_lifetime", 0, 20u * 365 * 86400);
+      if (!v) return v.error();
+      p.ksk_lifetime = static_cast<uint32_t>(*v);
+    }
+    r.warn_unknown(d, {"policy", "algorithm", "zsk_lifetime", "roll_wait", "ksk_lifetime"}, path + ".");
+    z.dnssec = p;
+  }
+  return {};
+}
+
+/// "transfer", "zones", "catalog" and "journal".
+util::Result<void> read_transfers(const Reader& r, const json& root, Config& cfg) {
+  if (root.contains("transfer")) {
+    const json& t = root.at("transfer");
+    if (!t.is_object()) return r.fail("transfer", std::string("must be an object, not ") + type_name(t));
+    if (auto e = read_transfer_fields(r, t, "transfer.", false, cfg, cfg.transfer); !e) return e.error();
+    r.warn_unknown(t, {"allow", "keys", "notify", "notify_key"}, "transfer.");
+  }
+  if (root.contains("zones")) {
+    const json& zones = root.at("zones");
+    if (!zones.is_object()) {
+      return r.fail("zones", std::string("must be an object keyed by zone name, e.g. {\"example.com.\": {\"serial_policy\": \"unixtime\"}}, not ") + type_name(zones));
+    }
+    for (const auto& [zone_text, entry] : zones.items()) {
+      std::string base = "zones.\"" + zone_text + "\"";
+      auto apex = dns::Name::from_text(zone_text);
+      if (zone_text.empty() || !apex) {
+        return r.fail(base, "'" + zone_text + "' is not a domain name" + (apex ? std::string() : ": " + apex.error().message));
+      }
+      if (!entry.is_object()) return r.fail(base, std::string("must be an object, not ") + type_name(entry));
+      ZoneConfig z;
+      z.name = apex->to_text();
+      if (auto e = read_transfer_fields(r, entry, base + ".", true, cfg, z.transfer); !e) return e.error();
+      if (entry.contains("serial_policy")) {
+        auto p = r.string_field(entry, "serial_policy", base + ".serial_policy");
+        if (!p) return p.error();
+        if (*p != "increment" && *p != "unixtime" && *p != "dateserial") {
+          return r.fail(base + ".serial_policy", "unknown policy '" + *p + "' (use \"increment\", \"unixtime\" or \"dateserial\")");
+        }
+        z.serial_policy = *p;
+      }
+      if (auto d = read_dnssec_policy(r, entry, base, z); !d) return d.error();
+      if (entry.contains("primary")) {
+        auto text = r.string_field(entry, "primary", base + ".primary");
+        if (!text) return text.error();
+        auto ep = parse_endpoint(*text);
+        if (!ep) return r.fail(base + ".primary", ep.error().message);
+        if (ep->host == "0.0.0.0" || ep->host == "::") {
+          return r.fail(base + ".primary", "'" + *text + "' is not the address of a primary (give the address it answers on)");
+        }
+        z.primary = *ep;
+        if (z.dnssec) {
+          return r.fail(base + ".dnssec", "a zone copied from a primary is served as the primary signs it; remove \"dnssec\" or \"primary\"");
+        }
+        if (z.serial_policy) {
+          return r.fail(base + ".serial_policy", "a zone copied from a primary keeps the primary's serials; remove \"serial_policy\" or \"primary\"");
+        }
+      }
+      if (entry.contains("primary_key")) {
+        if (!z.primary) return r.fail(base + ".primary_key", "needs \"primary\": the key signs the exchanges with that primary");
+        auto k = r.string_field(entry, "primary_key", base + ".primary_key");
+        if (!k) return k.error();
+        auto name = dns::Name::from_text(*k);
+        bool known = false;
+        for (const TsigKey& key : cfg.tsig_keys) {
+          auto key_name = dns::Name::from_text(key.name);
+          known = known || (name && key_name && *key_name == *name);
+        }
+        if (k->empty() || !name || !known) return r.fail(base + ".primary_key", "no key '" + *k + "' in tsig_keys");
+        z.primary_key = name->to_text();
+      }
+      r.warn_unknown(entry, {"allow", "keys", "notify", "also_notify", "notify_key", "serial_policy", "dnssec", "primary", "primary_key"},
+                     base + ".");
+      std::string key = apex->lowercased().to_text();
+      if (cfg.zones.count(key)) return r.fail(base, "the zone " + z.name + " is listed twice");
+      cfg.zones.emplace(std::move(key), std::move(z));
+    }
+  }
+  if (root.contains("catalog")) {
+    auto c = read_domain(r, root, "catalog", "catalog");
+    if (!c) return c.error();
+    if (*c == ".") return r.fail("catalog", "the root cannot be a catalog zone");
+    cfg.catalog = *c;
+    auto secondary = cfg.zones.find(dns::Name::from_text(*c)->lowercased().to_text());
+    if (secondary != cfg.zones.end() && secondary->second.primary) {
+      return r.fail("catalog", "the catalog zone " + *c + " is made by the cluster; it cannot also be copied from a primary (zones.\"" + secondary->second.name + "\".primary)");
+    }
+  }
+  if (root.contains("journal")) {
+    const json& j = root.at("journal");
+    if (!j.is_object()) return r.fail("journal", std::string("must be an object, not ") + type_name(j));
+    if (j.contains("max_entries")) {
+      auto v = r.uint_field(j, "max_entries", "journal.max_entries", 1, 1000000);
+      if (!v) return v.error();
+      cfg.journal.max_entries = *v;
+    }
+    if (j.contains("max_bytes")) {
+      auto v = r.uint_field(j, "max_bytes", "journal.max_bytes", 1024, 1ull << 36);
+      if (!v) return v.error();
+      cfg.journal.max_bytes = *v;
+    }
+    r.warn_unknown(j, {"max_entries", "max_bytes"}, "journal.");
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string Endpoint::to_string() const {
@@ -583,8 +804,9 @@ util::Result<Config> parse_config(std::string_view text, const std::string& sour
     if (!v) return v.error();
     cfg.max_udp_payload = static_cast<uint16_t>(*v);
   }
+  if (auto x = read_transfers(r, root, cfg); !x) return x.error();
   r.warn_unknown(root, {"nodes", "cluster", "tsig_keys", "tcp", "udp_threads", "update", "rrl", "max_udp_payload",
-                        "tsig", "http"}, "");
+                        "tsig", "http", "transfer", "zones", "catalog", "journal"}, "");
   return cfg;
 }
 

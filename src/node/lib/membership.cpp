@@ -1,6 +1,8 @@
 // Encoding and deterministic application of member-list changes.
 #include "node/membership.h"
 
+#include <cstdint>
+
 #include "raft/core.h"
 #include "util/bytes.h"
 
@@ -159,6 +161,54 @@ nlohmann::json members_to_json(const MemberMap& members) {
     j[std::to_string(id)] = {{"query_loc", info.query_loc}, {"raft_loc", info.raft_loc}, {"holds_data", info.holds_data}};
   }
   return j;
+}
+
+std::string encode_join_answer(const JoinAnswer& answer) {
+  return nlohmann::json{{"voters", answer.voters}, {"members", members_to_json(answer.members)}, {"term", answer.term}}
+      .dump();
+}
+
+util::Result<JoinAnswer> decode_join_answer(std::string_view bytes) {
+  auto j = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return util::make_error("join answer: not a JSON object");
+  auto voters = j.find("voters");
+  auto members = j.find("members");
+  if (voters == j.end() || !voters->is_array() || voters->empty()) {
+    return util::make_error("join answer: \"voters\" is not a list of node ids");
+  }
+  if (members == j.end() || !members->is_object()) return util::make_error("join answer: \"members\" is not an object");
+  JoinAnswer answer;
+  for (const auto& v : *voters) {
+    if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || v.get<uint64_t>() > (uint64_t{1} << 32)) {
+      return util::make_error("join answer: voter " + v.dump() + " is not a node id");
+    }
+    answer.voters.push_back(v.get<raft::NodeId>());
+  }
+  for (const auto& [key, info] : members->items()) {
+    // A config id: decimal digits that fit 32 bits.
+    if (key.empty() || key.size() > 10 || key.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoull(key) > UINT32_MAX) {
+      return util::make_error("join answer: member id \"" + key + "\" is not a number");
+    }
+    if (!info.is_object()) return util::make_error("join answer: member " + key + " is not an object");
+    MemberInfo m;
+    for (auto [field, out] : {std::pair{"query_loc", &m.query_loc}, std::pair{"raft_loc", &m.raft_loc}}) {
+      auto f = info.find(field);
+      if (f == info.end()) continue;
+      if (!f->is_string()) return util::make_error("join answer: member " + key + ": " + field + " is not a string");
+      *out = f->get<std::string>();
+    }
+    if (auto f = info.find("holds_data"); f != info.end()) {
+      if (!f->is_boolean()) return util::make_error("join answer: member " + key + ": holds_data is not a boolean");
+      m.holds_data = f->get<bool>();
+    }
+    answer.members[static_cast<uint32_t>(std::stoull(key))] = std::move(m);
+  }
+  if (auto t = j.find("term"); t != j.end()) {
+    if (!t->is_number_unsigned()) return util::make_error("join answer: \"term\" is not a number");
+    answer.term = t->get<raft::Term>();
+  }
+  return answer;
 }
 
 }  // namespace node

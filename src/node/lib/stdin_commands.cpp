@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <vector>
 
 #include "dns/name.h"
@@ -94,11 +95,49 @@ util::Result<Command> parse_member_command(std::string_view rest) {
   return cmd;
 }
 
-/// ZONE SHOW name | ZONE EXPORT name | ZONE IMPORT bytes [origin]
+/// ZONE ADD name mname rname [serial] | ZONE REMOVE name (`action` read already)
+util::Result<Command> parse_zone_add_remove(const std::string& action, std::string_view rest) {
+  constexpr const char* kUsage = " (ZONE ADD name mname rname [serial] | ZONE REMOVE name)";
+  Command cmd;
+  std::vector<dns::Name> names;
+  const size_t wanted = action == "ADD" ? 3 : 1;
+  for (size_t i = 0; i < wanted; ++i) {
+    std::string_view field = next_field(rest);
+    if (field.empty()) return util::make_error(std::string("missing name") + kUsage);
+    auto n = dns::Name::from_text(field);
+    if (!n) return util::make_error("bad name '" + std::string(field) + "': " + n.error().message);
+    names.push_back(std::move(n.value()));
+  }
+  if (names[0].is_root()) return util::make_error("the root cannot be added or removed as a zone");
+  if (action == "REMOVE") {
+    if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
+    cmd.kind = Command::Kind::ZoneRemove;
+    cmd.zone_ops.push_back(store::Op{store::OpKind::RemoveZone, dns::RR{names[0], 0, dns::rrclass::IN, 0, ""}});
+    return cmd;
+  }
+  uint32_t serial = 1;
+  if (std::string_view s = next_field(rest); !s.empty()) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), serial);
+    if (ec != std::errc() || end != s.data() + s.size()) {
+      return util::make_error("bad serial '" + std::string(s) + "' (0-4294967295)" + kUsage);
+    }
+  }
+  if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
+  cmd.kind = Command::Kind::ZoneAdd;
+  cmd.zone_ops = store::new_zone_ops(names[0], names[1], names[2], serial);
+  return cmd;
+}
+
+/// ZONE SHOW name | ZONE EXPORT name | ZONE IMPORT bytes [origin] |
+/// ZONE ADD name mname rname [serial] | ZONE REMOVE name
 util::Result<Command> parse_zone_command(std::string_view rest) {
-  constexpr const char* kUsage = " (ZONE SHOW name | ZONE EXPORT name | ZONE IMPORT bytes [origin])";
+  constexpr const char* kUsage =
+      " (ZONE SHOW name | ZONE EXPORT name | ZONE IMPORT bytes [origin] | ZONE ADD name mname rname [serial] | "
+      "ZONE REMOVE name)";
   Command cmd;
   std::string action = upper(next_field(rest));
+  if (!action.empty() && action.back() == ':') action.pop_back();
+  if (action == "ADD" || action == "REMOVE") return parse_zone_add_remove(action, rest);
   std::string_view arg = next_field(rest);
   std::string_view origin;
   if (action == "SHOW" || action == "EXPORT") {
@@ -122,8 +161,32 @@ util::Result<Command> parse_zone_command(std::string_view rest) {
       cmd.zone = std::move(*name);
     }
   } else {
-    return util::make_error("ZONE needs SHOW, EXPORT or IMPORT" + std::string(kUsage));
+    return util::make_error("ZONE needs SHOW, EXPORT, IMPORT, ADD or REMOVE" + std::string(kUsage));
   }
+  if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
+  return cmd;
+}
+
+/// KSK ROLL zone | KSK SUBMITTED zone | KSK STATUS zone
+util::Result<Command> parse_ksk_command(std::string_view rest) {
+  constexpr const char* kUsage = " (KSK ROLL zone | KSK SUBMITTED zone | KSK STATUS zone)";
+  Command cmd;
+  cmd.kind = Command::Kind::Ksk;
+  std::string action = upper(next_field(rest));
+  if (action == "ROLL") {
+    cmd.ksk = KskAction::Roll;
+  } else if (action == "SUBMITTED") {
+    cmd.ksk = KskAction::Submitted;
+  } else if (action == "STATUS") {
+    cmd.ksk = KskAction::Status;
+  } else {
+    return util::make_error("KSK needs ROLL, SUBMITTED or STATUS" + std::string(kUsage));
+  }
+  std::string_view arg = next_field(rest);
+  if (arg.empty()) return util::make_error("missing zone name" + std::string(kUsage));
+  auto apex = dns::Name::from_text(arg);
+  if (!apex) return util::make_error("bad zone name '" + std::string(arg) + "': " + apex.error().message);
+  cmd.zone = std::move(*apex);
   if (!trim(rest).empty()) return util::make_error("unexpected '" + std::string(trim(rest)) + "'" + kUsage);
   return cmd;
 }
@@ -144,7 +207,8 @@ std::string size_text(double bytes) {
 std::string help_text() {
   return "commands: ADD: name [ttl] TYPE value | REMOVE: name [ttl] TYPE value | REMOVE: name TYPE | "
          "MEMBER ADD id query_loc raft_loc | MEMBER REMOVE id | MEMBERS | STATUS | DIGEST | ZONES | ZONE SHOW zone | "
-         "ZONE EXPORT zone | ZONE IMPORT bytes [origin] | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
+         "ZONE EXPORT zone | ZONE IMPORT bytes [origin] | ZONE ADD zone mname rname [serial] | ZONE REMOVE zone | "
+         "KSK ROLL zone | KSK SUBMITTED zone | KSK STATUS zone | HELP (MX/SOA values may be JSON lists, e.g. [\"mail.example.com\", 10])";
 }
 
 util::Result<Command> parse_command(std::string_view line) {
@@ -177,6 +241,7 @@ util::Result<Command> parse_command(std::string_view line) {
     return cmd;
   }
   if (kw == "ZONE") return parse_zone_command(rest);
+  if (kw == "KSK") return parse_ksk_command(rest);
   bool add = kw == "ADD";
   if (!add && kw != "REMOVE") {
     return util::make_error("unknown command '" + std::string(keyword) + "' (try HELP)");
@@ -284,6 +349,20 @@ std::string StdinCommands::handle_line(std::string_view line) {
       return "OK node " + std::to_string(cmd.member.id) + " added; it joins as a learner and becomes a voter once "
              "caught up (start it with --join)";
     }
+    case Command::Kind::ZoneAdd:
+    case Command::Kind::ZoneRemove: {
+      const dns::Name& apex = cmd.zone_ops.front().rr.owner;
+      const zone::Zone* existing = store_.snapshot()->find_zone(apex);
+      const bool exists = existing && existing->apex() == apex;
+      if (cmd.kind == Command::Kind::ZoneAdd && exists) return "ERROR: zone " + apex.to_text() + " already exists";
+      store::Change change;
+      change.origin = origin_;
+      change.ops = cmd.zone_ops;
+      SubmitResult result = submit_on_session(std::move(change));
+      if (!result) return error_reply(result.error());
+      if (auto failed = result->first_failure()) return error_reply(*failed);
+      return "OK zone " + apex.to_text() + (cmd.kind == Command::Kind::ZoneAdd ? " added" : " removed");
+    }
     case Command::Kind::Zones: {
       auto snap = store_.snapshot();
       return "OK " + (snap ? zone_list(*snap) : nlohmann::json::array()).dump();
@@ -303,6 +382,8 @@ std::string StdinCommands::handle_line(std::string_view line) {
     }
     case Command::Kind::ZoneImport:
       return "ERROR: line " + std::to_string(line_no_) + ": ZONE IMPORT takes its zone text after the line";
+    case Command::Kind::Ksk:
+      return ksk_command(cmd);
     case Command::Kind::Change:
       break;
   }
@@ -332,8 +413,38 @@ std::string StdinCommands::handle_line(std::string_view line) {
              dns::rdata_to_text(cmd.op.rr.type, cmd.op.rr.rdata);
     case store::OpKind::RemoveRRset:
       return "OK removed " + cmd.op.rr.owner.to_text() + " " + dns::type_to_text(cmd.op.rr.type);
+    case store::OpKind::RemoveZone:
+      return "OK removed zone " + cmd.op.rr.owner.to_text();
+    case store::OpKind::AddSigningKey:
+    case store::OpKind::SetSigningKeys:
+      break;  // never a stdin command
   }
   return "OK";
+}
+
+std::string StdinCommands::ksk_command(const Command& cmd) {
+  if (cmd.ksk != KskAction::Status && read_barrier_) {
+    // Plan the step against everything committed, not a follower's older view.
+    if (auto caught_up = read_barrier_(); !caught_up) return "ERROR: " + caught_up.error().message;
+  }
+  auto snap = store_.snapshot();
+  if (!snap) return "ERROR: no zone " + cmd.zone.to_text() + " is served";
+  if (cmd.ksk == KskAction::Status) {
+    auto status = ksk_status(*snap, cmd.zone);
+    return status ? "OK " + status->dump() : "ERROR: " + status.error().message;
+  }
+  auto change = ksk_command_change(*snap, cmd.zone, cmd.ksk, static_cast<uint64_t>(::time(nullptr)), origin_);
+  if (!change) return "ERROR: " + change.error().message;
+  SubmitResult result = submit_on_session(std::move(*change));
+  if (!result) return error_reply(result.error());
+  if (auto failed = result->first_failure()) return error_reply(*failed);
+  const std::string zone = cmd.zone.to_text();
+  if (cmd.ksk == KskAction::Roll) {
+    return "OK zone " + zone + ": KSK roll started; the new KSK is published and its CDS follows after roll_wait "
+           "(KSK STATUS " + zone + " says \"waiting for DS\"): give that DS to the parent, then KSK SUBMITTED " + zone;
+  }
+  return "OK zone " + zone + ": the new KSK is active; the old one is removed once the parent's old DS has left "
+         "caches (roll_wait)";
 }
 
 SubmitResult StdinCommands::submit_on_session(store::Change change) {
@@ -460,10 +571,13 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
   };
 
   bool overlong = false;  // discarding the rest of a line past kMaxLineLength
-  size_t scanned = 0;     // pending[0, scanned) holds no newline
+  size_t start = 0;       // pending[0, start) is handled; erased only before reading more
+  size_t scanned = 0;     // pending[start, scanned) holds no newline
   for (;;) {
-    size_t nl = pending.find('\n', scanned);
+    size_t nl = pending.find('\n', std::max(start, scanned));
     if (nl == std::string::npos) {
+      pending.erase(0, start);
+      start = 0;
       scanned = pending.size();
       if (pending.size() > kMaxLineLength) {
         overlong = true;
@@ -475,9 +589,8 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
       if (r == 0) break;
       continue;
     }
-    std::string line = pending.substr(0, nl);
-    pending.erase(0, nl + 1);
-    scanned = 0;
+    std::string_view line(pending.data() + start, nl - start);
+    start = nl + 1;
     if (overlong || line.size() > kMaxLineLength) {
       overlong = false;
       overlong_reply();
@@ -485,6 +598,8 @@ void StdinCommands::run(int in_fd, int out_fd, int stop_fd) {
     }
     if (auto parsed = parse_command(line); parsed && parsed->kind == Command::Kind::ZoneImport) {
       ++line_no_;
+      pending.erase(0, start);  // the zone text starts the buffer
+      start = scanned = 0;
       if (!run_import(*parsed)) return;
       continue;
     }
@@ -513,15 +628,6 @@ std::string digest_line(const store::Store& store) {
   }
   return "ERROR: the store changed during each of " + std::to_string(kAttempts) +
          " attempts to digest it; try again when changes are fewer";
-}
-
-nlohmann::json local_status(const std::string& node_id, const store::Store& store) {
-  auto snap = store.snapshot();
-  return nlohmann::json{{"node", node_id},
-                        {"role", "leader"},
-                        {"applied_index", store.applied_index()},
-                        {"records", snap ? snap->record_count() : 0},
-                        {"zones", snap ? snap->zone_names().size() : 0}};
 }
 
 }  // namespace node

@@ -1,7 +1,7 @@
 // The Raft state machine: elections (§5.2, PreVote and CheckQuorum of
 // dissertation §9.6), replication (§5.3), commitment (§5.4), membership
 // changes (dissertation §4.1), ReadIndex (§6.4), leadership transfer
-// (dissertation §3.10), snapshots (§7) and the prune policy of DESIGN.md.
+// (dissertation §3.10), snapshots (§7) and the prune policy of docs/design.md.
 #include "raft/core.h"
 
 #include <algorithm>
@@ -1239,7 +1239,7 @@ void Core::report_checkpoint(Index index) {
 
 void Core::update_compact_hint() {
   if (state_ != State::Leader) return;
-  // DESIGN.md "Checkpoint and prune": the lowest durably applied index over
+  // docs/design.md, "the log stays bounded": the lowest durably applied index over
   // all members, but a member lagging more than max_log_lag_entries stops
   // holding the log back (it will get a snapshot instead).
   Index low = self_checkpoint_;

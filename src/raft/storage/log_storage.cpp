@@ -44,6 +44,13 @@ util::Result<void> LogStorage::recover() {
       segments_.push_back(Segment{seq, index, 0, 0, name});
     }
   }
+  // A segment may have been created by a process that died before it synced
+  // the directory: its entry is then in the page cache only. Appending to it
+  // would acknowledge entries a power loss can take with the entry, so
+  // every entry found here is made durable first.
+  if (options_.fsync) {
+    if (auto r = fs_->sync_dir(dir_); !r) return r;
+  }
   std::sort(segments_.begin(), segments_.end(),
             [](const Segment& a, const Segment& b) { return a.seq < b.seq; });
   for (size_t i = 1; i < segments_.size(); ++i) {

@@ -249,6 +249,26 @@ def test_a_certificate_speaks_only_for_its_own_node_and_a_removed_member_is_refu
         c.stop()
 
 
+def test_a_node_joins_a_certificate_cluster_with_its_own_certificate(tmp_path):
+    # The joining node knows no member's id yet: it accepts any node of the
+    # cluster CA at its --join address, and lets in members it has not
+    # learnt of, each proving the id its first frame names.
+    pki = Pki(tmp_path / "pki", range(4))
+    c = cert_cluster(tmp_path / "nodes", 3, pki).start()
+    try:
+        via = c.nodes[0]
+        new = c.new_node(3)
+        reply = via.command(f"MEMBER ADD 3 127.0.0.1:{new.query_port} 127.0.0.1:{new.raft_port}")
+        assert reply.startswith("OK"), reply
+        new.start(["--join", f"127.0.0.1:{via.raft_port}"])
+        c.wait_until(lambda: via.members().get("3", {}).get("role") == "voter", 30, "node 3 promoted")
+        assert via.command("ADD: joined-by-cert.example.com A 192.0.2.64").startswith("OK")
+        c.wait_all_answer("joined-by-cert.example.com.", {"192.0.2.64"})
+        assert "certificates of the cluster CA" in new.tail_log(200)
+    finally:
+        c.stop()
+
+
 def test_two_thousand_idle_connections_cost_neither_the_quorum_nor_a_rejoin(tmp_path):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4500:

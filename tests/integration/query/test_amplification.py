@@ -7,12 +7,13 @@ import re
 import shutil
 import socket
 import subprocess
+import urllib.request
 
 import dns.flags
 import dns.message
 import pytest
 
-from node_harness import ZONE_DIR, config_for
+from node_harness import ZONE_DIR, config_for, free_port
 
 # A TXT RRset of about 8 KB: before the cap, a 44-octet query with EDNS
 # 65535 drew all of it (about 196 times its size).
@@ -120,9 +121,18 @@ def spoofed_flood(node):
     return sent, full, truncated
 
 
+def rrl_metrics(node, http_port):
+    """dnsnode_rrl_limited_total by action, from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {a: int(n) for a, n in re.findall(r'^dnsnode_rrl_limited_total\{action="(\w+)"\} (\d+)', text, re.M)}
+
+
 def test_rrl_limits_a_spoofed_flood_by_default(start_node):
     cfg = config_for()
     del cfg["rrl"]  # the defaults: 100 answers per second per /24, slip 2
+    http_port = free_port()
+    cfg["nodes"]["0"]["http_loc"] = f"127.0.0.1:{http_port}"
     node = start_node(cfg)
     sent, full, truncated = spoofed_flood(node)
     print(f"\ndefault RRL: {sent} queries from {len(SOURCES)} addresses of one /24 -> "
@@ -133,6 +143,10 @@ def test_rrl_limits_a_spoofed_flood_by_default(start_node):
     # slip 2: about every other limited answer goes out truncated, the rest is dropped.
     limited = sent - full
     assert 0.3 * limited <= truncated <= 0.7 * limited, (full, truncated)
+    # /metrics counts what RRL did (a datagram lost on the way counts there, not here).
+    m = rrl_metrics(node, http_port)
+    assert m["slipped"] >= truncated and m["dropped"] > 0, m
+    assert m["slipped"] + m["dropped"] + full >= sent * 0.98, m
 
 
 def test_rrl_off_answers_the_whole_flood(start_node):

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from unittest import mock
 
 import dns.message
@@ -18,7 +19,7 @@ import dns.tsig
 import dns.tsigkeyring
 import pytest
 
-from node_harness import ZONE_DIR, DnsNode, config_for
+from node_harness import ZONE_DIR, DnsNode, config_for, free_port
 
 SECRET = "c2lnbmVkLXF1ZXJ5LXRlc3Qta2V5LXNlY3JldC0zMmI="
 OTHER_SECRET = "b3RoZXItc2VjcmV0LW9mLXRoaXJ0eS10d28tYnl0ZXM="
@@ -32,14 +33,34 @@ KEYS = [
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     """One node for the module: example.com (zf0) and a TXT RRset of about
-    4 KB, big.example.com, that only TCP carries whole."""
+    4 KB, big.example.com, that only TCP carries whole; /metrics on n.http_port."""
     workdir = tmp_path_factory.mktemp("tsig")
     big = workdir / "big.txt"
     big.write_text("".join(f'big.example.com TXT "{i:02d}{"x" * 200}"\n' for i in range(20)))
-    n = DnsNode(workdir, config_for(extra={"tsig_keys": KEYS}), [os.path.join(ZONE_DIR, "zf0.txt"), str(big)])
+    cfg = config_for(extra={"tsig_keys": KEYS})
+    http_port = free_port()
+    cfg["nodes"]["0"]["http_loc"] = f"127.0.0.1:{http_port}"
+    n = DnsNode(workdir, cfg, [os.path.join(ZONE_DIR, "zf0.txt"), str(big)])
+    n.http_port = http_port
     n.wait_ready()
     yield n
     n.stop(signal.SIGKILL)
+
+
+def signed_query_counts(node):
+    """dnsnode_signed_queries_total by TSIG outcome, from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {o: int(n) for o, n in re.findall(r'^dnsnode_signed_queries_total\{tsig="(\w+)"\} (\d+)', text, re.M)}
+
+
+def test_metrics_count_signed_queries_by_outcome(node):
+    before = signed_query_counts(node)
+    run("dig", node, "-y", f"hmac-sha256:query-key.:{SECRET}", "www.example.com", "A")
+    run("dig", node, "-y", f"hmac-sha256:stranger-key.:{SECRET}", "www.example.com", "A")
+    after = signed_query_counts(node)
+    assert after.get("verified", 0) - before.get("verified", 0) == 1, (before, after)
+    assert after.get("BADKEY", 0) - before.get("BADKEY", 0) == 1, (before, after)
 
 
 def run(tool, node, *args):

@@ -196,6 +196,35 @@ TEST(Config, WrongTypesNameTheField) {
   }
 }
 
+TEST(Config, ZoneDnssecPolicies) {
+  const std::string base = R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}}, )";
+  auto cfg = parse_config(base + R"("zones": {"Example.COM": {"dnssec": {"policy": "online", "algorithm": "Ed25519"}},
+                                              "example.net.": {"dnssec": {"policy": "online"}}, "example.org.": {}}})",
+                          "cfg.json");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  ASSERT_EQ(cfg->zones.size(), 3u);
+  EXPECT_EQ(cfg->zones.at("example.com.").dnssec->algorithm, 15);
+  EXPECT_EQ(cfg->zones.at("example.net.").dnssec->algorithm, 13);  // ecdsap256sha256 by default
+  EXPECT_FALSE(cfg->zones.at("example.org.").dnssec);
+  struct Case {
+    const char* tail;
+    const char* expect;
+  };
+  for (const Case& c :
+       {Case{R"("zones": []})", "zones: must be an object keyed by zone"},
+        Case{R"("zones": {"a..b": {}}})", "zones.\"a..b\": 'a..b' is not a domain name"},
+        Case{R"("zones": {"a.": {}, "A": {}}})", "the zone a. is listed twice"},
+        Case{R"("zones": {"a.": {"dnssec": true}}})", "zones.\"a.\".dnssec: must be an object"},
+        Case{R"("zones": {"a.": {"dnssec": {}}}})", "zones.\"a.\".dnssec.policy: missing (\"online\")"},
+        Case{R"("zones": {"a.": {"dnssec": {"policy": "offline"}}}})",
+             "zones.\"a.\".dnssec.policy: unknown policy 'offline' (use \"online\")"},
+        Case{R"("zones": {"a.": {"dnssec": {"policy": "online", "algorithm": "rsasha256"}}}})",
+             "zones.\"a.\".dnssec.algorithm: unknown algorithm 'rsasha256'"}}) {
+    std::string e = error_of(base + c.tail);
+    EXPECT_NE(e.find(c.expect), std::string::npos) << c.tail << " -> " << e;
+  }
+}
+
 TEST(Config, ClusterTlsPathsAreReadAndExpandedPerNode) {
   auto r = parse_config(R"({"nodes": {"0": {"query_loc": "127.0.0.1:1", "raft_loc": "127.0.0.1:2"}},
       "cluster": {"tls": {"ca": "/etc/dns-node/ca.pem", "cert": "/etc/dns-node/node-{id}.pem",

@@ -160,3 +160,34 @@ TEST(DataMarks, AnUnappliedMarkIsReportedAndOtherEntriesChangeNothing) {
   ASSERT_TRUE(known.count(3)) << "a mark for a member not yet listed here";
   EXPECT_TRUE(known.at(3).holds_data);
 }
+
+TEST(JoinAnswer, RoundTripsWithMarksAndTerm) {
+  node::JoinAnswer a;
+  a.voters = {1, 2, 3};
+  a.members[0] = {"127.0.0.1:1", "127.0.0.1:2", true};
+  a.members[4] = {"127.0.0.1:3", "127.0.0.1:4", false};
+  a.term = 9;
+  auto b = node::decode_join_answer(node::encode_join_answer(a));
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(b->voters, a.voters);
+  EXPECT_EQ(b->members, a.members);
+  EXPECT_EQ(b->term, 9u);
+}
+
+TEST(JoinAnswer, PeerInputOfTheWrongShapeIsAnErrorNotAnException) {
+  for (const char* bad : {"", "[]", "{", R"({"members":{}})", R"({"voters":[],"members":{}})",
+                          R"({"voters":"1","members":{}})", R"({"voters":[1,"x"],"members":{}})",
+                          R"({"voters":[0],"members":{}})", R"({"voters":[-1],"members":{}})",
+                          R"({"voters":[1],"members":[]})", R"({"voters":[1],"members":{"zero":{}}})",
+                          R"({"voters":[1],"members":{"-1":{}}})", R"({"voters":[1],"members":{"4294967296":{}}})",
+                          R"({"voters":[1],"members":{"0":5}})", R"({"voters":[1],"members":{"0":{"query_loc":5}}})",
+                          R"({"voters":[1],"members":{"0":{"holds_data":"yes"}}})",
+                          R"({"voters":[1],"members":{},"term":"7"})", R"({"voters":[1],"members":{},"term":-7})"}) {
+    auto r = node::decode_join_answer(bad);
+    EXPECT_FALSE(r) << bad;
+  }
+  auto old = node::decode_join_answer(R"({"voters":[1],"members":{"0":{"query_loc":"a:1","raft_loc":"a:2"}}})");
+  ASSERT_TRUE(old) << "an answer without a term (an older member) is fine: " << old.error().message;
+  EXPECT_EQ(old->term, 0u);
+  EXPECT_FALSE(old->members.at(0).holds_data);
+}

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dns/rr.h"
+#include "applying_submitter.h"
 #include "store/store.h"
 
 namespace node {
@@ -197,8 +198,8 @@ TEST(StdinCommands, StatusAndHelpAreOneLine) {
 
 TEST(StdinCommands, AddThenRemoveThroughTheStore) {
   store::Store st;
-  LocalSubmitter sub(st);
-  StdinCommands cmds(sub, st, 0, [&] { return local_status("0", st); });
+  test_support::ApplyingSubmitter sub(st);
+  StdinCommands cmds(sub, st, 0, [&] { return test_support::status_of("0", st); });
   std::string r = cmds.handle_line(
       "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]");
   ASSERT_EQ(r.rfind("OK", 0), 0u) << r;
@@ -238,8 +239,8 @@ std::vector<std::string> digest_fields(const std::string& line) {
 
 TEST(StdinCommands, DigestNamesTheContentTheIndexAndTheCount) {
   store::Store st;
-  LocalSubmitter sub(st);
-  StdinCommands cmds(sub, st, 0, [&] { return local_status("0", st); });
+  test_support::ApplyingSubmitter sub(st);
+  StdinCommands cmds(sub, st, 0, [&] { return test_support::status_of("0", st); });
   const std::string soa = "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]";
   ASSERT_EQ(cmds.handle_line(soa).rfind("OK", 0), 0u);
   auto before = digest_fields(cmds.handle_line("DIGEST"));
@@ -270,9 +271,9 @@ TEST(StdinCommands, StoresThatAppliedTheSameChangesGiveTheSameDigest) {
   // Two replicas: the same changes give the same line; one record apart,
   // or one value apart, they differ.
   store::Store a, b;
-  LocalSubmitter sub_a(a), sub_b(b);
-  StdinCommands ca(sub_a, a, 0, [&] { return local_status("0", a); });
-  StdinCommands cb(sub_b, b, 1, [&] { return local_status("1", b); });
+  test_support::ApplyingSubmitter sub_a(a), sub_b(b);
+  StdinCommands ca(sub_a, a, 0, [&] { return test_support::status_of("0", a); });
+  StdinCommands cb(sub_b, b, 1, [&] { return test_support::status_of("1", b); });
   const std::string soa = "ADD: example.com SOA [\"ns1.example.com\", \"admin.example.com\", 1, 3600, 600, 86400, 300]";
   for (StdinCommands* c : {&ca, &cb}) {
     ASSERT_EQ(c->handle_line(soa).rfind("OK", 0), 0u);

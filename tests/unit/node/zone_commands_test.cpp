@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "node/stdin_commands.h"
+#include "applying_submitter.h"
 #include "store/store.h"
 #include "zone/zone_file.h"
 
@@ -29,8 +30,8 @@ const char* kZone =
 /// A store holding kZone, loaded through a ZONE IMPORT on a session.
 struct ZoneCommands : ::testing::Test {
   store::Store st;
-  LocalSubmitter sub{st};
-  StdinCommands cmds{sub, st, 0, [this] { return local_status("0", st); }};
+  test_support::ApplyingSubmitter sub{st};
+  StdinCommands cmds{sub, st, 0, [this] { return test_support::status_of("0", st); }};
   std::vector<std::string> progress;
 
   std::string import(const std::string& text) {

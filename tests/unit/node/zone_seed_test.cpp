@@ -9,6 +9,7 @@
 #include <map>
 
 #include "node/change_submitter.h"
+#include "applying_submitter.h"
 #include "store/store.h"
 #include "util/file.h"
 
@@ -95,7 +96,7 @@ class RecordingSubmitter final : public node::ChangeSubmitter {
   std::vector<store::Change> changes;
 
  private:
-  node::LocalSubmitter local_;
+  node::test_support::ApplyingSubmitter local_;
 };
 
 /// A zone of `hosts` A records plus its SOA, as the loader hands it over.

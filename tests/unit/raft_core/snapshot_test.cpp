@@ -1,5 +1,5 @@
 // Log compaction, chunked and resumable InstallSnapshot (§7), and the
-// prune policy of DESIGN.md (compact_hint).
+// prune policy of docs/design.md (compact_hint).
 #include <gtest/gtest.h>
 
 #include "harness.h"

@@ -163,5 +163,31 @@ TEST(Faults, OpenReportsAnUnreadableDirectory) {
   EXPECT_TRUE(contains(real.error().message, "/proc/version")) << real.error().message;
 }
 
+// Found by the replica simulator: a process that died (no power loss) while
+// rolling onto a new segment on a full disk left the segment's directory
+// entry in the page cache only. The next process took that segment as its
+// active one, synced entries into it and acknowledged them; a power loss then
+// took the never-synced directory entry, and the acknowledged entries with it.
+TEST(Faults, ASegmentLeftByADeadProcessIsMadeDurableByTheNextOpen) {
+  MemFileSystem fs;
+  auto s = open_ok(fs, 256);
+  ASSERT_TRUE(s->append(entries(1, 3, 1)).ok());
+  ASSERT_TRUE(s->sync().ok());
+  ASSERT_TRUE(s->append(entries(4, 10, 1)).ok());
+  uint64_t batch = 7 * (16 + 17 + 10);
+  fs.set_capacity(fs.used_bytes() + batch + 8);  // the new segment's header is torn
+  ASSERT_FALSE(s->sync().ok());
+  s.reset();  // the process exits: what it wrote stays, nothing more is synced
+  fs.set_capacity(std::nullopt);
+  auto again = open_ok(fs, 256);
+  ASSERT_TRUE(again->append(entries(11, 12, 1)).ok());
+  ASSERT_TRUE(again->sync().ok());  // 11 and 12 are acknowledged from here on
+  again.reset();
+  fs.crash();  // power loss
+  auto last = open_ok(fs, 256);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->all_entries(), entries(1, 12, 1));
+}
+
 }  // namespace
 }  // namespace raft

@@ -99,6 +99,30 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeAndValuesAreThere) {
   EXPECT_EQ(p.types["dnsnode_raft_leader_changes_total"], "counter");
 }
 
+TEST(Metrics, SignedQueriesByTsigOutcomeAndRrlActionsAreCounted) {
+  QueryStats stats;
+  QueryCounters& c = stats.add_thread();
+  ResponseInfo verified{1, 0, false, true, 0};
+  ResponseInfo badkey{1, 9, false, true, 17};
+  ResponseInfo unsigned_query{1, 0, false};
+  c.count(verified, 80, false);
+  c.count(verified, 80, true);
+  c.count(badkey, 60, false);
+  c.count(unsigned_query, 40, false);
+  c.count_rrl(false);
+  c.count_rrl(true);
+  c.count_rrl(true);
+  QueryTotals totals = stats.totals();
+  EXPECT_EQ(totals.signed_queries, (std::map<std::string, uint64_t>{{"BADKEY", 1}, {"verified", 2}}));
+  Parsed p = parse(Metrics().render(&totals, nlohmann::json::object()));
+  EXPECT_TRUE(p.problems.empty()) << p.problems.front();
+  EXPECT_EQ(p.samples["dnsnode_signed_queries_total{tsig=\"verified\"}"], "2");
+  EXPECT_EQ(p.samples["dnsnode_signed_queries_total{tsig=\"BADKEY\"}"], "1");
+  EXPECT_EQ(p.samples["dnsnode_rrl_limited_total{action=\"dropped\"}"], "1");
+  EXPECT_EQ(p.samples["dnsnode_rrl_limited_total{action=\"slipped\"}"], "2");
+  EXPECT_EQ(p.types["dnsnode_signed_queries_total"], "counter");
+}
+
 TEST(Metrics, LatencyHistogramIsCumulativeWithInfBucketEqualToCount) {
   QueryStats stats;
   QueryCounters& c = stats.add_thread();

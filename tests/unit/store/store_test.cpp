@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 
 namespace {
 
@@ -174,53 +172,22 @@ TEST_F(StoreTest, DigestDiffersWhenRecordsDiffer) {
   EXPECT_NE(before, store_.digest());
 }
 
-class CheckpointTest : public StoreTest {
- protected:
-  std::string dir_ = std::filesystem::temp_directory_path() / ("store-test-" + std::to_string(::getpid()));
-  std::string path_ = dir_ + "/checkpoint";
-  void SetUp() override {
-    StoreTest::SetUp();
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-};
-
-TEST_F(CheckpointTest, SavedCheckpointLoadsBack) {
-  ASSERT_TRUE(store_.save_checkpoint(path_));
+// A checkpoint holds Store::serialize(); the Raft snapshot file around it
+// carries the checksum (raft/storage.h).
+TEST_F(StoreTest, SerializedStateRestoresTheSameRecordsAndIndex) {
   store::Store loaded;
-  auto r = loaded.load_checkpoint(path_);
-  ASSERT_TRUE(r) << r.error().message;
-  EXPECT_TRUE(r.value());
+  ASSERT_TRUE(loaded.restore(store_.serialize()));
   EXPECT_EQ(loaded.digest(), store_.digest());
   EXPECT_EQ(loaded.applied_index(), 1u);
 }
 
-TEST_F(CheckpointTest, MissingCheckpointIsNotAnError) {
+TEST_F(StoreTest, TruncatedStateIsAnErrorAndChangesNothing) {
+  std::string state = store_.serialize();
   store::Store loaded;
-  auto r = loaded.load_checkpoint(path_);
-  ASSERT_TRUE(r);
-  EXPECT_FALSE(r.value());
-}
-
-TEST_F(CheckpointTest, CorruptedCheckpointIsAnErrorNamingTheFile) {
-  ASSERT_TRUE(store_.save_checkpoint(path_));
-  {
-    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(30);
-    f.put('\x7f');
+  for (size_t cut : {size_t{0}, size_t{1}, state.size() / 2, state.size() - 1}) {
+    EXPECT_FALSE(loaded.restore(std::string_view(state).substr(0, cut))) << "cut at " << cut;
+    EXPECT_EQ(loaded.snapshot()->record_count(), 0u);
   }
-  store::Store loaded;
-  auto r = loaded.load_checkpoint(path_);
-  ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find(path_), std::string::npos) << r.error().message;
-  EXPECT_EQ(loaded.snapshot()->record_count(), 0u);
-}
-
-TEST_F(CheckpointTest, TruncatedCheckpointIsAnError) {
-  ASSERT_TRUE(store_.save_checkpoint(path_));
-  std::filesystem::resize_file(path_, std::filesystem::file_size(path_) - 3);
-  store::Store loaded;
-  EXPECT_FALSE(loaded.load_checkpoint(path_));
 }
 
 TEST(ChangeCodec, RoundTripsEveryField) {

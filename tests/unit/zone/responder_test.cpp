@@ -180,10 +180,21 @@ TEST_F(Responder, ClassChIsRefusedClassAnyIsAnswered) {
   EXPECT_EQ(m.answers[0].rclass, dns::rrclass::IN);
 }
 
-TEST_F(Responder, AxfrOverUdpIsNotImpAndOverTcpRefused) {
+TEST_F(Responder, AxfrOverUdpIsNotImpAndTransfersOverTcpWithoutAHandlerAreRefused) {
   EXPECT_EQ(ask(make_query("example.", dns::rrtype::AXFR)).rcode(), dns::rcode::NOTIMP);
   EXPECT_EQ(ask(make_query("example.", dns::rrtype::AXFR), true).rcode(), dns::rcode::REFUSED);
-  EXPECT_EQ(ask(make_query("example.", dns::rrtype::IXFR)).rcode(), dns::rcode::REFUSED);
+  EXPECT_EQ(ask(make_query("example.", dns::rrtype::IXFR), true).rcode(), dns::rcode::REFUSED);
+}
+
+TEST_F(Responder, IxfrOverUdpGetsTheSoaAlone) {
+  // RFC 1995 §2: the client learns the serial and asks over TCP if it must.
+  auto m = ask(make_query("example.", dns::rrtype::IXFR));
+  EXPECT_EQ(m.rcode(), dns::rcode::NOERROR);
+  EXPECT_TRUE(m.header.flags & dns::flag::AA);
+  ASSERT_EQ(m.answers.size(), 1u);
+  EXPECT_EQ(m.answers[0].type, dns::rrtype::SOA);
+  EXPECT_TRUE(m.authorities.empty());
+  EXPECT_EQ(ask(make_query("www.example.", dns::rrtype::IXFR)).rcode(), dns::rcode::NOTAUTH);
 }
 
 TEST_F(Responder, OptInQueryGetsOptAdvertising1232) {

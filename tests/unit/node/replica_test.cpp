@@ -1,0 +1,332 @@
+// node::Replica without a driver: events in, effects out, on an in-memory disk.
+#include "node/replica.h"
+
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
+#include "raft/mem_file_system.h"
+
+namespace node {
+namespace {
+
+MemberMap three() {
+  MemberMap m;
+  for (uint32_t id = 0; id < 3; ++id) m[id] = {"q" + std::to_string(id), "n" + std::to_string(id)};
+  return m;
+}
+
+class ReplicaTest : public testing::Test {
+ protected:
+  void SetUp() override { spdlog::set_level(spdlog::level::off); }
+  void TearDown() override { spdlog::set_level(spdlog::level::info); }
+
+  std::unique_ptr<Replica> open(ReplicaOptions o) {
+    o.data_dir = "/data";
+    o.fs = &fs_;
+    store_ = std::make_unique<store::Store>();
+    auto r = Replica::open(std::move(o), *store_);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? std::move(r.value()) : nullptr;
+  }
+
+  raft::MemFileSystem fs_;
+  std::unique_ptr<store::Store> store_;
+};
+
+raft::Message join_answer(raft::NodeId from, const MemberMap& members) {
+  raft::Message m;
+  m.type = raft::MessageType::JoinResponse;
+  m.from = from;
+  m.to = raft::kNoNode;
+  JoinAnswer a;
+  a.voters = {1, 2, 3};
+  a.members = members;
+  m.data = encode_join_answer(a);
+  return m;
+}
+
+// Found by the replica simulator: a joined node that lost power before it
+// applied the member list knew only its own address after the restart, so it
+// could not answer the leader, which then never sent it anything but
+// heartbeats.
+TEST_F(ReplicaTest, AJoinedNodeRestartedBeforeApplyingAnythingStillKnowsItsPeers) {
+  MemberMap members = three();
+  members[3] = {"q3", "n3"};
+  ReplicaOptions o;
+  o.self = 3;
+  o.members = {{3, members[3]}};
+  o.join = "n0";
+  auto r = open(o);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->peer_map(), (PeerMap{{kJoinPeer, "n0"}}));
+  Effects fx = r->receive(join_answer(1, members), Time(0));
+  ASSERT_TRUE(fx.peers);
+  const PeerMap want{{1, "n0"}, {2, "n1"}, {3, "n2"}};
+  EXPECT_EQ(*fx.peers, want);
+
+  r.reset();
+  fs_.crash();  // power loss: nothing of the log was synced
+  r = open(o);
+  ASSERT_TRUE(r);
+  ASSERT_NE(r->core(), nullptr) << "the node joined: it starts its core at once";
+  EXPECT_EQ(r->peer_map(), want);
+}
+
+// Found by the replica simulator: a member restarted without having applied
+// the member list cannot answer a member added meanwhile (no address for it);
+// it asks the members it knows for the list.
+TEST_F(ReplicaTest, AMemberWithoutAnAddressHereIsLookedUp) {
+  ASSERT_TRUE(fs_.create_dirs("/data"));
+  auto f = fs_.open_append("/data/cluster-bootstrap.json", true);
+  ASSERT_TRUE(f);
+  ASSERT_TRUE((*f)->append(R"({"voters":[1,2,3]})"));
+  ASSERT_TRUE((*f)->sync());
+  ReplicaOptions o;
+  o.self = 0;
+  o.members = three();
+  auto r = open(o);
+  ASSERT_TRUE(r);
+  ASSERT_NE(r->core(), nullptr);
+
+  raft::Message hb;  // from node 5 (raft id 6), added while this node was away
+  hb.type = raft::MessageType::Heartbeat;
+  hb.from = 6;
+  hb.to = 1;
+  hb.term = 3;
+  (void)r->receive(hb, Time(0));
+  std::vector<raft::NodeId> asked;
+  for (int t = 1; t <= 20 && asked.empty(); ++t) {
+    Effects fx = r->tick(Time(100 * t));
+    for (const auto& m : fx.messages) {
+      if (m.type == raft::MessageType::JoinRequest) asked.push_back(m.to);
+    }
+  }
+  EXPECT_EQ(asked, (std::vector<raft::NodeId>{2, 3}));
+
+  MemberMap grown = three();
+  grown[5] = {"q5", "n5"};
+  Effects fx = r->receive(join_answer(2, grown), Time(2100));
+  ASSERT_TRUE(fx.peers);
+  EXPECT_EQ(fx.peers->at(6), "n5");
+  EXPECT_EQ(r->peer_map().at(6), "n5");
+}
+
+TEST_F(ReplicaTest, EveryRequestGetsOneReplyWhenItIsRefusedOrTheNodeStops) {
+  ReplicaOptions o;
+  o.self = 0;
+  o.members = {{0, {"q0", "n0"}}};
+  auto r = open(o);
+  ASSERT_TRUE(r);
+  (void)r->start();
+  store::Change c;
+  c.client_id = 9;
+  c.sequence = 1;
+  Effects fx = r->submit(1, c, Time(0));
+  EXPECT_TRUE(fx.replies.empty()) << "pending until applied";
+  fx = r->submit(2, c, Time(0));
+  ASSERT_EQ(fx.replies.size(), 1u) << "the same stamp twice at once";
+  EXPECT_EQ(fx.replies[0].id, 2u);
+  store::Change next = c;
+  next.sequence = 2;
+  fx = r->submit(5, next, Time(0));
+  ASSERT_EQ(fx.replies.size(), 1u) << "a session's second change while its first is pending breaks its rule";
+  EXPECT_FALSE(fx.replies[0].result);
+  fx = r->read_barrier(3, Time(0));
+  fx = r->shutdown();
+  std::set<RequestId> ids;
+  for (const auto& reply : fx.replies) ids.insert(reply.id);
+  EXPECT_EQ(ids, (std::set<RequestId>{1, 3}));
+  fx = r->submit(4, c, Time(0));
+  ASSERT_EQ(fx.replies.size(), 1u);
+  EXPECT_FALSE(fx.replies[0].result);
+}
+
+}  // namespace
+}  // namespace node
+
+namespace node {
+namespace {
+
+/// Three replicas wired by hand: every message goes through a queue, and the
+/// host records, for each, whether it left before its batch's fsync.
+class Trio {
+ public:
+  struct Sent {
+    raft::Message msg;
+    uint32_t from = 0;
+    bool before_fsync = false;
+  };
+
+  Trio() {
+    spdlog::set_level(spdlog::level::off);
+    for (uint32_t id = 0; id < 3; ++id) {
+      auto& n = nodes_[id];
+      n.fs = std::make_unique<raft::MemFileSystem>();
+      EXPECT_TRUE(n.fs->create_dirs("/data"));
+      auto f = n.fs->open_append("/data/cluster-bootstrap.json", true);
+      EXPECT_TRUE((*f)->append(R"({"voters":[1,2,3]})"));
+      EXPECT_TRUE((*f)->sync());
+      ReplicaOptions o;
+      o.self = id;
+      o.members = three();
+      o.data_dir = "/data";
+      o.fs = n.fs.get();
+      o.seed = id + 1;
+      n.store = std::make_unique<store::Store>();
+      auto r = Replica::open(o, *n.store);
+      EXPECT_TRUE(r);
+      n.replica = std::move(r.value());
+      n.host = std::make_unique<Host>(*this, id);
+      (void)n.replica->start();
+    }
+  }
+  ~Trio() { spdlog::set_level(spdlog::level::info); }
+
+  /// Ticks every node and delivers every message until `done` or 500 rounds.
+  template <class Pred>
+  bool run_until(Pred done) {
+    for (int round = 0; round < 500; ++round) {
+      if (done()) return true;
+      for (auto& [id, n] : nodes_) {
+        handle(id, n.replica->tick(Time(100 * ++now_)));
+        drive(*n.replica, *n.host);
+      }
+      deliver_all();
+    }
+    return done();
+  }
+
+  void deliver_all() {
+    while (!queue_.empty()) {
+      raft::Message m = std::move(queue_.front());
+      queue_.pop_front();
+      uint32_t to = config_id(m.to);
+      if (!nodes_.count(to)) continue;
+      handle(to, nodes_[to].replica->receive(m, Time(100 * now_)));
+      drive(*nodes_[to].replica, *nodes_[to].host);
+    }
+  }
+
+  Replica* leader() {
+    for (auto& [id, n] : nodes_) {
+      if (n.replica->is_leader()) return n.replica.get();
+    }
+    return nullptr;
+  }
+  uint32_t leader_id() {
+    for (auto& [id, n] : nodes_) {
+      if (n.replica->is_leader()) return id;
+    }
+    return 99;
+  }
+  raft::MemFileSystem& fs(uint32_t id) { return *nodes_[id].fs; }
+  Replica& replica(uint32_t id) { return *nodes_[id].replica; }
+  Time now() const { return Time(100 * now_); }
+  void drive_node(uint32_t id) { drive(*nodes_[id].replica, *nodes_[id].host); }
+  void handle(uint32_t id, Effects fx) {
+    for (auto& m : fx.messages) record(id, std::move(m), false);
+    for (auto& r : fx.replies) replies.push_back(std::move(r));
+  }
+
+  std::vector<Sent> sent;
+  std::vector<Reply> replies;
+
+ private:
+  class Host final : public ReplicaHost {
+   public:
+    Host(Trio& t, uint32_t id) : t_(t), id_(id) {}
+    Time now() override { return Time(100 * t_.now_); }
+    void send(raft::Message m) override { t_.record(id_, std::move(m), true); }
+    void handle(Effects fx) override { t_.handle(id_, std::move(fx)); }
+
+   private:
+    Trio& t_;
+    uint32_t id_;
+  };
+  struct Node {
+    std::unique_ptr<raft::MemFileSystem> fs;
+    std::unique_ptr<store::Store> store;
+    std::unique_ptr<Replica> replica;
+    std::unique_ptr<Host> host;
+  };
+  void record(uint32_t from, raft::Message m, bool early) {
+    sent.push_back({m, from, early});
+    queue_.push_back(std::move(m));
+  }
+
+  std::map<uint32_t, Node> nodes_;
+  std::deque<raft::Message> queue_;
+  uint64_t now_ = 0;
+};
+
+store::Change add(uint64_t client, uint64_t seq, const std::string& owner) {
+  store::Change c;
+  c.client_id = client;
+  c.sequence = seq;
+  store::Op op;
+  op.rr.owner = dns::Name::from_text(owner).value();
+  op.rr.type = dns::rrtype::SOA;
+  op.rr.ttl = 300;
+  op.rr.rdata = dns::rdata_from_text(dns::rrtype::SOA, "ns.x. admin.x. 1 3600 600 86400 300", dns::Name()).value();
+  c.ops.push_back(op);
+  return c;
+}
+
+// The rule the driver and the simulator share (ReadyStep::early): only a
+// leader's Append and Heartbeat and a Forward leave before the fsync; a vote
+// or an acknowledgement never does.
+TEST(ReplicaHostLoop, OnlyMessagesThatPromiseNothingLeaveBeforeTheFsync) {
+  Trio trio;
+  ASSERT_TRUE(trio.run_until([&] { return trio.leader() != nullptr; }));
+  for (uint64_t c = 1; c <= 4; ++c) {
+    trio.handle(trio.leader_id(), trio.leader()->submit(c, add(c, 1, "z" + std::to_string(c) + "."), trio.now()));
+    trio.drive_node(trio.leader_id());
+    trio.deliver_all();
+  }
+  // A change through a follower is forwarded to the leader.
+  const uint32_t follower = (trio.leader_id() + 1) % 3;
+  trio.handle(follower, trio.replica(follower).submit(5, add(5, 1, "f."), trio.now()));
+  trio.drive_node(follower);
+  ASSERT_TRUE(trio.run_until([&] { return trio.replies.size() >= 5; }));
+  size_t early = 0, acks = 0;
+  for (const auto& s : trio.sent) {
+    const auto t = s.msg.type;
+    if (t == raft::MessageType::AppendResp || t == raft::MessageType::VoteResp ||
+        t == raft::MessageType::PreVoteResp || t == raft::MessageType::HeartbeatResp) {
+      ++acks;
+      EXPECT_FALSE(s.before_fsync) << raft::message_type_name(t) << " from node " << s.from << " left before its fsync";
+    }
+    if (s.before_fsync) {
+      ++early;
+      EXPECT_TRUE(t == raft::MessageType::Append || t == raft::MessageType::Heartbeat ||
+                  t == raft::MessageType::Forward)
+          << raft::message_type_name(t) << " left before the fsync";
+    }
+  }
+  EXPECT_GT(early, 0u) << "the leader's Appends overlap its fsync";
+  bool forwarded = false;
+  for (const auto& s : trio.sent) forwarded |= s.msg.type == raft::MessageType::Forward;
+  EXPECT_TRUE(forwarded) << "the follower's change went to the leader";
+  EXPECT_GT(acks, 0u);
+  for (const auto& r : trio.replies) EXPECT_TRUE(r.result) << (r.result ? "" : r.result.error().message);
+}
+
+// Group commit: everything proposed before the host loop runs shares one
+// fsync on the leader.
+TEST(ReplicaHostLoop, ChangesProposedTogetherShareOneFsync) {
+  Trio trio;
+  ASSERT_TRUE(trio.run_until([&] { return trio.leader() != nullptr; }));
+  trio.deliver_all();
+  const uint32_t l = trio.leader_id();
+  const uint64_t before = trio.fs(l).sync_count();
+  for (uint64_t c = 1; c <= 20; ++c) {
+    trio.handle(l, trio.leader()->submit(c, add(100 + c, 1, "g" + std::to_string(c) + "."), trio.now()));
+  }
+  trio.drive_node(l);
+  EXPECT_EQ(trio.fs(l).sync_count() - before, 1u) << "twenty proposals, one batch, one fsync";
+}
+
+}  // namespace
+}  // namespace node
