@@ -262,6 +262,26 @@ class ZoneEditor {
     return removed.value();
   }
 
+  /// Whether the change's non-SOA adds (its SOA adds already applied) may go
+  /// through zone::ZoneSet::add_all instead of add() one at a time. Only when
+  /// no RRset's earlier state is needed: no undo is kept (an UPDATE), and
+  /// every record falls in a zone this change created (no journal, no
+  /// serial to advance) or in no zone (refused alike either way). Never for a
+  /// transfer, and never with a SIGNING_KEY record, which apply_op refuses.
+  bool may_add_in_bulk(const Change& change) const {
+    if (undo_enabled_ || ctx_.verbatim_soa) return false;
+    const zone::Zone* last = nullptr;  // the zone of the previous record, known to be created
+    for (const Op& op : change.ops) {
+      if (op.kind != OpKind::Add || op.rr.type == dns::rrtype::SIGNING_KEY) return false;
+      if (op.rr.type == dns::rrtype::SOA) continue;
+      const zone::Zone* z = zones_.zone_for(op.rr.owner, op.rr.type);
+      if (!z || z == last) continue;
+      if (!is_created(zone_key(z->apex()))) return false;
+      last = z;
+    }
+    return true;
+  }
+
   /// Records that records of the zone at `apex` changed outside add() (a
   /// bulk add), so finish() advances its serial as for any other change.
   void note_modified(const dns::Name& apex) {
@@ -606,8 +626,10 @@ bool adds_in_bulk(const Change& change) {
 }
 
 /// The non-SOA adds of an adds-only change, applied at once
-/// (zone::ZoneSet::add_all) with the outcome and the serials one op at a time
-/// would give: the same records, the same refusals, the same zones advanced.
+/// (zone::ZoneSet::add_all) with the outcome one op at a time would give:
+/// the same records, the same refusals at the same ops. Only where
+/// ZoneEditor::may_add_in_bulk allows it, since no RRset's earlier state is
+/// saved for a journal or an undo on this path.
 void apply_adds_in_bulk(zone::ZoneSet& zones, ZoneEditor& editor, const Change& change, ApplyResult& result) {
   std::vector<const dns::RR*> records;
   std::vector<size_t> op_of;
@@ -991,8 +1013,8 @@ ApplyResult Store::apply_one(Version& next, const Change& change, uint64_t index
     for (size_t i = 0; i < change.ops.size(); ++i) {
       if (is_soa_add(change.ops[i])) run(i);
     }
-    if (adds_in_bulk(change)) {
-      apply_adds_in_bulk(next, editor, change, result);
+    if (adds_in_bulk(change) && editor.may_add_in_bulk(change)) {
+      apply_adds_in_bulk(next.zones, editor, change, result);
     } else {
       for (size_t i = 0; i < change.ops.size(); ++i) {
         if (!is_soa_add(change.ops[i])) run(i);
