@@ -3,28 +3,40 @@
 concurrent clients, and propagation from acknowledgement to every node.
 
 Systems (all on loopback, fsync on):
-- dns-node: a 3-node cluster. Changes are RFC 2136 UPDATEs signed with TSIG
-  (hmac-sha256) over TCP when the node answers them; while the node answers
-  UPDATE with NOTIMP, changes go as stdin `ADD:` lines to node 0 instead
-  (one in flight: stdin commands run one at a time), and the report says so.
+- dns-node: a cluster of each size in --nodes (default 3). Changes are RFC
+  2136 UPDATEs signed with TSIG (hmac-sha256) over TCP when the node answers
+  them; while the node answers UPDATE with NOTIMP, changes go as stdin `ADD:`
+  lines instead (one in flight: stdin commands run one at a time), and the
+  report says so.
 - knot: knotd as a single primary accepting the same signed UPDATEs (TSIG key
   and ACL), journal on (LMDB, synced).
 - etcd: a 3-member etcd cluster taking puts of the same size through the v3
   HTTP/JSON gateway (POST /v3/kv/put) on keep-alive connections.
 
-Each level (1, 10, 100 in flight) runs --seconds (and at most --max-ops
-changes); the report gives the median over --runs of committed changes/s and
-of p50/p99 latency. Propagation: one change at a time, the time from the
-acknowledgement to every node answering the new record (dns-node's three
-nodes; a Knot primary with two Knot secondaries via NOTIFY and IXFR).
+Before every level the script finds the node that leads (dns-node: each
+node's stdin STATUS; etcd: /v3/maintenance/status) and points the clients at
+it or at a follower (--target leader|follower|both), which must forward the
+change; the report says which, and whether that node's role changed during
+the level. Each level (1, 10, 100 in flight) runs --seconds (and at most
+--max-ops changes); the report gives the median over --runs of committed
+changes/s and of p50/p99 latency, and the errors by rcode.
+
+Propagation: one change at a time, the time from the acknowledgement to every
+node answering the new record (all of dns-node's nodes; a Knot primary with
+two Knot secondaries via NOTIFY and IXFR), idle and/or under a bounded
+dnsperf query load against every node (--load); p50/p90/p99/p99.9/max, and
+the slowest samples with each node's time so the tail can be traced.
 """
 import argparse
 import base64
+import collections
 import hashlib
 import hmac
 import http.client
 import json
 import random
+import select
+import signal
 import shutil
 import socket
 import struct
@@ -82,17 +94,6 @@ def tcp_exchange(sock, wire):
     return recv_exact(sock, n)
 
 
-def udp_answers(sock, port, qname, qtype=1):
-    """One UDP query; True if answered NOERROR with an answer."""
-    pkt = b._query_packet(qname, qtype, qid=random.randrange(65536))
-    try:
-        sock.sendto(pkt, ("127.0.0.1", port))
-        data, _ = sock.recvfrom(65535)
-    except OSError:
-        return False
-    return len(data) >= 12 and data[:2] == pkt[:2] and (data[3] & 0xF) == 0 and data[6:8] != b"\0\0"
-
-
 # ---------------------------------------------------------------- zone
 
 def write_zone(path):
@@ -108,10 +109,13 @@ www IN A 192.0.2.80
 # ---------------------------------------------------------------- systems
 
 class DnsNodeCluster:
-    label = "dns-node (3 nodes)"
+    """A `size`-node dns-node cluster. Clients talk to `self.target`, which
+    aim() points at the node leading now or at one following it."""
 
     def __init__(self, workdir, zone, size=3):
-        self.dir = Path(workdir) / "dns-node-cluster"
+        self.size = size
+        self.label = f"dns-node ({size} nodes)"
+        self.dir = Path(workdir) / f"dns-node-cluster{size}"
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True)
         self.qports = [b.free_port() for _ in range(size)]
@@ -123,23 +127,64 @@ class DnsNodeCluster:
                "rrl": {"responses_per_second": 0}}
         (self.dir / "cfg.json").write_text(json.dumps(cfg))
         self.servers = []
-        for i in range(size):
-            argv = [b.dns_node_bin(), "-n", str(i), "-c", str(self.dir / "cfg.json"), "-z", str(zone),
-                    "--data-dir", str(self.dir / f"data{i}")]
-            self.servers.append(b.Server(f"dns-node{i}", argv, self.qports[i], self.dir, ORIGIN,
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE))
-        for s in self.servers:
-            s.wait_ready(timeout=60, poll=0.05)
-        self.update_port = self.qports[0]
+        self.stdin_locks = [threading.Lock() for _ in range(size)]
+        try:
+            for i in range(size):
+                argv = [b.dns_node_bin(), "-n", str(i), "-c", str(self.dir / "cfg.json"), "-z", str(zone),
+                        "--data-dir", str(self.dir / f"data{i}")]
+                self.servers.append(b.Server(f"dns-node{i}", argv, self.qports[i], self.dir, ORIGIN,
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+            for s in self.servers:
+                s.wait_ready(timeout=60, poll=0.05)
+        except BaseException:
+            self.stop()
+            raise
+        self.target = 0
+        self.leader = None
         self.mode = None
-        self.stdin_lock = threading.Lock()
+
+    def aim(self, kind, run=0):
+        """Points the clients at the leader ('leader') or at a follower
+        ('follower', a different one each run); returns the node chosen."""
+        self.leader = self.find_leader()
+        if kind == "leader":
+            self.target = self.leader
+        else:
+            followers = [i for i in range(self.size) if i != self.leader]
+            self.target = followers[run % len(followers)]
+        return self.target
+
+    def find_leader(self, timeout=30.0):
+        """The node whose STATUS says it leads (the highest term if two do, as
+        a deposed leader may not know yet), waiting up to `timeout` s for one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.statuses()
+            leaders = [i for i, s in enumerate(st) if s.get("role") == "leader"]
+            if leaders:
+                return max(leaders, key=lambda i: st[i].get("term", 0))
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no dns-node leads after {timeout:g} s: {[s.get('role') for s in st]}")
+            time.sleep(0.1)
+
+    def statuses(self):
+        """Every node's STATUS reply (a dict; {} when it did not answer OK)."""
+        out = []
+        for i in range(self.size):
+            line = self.command("STATUS", node=i)
+            out.append(json.loads(line[3:]) if line.startswith("OK ") else {})
+        return out
+
+    def role(self, node):
+        line = self.command("STATUS", node=node)
+        return json.loads(line[3:]).get("role", "unknown") if line.startswith("OK ") else "unknown"
 
     def detect_mode(self):
-        """'dns' if node 0 commits a signed UPDATE, else 'stdin'."""
+        """'dns' if the target node commits a signed UPDATE, else 'stdin'."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.update_port), timeout=5) as s:
+                with socket.create_connection(("127.0.0.1", self.qports[self.target]), timeout=5) as s:
                     reply = tcp_exchange(s, signed_update(1, f"probe.{ORIGIN}", "192.0.2.99"))
                 rcode = reply[3] & 0xF
                 if rcode == 0:
@@ -156,39 +201,34 @@ class DnsNodeCluster:
         self.stdin_add("probe", "192.0.2.99")
         return self.mode
 
-    def command(self, line):
-        """Sends one stdin command to node 0 and returns its reply line."""
-        s = self.servers[0]
-        with self.stdin_lock:
+    def command(self, line, node=None):
+        """Sends one stdin command to `node` (default: the target) and returns its reply line."""
+        i = self.target if node is None else node
+        s = self.servers[i]
+        with self.stdin_locks[i]:
             s.proc.stdin.write(f"{line}\n".encode())
             s.proc.stdin.flush()
-            return self._stdout_line()
+            # Stdout carries only the replies to stdin commands (logs go to stderr).
+            out = s.proc.stdout.readline()
+        if not out:
+            raise ConnectionError(f"dns-node {i} closed its stdout")
+        return out.decode().strip()
 
     def stdin_add(self, owner, ip):
         return self.command(f"ADD: {owner}.{ORIGIN} 300 A {ip}").startswith("OK")
 
-    def node0_role(self):
-        """Node 0's Raft role now ('leader', 'follower', ...): every change goes to node 0,
-        and a follower forwards it to the leader, which costs a round trip more."""
-        line = self.command("STATUS")
-        if not line.startswith("OK "):
-            return "unknown"
-        return json.loads(line[3:]).get("role", "unknown")
-
-    def _stdout_line(self):
-        # Stdout carries only the replies to stdin commands (logs go to stderr).
-        line = self.servers[0].proc.stdout.readline()
-        if not line:
-            raise ConnectionError("dns-node closed its stdout")
-        return line.decode().strip()
-
     def client(self):
         if self.mode == "dns":
-            return DnsUpdateClient(self.update_port)
+            return DnsUpdateClient(self.qports[self.target])
         return StdinClient(self)
 
     def ports_to_watch(self):
         return self.qports
+
+    def node_names(self):
+        """Names for the report, marking the leader and the node the client talks to."""
+        return [f"node {i}" + "".join(f" ({t})" for t, on in (("leader", i == self.leader), ("client's", i == self.target))
+                                      if on) for i in range(self.size)]
 
     def stop(self):
         for s in self.servers:
@@ -198,9 +238,13 @@ class DnsNodeCluster:
 class StdinClient:
     def __init__(self, cluster):
         self.c = cluster
+        self.failures = collections.Counter()
 
     def put(self, owner, ip, seq):
-        return self.c.stdin_add(owner, ip)
+        ok = self.c.stdin_add(owner, ip)
+        if not ok:
+            self.failures["stdin error"] += 1
+        return ok
 
     def close(self):
         pass
@@ -210,10 +254,14 @@ class DnsUpdateClient:
     def __init__(self, port):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.failures = collections.Counter()  # rcode name -> count, for the report's errors column
 
     def put(self, owner, ip, seq):
         reply = tcp_exchange(self.sock, signed_update(seq & 0xFFFF, f"{owner}.{ORIGIN}", ip))
-        return (reply[3] & 0xF) == 0
+        rcode = reply[3] & 0xF
+        if rcode != 0:
+            self.failures[RCODES.get(rcode, f"rcode {rcode}")] += 1
+        return rcode == 0
 
     def close(self):
         self.sock.close()
@@ -302,6 +350,9 @@ log:
         for s in self.servers:
             s.wait_ready(timeout=60, poll=0.05)
 
+    def aim(self, kind, run=0):
+        return 0  # one primary takes every change
+
     def detect_mode(self):
         return "dns"
 
@@ -310,6 +361,9 @@ log:
 
     def ports_to_watch(self):
         return [self.port] + self.sec_ports
+
+    def node_names(self):
+        return ["primary"] + [f"secondary {i}" for i in range(len(self.sec_ports))]
 
     def stop(self):
         for s in self.servers:
@@ -351,13 +405,44 @@ class EtcdCluster:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"etcd cluster did not accept a put; see {self.dir}")
             time.sleep(0.2)
+        self.target = 0
+
+    def aim(self, kind, run=0):
+        """Points the clients at the member leading now ('leader') or at a
+        follower (a different one each run), from each member's
+        POST /v3/maintenance/status (its own member_id and the leader's)."""
+        deadline = time.monotonic() + 30
+        while True:
+            ids, leader_id = [], None
+            for port in self.client_ports:
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    conn.request("POST", "/v3/maintenance/status", body="{}",
+                                 headers={"Content-Type": "application/json"})
+                    st = json.loads(conn.getresponse().read())
+                    conn.close()
+                    ids.append(st.get("header", {}).get("member_id"))
+                    leader_id = st.get("leader") or leader_id
+                except (OSError, ValueError):
+                    ids.append(None)
+            if leader_id in ids:
+                leader = ids.index(leader_id)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("no etcd member leads after 30 s")
+            time.sleep(0.2)
+        if kind == "leader":
+            self.target = leader
+        else:
+            followers = [i for i in range(len(self.client_ports)) if i != leader]
+            self.target = followers[run % len(followers)]
+        return self.target
 
     def detect_mode(self):
         return "http"
 
     def client(self):
-        # Spread clients over the members, as etcd clients balance.
-        return EtcdClient(random.choice(self.client_ports))
+        return EtcdClient(self.client_ports[self.target])
 
     def stop(self):
         for p, log in self.procs:
@@ -376,6 +461,7 @@ class EtcdClient:
 
     def __init__(self, port):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.failures = collections.Counter()
 
     def put(self, owner, ip, seq):
         body = json.dumps({"key": base64.b64encode(owner.encode()).decode(),
@@ -383,6 +469,8 @@ class EtcdClient:
         self.conn.request("POST", "/v3/kv/put", body=body, headers={"Content-Type": "application/json"})
         r = self.conn.getresponse()
         r.read()
+        if r.status != 200:
+            self.failures[f"HTTP {r.status}"] += 1
         return r.status == 200
 
     def close(self):
@@ -394,6 +482,7 @@ class EtcdClient:
 def run_level(system, inflight, seconds, max_ops, tag):
     """`inflight` threads, each with its own connection, one change at a time."""
     lat, errors = [], [0]
+    failures = collections.Counter()
     lock = threading.Lock()
     clients = [system.client() for _ in range(inflight)]
     start = threading.Barrier(inflight + 1)
@@ -401,7 +490,7 @@ def run_level(system, inflight, seconds, max_ops, tag):
     deadline_box = [0.0]
 
     def worker(ti, cl):
-        mine, errs = [], 0
+        mine, errs, lost = [], 0, 0
         start.wait()
         deadline = deadline_box[0]
         for k in range(per_thread):
@@ -415,6 +504,7 @@ def run_level(system, inflight, seconds, max_ops, tag):
                 ok = cl.put(owner, ip, seq)
             except (OSError, ConnectionError):
                 ok = False
+                lost += 1
             if ok:
                 mine.append(time.monotonic() - t0)
             else:
@@ -422,6 +512,9 @@ def run_level(system, inflight, seconds, max_ops, tag):
         with lock:
             lat.extend(mine)
             errors[0] += errs
+            failures.update(cl.failures)
+            if lost:
+                failures["no answer"] += lost
 
     threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(clients)]
     for t in threads:
@@ -436,46 +529,254 @@ def run_level(system, inflight, seconds, max_ops, tag):
         c.close()
     lat.sort()
     pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p / 100))] * 1e3 if lat else None  # noqa: E731
-    return {"inflight": inflight, "committed": len(lat), "errors": errors[0], "seconds": elapsed,
-            "per_s": len(lat) / elapsed if elapsed else 0, "p50_ms": pct(50), "p99_ms": pct(99),
-            "loadavg": b.loadavg()}
+    return {"inflight": inflight, "committed": len(lat), "errors": errors[0], "failures": dict(failures),
+            "seconds": elapsed, "per_s": len(lat) / elapsed if elapsed else 0, "p50_ms": pct(50),
+            "p99_ms": pct(99), "loadavg": b.loadavg()}
+
+
+def cpu_times():
+    """(busy, total) jiffies of the whole machine from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)  # idle and iowait are not busy
+
+
+class QueryLoad:
+    """A bounded background query load: one dnsperf per port at `qps`
+    queries/s (hits, a NODATA-free NXDOMAIN and the SOA), each stopping by
+    itself after `max_seconds` or as many passes over its query file, or
+    when stop() interrupts it (by its own PID)."""
+
+    QUERIES = ["www", "ns1", "@", "nx-load"]
+
+    def __init__(self, ports, workdir, qps, max_seconds):
+        self.qps, self.ports = qps, ports
+        dnsperf = shutil.which("dnsperf")
+        if not dnsperf:
+            raise SystemExit("--load needs dnsperf (scripts/install-deps.sh installs it)")
+        qfile = Path(workdir) / "load-queries.txt"
+        qfile.write_text("".join(f"{ORIGIN if q == '@' else q + '.' + ORIGIN} {'SOA' if q == '@' else 'A'}\n"
+                                 for q in self.QUERIES))
+        passes = qps * max_seconds // len(self.QUERIES) + 1
+        self.procs = []
+        for port in ports:
+            logpath = Path(workdir) / f"load-{port}.log"
+            log = open(logpath, "w")
+            argv = [dnsperf, "-s", "127.0.0.1", "-p", str(port), "-d", str(qfile), "-l", str(max_seconds),
+                    "-n", str(passes), "-Q", str(qps), "-c", "1", "-q", "50", "-t", "2"]
+            self.procs.append((subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, start_new_session=True), log, logpath))
+        time.sleep(1.0)  # let every dnsperf reach its rate before the first sample
+
+    def stop(self):
+        """Interrupts every dnsperf still running; returns the queries/s they had answered in all."""
+        for p, _, _ in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)  # dnsperf stops and prints its statistics
+        total = 0.0
+        for p, log, logpath in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            log.close()
+            r = b.parse_dnsperf(logpath.read_text())
+            if r["completed"] and r["run_s"]:
+                total += r["completed"] / r["run_s"]
+        return total
+
+    def describe(self):
+        return f"dnsperf {self.qps:,} q/s x {len(self.ports)} nodes"
+
+
+def poll_round(socks, ports, seen, not_yet, qname, t_ack, wait=0.05):
+    """Asks every node not yet seen for `qname` at once and records, for each
+    that answers it (NOERROR with an answer), the seconds since t_ack in
+    `seen`; for each that answers without it, in `not_yet` (so a late node's
+    time is bracketed by its last answer without the record)."""
+    waiting = {}
+    for j, port in enumerate(ports):
+        if seen[j] is None:
+            qid = random.randrange(65536)
+            try:
+                socks[j].sendto(b._query_packet(qname, 1, qid=qid), ("127.0.0.1", port))
+                waiting[j] = qid
+            except OSError:
+                pass
+    deadline = time.monotonic() + wait
+    while waiting:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        readable, _, _ = select.select([socks[j] for j in waiting], [], [], left)
+        now = time.monotonic()
+        for sock in readable:
+            j = socks.index(sock)
+            while True:
+                try:
+                    data = sock.recv(65535)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break
+                if j not in waiting or len(data) < 12 or int.from_bytes(data[:2], "big") != waiting[j]:
+                    continue  # a late answer to an earlier round
+                if (data[3] & 0xF) == 0 and data[6:8] != b"\0\0":
+                    seen[j] = now - t_ack
+                else:
+                    not_yet[j] = now - t_ack
+                del waiting[j]
 
 
 def propagation(system, samples, tag, timeout=10.0):
-    """Times from each change's acknowledgement to every watched port answering it (ms)."""
+    """One change at a time; per sample the acknowledgement's latency and, per
+    watched node, the time from the acknowledgement to its first answer with
+    the new record (ms; None when not seen within `timeout` s) and to its
+    last answer without it (None if the first answer had it)."""
     cl = system.client()
     ports = system.ports_to_watch()
     socks = []
     for _ in ports:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(0.05)
-        socks.append(s)
+        sk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sk.setblocking(False)
+        socks.append(sk)
     out = []
     try:
         for i in range(samples):
             owner = f"p{tag}-{i}"
-            if not cl.put(owner, f"10.200.{i >> 8 & 255}.{i & 255}", 60000 + i):
-                continue
+            t0 = time.monotonic()
+            try:
+                ok = cl.put(owner, f"10.200.{i >> 8 & 255}.{i & 255}", 60000 + i)
+            except (OSError, ConnectionError):
+                ok = False
             t_ack = time.monotonic()
-            pending = set(range(len(ports)))
-            while pending and time.monotonic() - t_ack < timeout:
-                for j in list(pending):
-                    if udp_answers(socks[j], ports[j], f"{owner}.{ORIGIN}"):
-                        pending.discard(j)
-            if not pending:
-                out.append((time.monotonic() - t_ack) * 1e3)
-            else:
-                out.append(None)
+            if not ok:
+                out.append({"ack_ms": None, "nodes": None})
+                continue
+            seen, not_yet = [None] * len(ports), [None] * len(ports)
+            while None in seen and time.monotonic() - t_ack < timeout:
+                poll_round(socks, ports, seen, not_yet, f"{owner}.{ORIGIN}", t_ack)
+            ms = lambda xs: [x * 1e3 if x is not None else None for x in xs]  # noqa: E731
+            out.append({"ack_ms": (t_ack - t0) * 1e3, "nodes": ms(seen), "not_yet": ms(not_yet)})
     finally:
         cl.close()
-        for s in socks:
-            s.close()
+        for sk in socks:
+            sk.close()
     return out
+
+
+def sample_total(smp):
+    """A sample's time to every node answering (ms), None if one never did."""
+    if not smp["nodes"] or None in smp["nodes"]:
+        return None
+    return max(smp["nodes"])
 
 
 def pctl(xs, p):
     xs = sorted(x for x in xs if x is not None)
     return xs[min(len(xs) - 1, int(len(xs) * p / 100))] if xs else None
+
+
+def measure_propagation(system, samples, tag, loaded, args, workdir):
+    """propagation() idle or under QueryLoad against every node, with the
+    machine's 1-min load average and CPU use over the measurement."""
+    load = QueryLoad(system.ports_to_watch(), workdir, args.load_qps, args.load_max_seconds) if loaded else None
+    busy0, total0 = cpu_times()
+    load_start = b.loadavg()
+    try:
+        xs = propagation(system, samples, tag)
+    finally:
+        busy1, total1 = cpu_times()
+        load_end = b.loadavg()
+        achieved = load.stop() if load else 0.0
+    return {"samples": xs, "load": load.describe() if load else "idle", "load_qps_achieved": achieved,
+            "loadavg_start": load_start, "loadavg_end": load_end,
+            "cpu_busy_pct": 100.0 * (busy1 - busy0) / max(1, total1 - total0), "names": system.node_names()}
+
+
+# ---------------------------------------------------------------- report
+
+HOW = {"dns": "RFC 2136 + TSIG over TCP", "stdin": "stdin ADD: (cluster)", "http": "v3 HTTP/JSON put"}
+
+
+def fmt_failures(rs):
+    total = collections.Counter()
+    for r in rs:
+        total.update(r.get("failures", {}))
+    return ", ".join(f"{k} {v}" for k, v in total.most_common())
+
+
+def print_levels(results, meta, args):
+    print("| system | how | client talks to | in flight | committed/s | p50 ms | p99 ms | errors (median; kinds over all runs) "
+          "| runs (1-min load avg) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for key, rs in results.items():
+        label, kind, n = key
+        m = {k: b.median([r[k] for r in rs]) for k in ("per_s", "p50_ms", "p99_ms", "errors")}
+        loads = ", ".join(r["loadavg"].split()[0] for r in rs)
+        moved = [r for r in rs if r.get("role_after") not in (None, kind)]
+        if moved:
+            loads += "; the node's role changed in " + ", ".join(
+                f"run {rs.index(r)} (now {r['role_after']})" for r in moved)
+        kinds = fmt_failures(rs)
+        print(f"| {label} | {HOW.get(meta[label]['mode'], '?')} | {kind} | {n} | {m['per_s']:,.0f} "
+              f"| {m['p50_ms'] or 0:.2f} | {m['p99_ms'] or 0:.2f} | {m['errors']:.0f}{f' ({kinds})' if kinds else ''} "
+              f"| {len(rs)} ({loads}) |")
+    # dns-node against the better anchor at each level, per cluster size and target.
+    lines = []
+    for (label, kind, n), rs in results.items():
+        if meta[label]["system"] != "dns-node":
+            continue
+        ours = b.median([r["per_s"] for r in rs])
+        ours_p99 = b.median([r["p99_ms"] for r in rs])
+        parts = []
+        for (olabel, okind, on), ors in results.items():
+            if on != n or meta[olabel]["system"] == "dns-node" or okind not in (kind, "primary"):
+                continue
+            theirs = b.median([r["per_s"] for r in ors])
+            theirs_p99 = b.median([r["p99_ms"] for r in ors])
+            if theirs and ours_p99 is not None and theirs_p99:
+                parts.append(f"{ours / theirs:.2f} x {olabel} ({okind}), p99 {ours_p99:.2f} vs {theirs_p99:.2f} ms")
+        if parts:
+            lines.append(f"- {label}, client to the {kind}, {n} in flight: " + "; ".join(parts))
+    if lines:
+        print("\ncommitted/s of dns-node over the anchor's (the same kind of node where the anchor has one):")
+        print("\n".join(lines))
+    print()
+
+
+def print_propagation(prop, args):
+    print("| propagation | client talks to | load | samples | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms "
+          "| not seen within 10 s | 1-min load avg start -> end; CPU busy |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for row in prop:
+        xs = row["samples"]
+        ok = [t for t in (sample_total(x) for x in xs) if t is not None]
+        load = row["load"] + (f" ({row['load_qps_achieved']:,.0f} q/s answered)" if row["load"] != "idle" else "")
+        f = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
+        print(f"| {row['what']} | {row['kind']} | {load} | {len(xs)} | {f(pctl(ok, 50))} | {f(pctl(ok, 90))} "
+              f"| {f(pctl(ok, 99))} | {f(pctl(ok, 99.9))} | {f(max(ok) if ok else None)} | {len(xs) - len(ok)} "
+              f"| {row['loadavg_start'].split()[0]} -> {row['loadavg_end'].split()[0]}; {row['cpu_busy_pct']:.0f}% |")
+    print("\nThe slowest samples: ms from the acknowledgement to each node answering the new record (the last "
+          "marked *), and when that node last answered without it (so the client's own pauses show):\n")
+    for row in prop:
+        xs = [(i, x) for i, x in enumerate(row["samples"]) if x["nodes"]]
+        xs.sort(key=lambda ix: -(sample_total(ix[1]) if sample_total(ix[1]) is not None else float("inf")))
+        print(f"- {row['what']}, client to the {row['kind']}, {row['load']}:")
+        for i, x in xs[:args.tail]:
+            total = sample_total(x)
+            last = max(range(len(x["nodes"])), key=lambda j: x["nodes"][j] if x["nodes"][j] is not None else 1e9)
+            def node_text(j):
+                name = f"{'*' if j == last else ''}{row['names'][j]}"
+                if x["nodes"][j] is None:
+                    return f"{name} not seen"
+                before = x["not_yet"][j]
+                return f"{name} {x['nodes'][j]:.2f}" + (f" (not yet at {before:.2f})" if before is not None else "")
+            per = ", ".join(node_text(j) for j in range(len(x["nodes"])))
+            print(f"  - sample {i}: {total:.2f} ms" if total is not None else f"  - sample {i}: not seen",
+                  f"(ack took {x['ack_ms']:.2f} ms); last {row['names'][last]}; {per}")
+    print()
 
 
 def main():
@@ -485,10 +786,34 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--max-ops", type=int, default=50000, help="cap on changes per level")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--prop-samples", type=int, default=20, help="propagation samples per system (0: skip)")
+    ap.add_argument("--target", choices=("leader", "follower", "both"), default="both",
+                    help="which node the clients talk to, found before every level (dns-node and etcd; "
+                         "Knot has one primary)")
+    ap.add_argument("--nodes", default="3", help="dns-node cluster sizes, e.g. 3,5,7: levels and propagation "
+                                                 "are repeated for each")
+    ap.add_argument("--prop-samples", type=int, default=1000, help="dns-node propagation samples per row (0: skip)")
+    ap.add_argument("--knot-prop-samples", type=int, default=20,
+                    help="Knot propagation samples per row (0: skip); each takes about 1 s, Knot's NOTIFY/IXFR delay")
+    ap.add_argument("--load", nargs="?", const="both", default="idle", choices=("idle", "loaded", "both"),
+                    help="propagation idle, under a background query load against every node, or both "
+                         "(--load alone: both)")
+    ap.add_argument("--load-qps", type=int, default=2000, help="background queries/s per node under --load")
+    ap.add_argument("--load-max-seconds", type=int, default=600,
+                    help="each background dnsperf stops by itself after this long")
+    ap.add_argument("--tail", type=int, default=5, help="slowest propagation samples to print per row")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    try:
+        sizes = [int(x) for x in args.nodes.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"--nodes: expected cluster sizes like 3,5,7, got {args.nodes!r}")
+    if not sizes or any(n < 1 for n in sizes):
+        raise SystemExit(f"--nodes: every cluster size must be at least 1, got {args.nodes!r}")
+    if args.target == "follower" and min(sizes) < 2:
+        raise SystemExit("--target follower needs clusters of at least 2 nodes (--nodes)")
+    if args.load_qps < 1 or args.load_max_seconds < 1:
+        raise SystemExit("--load-qps and --load-max-seconds must be at least 1")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="dnsnode-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     zone = workdir / "update.zone"
@@ -496,94 +821,89 @@ def main():
     mach = b.machine()
     levels = [int(x) for x in args.inflight.split(",")]
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
-    results, prop, modes, labels = {}, {}, {}, {}
     for name in names:
-        b.log(f"{name}: starting")
-        if name == "dns-node":
-            system = DnsNodeCluster(workdir, zone)
-        elif name == "knot":
-            system = KnotPrimary(workdir, zone)
-        elif name == "etcd":
-            system = EtcdCluster(workdir)
-        else:
+        if name not in ("dns-node", "knot", "etcd"):
             raise SystemExit(f"unknown system {name}")
-        labels[name] = system.label
-        try:
-            modes[name] = system.detect_mode()
-            b.log(f"  {name}: changes go by {modes[name]}")
-            for run in range(args.runs):
-                for n in levels:
-                    if modes[name] == "stdin" and n > 1:
-                        continue  # stdin commands run one at a time
-                    r = run_level(system, n, args.seconds, args.max_ops, f"{run}x{n}")
-                    if name == "dns-node":
-                        r["node0_role"] = system.node0_role()
-                    results.setdefault((name, n), []).append(r)
-                    b.log(f"  {name} run {run} in flight {n}: {r['per_s']:.0f}/s, p50 {r['p50_ms'] or 0:.2f} ms, "
-                          f"p99 {r['p99_ms'] or 0:.2f} ms, errors {r['errors']}, load {r['loadavg']}"
-                          + (f", node 0 {r['node0_role']}" if "node0_role" in r else ""))
-        finally:
-            system.stop()
-    # Propagation: dns-node's 3 nodes; a Knot primary with two secondaries.
-    if args.prop_samples:
-        for name in ("dns-node", "knot"):
-            if name not in names:
-                continue
-            system = DnsNodeCluster(workdir, zone) if name == "dns-node" else KnotPrimary(workdir, zone, secondaries=2)
+    kinds = ["leader", "follower"] if args.target == "both" else [args.target]
+    load_modes = {"idle": [False], "loaded": [True], "both": [False, True]}[args.load]
+
+    def start(name, size, secondaries=0):
+        if name == "dns-node":
+            return DnsNodeCluster(workdir, zone, size)
+        if name == "knot":
+            return KnotPrimary(workdir, zone, secondaries=secondaries)
+        return EtcdCluster(workdir)
+
+    results, meta, prop = {}, {}, []
+    for name in names:
+        for size in (sizes if name == "dns-node" else [3]):
+            b.log(f"{name}: starting" + (f" {size} nodes" if name == "dns-node" else ""))
+            system = start(name, size)
+            label = system.label
+            its_kinds = ["primary"] if name == "knot" else kinds
             try:
+                system.aim("leader")
+                meta[label] = {"system": name, "mode": system.detect_mode()}
+                b.log(f"  {label}: changes go by {meta[label]['mode']}")
+                for run in range(args.runs):
+                    for kind in its_kinds:
+                        for n in levels:
+                            if meta[label]["mode"] == "stdin" and n > 1:
+                                continue  # stdin commands run one at a time
+                            node = system.aim("leader" if kind == "primary" else kind, run)
+                            r = run_level(system, n, args.seconds, args.max_ops, f"{size}x{run}x{kind[0]}x{n}")
+                            r["node"] = node
+                            if name == "dns-node":
+                                r["leader_before"] = system.leader
+                                r["role_after"] = system.role(node)
+                            results.setdefault((label, kind, n), []).append(r)
+                            b.log(f"  {label} run {run} to the {kind} ({node}), in flight {n}: {r['per_s']:.0f}/s, "
+                                  f"p50 {r['p50_ms'] or 0:.2f} ms, p99 {r['p99_ms'] or 0:.2f} ms, "
+                                  f"errors {r['errors']} {r['failures'] or ''}, load {r['loadavg']}"
+                                  + (f", its role after: {r['role_after']}" if "role_after" in r else ""))
+            finally:
+                system.stop()
+            # Propagation on a fresh cluster: all dns-node's nodes; a Knot primary with two secondaries.
+            samples = args.prop_samples if name == "dns-node" else args.knot_prop_samples
+            if not samples or name == "etcd":
+                continue
+            system = start(name, size, secondaries=2)
+            try:
+                what = (f"{system.label}: ack to all {size} nodes answering" if name == "dns-node"
+                        else "Knot primary: ack to primary + 2 secondaries answering (NOTIFY, IXFR)")
+                system.aim("leader")
                 system.detect_mode()
-                prop[name] = propagation(system, args.prop_samples, name)
-                ok = [x for x in prop[name] if x is not None]
-                b.log(f"  propagation {name}: p50 {pctl(ok, 50)}, p99 {pctl(ok, 99)} ms, "
-                      f"{len(prop[name]) - len(ok)} not seen in time")
+                for kind in its_kinds:
+                    for loaded in load_modes:
+                        node = system.aim("leader" if kind == "primary" else kind)
+                        tag = f"{name}{size}{kind[0]}{int(loaded)}"
+                        row = measure_propagation(system, samples, tag, loaded, args, workdir)
+                        row.update({"what": what, "system": name, "size": size, "kind": kind, "node": node})
+                        prop.append(row)
+                        ok = [t for t in (sample_total(x) for x in row["samples"]) if t is not None]
+                        b.log(f"  propagation {what}, to the {kind}, {row['load']}: p50 {pctl(ok, 50) or 0:.2f}, "
+                              f"p99 {pctl(ok, 99) or 0:.2f}, max {max(ok) if ok else 0:.2f} ms, "
+                              f"{len(row['samples']) - len(ok)} not seen")
             finally:
                 system.stop()
 
     print(f"Machine: {mach['nproc']} CPUs, {mach['cpu']}, Linux {mach['kernel']}. {args.seconds:g} s per level "
-          f"(at most {args.max_ops} changes), median of {args.runs} runs. Servers and client share both cores.\n")
-    for name in names:
-        if modes.get(name) == "stdin":
-            print(f"**{name}: the node answered UPDATE with NOTIMP, so changes went as stdin `ADD:` lines to node 0 "
+          f"(at most {args.max_ops} changes), median of {args.runs} runs. Servers and client share the cores. "
+          f"The node the clients talk to is found before every level (dns-node: each node's stdin STATUS; "
+          f"etcd: /v3/maintenance/status); a follower is expected to forward the change to the leader.\n")
+    for label, m in meta.items():
+        if m["mode"] == "stdin":
+            print(f"**{label}: the node answered UPDATE with NOTIMP, so changes went as stdin `ADD:` lines "
                   f"through the cluster (one at a time): not RFC 2136, no TSIG, only 1 in flight measured.**\n")
-    print("| system | how | in flight | committed/s | p50 ms | p99 ms | errors | runs (1-min load avg) |")
-    print("|---|---|---|---|---|---|---|---|")
-    how = {"dns": "RFC 2136 + TSIG over TCP", "stdin": "stdin ADD: (cluster)", "http": "v3 HTTP/JSON put"}
-    for name in names:
-        for n in levels:
-            rs = results.get((name, n))
-            if not rs:
-                print(f"| {labels[name]} | {how.get(modes.get(name), '?')} | {n} | - | - | - | - | not measured |")
-                continue
-            m = {k: b.median([r[k] for r in rs]) for k in ("per_s", "p50_ms", "p99_ms", "errors")}
-            loads = ", ".join(r["loadavg"].split()[0] for r in rs)
-            if name == "dns-node":
-                led = sum(1 for r in rs if r.get("node0_role") == "leader")
-                loads += f"; node 0 led {led} of {len(rs)}"
-            print(f"| {labels[name]} | {how[modes[name]]} | {n} | {m['per_s']:,.0f} | {m['p50_ms']:.2f} "
-                  f"| {m['p99_ms']:.2f} | {m['errors']:.0f} | {len(rs)} ({loads}) |")
-    for n in levels:
-        ours = results.get(("dns-node", n))
-        if not ours:
-            continue
-        o = b.median([r["per_s"] for r in ours])
-        for other in ("knot", "etcd"):
-            if results.get((other, n)):
-                t = b.median([r["per_s"] for r in results[(other, n)]])
-                print(f"\n{n} in flight: dns-node / {other} committed/s = {o / t:.2f}", end="")
-    print("\n")
+    if results:
+        print_levels(results, meta, args)
     if prop:
-        print("| propagation | samples | p50 ms | p99 ms | max ms | not seen within 10 s |")
-        print("|---|---|---|---|---|---|")
-        for name, xs in prop.items():
-            ok = [x for x in xs if x is not None]
-            what = ("dns-node, ack from node 0 to all 3 nodes answering" if name == "dns-node"
-                    else "Knot primary ack to primary + 2 secondaries answering (NOTIFY, IXFR)")
-            print(f"| {what} | {len(xs)} | {pctl(ok, 50) or 0:.1f} | {pctl(ok, 99) or 0:.1f} "
-                  f"| {max(ok) if ok else 0:.1f} | {len(xs) - len(ok)} |")
+        print_propagation(prop, args)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": mach, "args": vars(args), "modes": modes,
-                       "levels": {f"{k[0]}/{k[1]}": v for k, v in results.items()}, "propagation": prop}, f, indent=1)
+            json.dump({"machine": mach, "args": vars(args), "meta": meta,
+                       "levels": {"/".join(map(str, k)): v for k, v in results.items()},
+                       "propagation": prop}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct ZoneLoad {
   std::vector<uint32_t> op_file;        // index into files of each op in change.ops
   std::vector<std::string> warnings;    // "file:line: reason" for lines skipped
   std::vector<std::string> fatal;       // files that could not be read at all
+  std::optional<std::string> fingerprint;  // of the files' bytes (zone_files_fingerprint), if known
 
   /// The file that op `op` of `change` came from.
   const std::string& source_of(size_t op) const;

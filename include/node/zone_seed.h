@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,17 @@ std::vector<store::Op> zone_seed_diff(const std::vector<dns::RR>& last_loaded,
 util::Result<std::vector<dns::RR>> load_seed_state(const std::string& path);
 util::Result<void> save_seed_state(const std::string& path, const std::vector<dns::RR>& records);
 
+/// A fingerprint of the zone files as bytes: SHA-256 over each path, its
+/// size and its content, in order. Nullopt when a file cannot be read, or
+/// when one uses $INCLUDE (the included files would not be covered).
+std::optional<std::string> zone_files_fingerprint(const std::vector<std::string>& paths);
+
+/// Whether `fingerprint` is the one saved beside the seed state at
+/// `state_path` when that state was last written from clean files (no line
+/// skipped, no record refused). Then the files hold exactly the records last
+/// loaded and reading them would propose nothing: a restart skips them.
+bool zone_files_unchanged(const std::string& state_path, const std::string& fingerprint);
+
 /// Records per change when zone files seed the store. By default the whole
 /// difference is one change: every change a zone takes copies that zone in
 /// the store (copy-on-write) and advances its SOA serial, so a load split in
@@ -44,7 +56,8 @@ inline constexpr size_t kSeedWholeDiff = SIZE_MAX;
 /// did not exist yet (its SOA is in another node's file, still on its way)
 /// is proposed again once the zone appears, for up to `zone_wait_ms`; other
 /// refusals are logged and stay out of the saved state, so the next start
-/// reports them again.
+/// reports them again. `load.fingerprint`, when set, is saved beside the
+/// state once the files' records are all in (zone_files_unchanged).
 void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store, const std::string& state_path,
                           ZoneLoad load, const std::atomic<bool>& stopping, int zone_wait_ms = 60000,
                           size_t chunk_ops = kSeedWholeDiff);

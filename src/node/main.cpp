@@ -221,8 +221,18 @@ int main(int argc, char** argv) {
   const bool listen_for_peers = peer_credentials || opts.insecure_peers || !alone;
   if (opts.unreliable) spdlog::warn("--unreliable: injecting faults into this node's peer messages (testing only)");
   node::notify_service_manager("STATUS=reading the zone files");  // systemctl status shows where a slow start is
-  auto zones = read_zone_files(opts.zone_files);
-  if (!zones) return kExitFailure;
+  const std::string seed_state = opts.data_dir + "/zone-seed.state";
+  // Files byte for byte as last loaded hold exactly the records last loaded:
+  // comparing their fingerprint replaces reading them (node/zone_seed.h).
+  const std::optional<std::string> zone_fingerprint = node::zone_files_fingerprint(opts.zone_files);
+  std::optional<node::ZoneLoad> zones;
+  if (zone_fingerprint && node::zone_files_unchanged(seed_state, *zone_fingerprint)) {
+    spdlog::info("zone files unchanged since last loaded (same fingerprint); not read again");
+  } else {
+    zones = read_zone_files(opts.zone_files);
+    if (!zones) return kExitFailure;
+    zones->fingerprint = zone_fingerprint;
+  }
   // HTTPS on http_loc: the certificate and key are read before anything is bound.
   std::shared_ptr<server::HttpTls> http_tls;
   if (me.http && !config->http.tls_cert.empty()) {
@@ -447,20 +457,19 @@ int main(int argc, char** argv) {
   }
 
   std::atomic<bool> stopping{false};
-  const std::string seed_state = opts.data_dir + "/zone-seed.state";
   std::thread seed_thread;
   const store::Settings zone_settings = node::settings_from_config(*config);
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
     node::notify_service_manager("STATUS=committing the zone files' records");
-    node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
+    if (zones) node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
     node::propose_settings(seed_submitter, store, zone_settings, stopping);
   } else {
     // In a cluster the zone files' changes wait for a quorum; meanwhile the
     // node serves what it already has.
     // The seed takes the parsed records and frees them once proposed.
-    seed_thread = std::thread([&, load = std::move(*zones)]() mutable {
-      node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(load), stopping);
+    seed_thread = std::thread([&, load = std::move(zones)]() mutable {
+      if (load) node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*load), stopping);
       node::propose_settings(seed_submitter, store, zone_settings, stopping);
     });
   }

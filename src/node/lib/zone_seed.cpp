@@ -2,10 +2,14 @@
 #include "node/zone_seed.h"
 
 #include <malloc.h>
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <thread>
@@ -189,12 +193,53 @@ util::Result<void> save_state_ops(const std::string& path, std::vector<store::Op
   return util::write_file_atomically(path, store::encode_change(state));
 }
 
+/// The file beside the seed state that holds the fingerprint of the files
+/// the state was written from.
+std::string fingerprint_path(const std::string& state_path) { return state_path + ".sha256"; }
+
+/// Whether master-file text holds a $INCLUDE directive (any case).
+bool has_include(std::string_view text) {
+  static constexpr std::string_view kDirective = "$include";
+  for (size_t at = text.find('$'); at != std::string_view::npos; at = text.find('$', at + 1)) {
+    if (text.size() - at >= kDirective.size() && ::strncasecmp(text.data() + at, kDirective.data(), kDirective.size()) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /// Hands the heap that loading freed back to the kernel: glibc keeps freed
 /// memory for reuse, and the peak of a large load is far above what serving
 /// needs.
 void release_free_memory() { ::malloc_trim(0); }
 
 }  // namespace
+
+std::optional<std::string> zone_files_fingerprint(const std::vector<std::string>& paths) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
+  auto put = [&](std::string_view bytes) { EVP_DigestUpdate(ctx.get(), bytes.data(), bytes.size()); };
+  for (const std::string& path : paths) {
+    auto bytes = util::read_file(path);
+    if (!bytes || has_include(bytes.value())) return std::nullopt;
+    const std::string sizes = std::to_string(path.size()) + ":" + std::to_string(bytes->size()) + ":";
+    put(sizes);
+    put(path);
+    put(bytes.value());
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) return std::nullopt;
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
+  return hex;
+}
+
+bool zone_files_unchanged(const std::string& state_path, const std::string& fingerprint) {
+  if (!std::filesystem::exists(state_path)) return false;
+  auto saved = util::read_file(fingerprint_path(state_path));
+  return saved && saved.value() == fingerprint + "\n";
+}
 
 std::vector<store::Op> zone_seed_diff(const std::vector<dns::RR>& last_loaded,
                                       const std::vector<dns::RR>& in_files) {
@@ -216,10 +261,20 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   // The files' records, in load order (SOAs first); they become the saved state.
   std::vector<store::Op>& files = load.change.ops;
   const size_t skipped = load.warnings.size();
+  const std::optional<std::string> fingerprint = std::move(load.fingerprint);
+  // Saved only beside a state that holds every record of clean files: a
+  // skipped line or a refused record must be reported again next start.
+  auto save_fingerprint = [&](bool clean) {
+    if (!fingerprint || !clean) return;
+    if (auto saved = util::write_file_atomically(fingerprint_path(state_path), *fingerprint + "\n"); !saved) {
+      spdlog::warn("{}", saved.error().message);
+    }
+  };
   SeedDiff diff = diff_positions(*last, files, [](const store::Op& op) -> const dns::RR& { return op.rr; });
   const size_t proposed = diff.removes.size() + diff.adds.size();
   if (proposed == 0) {
     spdlog::info("zone files unchanged since last loaded ({} records)", files.size());
+    save_fingerprint(skipped == 0);
     load = ZoneLoad{};
     last = std::vector<dns::RR>{};
     release_free_memory();
@@ -229,6 +284,10 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   // move into the changes instead of being copied (the files' records are
   // already Add ops, the state's encoding).
   std::string state_bytes = store::encode_change(load.change);
+  // The old fingerprint goes before anything is proposed: a state written
+  // later, then a crash, must not pair with it.
+  std::error_code gone;
+  std::filesystem::remove(fingerprint_path(state_path), gone);
   spdlog::info("zone files: proposing {} removals and {} additions", diff.removes.size(), diff.adds.size());
   const auto started = std::chrono::steady_clock::now();
   std::optional<ProgressTicker> ticker(std::in_place, "committing the zone files' changes");
@@ -265,6 +324,8 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   const size_t refused = proposer.refused().size();
   if (auto saved = util::write_file_atomically(state_path, state_bytes); !saved) {
     spdlog::error("{}", saved.error().message);
+  } else {
+    save_fingerprint(skipped == 0 && refused == 0);
   }
   spdlog::info("zone files: {} changes committed, {} rejected, {} lines skipped, in {:.2f} s ({})", proposed - refused,
                refused, skipped, seconds, rate_text(proposed, seconds, "records"));

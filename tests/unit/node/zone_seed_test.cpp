@@ -219,4 +219,96 @@ TEST_F(SeedFromFiles, RefusedRecordStaysOutOfTheStateAndIsProposedAgain) {
   EXPECT_EQ(again.changes[0].ops[0].rr.owner.to_text(), "outside.test.");
 }
 
+/// A file in the test's temporary directory holding `text`.
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = std::filesystem::temp_directory_path() / ("fp-" + std::to_string(::getpid()) + "-" + name);
+  EXPECT_TRUE(util::write_file_atomically(path, text));
+  return path;
+}
+
+TEST(ZoneFilesFingerprint, FollowsEveryByteAndTheOrderOfTheFiles) {
+  const std::string a = write_temp("a", "$ORIGIN example.\n@ SOA ns admin 1 2 3 4 5\n");
+  const std::string b = write_temp("b", "$ORIGIN other.\n@ SOA ns admin 1 2 3 4 5\n");
+  auto ab = node::zone_files_fingerprint({a, b});
+  ASSERT_TRUE(ab);
+  EXPECT_EQ(node::zone_files_fingerprint({a, b}), ab);
+  EXPECT_NE(node::zone_files_fingerprint({b, a}), ab);
+  EXPECT_NE(node::zone_files_fingerprint({a}), ab);
+  ASSERT_TRUE(util::write_file_atomically(b, "$ORIGIN other.\n@ SOA ns admin 2 2 3 4 5\n"));
+  EXPECT_NE(node::zone_files_fingerprint({a, b}), ab);
+  std::filesystem::remove(a);
+  std::filesystem::remove(b);
+}
+
+TEST(ZoneFilesFingerprint, NoneForAnUnreadableFileOrAnInclude) {
+  EXPECT_FALSE(node::zone_files_fingerprint({"/nonexistent/zone.file"}));
+  // The included file's bytes are not in the fingerprint: never trust one.
+  const std::string inc = write_temp("inc", "$ORIGIN example.\n$Include hosts.zone\n");
+  EXPECT_FALSE(node::zone_files_fingerprint({inc}));
+  std::filesystem::remove(inc);
+}
+
+TEST_F(SeedFromFiles, CleanLoadSavesTheFingerprintThatMarksTheFilesUnchanged) {
+  store::Store store;
+  node::ZoneLoad load = zone_load(10);
+  load.fingerprint = "f1";
+  RecordingSubmitter first(store);
+  EXPECT_FALSE(node::zone_files_unchanged(state_, "f1"));
+  node::seed_from_zone_files(first, store, state_, std::move(load), stopping_, 0);
+  EXPECT_TRUE(node::zone_files_unchanged(state_, "f1"));
+  EXPECT_FALSE(node::zone_files_unchanged(state_, "f2"));
+  // Without its state the fingerprint proves nothing.
+  std::filesystem::remove(state_);
+  EXPECT_FALSE(node::zone_files_unchanged(state_, "f1"));
+  std::filesystem::remove(state_ + ".sha256");
+}
+
+/// Checks, as each change is proposed, that no fingerprint pairs with the state.
+class FingerprintCheckingSubmitter final : public node::ChangeSubmitter {
+ public:
+  FingerprintCheckingSubmitter(store::Store& store, std::string state) : local_(store), state_(std::move(state)) {}
+  void submit(store::Change change, std::function<void(node::SubmitResult)> done) override {
+    fingerprint_seen |= std::filesystem::exists(state_ + ".sha256");
+    local_.submit(std::move(change), std::move(done));
+  }
+  bool fingerprint_seen = false;
+
+ private:
+  node::test_support::ApplyingSubmitter local_;
+  std::string state_;
+};
+
+TEST_F(SeedFromFiles, EditedFilesDropTheOldFingerprintBeforeProposing) {
+  store::Store store;
+  node::ZoneLoad load = zone_load(10);
+  load.fingerprint = "f1";
+  RecordingSubmitter first(store);
+  node::seed_from_zone_files(first, store, state_, std::move(load), stopping_, 0);
+  ASSERT_TRUE(node::zone_files_unchanged(state_, "f1"));
+  node::ZoneLoad edited = zone_load(11);
+  edited.fingerprint = "f2";
+  FingerprintCheckingSubmitter again(store, state_);
+  node::seed_from_zone_files(again, store, state_, std::move(edited), stopping_, 0);
+  EXPECT_FALSE(again.fingerprint_seen);  // a crash mid-way leaves no fingerprint for the new state
+  EXPECT_FALSE(node::zone_files_unchanged(state_, "f1"));
+  EXPECT_TRUE(node::zone_files_unchanged(state_, "f2"));
+  std::filesystem::remove(state_ + ".sha256");
+}
+
+TEST_F(SeedFromFiles, NoFingerprintWhenARecordWasRefusedOrALineSkipped) {
+  store::Store store;
+  node::ZoneLoad load = zone_load(3);
+  load.change.ops.push_back({store::OpKind::Add, a_record("outside.test.", "192.0.2.5")});
+  load.fingerprint = "f1";
+  RecordingSubmitter first(store);
+  node::seed_from_zone_files(first, store, state_, std::move(load), stopping_, 0);
+  EXPECT_FALSE(node::zone_files_unchanged(state_, "f1"));
+  node::ZoneLoad skipped = zone_load(3);
+  skipped.warnings.push_back("zone:3: bad line");
+  skipped.fingerprint = "f2";
+  RecordingSubmitter again(store);
+  node::seed_from_zone_files(again, store, state_, std::move(skipped), stopping_, 0);
+  EXPECT_FALSE(node::zone_files_unchanged(state_, "f2"));
+}
+
 }  // namespace
