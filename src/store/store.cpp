@@ -282,8 +282,9 @@ class ZoneEditor {
     return true;
   }
 
-  /// Records that records of the zone at `apex` changed outside add() (a
-  /// bulk add), so finish() advances its serial as for any other change.
+  /// Marks the zone at `apex` modified by a bulk add, as add() would have
+  /// (finish() then treats it as any zone the change touched; a zone the
+  /// change created keeps the serial its SOA gave it).
   void note_modified(const dns::Name& apex) {
     const zone::Zone* z = zones_.find_zone(apex);
     if (z && z->apex() == apex) touch(*z).modified = true;
