@@ -29,6 +29,16 @@ class NodeCodec {
   /// RRset when `rdata` is null. Returns the records removed (0: nothing written).
   static size_t without(const Node& from, uint16_t type, const std::string_view* rdata, std::string* out);
 
+  /// One RRset of a node built whole: rdatas sorted by octets, no duplicates.
+  struct RRsetParts {
+    uint16_t type;
+    uint32_t ttl;
+    std::span<const std::string_view> rdatas;
+  };
+  /// A node with the given RRsets (sorted by type), built at once: what a
+  /// run of with_rdata calls would produce, without the copy per record.
+  static void build(std::string_view owner_wire, uint32_t children, uint8_t flags, std::span<const RRsetParts> sets,
+                    std::string* out);
   /// A standalone RRset of `rdatas` (sorted by the caller), laid out as in a
   /// node, for records made at query time (online signing).
   static void make_rrset(uint16_t type, uint32_t ttl, std::span<const std::string_view> rdatas, std::string* out);
@@ -37,7 +47,12 @@ class NodeCodec {
   static void set_children(Node& n, uint32_t children) { n.hdr_.children_ = children; }
   static void set_nested_apex(Node& n, bool on);
   static void set_ttl(const RRset& s, uint32_t ttl) { const_cast<RRset&>(s).ttl = ttl; }
+  /// Rewrites the owner with another spelling of the same name (same
+  /// length, different case).
+  static void respell(Node& n, std::string_view owner_wire);
 
+  /// The node's flags (Node::kNestedApex, Node::kHasUpper).
+  static uint8_t flags(const Node& n) { return n.hdr_.flags_; }
   /// Octets the node occupies in its arena.
   static size_t stored_size(const Node& n) { return n.hdr_.size_; }
   /// Whether the node's owner equals `lower` (an already lower-cased wire name).
@@ -90,6 +105,9 @@ class Shard {
   static const Node* find_in(const View& v, const NameKey& key);
   /// Adds a node whose name is not in the shard yet.
   void insert(uint32_t hash, std::string_view node_bytes);
+  /// Makes room for `nodes` more nodes of `bytes` octets in all, so that
+  /// inserting them grows neither the slots nor the arena again.
+  void reserve(size_t nodes, size_t bytes);
   /// Replaces the node named by `key` (which must exist) with new bytes.
   void replace(const NameKey& key, std::string_view node_bytes);
   /// Removes the node named by `key`; returns whether it was there.
@@ -101,6 +119,13 @@ class Shard {
   void for_each(Fn&& fn) const {
     for (const Slot& s : slots_) {
       if (s.offset != kEmpty) fn(*node_at(s.offset));
+    }
+  }
+  /// Calls fn(hash, const Node&) for every node, in no particular order.
+  template <class Fn>
+  void for_each_hashed(Fn&& fn) const {
+    for (const Slot& s : slots_) {
+      if (s.offset != kEmpty) fn(s.hash, *node_at(s.offset));
     }
   }
   /// Octets held: slots plus arena (live, garbage and headroom).
@@ -144,6 +169,16 @@ class NodeTable {
   void replace(std::string_view wire, std::string_view node_bytes);
   bool erase(std::string_view wire);
 
+  /// A node to add with insert_all: its name's hash (NameKey::hash) and bytes.
+  struct NewNode {
+    uint32_t hash;
+    std::string_view bytes;
+  };
+  /// Adds many nodes whose names are all absent (and distinct), splitting
+  /// the shards once to their final number and growing each shard once: a
+  /// zone file's names in one step instead of one insert each.
+  void insert_all(std::span<const NewNode> nodes);
+
   size_t size() const { return count_; }
   size_t shard_count() const { return shards_.size(); }
   /// Shards held by both tables (the same objects): how much a copy shares.
@@ -161,6 +196,8 @@ class NodeTable {
   size_t shard_of(uint32_t hash) const { return bits_ == 0 ? 0 : hash >> (32 - bits_); }
   Shard& mutable_shard(size_t i);
   void maybe_split();
+  /// Redistributes the nodes over 2^bits shards (bits above the current).
+  void split_to(unsigned bits);
 
   std::vector<std::shared_ptr<const Shard>> shards_;
   std::vector<Shard::View> views_;  // views_[i] shows shards_[i]; refreshed on every change

@@ -262,6 +262,34 @@ class ZoneEditor {
     return removed.value();
   }
 
+  /// Whether the change's non-SOA adds (its SOA adds already applied) may go
+  /// through zone::ZoneSet::add_all instead of add() one at a time. Only when
+  /// no RRset's earlier state is needed: no undo is kept (an UPDATE), and
+  /// every record falls in a zone this change created (no journal, no
+  /// serial to advance) or in no zone (refused alike either way). Never for a
+  /// transfer, and never with a SIGNING_KEY record, which apply_op refuses.
+  bool may_add_in_bulk(const Change& change) const {
+    if (undo_enabled_ || ctx_.verbatim_soa) return false;
+    const zone::Zone* last = nullptr;  // the zone of the previous record, known to be created
+    for (const Op& op : change.ops) {
+      if (op.kind != OpKind::Add || op.rr.type == dns::rrtype::SIGNING_KEY) return false;
+      if (op.rr.type == dns::rrtype::SOA) continue;
+      const zone::Zone* z = zones_.zone_for(op.rr.owner, op.rr.type);
+      if (!z || z == last) continue;
+      if (!is_created(zone_key(z->apex()))) return false;
+      last = z;
+    }
+    return true;
+  }
+
+  /// Marks the zone at `apex` modified by a bulk add, as add() would have
+  /// (finish() then treats it as any zone the change touched; a zone the
+  /// change created keeps the serial its SOA gave it).
+  void note_modified(const dns::Name& apex) {
+    const zone::Zone* z = zones_.find_zone(apex);
+    if (z && z->apex() == apex) touch(*z).modified = true;
+  }
+
   /// Removes the zone whose apex is `apex` with every record it holds;
   /// zones nested in it stay, served on their own.
   util::Result<void> remove_zone(const dns::Name& apex) {
@@ -582,6 +610,43 @@ std::optional<util::Error> apply_op(ZoneEditor& zones, const Op& op) {
       return error_of(zones.remove_zone(op.rr.owner));
   }
   return util::make_error("unknown operation");
+}
+
+/// Non-SOA adds from which a change of adds only is applied in bulk.
+constexpr size_t kBulkAddMin = 64;
+
+/// Whether the change is adds only, enough of them to build the zones' new
+/// names at once (a zone file seeding the cluster, a large import).
+bool adds_in_bulk(const Change& change) {
+  size_t non_soa = 0;
+  for (const Op& op : change.ops) {
+    if (op.kind != OpKind::Add) return false;
+    if (op.rr.type != dns::rrtype::SOA) ++non_soa;
+  }
+  return non_soa >= kBulkAddMin;
+}
+
+/// The non-SOA adds of an adds-only change, applied at once
+/// (zone::ZoneSet::add_all) with the outcome one op at a time would give:
+/// the same records, the same refusals at the same ops. Only where
+/// ZoneEditor::may_add_in_bulk allows it, since no RRset's earlier state is
+/// saved for a journal or an undo on this path.
+void apply_adds_in_bulk(zone::ZoneSet& zones, ZoneEditor& editor, const Change& change, ApplyResult& result) {
+  std::vector<const dns::RR*> records;
+  std::vector<size_t> op_of;
+  records.reserve(change.ops.size());
+  op_of.reserve(change.ops.size());
+  for (size_t i = 0; i < change.ops.size(); ++i) {
+    if (is_soa_add(change.ops[i])) continue;
+    records.push_back(&change.ops[i].rr);
+    op_of.push_back(i);
+  }
+  zone::ZoneSet::BulkAddResult bulk = zones.add_all(records);
+  for (auto& [at, error] : bulk.refused) {
+    result.op_errors[op_of[at]] = std::move(error.message);
+    result.op_kinds[op_of[at]] = error.kind;
+  }
+  for (const dns::Name& apex : bulk.modified_zones) editor.note_modified(apex);
 }
 
 struct UpdateOutcome {
@@ -949,8 +1014,12 @@ ApplyResult Store::apply_one(Version& next, const Change& change, uint64_t index
     for (size_t i = 0; i < change.ops.size(); ++i) {
       if (is_soa_add(change.ops[i])) run(i);
     }
-    for (size_t i = 0; i < change.ops.size(); ++i) {
-      if (!is_soa_add(change.ops[i])) run(i);
+    if (adds_in_bulk(change) && editor.may_add_in_bulk(change)) {
+      apply_adds_in_bulk(next.zones, editor, change, result);
+    } else {
+      for (size_t i = 0; i < change.ops.size(); ++i) {
+        if (!is_soa_add(change.ops[i])) run(i);
+      }
     }
     editor.finish();
   }
@@ -1116,6 +1185,28 @@ util::Result<void> read_sessions_v3(util::ByteReader& r, std::map<std::pair<uint
   return {};
 }
 
+/// The zones of a state image: the SOAs first (they make the zones), then
+/// every other record at once (zone::ZoneSet::add_all).
+util::Result<zone::ZoneSet> restore_records(const std::vector<dns::RR>& records) {
+  auto refusal = [](const dns::RR& rr, const util::Error& e) {
+    return util::make_error("state: record " + rr.owner.to_text() + " " + dns::type_to_text(rr.type) +
+                            " does not load: " + e.message);
+  };
+  zone::ZoneSet zones;
+  std::vector<const dns::RR*> rest;
+  rest.reserve(records.size());
+  for (const dns::RR& rr : records) {
+    if (rr.type != dns::rrtype::SOA) {
+      rest.push_back(&rr);
+    } else if (auto added = zones.add(rr); !added) {
+      return refusal(rr, added.error());
+    }
+  }
+  zone::ZoneSet::BulkAddResult bulk = zones.add_all(rest);
+  if (!bulk.refused.empty()) return refusal(*rest[bulk.refused.front().first], bulk.refused.front().second);
+  return zones;
+}
+
 }  // namespace
 
 util::Result<void> Store::restore(std::string_view bytes) {
@@ -1192,16 +1283,10 @@ util::Result<void> Store::restore(std::string_view bytes) {
   }
   if (!r.ok()) return util::make_error("state: truncated");
   if (!r.at_end()) return util::make_error("state: trailing bytes");
-  zone::ZoneSet& zones = next.zones;
-  for (int pass = 0; pass < 2; ++pass) {
-    for (const auto& rr : records) {
-      if ((rr.type == dns::rrtype::SOA) != (pass == 0)) continue;
-      if (auto added = zones.add(rr); !added) {
-        return util::make_error("state: record " + rr.owner.to_text() + " " + dns::type_to_text(rr.type) +
-                                " does not load: " + added.error().message);
-      }
-    }
-  }
+  auto restored = restore_records(records);
+  if (!restored) return restored.error();
+  next.zones = std::move(restored.value());
+  std::vector<dns::RR>().swap(records);
   sessions_ = std::move(sessions);
   lru_.clear();
   for (const auto& [key, session] : sessions_) lru_.insert(lru_key(key, session));

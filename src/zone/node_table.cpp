@@ -194,6 +194,19 @@ size_t NodeCodec::without(const Node& from, uint16_t type, const std::string_vie
   return removed;
 }
 
+void NodeCodec::build(std::string_view owner_wire, uint32_t children, uint8_t flags, std::span<const RRsetParts> sets,
+                      std::string* out) {
+  begin(owner_wire, children, flags, out);
+  for (const RRsetParts& set : sets) put_rrset(out, set.type, set.ttl, set.rdatas);
+  finish(owner_wire, static_cast<uint32_t>(sets.size()), out);
+}
+
+void NodeCodec::respell(Node& n, std::string_view owner_wire) {
+  if (owner_wire.size() != n.hdr_.name_len_) return;
+  std::memcpy(const_cast<char*>(n.wire().data()), owner_wire.data(), owner_wire.size());
+  n.hdr_.flags_ = static_cast<uint8_t>((n.hdr_.flags_ & ~Node::kHasUpper) | (has_upper(owner_wire) ? Node::kHasUpper : 0));
+}
+
 void NodeCodec::make_rrset(uint16_t type, uint32_t ttl, std::span<const std::string_view> rdatas, std::string* out) {
   out->clear();
   put_rrset(out, type, ttl, rdatas);
@@ -314,6 +327,32 @@ void Shard::insert(uint32_t hash, std::string_view node_bytes) {
   ++count_;
 }
 
+void Shard::reserve(size_t nodes, size_t bytes) {
+  size_t slots = slots_.size();
+  while ((count_ + nodes) * 5 > slots * 4) slots *= 2;  // the load factor insert keeps
+  if (slots != slots_.size()) {
+    std::vector<Slot> old(slots, Slot{0, kEmpty});
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.offset == kEmpty) continue;
+      size_t i = s.hash & mask;
+      while (slots_[i].offset != kEmpty) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+  if (used_ + bytes > cap_) {
+    // Exactly what is asked: the nodes are known, and headroom is memory
+    // every snapshot keeps.
+    const auto cap = static_cast<uint32_t>(used_ + bytes);
+    char* grown = new char[cap];
+    if (used_ > 0) std::memcpy(grown, arena_, used_);
+    delete[] arena_;
+    arena_ = grown;
+    cap_ = cap;
+  }
+}
+
 void Shard::replace(const NameKey& key, std::string_view node_bytes) {
   const size_t i = slot_of(key);
   if (i == slots_.size()) return;
@@ -409,27 +448,63 @@ bool NodeTable::erase(std::string_view wire) {
 
 void NodeTable::maybe_split() {
   if (count_ <= shards_.size() * kSplitAt || bits_ >= 16) return;
-  // Doubles the shards: each splits in two by the next bit of the hash. The
+  split_to(bits_ + 1);
+}
+
+void NodeTable::split_to(unsigned bits) {
+  // Each shard splits in 2^(bits - bits_) by the next bits of the hash. The
   // old shards stay untouched (another table may share them).
-  const unsigned bits = bits_ + 1;
-  std::vector<std::shared_ptr<const Shard>> next(shards_.size() * 2);
-  std::string bytes;
+  const unsigned extra = bits - bits_;
+  const size_t fan = size_t{1} << extra;
+  std::vector<std::shared_ptr<const Shard>> next(shards_.size() * fan);
+  std::vector<std::shared_ptr<Shard>> parts(fan);
+  std::vector<size_t> nodes(fan), bytes(fan);
   for (size_t s = 0; s < shards_.size(); ++s) {
-    auto lo = std::make_shared<Shard>();
-    auto hi = std::make_shared<Shard>();
-    shards_[s]->for_each([&](const Node& n) {
-      const NameKey key(n.wire());
-      const size_t target = key.hash >> (32 - bits);
-      const std::string_view raw(reinterpret_cast<const char*>(&n), NodeCodec::stored_size(n));
-      (target == 2 * s ? *lo : *hi).insert(key.hash, raw);
+    const size_t first = s << extra;
+    std::fill(nodes.begin(), nodes.end(), 0);
+    std::fill(bytes.begin(), bytes.end(), 0);
+    shards_[s]->for_each_hashed([&](uint32_t hash, const Node& n) {
+      const size_t part = (hash >> (32 - bits)) - first;
+      ++nodes[part];
+      bytes[part] += NodeCodec::stored_size(n);
     });
-    next[2 * s] = std::move(lo);
-    next[2 * s + 1] = std::move(hi);
+    for (size_t p = 0; p < fan; ++p) {
+      parts[p] = std::make_shared<Shard>();
+      parts[p]->reserve(nodes[p], bytes[p]);
+    }
+    shards_[s]->for_each_hashed([&](uint32_t hash, const Node& n) {
+      const std::string_view raw(reinterpret_cast<const char*>(&n), NodeCodec::stored_size(n));
+      parts[(hash >> (32 - bits)) - first]->insert(hash, raw);
+    });
+    for (size_t p = 0; p < fan; ++p) next[first + p] = std::move(parts[p]);
   }
   shards_ = std::move(next);
   views_.resize(shards_.size());
   for (size_t i = 0; i < shards_.size(); ++i) views_[i] = shards_[i]->view();
   bits_ = bits;
+}
+
+void NodeTable::insert_all(std::span<const NewNode> nodes) {
+  if (nodes.empty()) return;
+  const size_t total = count_ + nodes.size();
+  // The number of shards one insert at a time would end with.
+  unsigned bits = bits_;
+  while (total > (size_t{1} << bits) * kSplitAt && bits < 16) ++bits;
+  if (bits != bits_) split_to(bits);
+  std::vector<size_t> count(shards_.size()), bytes(shards_.size());
+  for (const NewNode& n : nodes) {
+    const size_t i = shard_of(n.hash);
+    ++count[i];
+    bytes[i] += n.bytes.size();
+  }
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (count[i] > 0) mutable_shard(i).reserve(count[i], bytes[i]);
+  }
+  for (const NewNode& n : nodes) {
+    mutable_shard(shard_of(n.hash)).insert(n.hash, n.bytes);
+  }
+  for (size_t i = 0; i < shards_.size(); ++i) views_[i] = shards_[i]->view();
+  count_ = total;
 }
 
 size_t NodeTable::shared_shards(const NodeTable& other) const {

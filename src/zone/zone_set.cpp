@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "zone/denial.h"
@@ -79,6 +80,61 @@ std::string_view parent_wire(std::string_view w) {
 }
 
 std::string describe(const dns::RR& rr) { return rr.owner.to_text() + " " + dns::type_to_text(rr.type); }
+
+/// Why a record cannot be stored anywhere, judged on the record alone: its
+/// class, a meta type, rdata invalid for its type.
+std::optional<util::Error> record_error(const dns::RR& rr) {
+  if (rr.rclass != dns::rrclass::IN) {
+    return util::make_error(describe(rr) + ": class " + dns::class_to_text(rr.rclass) +
+                            " is not served; only IN records can be stored");
+  }
+  if (dns::is_meta_type(rr.type)) {
+    return util::make_error(describe(rr) + ": " + dns::type_to_text(rr.type) +
+                            " is a meta type and cannot be stored in a zone");
+  }
+  if (auto v = dns::rdata_validate(rr.type, rr.rdata); !v) {
+    return util::make_error(describe(rr) + ": invalid rdata: " + v.error().message);
+  }
+  return std::nullopt;
+}
+
+/// Why `rr` cannot join the RRsets already at its owner: CNAME beside other
+/// data (RFC 1034 §3.6.2), a second CNAME (RFC 2181 §10.1). `sets` is any
+/// range of RRsets with .type and .rdatas: a stored node's, or one being built.
+template <class Sets>
+std::optional<util::Error> cname_error(const dns::RR& rr, const Sets& sets) {
+  const auto* cname = static_cast<decltype(&*std::begin(sets))>(nullptr);
+  for (const auto& set : sets) {
+    if (set.type == dns::rrtype::CNAME) cname = &set;
+  }
+  if (rr.type == dns::rrtype::CNAME) {
+    if (cname && !(cname->rdatas.size() == 1 && cname->rdatas[0] == rr.rdata)) {
+      return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
+                              " already has a CNAME; a name can have only one (RFC 2181 §10.1)");
+    }
+    for (const auto& set : sets) {
+      if (set.type != dns::rrtype::CNAME && !dns::allowed_beside_cname(set.type)) {
+        return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() + " already has " +
+                                dns::type_to_text(set.type) +
+                                " records; a CNAME cannot stand beside other data (RFC 1034 §3.6.2)");
+      }
+    }
+  } else if (cname && !dns::allowed_beside_cname(rr.type)) {
+    return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
+                            " has a CNAME, which cannot stand beside other data (RFC 1034 §3.6.2)");
+  }
+  return std::nullopt;
+}
+
+util::Error apex_cname_error(const dns::RR& rr) {
+  return util::make_error(util::ErrorKind::Conflict, describe(rr) +
+                          ": a zone apex holds SOA and NS, so it cannot have a CNAME (RFC 1034 §3.6.2)");
+}
+
+util::Error no_zone_error(const dns::RR& rr) {
+  return util::make_error(util::ErrorKind::NotFound,
+                          describe(rr) + ": no zone for " + rr.owner.to_text() + " (add its SOA first)");
+}
 
 /// MINIMUM is the last field of SOA rdata (RFC 1035 §3.3.13).
 uint32_t soa_minimum(std::string_view rdata) {
@@ -378,17 +434,7 @@ const Zone* ZoneSet::zone_for_wire(std::string_view owner_wire, uint16_t type) c
 }
 
 util::Result<void> ZoneSet::add(const dns::RR& rr) {
-  if (rr.rclass != dns::rrclass::IN) {
-    return util::make_error(describe(rr) + ": class " + dns::class_to_text(rr.rclass) +
-                            " is not served; only IN records can be stored");
-  }
-  if (dns::is_meta_type(rr.type)) {
-    return util::make_error(describe(rr) + ": " + dns::type_to_text(rr.type) +
-                            " is a meta type and cannot be stored in a zone");
-  }
-  if (auto v = dns::rdata_validate(rr.type, rr.rdata); !v) {
-    return util::make_error(describe(rr) + ": invalid rdata: " + v.error().message);
-  }
+  if (auto e = record_error(rr)) return std::move(*e);
   Impl& impl = mutable_impl();
 
   if (rr.type == dns::rrtype::SOA) {
@@ -438,31 +484,338 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
   }
 
   Zone* z = impl.zone_for(rr.owner.wire(), rr.type);
-  if (!z) return util::make_error(util::ErrorKind::NotFound, describe(rr) + ": no zone for " + rr.owner.to_text() + " (add its SOA first)");
+  if (!z) return no_zone_error(rr);
 
   if (const Node* n = z->data_->find(rr.owner.wire())) {
-    if (rr.type == dns::rrtype::CNAME) {
-      if (const RRset* c = n->find(dns::rrtype::CNAME); c && !(c->rdatas.size() == 1 && c->rdatas[0] == rr.rdata)) {
-        return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
-                                " already has a CNAME; a name can have only one (RFC 2181 §10.1)");
-      }
-      for (const RRset& s : n->rrsets) {
-        if (s.type != dns::rrtype::CNAME && !dns::allowed_beside_cname(s.type)) {
-          return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() + " already has " +
-                                  dns::type_to_text(s.type) +
-                                  " records; a CNAME cannot stand beside other data (RFC 1034 §3.6.2)");
-        }
-      }
-    } else if (n->find(dns::rrtype::CNAME) && !dns::allowed_beside_cname(rr.type)) {
-      return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": " + rr.owner.to_text() +
-                              " has a CNAME, which cannot stand beside other data (RFC 1034 §3.6.2)");
-    }
+    if (auto e = cname_error(rr, n->rrsets)) return std::move(*e);
   }
-  if (rr.type == dns::rrtype::CNAME && wire::equal(rr.owner.wire(), z->apex().wire())) {
-    return util::make_error(util::ErrorKind::Conflict, describe(rr) + ": a zone apex holds SOA and NS, so it cannot have a CNAME (RFC 1034 §3.6.2)");
-  }
+  if (rr.type == dns::rrtype::CNAME && wire::equal(rr.owner.wire(), z->apex().wire())) return apex_cname_error(rr);
   if (Impl::mut(*z).insert(rr)) impl.records++;
   return {};
+}
+
+namespace {
+
+/// An RRset of a node being built by add_all: views of rdatas that live in
+/// the stored node or in the records being added.
+struct BuildSet {
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  std::vector<std::string_view> rdatas;  // sorted by octets, no duplicates
+};
+
+bool holds(const BuildSet& set, std::string_view rdata) {
+  return std::binary_search(set.rdatas.begin(), set.rdatas.end(), rdata);
+}
+
+}  // namespace
+
+ZoneSet::BulkAddResult ZoneSet::add_all(std::span<const dns::RR* const> records) {
+  BulkAddResult out;
+  if (records.empty()) return out;
+  std::vector<std::string> modified_keys;  // lower-cased apex wires, as zones are keyed
+  auto note_modified = [&](const Zone& z) {
+    std::string key = lower_wire(z.apex().wire());
+    if (std::find(modified_keys.begin(), modified_keys.end(), key) != modified_keys.end()) return;
+    modified_keys.push_back(std::move(key));
+    out.modified_zones.push_back(z.apex());
+  };
+  if (std::any_of(records.begin(), records.end(), [](const dns::RR* rr) { return rr->type == dns::rrtype::SOA; })) {
+    // An SOA may create or reshape zones under the records that follow it:
+    // one at a time, as the caller would.
+    for (size_t i = 0; i < records.size(); ++i) {
+      const dns::RR& rr = *records[i];
+      if (const Zone* z = zone_for(rr.owner, rr.type)) {
+        const Node* n = z->find(rr.owner);
+        const RRset* set = n ? n->find(rr.type) : nullptr;
+        if (set && set->ttl == rr.ttl && std::find(set->rdatas.begin(), set->rdatas.end(), rr.rdata) != set->rdatas.end()) {
+          continue;
+        }
+      }
+      if (auto added = add(rr); !added) {
+        out.refused.emplace_back(i, added.error());
+      } else if (const Zone* z = zone_for(rr.owner, rr.type)) {
+        note_modified(*z);
+      }
+    }
+    return out;
+  }
+  Impl& impl = mutable_impl();
+
+  // 1. Each record's zone and its owner's hash; sorted, the records of one
+  // owner come together, in input order.
+  struct Item {
+    uint32_t zone;
+    uint32_t hash;
+    uint32_t index;
+  };
+  std::vector<Zone*> zones;  // the distinct zones the records fall in
+  std::vector<Item> items;
+  items.reserve(records.size());
+  size_t arena_estimate = 0;  // octets of the nodes built below, about
+  for (size_t i = 0; i < records.size(); ++i) {
+    const dns::RR& rr = *records[i];
+    arena_estimate += sizeof(Node) + sizeof(RRset) + 8 + rr.owner.wire().size() + rr.rdata.size();
+    Zone* z = impl.zone_for(rr.owner.wire(), rr.type);
+    if (!z) {
+      // As add(): the record's own faults first, then the missing zone.
+      out.refused.emplace_back(i, record_error(rr).value_or(no_zone_error(rr)));
+      continue;
+    }
+    auto zi = std::find(zones.begin(), zones.end(), z);
+    if (zi == zones.end()) zi = zones.insert(zones.end(), z);
+    items.push_back({static_cast<uint32_t>(zi - zones.begin()), NameKey(rr.owner.wire()).hash, static_cast<uint32_t>(i)});
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return std::tie(a.zone, a.hash, a.index) < std::tie(b.zone, b.hash, b.index);
+  });
+  // The owners, each with its records (in input order), listed by their
+  // first record's position: built in that order, the records are read and
+  // the nodes written one after the other rather than in hash order, which
+  // costs a cache miss each in a zone file's million records.
+  struct Owner {
+    uint32_t zone;
+    uint32_t hash;
+    uint32_t begin;  // its records: members[begin, begin + count)
+    uint32_t count;
+  };
+  std::vector<Owner> owners;
+  std::vector<uint32_t> members;
+  owners.reserve(items.size());
+  members.reserve(items.size());
+  {
+    std::vector<uint32_t> owner_at(records.size(), UINT32_MAX);  // owner whose first record is at i
+    std::vector<bool> taken;
+    size_t at = 0;
+    while (at < items.size()) {
+      size_t end = at + 1;
+      while (end < items.size() && items[end].zone == items[at].zone && items[end].hash == items[at].hash) ++end;
+      if (end - at == 1) {
+        owner_at[items[at].index] = static_cast<uint32_t>(owners.size());
+        owners.push_back({items[at].zone, items[at].hash, static_cast<uint32_t>(members.size()), 1});
+        members.push_back(items[at].index);
+        at = end;
+        continue;
+      }
+      // Names of equal hash but different spelling are different owners.
+      taken.assign(end - at, false);
+      for (size_t lead = at; lead < end; ++lead) {
+        if (taken[lead - at]) continue;
+        const std::string_view owner_wire = records[items[lead].index]->owner.wire();
+        owner_at[items[lead].index] = static_cast<uint32_t>(owners.size());
+        Owner& o = owners.emplace_back(Owner{items[lead].zone, items[lead].hash, static_cast<uint32_t>(members.size()), 0});
+        for (size_t k = lead; k < end; ++k) {
+          if (!taken[k - at] && wire::equal(records[items[k].index]->owner.wire(), owner_wire)) {
+            taken[k - at] = true;
+            members.push_back(items[k].index);
+            ++o.count;
+          }
+        }
+      }
+      at = end;
+    }
+    items = {};
+    std::vector<Owner> ordered;
+    ordered.reserve(owners.size());
+    for (uint32_t o : owner_at) {
+      if (o != UINT32_MAX) ordered.push_back(owners[o]);
+    }
+    owners = std::move(ordered);
+  }
+
+  // 2. Each owner's node as the records in order would leave it, built once.
+  struct Built {
+    uint32_t zone;
+    uint32_t hash;
+    uint32_t first;   // input position of the record that created it
+    size_t offset;    // of its bytes in `arena`
+    bool replaces;    // the name existed: the node replaces the stored one
+  };
+  std::vector<Built> built;
+  std::string arena;
+  std::string bytes;
+  std::vector<BuildSet> sets;
+  std::vector<NodeCodec::RRsetParts> parts;
+  std::vector<size_t> added(zones.size()), delegations(zones.size()), nsec3(zones.size());
+  built.reserve(owners.size());
+  arena.reserve(arena_estimate);
+  for (const Owner& owner : owners) {
+    const std::span<const uint32_t> group(members.data() + owner.begin, owner.count);
+    const std::string_view owner_wire = records[group.front()]->owner.wire();
+    const uint32_t zi = owner.zone;
+    Zone::Data& d = Impl::mut(*zones[zi]);
+    const Node* existing = d.find(owner_wire);
+    sets.clear();
+    if (existing) {
+      for (const RRset& s : existing->rrsets) {
+        BuildSet& b = sets.emplace_back();
+        b.type = s.type;
+        b.ttl = s.ttl;
+        b.rdatas.assign(s.rdatas.begin(), s.rdatas.end());
+      }
+    }
+    const bool apex = d.is_apex(owner_wire);
+    const bool had_ns = existing && existing->find(dns::rrtype::NS);
+    const bool had_nsec3 = existing && existing->find(dns::rrtype::NSEC3);
+    bool changed = false;
+    uint32_t first = 0;
+    for (uint32_t i : group) {
+      const dns::RR& rr = *records[i];
+      auto set = std::find_if(sets.begin(), sets.end(), [&](const BuildSet& b) { return b.type == rr.type; });
+      if (set != sets.end() && set->ttl == rr.ttl && holds(*set, rr.rdata)) continue;  // already there
+      std::optional<util::Error> refused = record_error(rr);
+      if (!refused) refused = cname_error(rr, sets);
+      if (!refused && rr.type == dns::rrtype::CNAME && apex) refused = apex_cname_error(rr);
+      if (refused) {
+        out.refused.emplace_back(i, std::move(*refused));
+        continue;
+      }
+      if (!changed) first = i;
+      changed = true;
+      if (set == sets.end()) {
+        set = sets.insert(std::lower_bound(sets.begin(), sets.end(), rr.type,
+                                           [](const BuildSet& b, uint16_t t) { return b.type < t; }),
+                          BuildSet{rr.type, rr.ttl, {}});
+      }
+      set->ttl = rr.ttl;  // RFC 2181 §5.2: one TTL per RRset, the latest wins
+      auto pos = std::lower_bound(set->rdatas.begin(), set->rdatas.end(), std::string_view(rr.rdata));
+      if (pos == set->rdatas.end() || *pos != rr.rdata) {
+        set->rdatas.insert(pos, rr.rdata);
+        ++added[zi];
+      }
+    }
+    if (!changed) continue;
+    const auto has = [&](uint16_t type) {
+      return std::any_of(sets.begin(), sets.end(), [&](const BuildSet& b) { return b.type == type; });
+    };
+    if (!had_ns && has(dns::rrtype::NS) && !apex) ++delegations[zi];
+    if (!had_nsec3 && has(dns::rrtype::NSEC3)) ++nsec3[zi];
+    parts.clear();
+    for (const BuildSet& b : sets) parts.push_back({b.type, b.ttl, b.rdatas});
+    // A new name is spelled as the record that created it.
+    const std::string_view spelling = existing ? existing->wire() : records[first]->owner.wire();
+    NodeCodec::build(spelling, existing ? existing->children() : 0,
+                     existing ? NodeCodec::flags(*existing) : uint8_t{0}, parts, &bytes);
+    built.push_back({zi, owner.hash, first, arena.size(), existing != nullptr});
+    arena += bytes;
+  }
+  sets = {};
+  owners = {};
+  members = {};
+  std::vector<std::vector<uint32_t>> built_of_zone(zones.size());  // indexes into `built`, in its order
+  for (size_t b = 0; b < built.size(); ++b) built_of_zone[built[b].zone].push_back(static_cast<uint32_t>(b));
+
+  // 3. Into each zone's table: changed names replaced, new names inserted at
+  // once with the empty non-terminals above them (RFC 8020), children counted.
+  auto node_of = [&](const Built& b) { return reinterpret_cast<Node*>(arena.data() + b.offset); };
+  for (size_t zi = 0; zi < zones.size(); ++zi) {
+    if (built_of_zone[zi].empty()) continue;
+    Zone::Data& d = Impl::mut(*zones[zi]);
+    d.denial.reset();
+    // New names, linked to their parents in the order their records came,
+    // as one add at a time would: a parent not there yet is created empty,
+    // spelled as the child that needed it.
+    std::vector<Built*> fresh;
+    for (uint32_t b : built_of_zone[zi]) {
+      Built& it = built[b];
+      if (it.replaces) {
+        d.nodes.replace(node_of(it)->wire(), std::string_view(arena.data() + it.offset, NodeCodec::stored_size(*node_of(it))));
+      } else {
+        fresh.push_back(&it);
+      }
+    }
+    std::vector<uint32_t>().swap(built_of_zone[zi]);
+    // The fresh names by hash, for finding a parent among them; sorted when
+    // first needed (names whose parents all exist never need it).
+    std::vector<std::pair<uint32_t, uint32_t>> by_hash;
+    std::vector<bool> linked(fresh.size(), false);
+    auto find_fresh = [&](std::string_view w) -> std::optional<size_t> {
+      if (by_hash.empty()) {
+        by_hash.resize(fresh.size());
+        for (size_t k = 0; k < fresh.size(); ++k) by_hash[k] = {fresh[k]->hash, static_cast<uint32_t>(k)};
+        std::sort(by_hash.begin(), by_hash.end());
+      }
+      const uint32_t h = NameKey(w).hash;
+      auto lo = std::lower_bound(by_hash.begin(), by_hash.end(), std::pair<uint32_t, uint32_t>{h, 0});
+      for (auto it = lo; it != by_hash.end() && it->first == h; ++it) {
+        if (wire::equal(node_of(*fresh[it->second])->wire(), w)) return it->second;
+      }
+      return std::nullopt;
+    };
+    std::vector<std::string> ents;  // bytes of the empty non-terminals made here
+    std::unordered_map<std::string, size_t, WireHash, WireEq> ent_at;
+    // Children gained by one stored parent, counted while its children come
+    // one after the other (most names of a zone share a parent).
+    std::string gain_parent;
+    uint32_t gain = 0;
+    auto flush_gain = [&] {
+      if (gain == 0) return;
+      Node* p = d.nodes.find_mutable(gain_parent);
+      NodeCodec::set_children(*p, p->children() + gain);
+      gain = 0;
+    };
+    // Links the name `w` (not the apex) to its parent, creating what is missing.
+    auto link = [&](std::string_view w, auto&& self) -> void {
+      const std::string_view parent = parent_wire(w);
+      if (gain > 0 && wire::equal(parent, gain_parent)) {
+        ++gain;
+        return;
+      }
+      if (d.nodes.find(parent)) {
+        flush_gain();
+        gain_parent.assign(parent);
+        gain = 1;
+        return;
+      }
+      Node* p = nullptr;
+      if (auto f = find_fresh(parent)) {
+        p = node_of(*fresh[*f]);
+        if (!linked[*f]) {
+          // Its own record comes later: one add at a time would make it now,
+          // empty, spelled as this child spells it.
+          linked[*f] = true;
+          NodeCodec::respell(*p, parent);
+          if (!d.is_apex(parent)) self(parent, self);
+        }
+      } else if (auto e = ent_at.find(parent); e != ent_at.end()) {
+        p = reinterpret_cast<Node*>(ents[e->second].data());
+      } else {
+        std::string empty;
+        NodeCodec::make_empty(parent, &empty);
+        ent_at.emplace(std::string(parent), ents.size());
+        ents.push_back(std::move(empty));
+        p = reinterpret_cast<Node*>(ents.back().data());
+        if (!d.is_apex(parent)) self(parent, self);
+      }
+      NodeCodec::set_children(*p, p->children() + 1);
+    };
+    std::vector<size_t> order(fresh.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    // Nearly in that order already (by each name's first record, refused or not).
+    const auto by_first = [&](size_t a, size_t b) { return fresh[a]->first < fresh[b]->first; };
+    if (!std::is_sorted(order.begin(), order.end(), by_first)) std::sort(order.begin(), order.end(), by_first);
+    for (size_t k : order) {
+      if (linked[k]) continue;
+      linked[k] = true;
+      const std::string_view w = node_of(*fresh[k])->wire();  // stable: the arena no longer grows
+      if (!d.is_apex(w)) link(w, link);
+    }
+    flush_gain();
+    std::vector<NodeTable::NewNode> adds;
+    adds.reserve(fresh.size() + ents.size());
+    for (const Built* b : fresh) {
+      adds.push_back({b->hash, std::string_view(arena.data() + b->offset, NodeCodec::stored_size(*node_of(*b)))});
+    }
+    for (const std::string& e : ents) adds.push_back({NameKey(reinterpret_cast<const Node*>(e.data())->wire()).hash, e});
+    d.nodes.insert_all(adds);
+    d.records += added[zi];
+    d.delegations += delegations[zi];
+    d.nsec3_rrsets += nsec3[zi];
+    impl.records += added[zi];
+    note_modified(*zones[zi]);
+  }
+  std::sort(out.refused.begin(), out.refused.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return out;
 }
 
 util::Result<bool> ZoneSet::remove(const dns::RR& rr) {

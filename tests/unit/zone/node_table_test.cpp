@@ -271,3 +271,48 @@ TEST(ZoneSetSharing, ForEachRecordIsCanonicalOverManyShards) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(NodeTable, InsertAllHoldsWhatInsertsOneAtATimeWouldAndLeavesCopiesAlone) {
+  // A table with some names, copied (sharing every shard), then many names
+  // added at once: the shards split to the number one insert at a time
+  // reaches, every name is found, and the copy still holds only its own.
+  zone::NodeTable one_by_one, bulk;
+  std::vector<std::string> bytes(3000);
+  for (size_t i = 0; i < bytes.size(); ++i) zone::NodeCodec::make_empty(wire_of(host(i)), &bytes[i]);
+  for (size_t i = 0; i < 300; ++i) {
+    one_by_one.insert(wire_of(host(i)), bytes[i]);
+    bulk.insert(wire_of(host(i)), bytes[i]);
+  }
+  const zone::NodeTable before = bulk;
+  std::vector<zone::NodeTable::NewNode> adds;
+  for (size_t i = 300; i < bytes.size(); ++i) {
+    one_by_one.insert(wire_of(host(i)), bytes[i]);
+    adds.push_back({zone::NameKey(wire_of(host(i))).hash, bytes[i]});
+  }
+  bulk.insert_all(adds);
+  EXPECT_EQ(bulk.size(), bytes.size());
+  EXPECT_EQ(bulk.shard_count(), one_by_one.shard_count());
+  EXPECT_GT(bulk.shard_count(), before.shard_count());
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const zone::Node* n = bulk.find(wire_of(host(i)));
+    ASSERT_NE(n, nullptr) << host(i);
+    EXPECT_EQ(n->wire(), wire_of(host(i)));
+    EXPECT_EQ(before.find(wire_of(host(i))) != nullptr, i < 300) << host(i);
+  }
+  EXPECT_EQ(before.size(), 300u);
+  EXPECT_EQ(bulk.find(wire_of(host(bytes.size()))), nullptr);
+  // The table goes on taking single inserts and removals after a bulk one.
+  bulk.insert(wire_of(host(bytes.size())), [&] {
+    std::string b;
+    zone::NodeCodec::make_empty(wire_of(host(bytes.size())), &b);
+    return b;
+  }());
+  EXPECT_TRUE(bulk.erase(wire_of(host(5))));
+  EXPECT_EQ(bulk.find(wire_of(host(5))), nullptr);
+  EXPECT_NE(before.find(wire_of(host(5))), nullptr);
+  EXPECT_EQ(bulk.size(), bytes.size());
+}
+
+}  // namespace
