@@ -30,7 +30,10 @@
 // Effects: messages to send, replies to complete, the peer addresses the
 // transport must use, "the log storage failed" (stop peer traffic), "stop
 // the process" (this node lost data the cluster relies on). Checkpoints are
-// written by the host loop when checkpoint_due() says so.
+// started by the host loop when checkpoint_due() says so, written by the
+// host (ReplicaHost::write_checkpoint: the product's on a thread of its own,
+// so apply, commits and STATUS go on meanwhile) and published by
+// finish_checkpoint() on the driver's thread.
 //
 // The host loop (drive()), one iteration per Ready of the core:
 //
@@ -161,6 +164,23 @@ struct ReadyStep {
   bool sync = false;
 };
 
+/// A checkpoint between Replica::begin_checkpoint() and
+/// Replica::finish_checkpoint(): the state captured at one applied index,
+/// and once write() has run (on any thread) its bytes and temp file.
+struct CheckpointJob {
+  raft::SnapshotMeta meta;
+  MemberMap members;
+  store::Store::Image image;
+  const raft::LogStorage* storage = nullptr;
+  Time started{0};
+  std::shared_ptr<const std::string> data;
+  std::optional<util::Result<raft::LogStorage::WrittenSnapshot>> written;
+
+  /// Encodes the state and writes it to a temp file beside the log (fsync
+  /// included): the long part, touching nothing the driver's thread uses.
+  void write();
+};
+
 /// One node: the Raft core, its log and checkpoints, the store it applies to,
 /// and the node's own protocols around them. Not thread-safe: one driver
 /// thread calls everything.
@@ -233,15 +253,19 @@ class Replica {
   /// checkpoint_every_entries were applied since the last and the spacing in
   /// time allows one.
   bool checkpoint_due(Time now) const;
-  /// Writes a checkpoint of the store and the member list at the applied
-  /// index. A failure (disk full) keeps the log and is retried later.
-  void write_checkpoint();
-  /// A checkpoint runs on the driver's thread and takes as long as the store
-  /// is big, so checkpoints are spaced in time: the next is due no sooner
-  /// than nine times as long as this one took after it ended, so at most a
-  /// tenth of the thread goes to checkpoints (the log grows a little longer
-  /// meanwhile; a lagging follower's snapshot is never held back).
-  void space_checkpoints(Time started, Time finished);
+  /// Starts a checkpoint of the store and the member list at the applied
+  /// index: captures them (the store's sessions are copied, its records
+  /// shared) for CheckpointJob::write(). Nullopt when there is nothing new
+  /// to checkpoint. No other checkpoint starts before finish_checkpoint().
+  std::optional<CheckpointJob> begin_checkpoint(Time now);
+  /// Publishes a checkpoint whose write() has run: its file replaces the
+  /// last one and the core may compact up to it. A failure (disk full) keeps
+  /// the log and is retried later. Checkpoints are spaced in time: the next
+  /// is due no sooner than nine times as long as this one took after it
+  /// ended, so writing them takes at most a tenth of the time (the log
+  /// grows a little longer meanwhile; a lagging follower's snapshot is
+  /// never held back).
+  void finish_checkpoint(CheckpointJob job, Time now);
   /// Drops log entries the whole cluster has checkpointed (the leader's
   /// compact hint) and this node's checkpoint covers.
   void compact();
@@ -334,6 +358,7 @@ class Replica {
   raft::Index compact_hint_ = 0;
   raft::Index checkpoint_failed_at_ = 0;
   Time next_checkpoint_at_{0};
+  bool checkpoint_running_ = false;      // between begin_checkpoint() and finish_checkpoint()
   raft::Ready current_;                  // the Ready between start_ready() and finish_ready()
   std::optional<Effects> failed_step_;   // start_ready() failed the storage; finish_ready() reports it
   bool peers_changed_ = false;           // the member list changed in this step
@@ -361,6 +386,10 @@ class Replica {
 class ReplicaHost {
  public:
   virtual ~ReplicaHost() = default;
+  /// Writes a checkpoint (job.write()), then hands it to
+  /// replica.finish_checkpoint() on the driver's thread. By default at once,
+  /// on the caller's thread.
+  virtual void write_checkpoint(Replica& replica, CheckpointJob job);
   /// The driver's clock (checkpoint pacing).
   virtual Time now() = 0;
   /// Hands a message to the network; called before the fsync for the

@@ -146,6 +146,19 @@ class LogStorage {
   /// older than the current one.
   util::Result<void> save_snapshot(const Snapshot& snapshot);
 
+  /// save_snapshot() in two steps, so that the long one can run on another
+  /// thread while the owner goes on: write_snapshot_file() writes and
+  /// fsyncs the temp file and touches nothing else of the storage (any
+  /// thread); publish_snapshot_file() renames it into place (the owner's
+  /// thread), or removes it if a newer snapshot was saved meanwhile.
+  struct WrittenSnapshot {
+    SnapshotMeta meta;
+    std::string temp_path;
+    uint64_t bytes = 0;
+  };
+  util::Result<WrittenSnapshot> write_snapshot_file(const Snapshot& snapshot) const;
+  util::Result<void> publish_snapshot_file(const WrittenSnapshot& written);
+
   /// The newest snapshot, or nullopt if none was saved.
   util::Result<std::optional<Snapshot>> load_snapshot() const;
 

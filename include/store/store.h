@@ -106,6 +106,14 @@ class Store {
   std::string serialize() const;
   util::Result<void> restore(std::string_view bytes);
 
+  /// The whole state as serialize() writes it, captured now on the apply
+  /// thread and encoded later on any thread (Image::encode()): the sessions
+  /// are copied, the records, settings and journals shared (a published
+  /// version never changes). A checkpoint of a large store is written so
+  /// without holding up apply.
+  class Image;
+  Image capture() const;
+
 
   /// A digest of the records, equal on nodes that hold the same records.
   std::string digest() const;
@@ -156,6 +164,20 @@ class Store {
   std::set<LruKey> lru_;             // the keys of sessions_, least recently used first
   uint64_t clock_ms_ = 0;            // the log's clock: the highest Change::time_ms applied
   uint64_t forgotten_through_ = 0;   // the highest last_index of any session forgotten
+};
+
+class Store::Image {
+ public:
+  /// Store::serialize()'s bytes for the captured state.
+  std::string encode() const;
+
+ private:
+  friend class Store;
+  std::shared_ptr<const Version> version_;
+  uint64_t applied_index_ = 0;
+  uint64_t clock_ms_ = 0;
+  uint64_t forgotten_through_ = 0;
+  std::map<SessionKey, Session> sessions_;
 };
 
 }  // namespace store

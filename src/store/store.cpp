@@ -1069,13 +1069,25 @@ std::string catalog_member_id(const dns::Name& zone) {
   return hex;
 }
 
-std::string Store::serialize() const {
-  auto version = this->version();
+Store::Image Store::capture() const {
+  Image image;
+  image.version_ = version();
+  image.applied_index_ = applied_index();
+  image.clock_ms_ = clock_ms_;
+  image.forgotten_through_ = forgotten_through_;
+  image.sessions_ = sessions_;
+  return image;
+}
+
+std::string Store::serialize() const { return capture().encode(); }
+
+std::string Store::Image::encode() const {
+  const Version* version = version_.get();
   const zone::ZoneSet* zones = &version->zones;
   std::string out;
   util::ByteWriter w(out);
   w.raw(kStateMagic);
-  w.u64(applied_index());
+  w.u64(applied_index_);
   w.u64(clock_ms_);
   w.u64(forgotten_through_);
   w.u32(static_cast<uint32_t>(sessions_.size()));

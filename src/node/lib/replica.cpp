@@ -787,31 +787,60 @@ bool Replica::checkpoint_due(Time now) const {
   return applied_ >= last_try + options_.checkpoint_every_entries && now >= next_checkpoint_at_;
 }
 
-void Replica::write_checkpoint() {
+std::optional<CheckpointJob> Replica::begin_checkpoint(Time now) {
   snapshot_wanted_ = false;
-  if (applied_ == 0 || applied_ <= snapshot_index_) return;
+  if (checkpoint_running_ || applied_ == 0 || applied_ <= snapshot_index_) return std::nullopt;
   auto meta = core_->snapshot_meta_for(applied_);
   if (!meta) {
     spdlog::warn("checkpoint at {} skipped: {}", applied_, meta.error().message);
-    return;
+    return std::nullopt;
   }
-  auto data = std::make_shared<const std::string>(encode_cluster_state(members_, store_.serialize()));
-  if (auto r = storage_->save_snapshot(raft::Snapshot{meta.value(), *data}); !r) {
-    // Disk full or similar: keep the log (nothing is lost), try again later.
-    spdlog::error("checkpoint at index {} failed: {}", applied_, r.error().message);
-    checkpoint_failed_at_ = applied_;
-    return;
-  }
-  if (auto r = core_->set_snapshot(meta.value(), data); !r) {
-    spdlog::warn("checkpoint at {} not registered: {}", applied_, r.error().message);
-  }
-  snapshot_index_ = applied_;
-  core_->report_checkpoint(snapshot_index_);
-  spdlog::debug("checkpoint at index {}", snapshot_index_);
+  checkpoint_running_ = true;
+  CheckpointJob job;
+  job.meta = meta.value();
+  job.members = members_;
+  job.image = store_.capture();
+  job.storage = storage_.get();
+  job.started = now;
+  return job;
 }
 
-void Replica::space_checkpoints(Time started, Time finished) {
-  next_checkpoint_at_ = finished + 9 * (finished - started);
+void CheckpointJob::write() {
+  data = std::make_shared<const std::string>(encode_cluster_state(members, image.encode()));
+  // Released here: the captured version may be the last holder of records
+  // since replaced, and freeing them belongs off the driver's thread too.
+  image = store::Store::Image();
+  written = storage->write_snapshot_file(raft::Snapshot{meta, *data});
+}
+
+void Replica::finish_checkpoint(CheckpointJob job, Time now) {
+  checkpoint_running_ = false;
+  next_checkpoint_at_ = now + 9 * (now - job.started);
+  const raft::Index index = job.meta.index;
+  util::Result<void> published = util::make_error("the checkpoint was not written");
+  if (job.written && *job.written) {
+    published = storage_->publish_snapshot_file(job.written->value());
+  } else if (job.written) {
+    published = job.written->error();
+  }
+  if (!published) {
+    if (index <= snapshot_index_) return;  // a newer snapshot came from the leader meanwhile
+    // Disk full or similar: keep the log (nothing is lost), try again later.
+    spdlog::error("checkpoint at index {} failed: {}", index, published.error().message);
+    checkpoint_failed_at_ = index;
+    return;
+  }
+  if (auto r = core_->set_snapshot(job.meta, job.data); !r) {
+    spdlog::warn("checkpoint at {} not registered: {}", index, r.error().message);
+  }
+  snapshot_index_ = std::max(snapshot_index_, index);
+  core_->report_checkpoint(snapshot_index_);
+  spdlog::debug("checkpoint at index {}", index);
+}
+
+void ReplicaHost::write_checkpoint(Replica& replica, CheckpointJob job) {
+  job.write();
+  replica.finish_checkpoint(std::move(job), now());
 }
 
 void Replica::compact() {
@@ -836,9 +865,7 @@ void drive(Replica& replica, ReplicaHost& host) {
     if (failed) return;
     // 5. Checkpoint and prune, once the core counts this batch as applied.
     if (replica.checkpoint_due(host.now())) {
-      const Time started = host.now();
-      replica.write_checkpoint();
-      replica.space_checkpoints(started, host.now());
+      if (auto job = replica.begin_checkpoint(host.now())) host.write_checkpoint(replica, std::move(*job));
     }
     replica.compact();
   }

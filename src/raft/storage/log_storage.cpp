@@ -469,32 +469,52 @@ util::Result<void> LogStorage::save_snapshot(const Snapshot& snapshot) {
                             " is older than the saved one at index " +
                             std::to_string(snapshot_meta_.index));
   }
+  auto written = write_snapshot_file(snapshot);
+  if (!written) return written.error();
+  return publish_snapshot_file(*written);
+}
+
+util::Result<LogStorage::WrittenSnapshot> LogStorage::write_snapshot_file(const Snapshot& snapshot) const {
+  // Only the temp file: dir_, fs_ and options_ never change after open.
   const std::string name = wal::snapshot_name(snapshot.meta.index, snapshot.meta.term);
   const std::string tmp = path(name + ".tmp");
   std::string bytes = wal::encode_snapshot(snapshot);
-  {
-    auto file = fs_->open_append(tmp, true);
-    if (!file) return file.error();
-    auto r = (*file)->append(bytes);
-    if (r && options_.fsync) r = (*file)->sync();
-    if (!r) {
-      (void)fs_->remove(tmp);  // best effort; open() removes leftovers anyway
-      return r;
-    }
+  auto file = fs_->open_append(tmp, true);
+  if (!file) return file.error();
+  auto r = (*file)->append(bytes);
+  if (r && options_.fsync) r = (*file)->sync();
+  if (!r) {
+    (void)fs_->remove(tmp);  // best effort; open() removes leftovers anyway
+    return r.error();
   }
+  return WrittenSnapshot{snapshot.meta, tmp, bytes.size()};
+}
+
+util::Result<void> LogStorage::publish_snapshot_file(const WrittenSnapshot& written) {
+  if (auto r = check_writable(); !r) {
+    (void)fs_->remove(written.temp_path);
+    return r;
+  }
+  if (written.meta.index < snapshot_meta_.index) {
+    (void)fs_->remove(written.temp_path);
+    return util::make_error("save_snapshot: snapshot at index " + std::to_string(written.meta.index) +
+                            " is older than the saved one at index " +
+                            std::to_string(snapshot_meta_.index));
+  }
+  const std::string name = wal::snapshot_name(written.meta.index, written.meta.term);
   // Until this rename the old snapshot is the one on disk; after it (and the
   // directory sync) the new one is, whole: there is no moment with neither.
-  if (auto r = fs_->rename(tmp, path(name)); !r) {
-    (void)fs_->remove(tmp);
+  if (auto r = fs_->rename(written.temp_path, path(name)); !r) {
+    (void)fs_->remove(written.temp_path);
     return r;
   }
   if (options_.fsync) {
     if (auto r = fs_->sync_dir(dir_); !r) return fail(r.error().message);
   }
   std::string old = snapshot_name_;
-  snapshot_meta_ = snapshot.meta;
+  snapshot_meta_ = written.meta;
   snapshot_name_ = name;
-  snapshot_bytes_ = bytes.size();
+  snapshot_bytes_ = written.bytes;
   if (!old.empty() && old != name) {
     if (auto r = fs_->remove(path(old)); !r) return r;
   }

@@ -159,7 +159,7 @@ class Trio {
     bool before_fsync = false;
   };
 
-  Trio() {
+  explicit Trio(uint64_t checkpoint_every = 1000) {
     spdlog::set_level(spdlog::level::off);
     for (uint32_t id = 0; id < 3; ++id) {
       auto& n = nodes_[id];
@@ -174,6 +174,7 @@ class Trio {
       o.data_dir = "/data";
       o.fs = n.fs.get();
       o.seed = id + 1;
+      o.checkpoint_every_entries = checkpoint_every;
       n.store = std::make_unique<store::Store>();
       auto r = Replica::open(o, *n.store);
       EXPECT_TRUE(r);
@@ -232,6 +233,10 @@ class Trio {
 
   std::vector<Sent> sent;
   std::vector<Reply> replies;
+  /// When set, checkpoints are started but not written: they wait here,
+  /// by node, as they would on the product's writer thread.
+  bool hold_checkpoints = false;
+  std::map<uint32_t, std::vector<CheckpointJob>> held;
 
  private:
   class Host final : public ReplicaHost {
@@ -240,6 +245,10 @@ class Trio {
     Time now() override { return Time(100 * t_.now_); }
     void send(raft::Message m) override { t_.record(id_, std::move(m), true); }
     void handle(Effects fx) override { t_.handle(id_, std::move(fx)); }
+    void write_checkpoint(Replica& replica, CheckpointJob job) override {
+      if (!t_.hold_checkpoints) return ReplicaHost::write_checkpoint(replica, std::move(job));
+      t_.held[id_].push_back(std::move(job));
+    }
 
    private:
     Trio& t_;
@@ -326,6 +335,47 @@ TEST(ReplicaHostLoop, ChangesProposedTogetherShareOneFsync) {
   }
   trio.drive_node(l);
   EXPECT_EQ(trio.fs(l).sync_count() - before, 1u) << "twenty proposals, one batch, one fsync";
+}
+
+// A checkpoint is written off the driver's thread: while one is being
+// written, changes go on committing and no second one starts; once written
+// it is published on the driver's thread.
+TEST(ReplicaCheckpoints, ChangesCommitWhileACheckpointIsBeingWritten) {
+  Trio trio(/*checkpoint_every=*/5);
+  trio.hold_checkpoints = true;
+  ASSERT_TRUE(trio.run_until([&] { return trio.leader() != nullptr; }));
+  const uint32_t l = trio.leader_id();
+  auto submit_and_wait = [&](uint64_t from, uint64_t to) {
+    for (uint64_t c = from; c <= to; ++c) {
+      trio.handle(l, trio.leader()->submit(c, add(c, 1, "c" + std::to_string(c) + "."), trio.now()));
+      trio.drive_node(l);
+      const size_t want = static_cast<size_t>(c);
+      ASSERT_TRUE(trio.run_until([&] { return trio.replies.size() >= want; })) << "change " << c;
+    }
+  };
+  submit_and_wait(1, 10);
+  ASSERT_EQ(trio.held[l].size(), 1u) << "the leader started one checkpoint";
+  const raft::Index index = trio.held[l][0].meta.index;
+  // Twenty more changes commit while it is still being written, and they
+  // start no second checkpoint.
+  submit_and_wait(11, 30);
+  for (const auto& r : trio.replies) EXPECT_TRUE(r.result) << (r.result ? "" : r.result.error().message);
+  EXPECT_EQ(trio.held[l].size(), 1u);
+  EXPECT_EQ(trio.replica(l).status()["checkpoint_index"], 0u);
+  // Written (on any thread), then published on the driver's thread.
+  CheckpointJob job = std::move(trio.held[l][0]);
+  trio.held[l].clear();
+  job.write();
+  trio.replica(l).finish_checkpoint(std::move(job), trio.now());
+  EXPECT_EQ(trio.replica(l).status()["checkpoint_index"], index);
+  auto files = trio.fs(l).list_dir("/data/raft");
+  ASSERT_TRUE(files);
+  size_t snaps = 0;
+  for (const std::string& f : *files) {
+    EXPECT_EQ(f.find(".tmp"), std::string::npos) << f;
+    snaps += f.rfind("snap-", 0) == 0;
+  }
+  EXPECT_EQ(snaps, 1u);
 }
 
 }  // namespace
