@@ -58,6 +58,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -112,6 +113,9 @@ struct ReplicaOptions {
   uint64_t checkpoint_every_entries = 1000;  ///< checkpoint after this many applied entries
   uint64_t wal_segment_bytes = 8u << 20;     ///< WAL segment size (compaction drops whole segments)
   bool fsync = true;
+  /// Removes log segments a checkpoint made obsolete (raft::StorageOptions);
+  /// null: at once, on the driver's thread.
+  std::function<void(const std::string& path)> remove_segment;
   uint64_t seed = 1;                         ///< seeds the election timeouts
   /// For the simulator's self-test only: the leader never appends holds-data
   /// marks and counts every voter's acknowledgement, the rule a wiped voter

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -39,6 +40,12 @@ struct StorageOptions {
   uint64_t max_entry_bytes = 64ull << 20;
   /// The file system to use; null means the real one (posix_file_system()).
   FileSystem* fs = nullptr;
+  /// Removes a segment compact() dropped; null: at once, through `fs`, with
+  /// a directory sync. Freeing a large file's blocks takes milliseconds, so
+  /// a node may hand it to another thread: a segment a crash leaves behind
+  /// only makes the recovered log start earlier, as when the directory sync
+  /// after a removal did not happen.
+  std::function<void(const std::string& path)> remove_segment;
 };
 
 /// What open() found on disk, for the operator's log.

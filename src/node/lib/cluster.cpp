@@ -122,6 +122,10 @@ util::Result<void> Cluster::Impl::open() {
   ro.checkpoint_every_entries = options_.checkpoint_every_entries;
   ro.wal_segment_bytes = options_.wal_segment_bytes;
   ro.fsync = options_.fsync;
+  if (!options_.fs) {
+    // Unlinking a 48 MB segment took 12 ms of the io thread; nothing waits for it.
+    ro.remove_segment = [](const std::string& path) { std::thread([path] { (void)::unlink(path.c_str()); }).detach(); };
+  }
   ro.seed = (static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) << 8) ^
             raft_id(options_.self);
   auto replica = Replica::open(std::move(ro), store_);

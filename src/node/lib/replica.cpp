@@ -85,6 +85,7 @@ util::Result<void> Replica::restore() {
   so.fsync = options_.fsync;
   so.segment_bytes = options_.wal_segment_bytes;
   so.fs = &fs_;
+  so.remove_segment = options_.remove_segment;
   auto storage = raft::LogStorage::open(dir, so);
   if (!storage) return util::make_error(storage.error().message);
   storage_ = std::move(storage.value());

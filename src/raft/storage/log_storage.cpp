@@ -450,9 +450,14 @@ util::Result<void> LogStorage::compact(Index index) {
   // segment's header records where the log resumes, so no marker is needed.
   bool removed = false;
   while (segments_.size() > 1 && segments_.front().max_index <= index) {
-    if (auto r = fs_->remove(path(segments_.front().name)); !r) return r;
+    const std::string file = path(segments_.front().name);
+    if (options_.remove_segment) {
+      options_.remove_segment(file);
+    } else if (auto r = fs_->remove(file); !r) {
+      return r;
+    }
     segments_.erase(segments_.begin());
-    removed = true;
+    removed = !options_.remove_segment;
   }
   if (removed && options_.fsync) {
     if (auto r = fs_->sync_dir(dir_); !r) return r;
