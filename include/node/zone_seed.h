@@ -47,9 +47,16 @@ bool zone_files_unchanged(const std::string& state_path, const std::string& fing
 /// many changes is slower and would not serve the file's serial. A smaller
 /// value bounds the size of each Raft entry instead.
 inline constexpr size_t kSeedWholeDiff = SIZE_MAX;
+/// Bytes per change, about, when zone files seed the store: half of what a
+/// Raft log entry takes (raft::StorageOptions::max_entry_bytes), some
+/// 700,000 records of a typical zone. A larger difference goes in several
+/// changes; its zone then serves the file's serial plus one per change
+/// after the first.
+inline constexpr size_t kSeedChunkBytes = 32u << 20;
 
 /// Proposes the difference between the zone files and what this node last
-/// loaded from them, in changes of at most `chunk_ops` records proposed one
+/// loaded from them, in changes of at most `chunk_ops` records and about
+/// `chunk_bytes` bytes proposed one
 /// after the other, retrying each until the cluster commits it or `stopping`
 /// is set, then records the files as loaded. Consumes `load` and frees it
 /// (and hands freed heap back to the kernel) before returning. A record refused because its zone
@@ -60,6 +67,6 @@ inline constexpr size_t kSeedWholeDiff = SIZE_MAX;
 /// state once the files' records are all in (zone_files_unchanged).
 void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store, const std::string& state_path,
                           ZoneLoad load, const std::atomic<bool>& stopping, int zone_wait_ms = 60000,
-                          size_t chunk_ops = kSeedWholeDiff);
+                          size_t chunk_ops = kSeedWholeDiff, size_t chunk_bytes = kSeedChunkBytes);
 
 }  // namespace node

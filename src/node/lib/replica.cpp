@@ -469,6 +469,16 @@ Effects Replica::enqueue(RequestId id, uint64_t client, uint64_t sequence, std::
     fx.refuse(id, *why);
     return fx;
   }
+  // A log entry larger than the log takes would fail this node's storage
+  // (and every follower's): refused here, before it reaches any log.
+  constexpr uint64_t kEntryOverhead = 4096;
+  const uint64_t limit = raft::StorageOptions{}.max_entry_bytes - kEntryOverhead;
+  if (bytes.size() > limit) {
+    fx.refuse(id, util::make_error(util::ErrorKind::Invalid,
+                                   "the change is " + std::to_string(bytes.size()) + " bytes, more than a log entry takes (" +
+                                       std::to_string(limit) + "); split it into smaller changes"));
+    return fx;
+  }
   if (auto it = pending_.find(client); it != pending_.end()) {
     // The session rule (store/session.h): one change outstanding per session.
     fx.refuse(id, util::make_error(util::ErrorKind::Conflict,

@@ -108,14 +108,17 @@ std::optional<store::ApplyResult> submit_until_committed(ChangeSubmitter& submit
 class Proposer {
  public:
   Proposer(ChangeSubmitter& submitter, const store::Store& store, const std::atomic<bool>& stopping,
-           size_t chunk_ops, std::chrono::steady_clock::time_point zone_deadline)
+           size_t chunk_ops, size_t chunk_bytes, std::chrono::steady_clock::time_point zone_deadline)
       : submitter_(submitter), store_(store), stopping_(stopping), chunk_ops_(std::max<size_t>(1, chunk_ops)),
-        zone_deadline_(zone_deadline), session_(store::ClientSession::open()) {}
+        chunk_bytes_(std::max<size_t>(1, chunk_bytes)), zone_deadline_(zone_deadline),
+        session_(store::ClientSession::open()) {}
 
-  /// Adds an op to the change being built; proposes it once full. False when stopping.
+  /// Adds an op to the change being built; proposes it once full (by ops
+  /// or by bytes: a log entry has a size limit). False when stopping.
   bool add(store::Op op) {
+    change_bytes_ += op.rr.owner.wire_length() + op.rr.rdata.size() + kOpOverhead;
     change_.ops.push_back(std::move(op));
-    return change_.ops.size() < chunk_ops_ || flush();
+    return (change_.ops.size() < chunk_ops_ && change_bytes_ < chunk_bytes_) || flush();
   }
 
   /// Proposes what has been added and not proposed yet. False when stopping.
@@ -143,6 +146,7 @@ class Proposer {
       }
     }
     change_.ops.clear();
+    change_bytes_ = 0;
     return true;
   }
 
@@ -177,7 +181,11 @@ class Proposer {
   ChangeSubmitter& submitter_;
   const store::Store& store_;
   const std::atomic<bool>& stopping_;
+  /// An op's encoding beyond its owner and rdata (kind, type, class, TTL, lengths), about.
+  static constexpr size_t kOpOverhead = 16;
   const size_t chunk_ops_;
+  const size_t chunk_bytes_;
+  size_t change_bytes_ = 0;  // of the change being built, about
   const std::chrono::steady_clock::time_point zone_deadline_;
   store::ClientSession session_;
   store::Change change_;
@@ -252,7 +260,8 @@ std::vector<store::Op> zone_seed_diff(const std::vector<dns::RR>& last_loaded,
 }
 
 void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store, const std::string& state_path,
-                          ZoneLoad load, const std::atomic<bool>& stopping, int zone_wait_ms, size_t chunk_ops) {
+                          ZoneLoad load, const std::atomic<bool>& stopping, int zone_wait_ms, size_t chunk_ops,
+                          size_t chunk_bytes) {
   auto last = load_seed_state(state_path);
   if (!last) {
     spdlog::error("{}; proposing every zone file record again", last.error().message);
@@ -291,7 +300,7 @@ void seed_from_zone_files(ChangeSubmitter& submitter, const store::Store& store,
   spdlog::info("zone files: proposing {} removals and {} additions", diff.removes.size(), diff.adds.size());
   const auto started = std::chrono::steady_clock::now();
   std::optional<ProgressTicker> ticker(std::in_place, "committing the zone files' changes");
-  Proposer proposer(submitter, store, stopping, chunk_ops,
+  Proposer proposer(submitter, store, stopping, chunk_ops, chunk_bytes,
                     std::chrono::steady_clock::now() + std::chrono::milliseconds(zone_wait_ms));
   // Removes before adds, so that a name turning from A into a CNAME loses
   // its A records first.

@@ -113,6 +113,40 @@ TEST_F(ReplicaTest, AMemberWithoutAnAddressHereIsLookedUp) {
   EXPECT_EQ(r->peer_map().at(6), "n5");
 }
 
+// Found loading a zone file of 10,000,000 records: its one change of 494 MB
+// reached the log, which takes entries of at most 64 MiB, and the node's
+// storage failed for good. A change too large for a log entry is refused
+// before it reaches any log; the node goes on committing.
+TEST_F(ReplicaTest, AChangeTooLargeForALogEntryIsRefusedAndTheStorageKeepsWorking) {
+  ReplicaOptions o;
+  o.self = 0;
+  o.members = {{0, {"q0", "n0"}}};
+  auto r = open(o);
+  ASSERT_TRUE(r);
+  (void)r->start();
+  store::Change huge;
+  huge.client_id = 7;
+  huge.sequence = 1;
+  store::Op op;
+  op.rr.owner = dns::Name::from_text("big.example.").value();
+  op.rr.type = dns::rrtype::TXT;
+  op.rr.ttl = 300;
+  op.rr.rdata = std::string(60000, 'x');
+  huge.ops.assign(1200, op);  // about 72 MB encoded
+  Effects fx = r->submit(1, huge, Time(0));
+  ASSERT_EQ(fx.replies.size(), 1u);
+  ASSERT_FALSE(fx.replies[0].result);
+  EXPECT_EQ(fx.replies[0].result.error().kind, util::ErrorKind::Invalid);
+  EXPECT_NE(fx.replies[0].result.error().message.find("split it"), std::string::npos);
+  EXPECT_FALSE(r->storage_failed());
+  store::Change small;
+  small.client_id = 8;
+  small.sequence = 1;
+  fx = r->submit(2, small, Time(0));
+  EXPECT_TRUE(fx.replies.empty()) << "pending until applied";
+  EXPECT_FALSE(r->storage_failed());
+}
+
 TEST_F(ReplicaTest, EveryRequestGetsOneReplyWhenItIsRefusedOrTheNodeStops) {
   ReplicaOptions o;
   o.self = 0;

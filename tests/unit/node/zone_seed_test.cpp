@@ -202,6 +202,25 @@ TEST_F(SeedFromFiles, WholeLoadIsOneChangeAndServesTheFilesSerial) {
   EXPECT_EQ(soa->serial, 7u);
 }
 
+// A zone file of 10,000,000 records made one change of 494 MB, more than a
+// Raft log entry takes: the load now goes in changes of bounded bytes.
+TEST_F(SeedFromFiles, ALargeLoadGoesInChangesOfBoundedBytes) {
+  store::Store store;
+  RecordingSubmitter submitter(store);
+  constexpr size_t kChunkBytes = 1000;
+  node::seed_from_zone_files(submitter, store, state_, zone_load(100), stopping_, 0, node::kSeedWholeDiff, kChunkBytes);
+  ASSERT_GT(submitter.changes.size(), 3u);
+  for (const auto& c : submitter.changes) {
+    EXPECT_LT(store::encode_change(c).size(), 2 * kChunkBytes) << c.ops.size() << " ops";
+  }
+  auto records = records_of(store);
+  EXPECT_EQ(records.size(), 101u);
+  for (const auto& [text, count] : records) EXPECT_EQ(count, 1) << text;
+  auto saved = node::load_seed_state(state_);
+  ASSERT_TRUE(saved);
+  EXPECT_EQ(saved->size(), 101u);
+}
+
 TEST_F(SeedFromFiles, RefusedRecordStaysOutOfTheStateAndIsProposedAgain) {
   store::Store store;
   node::ZoneLoad load = zone_load(3);
