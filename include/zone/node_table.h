@@ -137,6 +137,8 @@ class Shard {
   size_t slot_of(const NameKey& key) const;  // index of the key's slot, or slots_.size()
   uint32_t append(std::string_view node_bytes);
   void grow_slots();
+  /// Moves every slot into a table of `slots` slots (a power of two).
+  void rehash(size_t slots);
   void maybe_compact();
 
   std::vector<Slot> slots_;

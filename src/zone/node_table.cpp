@@ -305,8 +305,10 @@ uint32_t Shard::append(std::string_view node_bytes) {
   return at;
 }
 
-void Shard::grow_slots() {
-  std::vector<Slot> old(slots_.size() * 2, Slot{0, kEmpty});
+void Shard::grow_slots() { rehash(slots_.size() * 2); }
+
+void Shard::rehash(size_t slots) {
+  std::vector<Slot> old(slots, Slot{0, kEmpty});
   old.swap(slots_);
   const size_t mask = slots_.size() - 1;
   for (const Slot& s : old) {
@@ -330,17 +332,7 @@ void Shard::insert(uint32_t hash, std::string_view node_bytes) {
 void Shard::reserve(size_t nodes, size_t bytes) {
   size_t slots = slots_.size();
   while ((count_ + nodes) * 5 > slots * 4) slots *= 2;  // the load factor insert keeps
-  if (slots != slots_.size()) {
-    std::vector<Slot> old(slots, Slot{0, kEmpty});
-    old.swap(slots_);
-    const size_t mask = slots_.size() - 1;
-    for (const Slot& s : old) {
-      if (s.offset == kEmpty) continue;
-      size_t i = s.hash & mask;
-      while (slots_[i].offset != kEmpty) i = (i + 1) & mask;
-      slots_[i] = s;
-    }
-  }
+  if (slots != slots_.size()) rehash(slots);
   if (used_ + bytes > cap_) {
     // Exactly what is asked: the nodes are known, and headroom is memory
     // every snapshot keeps.

@@ -70,6 +70,16 @@ void replay(std::set<std::string>& state, const store::Diff& d) {
   for (const dns::RR& rr : d.added) ASSERT_TRUE(state.insert(text(rr)).second) << "adds existing " << text(rr);
 }
 
+/// Replays every diff of `j` on `first`, in order; the state reached, or
+/// what was reached when a diff failed the test.
+std::set<std::string> replay_all(std::set<std::string> first, const store::ZoneJournal& j) {
+  for (const auto& d : j.diffs) {
+    replay(first, *d);
+    if (::testing::Test::HasFatalFailure()) break;
+  }
+  return first;
+}
+
 class JournalTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(store_.apply(change({add(soa(10))}), 1).all_ok()); }
@@ -237,12 +247,7 @@ TEST_F(JournalTest, TheJournalIsBoundedInEntriesAndStillLeadsToTheCurrentVersion
   // Condensing kept the oldest serial: replaying from the first state
   // through every diff reaches the current state, exactly.
   EXPECT_EQ(j->diffs.front()->from_serial(), 1u);
-  std::set<std::string> state = first;
-  for (const auto& d : j->diffs) {
-    replay(state, *d);
-    if (HasFatalFailure()) return;
-  }
-  EXPECT_EQ(state, zone_texts(bounded));
+  EXPECT_EQ(replay_all(first, *j), zone_texts(bounded));
   EXPECT_EQ(j->diffs.back()->to_serial(), serial_of(bounded));
 }
 
@@ -264,12 +269,7 @@ TEST_F(JournalTest, KeepingTheJournalBoundedReadsAFewRecordsPerChangeNotTheWhole
   EXPECT_LT(j->condensed_records, 128 * kChanges);
   // Still one chain from the first serial to the current one.
   EXPECT_EQ(j->diffs.front()->from_serial(), 1u);
-  std::set<std::string> state = first;
-  for (const auto& d : j->diffs) {
-    replay(state, *d);
-    if (HasFatalFailure()) return;
-  }
-  EXPECT_EQ(state, zone_texts(bounded));
+  EXPECT_EQ(replay_all(first, *j), zone_texts(bounded));
 }
 
 TEST_F(JournalTest, TheJournalIsBoundedInBytes) {
