@@ -92,8 +92,10 @@ struct Ready {
   /// (truncate) durable entries at the same or later indexes. Must be durable
   /// BEFORE any of `messages` is sent (a follower's acknowledgement promises it).
   std::vector<Entry> entries;
-  /// Term, vote and commit to persist, if changed. Must be durable BEFORE any
-  /// of `messages` is sent (a vote must survive a crash, §5.2).
+  /// Term, vote and commit to persist, if changed. Term and vote must be
+  /// durable BEFORE any of `messages` is sent (a vote must survive a crash,
+  /// §5.2); the commit index may lag the disk (Restored clamps it, and a
+  /// restarted node learns it again from the leader).
   std::optional<HardState> hard_state;
   /// Send these after the above are durable. Delivery may fail, repeat or
   /// reorder; the core copes.

@@ -136,6 +136,13 @@ class LogStorage {
   /// the current one is full.
   util::Result<void> sync();
 
+  /// Writes everything buffered to the file without an fsync: it then
+  /// survives the process (a crash, a kill) but not a power loss until the
+  /// next sync(). For what may lag the disk, such as the commit index.
+  util::Result<void> write();
+  /// True while something written or buffered waits for sync().
+  bool unsynced() const { return unsynced_ || !pending_.empty(); }
+
   /// Drops entries <= `index` from memory and deletes whole segments that
   /// hold nothing above `index`, keeping the log bounded. Call it once the
   /// state machine up to `index` is durable elsewhere (a snapshot or a

@@ -398,6 +398,11 @@ Effects Replica::tick(Time now) {
                  "part in the cluster and refuses changes");
   }
   removed_ = removed;
+  // A commit index written without an fsync (start_ready) becomes durable
+  // here at the latest: a power loss takes at most one tick of it.
+  if (storage_->unsynced()) {
+    if (auto r = storage_->sync(); !r) return fail_storage("syncing the commit index", r.error());
+  }
   retry_pending(now);
   fail_past_deadline(now, fx);
   if (unknown_sender_ && ticks_ % options_.election_ticks == 0) fx.merge(ask_for_addresses());
@@ -657,11 +662,11 @@ ReadyStep Replica::start_ready() {
     snapshot_index_ = rd.snapshot->meta.index;
     spdlog::info("installed snapshot at index {} from the leader", applied_);
   }
-  // 2. Entries and hard state durable before any message that promises them
-  // leaves (Raft §5.2, §5.3). The commit index is made durable too before
-  // anything is applied: a node restarted on its own (no quorum) answers
-  // from its own data everything it answered before, so what it applied must
-  // be committed on its own disk.
+  // 2. Entries, term and vote durable before any message that promises them
+  // leaves (Raft §5.2, §5.3). The commit index is volatile in Raft: it is
+  // written to the log before anything is applied (a process crash cannot
+  // take it) and made durable by the next batch's fsync or the next tick.
+  // An fsync of its own would put a second one on every acknowledgement.
   const raft::HardState& durable = storage_->hard_state();
   const bool vote_changed =
       rd.hard_state && (rd.hard_state->term != durable.term || rd.hard_state->vote != durable.vote);
@@ -678,7 +683,13 @@ ReadyStep Replica::start_ready() {
       return step;
     }
   }
-  step.sync = rd.must_sync();
+  step.sync = rd.snapshot || !rd.entries.empty() || vote_changed;
+  if (!step.sync && rd.hard_state) {
+    if (auto r = storage_->write(); !r) {
+      failed_step_ = fail_storage("saving the commit index", r.error());
+      return step;
+    }
+  }
   // The early-send rule (ReadyStep::early): a leader's Append and Heartbeat,
   // and a Forward, may overlap the fsync with the network.
   const bool may_send_early = step.sync && !vote_changed && !rd.snapshot;
@@ -858,6 +869,7 @@ void Replica::compact() {
   if (!core_ || storage_failed_) return;
   raft::Index target = std::min(compact_hint_, snapshot_index_);
   if (target < core_->first_index() && target < storage_->first_index()) return;
+  if (storage_->unsynced()) return;  // a commit index waits for its fsync; the next batch or tick brings it
   if (auto r = storage_->compact(target); !r) {
     spdlog::error("log compaction to {} failed: {}", target, r.error().message);
     return;

@@ -85,6 +85,12 @@ util::Result<void> LogStorage::recover() {
     auto file = fs_->open_append(path(segments_.back().name), false);
     if (!file) return file.error();
     active_ = std::move(*file);
+    // A process that died between a write and its fsync left records in the
+    // page cache only. They are taken as durable below (durable_index_) and
+    // may be acknowledged, so they are made durable first.
+    if (options_.fsync && active_->size() > 0) {
+      if (auto r = active_->sync(); !r) return r;
+    }
     if (active_->size() == 0) {
       // The last segment's header was torn away: write it again.
       Segment& seg = segments_.back();
@@ -369,23 +375,27 @@ util::Result<void> LogStorage::set_hard_state(const HardState& hs) {
   return {};
 }
 
-util::Result<void> LogStorage::sync() {
+util::Result<void> LogStorage::write() {
   if (auto r = check_writable(); !r) return r;
-  if (!pending_.empty()) {
-    uint64_t before = active_->size();
-    if (auto r = active_->append(pending_); !r) {
-      // Take back the partial write so the file ends on a whole record again;
-      // the batch stays buffered and a later sync() may retry it.
-      if (auto t = active_->truncate(before); !t) {
-        return fail(r.error().message + "; removing the partial write failed too: " + t.error().message);
-      }
-      return util::make_error(r.error().message + "; nothing of this batch is durable (" +
-                              std::to_string(pending_.size()) + " bytes stay buffered)");
+  if (pending_.empty()) return {};
+  uint64_t before = active_->size();
+  if (auto r = active_->append(pending_); !r) {
+    // Take back the partial write so the file ends on a whole record again;
+    // the batch stays buffered and a later sync() may retry it.
+    if (auto t = active_->truncate(before); !t) {
+      return fail(r.error().message + "; removing the partial write failed too: " + t.error().message);
     }
-    pending_.clear();
-    segments_.back().bytes = active_->size();
-    unsynced_ = true;
+    return util::make_error(r.error().message + "; nothing of this batch is durable (" +
+                            std::to_string(pending_.size()) + " bytes stay buffered)");
   }
+  pending_.clear();
+  segments_.back().bytes = active_->size();
+  unsynced_ = true;
+  return {};
+}
+
+util::Result<void> LogStorage::sync() {
+  if (auto r = write(); !r) return r;
   if (unsynced_ && options_.fsync) {
     if (auto r = active_->sync(); !r) {
       // fsyncgate: after a failed fsync the kernel may have dropped the dirty

@@ -193,7 +193,7 @@ class Trio {
     bool before_fsync = false;
   };
 
-  explicit Trio(uint64_t checkpoint_every = 1000) {
+  explicit Trio(uint64_t checkpoint_every = 1000) : checkpoint_every_(checkpoint_every) {
     spdlog::set_level(spdlog::level::off);
     for (uint32_t id = 0; id < 3; ++id) {
       auto& n = nodes_[id];
@@ -202,22 +202,21 @@ class Trio {
       auto f = n.fs->open_append("/data/cluster-bootstrap.json", true);
       EXPECT_TRUE((*f)->append(R"({"voters":[1,2,3]})"));
       EXPECT_TRUE((*f)->sync());
-      ReplicaOptions o;
-      o.self = id;
-      o.members = three();
-      o.data_dir = "/data";
-      o.fs = n.fs.get();
-      o.seed = id + 1;
-      o.checkpoint_every_entries = checkpoint_every;
-      n.store = std::make_unique<store::Store>();
-      auto r = Replica::open(o, *n.store);
-      EXPECT_TRUE(r);
-      n.replica = std::move(r.value());
-      n.host = std::make_unique<Host>(*this, id);
-      (void)n.replica->start();
+      EXPECT_TRUE(n.fs->sync_dir("/data"));
+      boot(id);
     }
   }
   ~Trio() { spdlog::set_level(spdlog::level::info); }
+
+  /// Stops node `id` and starts it again on its disk: after a process
+  /// crash (the kernel keeps what was written) or a power loss (only what
+  /// was fsynced is left). Messages on their way to it are lost.
+  void restart(uint32_t id, bool power_loss) {
+    nodes_[id].replica.reset();
+    if (power_loss) nodes_[id].fs->crash();
+    std::erase_if(queue_, [&](const raft::Message& m) { return config_id(m.to) == id; });
+    boot(id);
+  }
 
   /// Ticks every node and delivers every message until `done` or 500 rounds.
   template <class Pred>
@@ -258,6 +257,7 @@ class Trio {
   }
   raft::MemFileSystem& fs(uint32_t id) { return *nodes_[id].fs; }
   Replica& replica(uint32_t id) { return *nodes_[id].replica; }
+  store::Store& store(uint32_t id) { return *nodes_[id].store; }
   Time now() const { return Time(100 * now_); }
   void drive_node(uint32_t id) { drive(*nodes_[id].replica, *nodes_[id].host); }
   void handle(uint32_t id, Effects fx) {
@@ -294,11 +294,28 @@ class Trio {
     std::unique_ptr<Replica> replica;
     std::unique_ptr<Host> host;
   };
+  void boot(uint32_t id) {
+    auto& n = nodes_[id];
+    ReplicaOptions o;
+    o.self = id;
+    o.members = three();
+    o.data_dir = "/data";
+    o.fs = n.fs.get();
+    o.seed = id + 1;
+    o.checkpoint_every_entries = checkpoint_every_;
+    n.store = std::make_unique<store::Store>();
+    auto r = Replica::open(o, *n.store);
+    ASSERT_TRUE(r) << r.error().message;
+    n.replica = std::move(r.value());
+    n.host = std::make_unique<Host>(*this, id);
+    (void)n.replica->start();
+  }
   void record(uint32_t from, raft::Message m, bool early) {
     sent.push_back({m, from, early});
     queue_.push_back(std::move(m));
   }
 
+  uint64_t checkpoint_every_;
   std::map<uint32_t, Node> nodes_;
   std::deque<raft::Message> queue_;
   uint64_t now_ = 0;
@@ -369,6 +386,66 @@ TEST(ReplicaHostLoop, ChangesProposedTogetherShareOneFsync) {
   }
   trio.drive_node(l);
   EXPECT_EQ(trio.fs(l).sync_count() - before, 1u) << "twenty proposals, one batch, one fsync";
+}
+
+/// A leader elected, its members marked as holding data, one change
+/// committed: from here a change commits without waiting for a tick.
+uint32_t settled_leader(Trio& trio) {
+  EXPECT_TRUE(trio.run_until([&] { return trio.leader() != nullptr; }));
+  const uint32_t l = trio.leader_id();
+  trio.handle(l, trio.leader()->submit(1000, add(1000, 1, "first."), trio.now()));
+  EXPECT_TRUE(trio.run_until([&] { return !trio.replies.empty(); }));
+  trio.deliver_all();
+  return l;
+}
+
+// One change at a time: the leader's only fsync on the way to the reply is
+// its entry's. The commit index it learns from the acknowledgements is
+// written without one (ReadyStep::sync; docs/design.md, safety rules).
+TEST(ReplicaHostLoop, OneChangeAtATimeCostsTheLeaderOneFsync) {
+  Trio trio;
+  const uint32_t l = settled_leader(trio);
+  for (uint64_t c = 1; c <= 5; ++c) {
+    const uint64_t before = trio.fs(l).sync_count();
+    const size_t replies = trio.replies.size();
+    trio.handle(l, trio.leader()->submit(c, add(200 + c, 1, "o" + std::to_string(c) + "."), trio.now()));
+    trio.drive_node(l);
+    trio.deliver_all();  // appends, acknowledgements, the commit: no tick
+    ASSERT_EQ(trio.replies.size(), replies + 1) << "change " << c << " answered without waiting for a tick";
+    EXPECT_TRUE(trio.replies.back().result);
+    EXPECT_EQ(trio.fs(l).sync_count() - before, 1u) << "change " << c;
+  }
+}
+
+// The commit index written without an fsync survives a process crash (the
+// kernel has it) and, after the next tick, a power loss: a node restarted
+// on its own then answers the change without a quorum. A power loss before
+// that tick may take it; the change comes back from the quorum.
+TEST(ReplicaHostLoop, TheCommitIndexSurvivesAProcessCrashAndAfterATickAPowerLoss) {
+  for (const char* when : {"process crash", "power loss after a tick", "power loss before the tick"}) {
+    SCOPED_TRACE(when);
+    Trio trio;
+    const uint32_t l = settled_leader(trio);
+    trio.handle(l, trio.leader()->submit(1, add(300, 1, "kept."), trio.now()));
+    trio.drive_node(l);
+    trio.deliver_all();
+    ASSERT_EQ(trio.replies.size(), 2u);
+    const raft::Index applied = trio.replica(l).applied();
+    const std::string w = when;
+    if (w == "power loss after a tick") trio.handle(l, trio.replica(l).tick(trio.now()));
+    trio.restart(l, /*power_loss=*/w != "process crash");
+    // Alone: nothing is delivered to or from it.
+    const bool has = trio.store(l).snapshot()->find_zone(dns::Name::from_text("kept.").value()) != nullptr;
+    if (w == "power loss before the tick") {
+      EXPECT_LT(trio.replica(l).applied(), applied);
+      EXPECT_FALSE(has);
+      ASSERT_TRUE(trio.run_until([&] { return trio.replica(l).applied() >= applied; })) << "learnt from the quorum";
+      EXPECT_NE(trio.store(l).snapshot()->find_zone(dns::Name::from_text("kept.").value()), nullptr);
+    } else {
+      EXPECT_EQ(trio.replica(l).applied(), applied);
+      EXPECT_TRUE(has);
+    }
+  }
 }
 
 // A checkpoint is written off the driver's thread: while one is being

@@ -156,6 +156,59 @@ TEST(Faults, HardStateIsDurableOnlyAfterSync) {
   EXPECT_EQ(open_ok(fs)->hard_state(), (HardState{5, 2, 0}));
 }
 
+// write() without sync(): a power loss takes it; a process that dies keeps
+// it (the kernel has it) and the next open makes it durable; sync() does.
+TEST(Faults, WrittenHardStateSurvivesTheProcessButNotAPowerLossUntilSynced) {
+  MemFileSystem fs;
+  {
+    auto s = open_ok(fs);
+    ASSERT_TRUE(s->set_hard_state({5, 2, 1}).ok());
+    ASSERT_TRUE(s->sync().ok());
+    ASSERT_TRUE(s->set_hard_state({5, 2, 7}).ok());
+    ASSERT_TRUE(s->write().ok());
+    EXPECT_TRUE(s->unsynced());
+    fs.crash();
+  }
+  EXPECT_EQ(open_ok(fs)->hard_state(), (HardState{5, 2, 1})) << "power loss: only what was synced";
+  {
+    auto s = open_ok(fs);
+    ASSERT_TRUE(s->set_hard_state({5, 2, 7}).ok());
+    ASSERT_TRUE(s->write().ok());
+  }
+  EXPECT_EQ(open_ok(fs)->hard_state(), (HardState{5, 2, 7})) << "the process died; the kernel kept the write";
+  fs.crash();
+  EXPECT_EQ(open_ok(fs)->hard_state(), (HardState{5, 2, 7})) << "the open after the dead process synced it";
+  {
+    auto s = open_ok(fs);
+    ASSERT_TRUE(s->set_hard_state({5, 2, 9}).ok());
+    ASSERT_TRUE(s->write().ok());
+    ASSERT_TRUE(s->sync().ok());
+    EXPECT_FALSE(s->unsynced());
+    fs.crash();
+  }
+  EXPECT_EQ(open_ok(fs)->hard_state(), (HardState{5, 2, 9}));
+}
+
+// Entries a process wrote but died before syncing are in the page cache:
+// the next process takes them as durable (and may acknowledge them), so its
+// open must sync them before a power loss can take them.
+TEST(Faults, EntriesLeftUnsyncedByADeadProcessAreMadeDurableByTheNextOpen) {
+  MemFileSystem fs;
+  {
+    auto s = open_ok(fs);
+    ASSERT_TRUE(s->append(entries(1, 3, 1)).ok());
+    ASSERT_TRUE(s->sync().ok());
+    ASSERT_TRUE(s->append(entries(4, 6, 1)).ok());
+    ASSERT_TRUE(s->write().ok());
+  }
+  {
+    auto s = open_ok(fs);
+    EXPECT_EQ(s->durable_index(), 6u);
+  }
+  fs.crash();
+  EXPECT_EQ(open_ok(fs)->last_index(), 6u) << "what the second process counted as durable was lost";
+}
+
 TEST(Faults, OpenReportsAnUnreadableDirectory) {
   StorageOptions o;
   auto real = LogStorage::open("/proc/version/raft", o);
