@@ -15,6 +15,8 @@
 #include <cctype>
 #include <map>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <cerrno>
 #include <cstring>
@@ -127,6 +129,57 @@ std::map<std::string, server::HttpRole> http_roles(const node::Config& cfg) {
   return out;
 }
 
+/// SIGINT and SIGTERM, taken by a thread of their own from the first moment
+/// of start: seeding the store retries until `stopping`, and a node alone
+/// waits for its seed before it serves, so a stop asked before serving must
+/// set it too (a seed that never commits would otherwise hold the node).
+class StopSignals {
+ public:
+  /// `signals` must already be blocked in the calling thread, whose mask
+  /// the taking thread inherits.
+  explicit StopSignals(const sigset_t& signals) : signals_(signals), thread_([this] { take(); }) {}
+  ~StopSignals() {
+    // When no signal came (a start that failed), one sent to the taking
+    // thread alone ends its wait.
+    closing_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+  /// Set once SIGINT or SIGTERM has come.
+  std::atomic<bool>& stopping() { return stopping_; }
+  /// Blocks until a stop signal has come or, when given, `done` is set by a
+  /// thread that then calls wake().
+  void wait(const std::atomic<bool>* done = nullptr) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stopping_ || (done && *done); });
+  }
+  void wake() {
+    std::lock_guard lock(mu_);
+    cv_.notify_all();
+  }
+
+ private:
+  void take() {
+    int sig = 0;
+    sigwait(&signals_, &sig);
+    if (closing_) return;
+    spdlog::info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+
+  const sigset_t signals_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> closing_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,15 +192,17 @@ int main(int argc, char** argv) {
   const node::Options& opts = *cli.options;
   setup_logging(opts.log_level, opts.node_id, opts.log_format);
 
-  // SIGINT/SIGTERM are taken by sigwait() below, so block them before any
-  // thread starts (threads inherit the mask). Writes to a closed socket or
-  // stdout return EPIPE instead of killing the process.
+  // SIGINT/SIGTERM are taken by StopSignals' thread, so block them before
+  // any thread starts (threads inherit the mask). Writes to a closed socket
+  // or stdout return EPIPE instead of killing the process.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  StopSignals stop(stop_signals);
+  std::atomic<bool>& stopping = stop.stopping();
 
   // Everything that can be wrong with the configuration is reported before
   // anything is bound.
@@ -456,14 +511,21 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::atomic<bool> stopping{false};
   std::thread seed_thread;
   const store::Settings zone_settings = node::settings_from_config(*config);
   if (alone) {
     // Alone, the node commits at once: serve only once the zones are in.
+    // The seed runs on a thread all the same, so that a stop signal ends the
+    // wait for it (the cluster's stop answers a change still in flight).
     node::notify_service_manager("STATUS=committing the zone files' records");
-    if (zones) node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*zones), stopping, /*zone_wait_ms=*/0);
-    node::propose_settings(seed_submitter, store, zone_settings, stopping);
+    std::atomic<bool> seeded{false};
+    seed_thread = std::thread([&, load = std::move(zones)]() mutable {
+      if (load) node::seed_from_zone_files(seed_submitter, store, seed_state, std::move(*load), stopping, /*zone_wait_ms=*/0);
+      node::propose_settings(seed_submitter, store, zone_settings, stopping);
+      seeded = true;
+      stop.wake();
+    });
+    stop.wait(&seeded);
   } else {
     // In a cluster the zone files' changes wait for a quorum; meanwhile the
     // node serves what it already has.
@@ -495,14 +557,17 @@ int main(int argc, char** argv) {
     });
   }
 
-  udp.start();
-  tcp.start();
-  if (control) control->start();
-  // Type=notify: ready once queries are answered and dns-nodectl can connect.
-  node::notify_service_manager("READY=1\nSTATUS=serving " + me.query.to_string());
-  spdlog::info("dns-node {} serving {} on udp and tcp ({} udp threads); {} records in {} zones", DNSNODE_VERSION,
-               me.query.to_string(), udp_thread_count(*config), store.snapshot()->record_count(),
-               store.snapshot()->zone_names().size());
+  // A stop asked while the zones went in ends the start before serving.
+  if (!stopping) {
+    udp.start();
+    tcp.start();
+    if (control) control->start();
+    // Type=notify: ready once queries are answered and dns-nodectl can connect.
+    node::notify_service_manager("READY=1\nSTATUS=serving " + me.query.to_string());
+    spdlog::info("dns-node {} serving {} on udp and tcp ({} udp threads); {} records in {} zones", DNSNODE_VERSION,
+                 me.query.to_string(), udp_thread_count(*config), store.snapshot()->record_count(),
+                 store.snapshot()->zone_names().size());
+  }
 
   // Stdin commands run on their own thread; end of input only ends them.
   int stop_pipe[2];
@@ -516,12 +581,9 @@ int main(int argc, char** argv) {
     spdlog::debug("end of standard input; still serving");
   });
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  spdlog::info("{} received, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  stop.wait();
   node::notify_service_manager("STOPPING=1");
   (void)!write(stop_pipe[1], "x", 1);
-  stopping = true;
   stdin_thread.join();
   if (keeper_thread.joinable()) keeper_thread.join();
   if (control) control->stop();

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <deque>
+#include <set>
 
 #include "raft/mem_file_system.h"
 
@@ -193,7 +194,8 @@ class Trio {
     bool before_fsync = false;
   };
 
-  explicit Trio(uint64_t checkpoint_every = 1000) : checkpoint_every_(checkpoint_every) {
+  explicit Trio(uint64_t checkpoint_every = 1000, uint64_t prune_lag = 10000)
+      : checkpoint_every_(checkpoint_every), prune_lag_(prune_lag) {
     spdlog::set_level(spdlog::level::off);
     for (uint32_t id = 0; id < 3; ++id) {
       auto& n = nodes_[id];
@@ -237,7 +239,7 @@ class Trio {
       raft::Message m = std::move(queue_.front());
       queue_.pop_front();
       uint32_t to = config_id(m.to);
-      if (!nodes_.count(to)) continue;
+      if (!nodes_.count(to) || cut.count(to) || cut.count(config_id(m.from))) continue;
       handle(to, nodes_[to].replica->receive(m, Time(100 * now_)));
       drive(*nodes_[to].replica, *nodes_[to].host);
     }
@@ -271,6 +273,8 @@ class Trio {
   /// by node, as they would on the product's writer thread.
   bool hold_checkpoints = false;
   std::map<uint32_t, std::vector<CheckpointJob>> held;
+  /// Nodes cut off: every message to or from them is dropped.
+  std::set<uint32_t> cut;
 
  private:
   class Host final : public ReplicaHost {
@@ -303,6 +307,7 @@ class Trio {
     o.fs = n.fs.get();
     o.seed = id + 1;
     o.checkpoint_every_entries = checkpoint_every_;
+    o.prune_lag_entries = prune_lag_;
     n.store = std::make_unique<store::Store>();
     auto r = Replica::open(o, *n.store);
     ASSERT_TRUE(r) << r.error().message;
@@ -316,6 +321,7 @@ class Trio {
   }
 
   uint64_t checkpoint_every_;
+  uint64_t prune_lag_;
   std::map<uint32_t, Node> nodes_;
   std::deque<raft::Message> queue_;
   uint64_t now_ = 0;
@@ -332,6 +338,29 @@ store::Change add(uint64_t client, uint64_t seq, const std::string& owner) {
   op.rr.rdata = dns::rdata_from_text(dns::rrtype::SOA, "ns.x. admin.x. 1 3600 600 86400 300", dns::Name()).value();
   c.ops.push_back(op);
   return c;
+}
+
+/// Submits change `c` through node `via` and runs until it is answered.
+bool commit_one(Trio& trio, uint32_t via, uint64_t c) {
+  const size_t before = trio.replies.size();
+  trio.handle(via, trio.replica(via).submit(c, add(c, 1, "c" + std::to_string(c) + "."), trio.now()));
+  trio.drive_node(via);
+  return trio.run_until([&] { return trio.replies.size() > before; });
+}
+
+/// The names of a node's checkpoint files, temp files included.
+std::vector<std::string> checkpoint_files(Trio& trio, uint32_t id) {
+  auto files = trio.fs(id).list_dir("/data/raft");
+  EXPECT_TRUE(files);
+  std::vector<std::string> out;
+  for (const std::string& f : files ? *files : std::vector<std::string>{}) {
+    if (f.rfind("snap-", 0) == 0) out.push_back(f);
+  }
+  return out;
+}
+
+uint64_t checkpoint_index(Trio& trio, uint32_t id) {
+  return trio.replica(id).status()["checkpoint_index"].get<uint64_t>();
 }
 
 // The rule the driver and the simulator share (ReadyStep::early): only a
@@ -487,6 +516,107 @@ TEST(ReplicaCheckpoints, ChangesCommitWhileACheckpointIsBeingWritten) {
     snaps += f.rfind("snap-", 0) == 0;
   }
   EXPECT_EQ(snaps, 1u);
+}
+
+// A checkpoint whose write fails (disk full) is dropped: its temp file is
+// gone, the node goes on committing from its log, and a later checkpoint,
+// once there is room again, is published.
+TEST(ReplicaCheckpoints, AFailedWriteLeavesNoTempFileAndALaterCheckpointIsPublished) {
+  Trio trio(/*checkpoint_every=*/5);
+  trio.hold_checkpoints = true;
+  ASSERT_TRUE(trio.run_until([&] { return trio.leader() != nullptr; }));
+  const uint32_t l = trio.leader_id();
+  uint64_t c = 0;
+  while (trio.held[l].empty() && c < 20) ASSERT_TRUE(commit_one(trio, l, ++c));
+  ASSERT_EQ(trio.held[l].size(), 1u) << "the leader started one checkpoint";
+  CheckpointJob job = std::move(trio.held[l][0]);
+  trio.held[l].clear();
+  const raft::Index failed_at = job.meta.index;
+
+  trio.fs(l).set_capacity(trio.fs(l).used_bytes());  // the disk is full
+  job.write();
+  ASSERT_TRUE(job.written);
+  ASSERT_FALSE(*job.written) << "a write to a full disk fails";
+  trio.replica(l).finish_checkpoint(std::move(job), trio.now());
+  EXPECT_EQ(checkpoint_files(trio, l), std::vector<std::string>{}) << "no temp file, nothing published";
+  EXPECT_EQ(checkpoint_index(trio, l), 0u);
+  EXPECT_FALSE(trio.replica(l).storage_failed()) << "the log is intact: only the checkpoint failed";
+
+  // Room again: changes go on committing, and a later checkpoint (written at
+  // once from here on) is published.
+  trio.fs(l).set_capacity(std::nullopt);
+  trio.hold_checkpoints = false;
+  const uint64_t failed_c = c;
+  while (checkpoint_index(trio, l) == 0 && c < failed_c + 200) ASSERT_TRUE(commit_one(trio, l, ++c));
+  EXPECT_GT(checkpoint_index(trio, l), failed_at);
+  const std::vector<std::string> files = checkpoint_files(trio, l);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].find(".tmp"), std::string::npos) << files[0];
+  for (const auto& r : trio.replies) EXPECT_TRUE(r.result) << (r.result ? "" : r.result.error().message);
+  EXPECT_EQ(trio.replies.size(), c);
+}
+
+// A follower's checkpoint overtaken by a newer snapshot from the leader,
+// installed after the checkpoint was written and before it was published:
+// its temp file is removed, not published, and the leader's snapshot stays
+// the follower's checkpoint.
+TEST(ReplicaCheckpoints, ACheckpointOvertakenByTheLeadersSnapshotIsDropped) {
+  Trio trio(/*checkpoint_every=*/5, /*prune_lag=*/5);
+  trio.hold_checkpoints = true;
+  ASSERT_TRUE(trio.run_until([&] { return trio.leader() != nullptr; }));
+  const uint32_t l = trio.leader_id();
+  const uint32_t f = (l + 1) % 3;
+  uint64_t c = 0;
+  while (trio.held[f].empty() && c < 20) ASSERT_TRUE(commit_one(trio, l, ++c));
+  ASSERT_TRUE(trio.run_until([&] { return !trio.held[f].empty(); })) << "the follower started a checkpoint";
+  CheckpointJob stale = std::move(trio.held[f][0]);
+  trio.held[f].clear();
+  // The other nodes' checkpoints are written at once from here on.
+  trio.hold_checkpoints = false;
+  for (auto& [id, jobs] : trio.held) {
+    for (CheckpointJob& job : jobs) {
+      job.write();
+      trio.replica(id).finish_checkpoint(std::move(job), trio.now());
+    }
+  }
+  trio.held.clear();
+
+  // The follower is cut off while the others go on and prune their logs
+  // past its last entry: it can only catch up from a snapshot.
+  trio.cut.insert(f);
+  const uint64_t follower_last = trio.replica(f).status()["log_last_index"].get<uint64_t>();
+  const uint64_t cut_c = c;
+  while (trio.replica(l).status()["log_first_index"].get<uint64_t>() <= follower_last + 1 && c < cut_c + 200) {
+    ASSERT_TRUE(commit_one(trio, l, ++c));
+  }
+  ASSERT_GT(trio.replica(l).status()["log_first_index"].get<uint64_t>(), follower_last + 1);
+
+  // The follower's checkpoint is written...
+  stale.write();
+  ASSERT_TRUE(stale.written && *stale.written) << (stale.written && !*stale.written ? stale.written->error().message : "");
+  const std::string temp = stale.written->value().temp_path;
+  ASSERT_TRUE(trio.fs(f).contents(temp));
+  // ...but the leader's snapshot is installed before it is published.
+  trio.cut.clear();
+  ASSERT_TRUE(trio.run_until([&] { return checkpoint_index(trio, f) > stale.meta.index; }));
+  const uint64_t installed = checkpoint_index(trio, f);
+  const std::vector<std::string> before = checkpoint_files(trio, f);
+  ASSERT_EQ(before.size(), 2u) << "the leader's snapshot and the stale temp file";
+  trio.replica(f).finish_checkpoint(std::move(stale), trio.now());
+
+  EXPECT_FALSE(trio.fs(f).contents(temp)) << "the stale temp file is removed";
+  std::vector<std::string> after = checkpoint_files(trio, f);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].find(".tmp"), std::string::npos) << after[0];
+  EXPECT_TRUE(after[0] == before[0] || after[0] == before[1]) << "the leader's snapshot stays: " << after[0];
+  EXPECT_EQ(checkpoint_index(trio, f), installed);
+  EXPECT_FALSE(trio.replica(f).storage_failed());
+  // The follower goes on applying the leader's changes.
+  ASSERT_TRUE(commit_one(trio, l, ++c));
+  ASSERT_TRUE(trio.run_until([&] {
+    return trio.replica(f).status()["applied_index"] == trio.replica(l).status()["applied_index"];
+  }));
+  for (const auto& r : trio.replies) EXPECT_TRUE(r.result) << (r.result ? "" : r.result.error().message);
 }
 
 }  // namespace
