@@ -461,12 +461,12 @@ void render_transfer_metrics(PrometheusWriter& w, const XfrHandler& xfr, const N
   w.family("dnsnode_journal_depth", "gauge", "Diffs in each zone's IXFR journal on this node.");
   for (const dns::Name& apex : version->zones.zone_names()) {
     const store::ZoneJournal* j = version->journal(apex);
-    w.sample("dnsnode_journal_depth", L{{"zone", apex.to_text()}}, uint64_t{j ? j->diffs.size() : 0u});
+    w.sample("dnsnode_journal_depth", L{{"zone", apex.to_text()}}, uint64_t{j ? j->size() : 0u});
   }
   w.family("dnsnode_journal_bytes", "gauge", "Size of each zone's IXFR journal on this node (estimated wire octets).");
   for (const dns::Name& apex : version->zones.zone_names()) {
     const store::ZoneJournal* j = version->journal(apex);
-    w.sample("dnsnode_journal_bytes", L{{"zone", apex.to_text()}}, uint64_t{j ? j->bytes : 0u});
+    w.sample("dnsnode_journal_bytes", L{{"zone", apex.to_text()}}, uint64_t{j ? j->bytes() : 0u});
   }
 }
 

@@ -126,48 +126,123 @@ Diff condense(const Diff& first, const Diff& second) {
   return out;
 }
 
+namespace {
+// Diffs per chunk: a change copies one or two chunks, and a journal copy
+// holds one pointer per chunk (1,000 diffs: 32 chunks of 32).
+constexpr size_t kChunkDiffs = 32;
+}  // namespace
+
+ZoneJournal::const_iterator& ZoneJournal::const_iterator::operator++() {
+  if (++entry_ == (*chunks_)[chunk_]->size()) {
+    ++chunk_;
+    entry_ = 0;
+  }
+  return *this;
+}
+
+ZoneJournal::Position ZoneJournal::locate(size_t i) const {
+  size_t c = 0;
+  while (i >= chunks_[c]->size()) i -= chunks_[c++]->size();
+  return {c, i};
+}
+
+const std::shared_ptr<const Diff>& ZoneJournal::operator[](size_t i) const {
+  const Position at = locate(i);
+  return (*chunks_[at.chunk])[at.entry].diff;
+}
+
+ZoneJournal::Chunk& ZoneJournal::own(size_t c) {
+  auto copy = std::make_shared<Chunk>(*chunks_[c]);
+  Chunk& mine = *copy;
+  chunks_[c] = std::move(copy);
+  return mine;
+}
+
+void ZoneJournal::push(std::shared_ptr<const Diff> diff) {
+  Entry e{std::move(diff), 0, 0};
+  e.records = e.diff->removed.size() + e.diff->added.size();
+  e.bytes = e.diff->bytes();
+  bytes_ += e.bytes;
+  ++size_;
+  if (chunks_.empty() || chunks_.back()->size() >= kChunkDiffs) {
+    auto fresh = std::make_shared<Chunk>();
+    fresh->reserve(kChunkDiffs);
+    fresh->push_back(std::move(e));
+    chunks_.push_back(std::move(fresh));
+    return;
+  }
+  own(chunks_.size() - 1).push_back(std::move(e));
+}
+
+void ZoneJournal::erase(Position at) {
+  bytes_ -= (*chunks_[at.chunk])[at.entry].bytes;
+  --size_;
+  if (chunks_[at.chunk]->size() == 1) {
+    chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(at.chunk));
+    return;
+  }
+  Chunk& c = own(at.chunk);
+  c.erase(c.begin() + static_cast<std::ptrdiff_t>(at.entry));
+}
+
+void ZoneJournal::condense_smallest_pair() {
+  // The adjacent pair smallest together, sized by records (kept beside each
+  // diff, so the scan reads no diff).
+  Position best{0, 0}, prev{0, 0};
+  size_t best_records = SIZE_MAX, prev_records = 0;
+  bool first = true;
+  for (size_t c = 0; c < chunks_.size(); ++c) {
+    const Chunk& chunk = *chunks_[c];
+    for (size_t e = 0; e < chunk.size(); ++e) {
+      if (!first && prev_records + chunk[e].records < best_records) {
+        best = prev;
+        best_records = prev_records + chunk[e].records;
+      }
+      first = false;
+      prev = {c, e};
+      prev_records = chunk[e].records;
+    }
+  }
+  Position next = best.entry + 1 < chunks_[best.chunk]->size() ? Position{best.chunk, best.entry + 1}
+                                                                : Position{best.chunk + 1, 0};
+  condensed_records_ += best_records;
+  Entry merged;
+  merged.diff = std::make_shared<const Diff>(condense(*(*chunks_[best.chunk])[best.entry].diff,
+                                                      *(*chunks_[next.chunk])[next.entry].diff));
+  merged.records = merged.diff->removed.size() + merged.diff->added.size();
+  merged.bytes = merged.diff->bytes();
+  erase(next);  // after `best`: its position stays valid
+  Entry& slot = own(best.chunk)[best.entry];
+  bytes_ = bytes_ - slot.bytes + merged.bytes;
+  slot = std::move(merged);
+}
+
+void ZoneJournal::drop_oldest() { erase({0, 0}); }
+
+void ZoneJournal::restore(std::shared_ptr<const Diff> diff) { push(std::move(diff)); }
+
 void ZoneJournal::append(std::shared_ptr<const Diff> diff, const JournalLimits& limits) {
-  bytes += diff->bytes();
-  diffs.push_back(std::move(diff));
+  push(std::move(diff));
   // Too many entries: the adjacent pair smallest together becomes one. The
   // chain from the oldest serial to the newest stays whole, and each record
   // is condensed about log(entries) times over its life, where always taking
   // the oldest pair would condense an ever larger first entry on every
   // change (a journal of 1,000 changes of one name each then costs every
   // change a pass over all the names added since the journal filled).
-  while (diffs.size() > limits.max_entries && diffs.size() >= 2) {
-    // Sized by records, which a diff knows without a pass over them.
-    auto records = [&](size_t i) { return diffs[i]->removed.size() + diffs[i]->added.size(); };
-    size_t best = 0;
-    size_t best_records = SIZE_MAX;
-    for (size_t i = 0; i + 1 < diffs.size(); ++i) {
-      const size_t pair = records(i) + records(i + 1);
-      if (pair < best_records) {
-        best = i;
-        best_records = pair;
-      }
-    }
-    condensed_records += best_records;
-    auto merged = std::make_shared<const Diff>(condense(*diffs[best], *diffs[best + 1]));
-    bytes = bytes - diffs[best]->bytes() - diffs[best + 1]->bytes() + merged->bytes();
-    diffs[best] = std::move(merged);
-    diffs.erase(diffs.begin() + static_cast<std::ptrdiff_t>(best) + 1);
-  }
+  while (size_ > limits.max_entries && size_ >= 2) condense_smallest_pair();
   // Too many bytes: the oldest entries go (their serials then get the whole zone).
-  while (diffs.size() > 1 && bytes > limits.max_bytes) {
-    bytes -= diffs.front()->bytes();
-    diffs.pop_front();
-  }
-  if (bytes > limits.max_bytes) {
-    bytes = 0;
-    diffs.clear();
+  while (size_ > 1 && bytes_ > limits.max_bytes) drop_oldest();
+  if (bytes_ > limits.max_bytes) {
+    chunks_.clear();
+    size_ = 0;
+    bytes_ = 0;
   }
 }
 
 std::optional<std::vector<std::shared_ptr<const Diff>>> ZoneJournal::since(uint32_t serial) const {
-  for (size_t i = 0; i < diffs.size(); ++i) {
-    if (diffs[i]->from_serial() != serial) continue;
-    return std::vector<std::shared_ptr<const Diff>>(diffs.begin() + static_cast<std::ptrdiff_t>(i), diffs.end());
+  for (auto it = begin(); it != end(); ++it) {
+    if ((*it)->from_serial() != serial) continue;
+    return std::vector<std::shared_ptr<const Diff>>(it, end());
   }
   return std::nullopt;
 }

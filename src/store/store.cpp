@@ -1132,8 +1132,8 @@ std::string Store::Image::encode() const {
   for (const auto& [key, journal] : version->journals) {
     w.u8(static_cast<uint8_t>(key.size()));
     w.raw(key);
-    w.u32(static_cast<uint32_t>(journal->diffs.size()));
-    for (const auto& diff : journal->diffs) write_diff(w, *diff);
+    w.u32(static_cast<uint32_t>(journal->size()));
+    for (const auto& diff : *journal) write_diff(w, *diff);
   }
   return out;
 }
@@ -1287,8 +1287,7 @@ util::Result<void> Store::restore(std::string_view bytes) {
       for (uint32_t j = 0; j < count; ++j) {
         auto diff = read_diff(r);
         if (!diff) return util::make_error("state: journal of " + apex->to_text() + ": " + diff.error().message);
-        journal->bytes += diff->bytes();
-        journal->diffs.push_back(std::make_shared<const Diff>(std::move(diff.value())));
+        journal->restore(std::make_shared<const Diff>(std::move(diff.value())));
       }
       next.journals[zone_key(*apex)] = std::move(journal);
     }

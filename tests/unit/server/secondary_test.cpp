@@ -287,8 +287,8 @@ TEST(TransferIn, AnIxfrIsCommittedAsItsNetEffectAndKeepsThePrimarysSerial) {
   // The cluster's own journal now holds the step 10 -> 13, for its own secondaries.
   const store::ZoneJournal* j = s.store.version()->journal(name("sec.example."));
   ASSERT_NE(j, nullptr);
-  EXPECT_EQ(j->diffs.back()->from_serial(), 10u);
-  EXPECT_EQ(j->diffs.back()->to_serial(), 13u);
+  EXPECT_EQ(j->back()->from_serial(), 10u);
+  EXPECT_EQ(j->back()->to_serial(), 13u);
 }
 
 TEST(TransferIn, APrimaryWithoutTheJournalAnswersIxfrWithTheWholeZoneAndThatIsApplied) {

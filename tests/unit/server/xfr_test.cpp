@@ -382,7 +382,7 @@ TEST_F(XfrTest, ATransferReaderGetsBackTheJournalsDiffsAndTheWholeZone) {
   for (const auto& m : r.messages) ASSERT_TRUE(incremental.add(m.answers));
   ASSERT_TRUE(incremental.done());
   ASSERT_EQ(incremental.kind(), TransferReader::Kind::Incremental);
-  const auto& journal = store_.version()->journal(name("example.com."))->diffs;
+  const store::ZoneJournal& journal = *store_.version()->journal(name("example.com."));
   ASSERT_EQ(incremental.diffs().size(), journal.size());
   for (size_t i = 0; i < journal.size(); ++i) {
     EXPECT_EQ(incremental.diffs()[i].from_serial(), journal[i]->from_serial());

@@ -110,10 +110,10 @@ void expect_same_state(const store::Store& bulk, const store::Store& single, con
     const store::ZoneJournal* jb = single.version()->journal(name(apex));
     ASSERT_EQ(ja == nullptr, jb == nullptr) << where << " journal of " << apex;
     if (!ja) continue;
-    ASSERT_EQ(ja->diffs.size(), jb->diffs.size()) << where << " journal of " << apex;
-    for (size_t i = 0; i < ja->diffs.size(); ++i) {
-      const store::Diff& x = *ja->diffs[i];
-      const store::Diff& y = *jb->diffs[i];
+    ASSERT_EQ(ja->size(), jb->size()) << where << " journal of " << apex;
+    for (size_t i = 0; i < ja->size(); ++i) {
+      const store::Diff& x = *(*ja)[i];
+      const store::Diff& y = *(*jb)[i];
       EXPECT_EQ(x.old_soa.rdata, y.old_soa.rdata) << where;
       EXPECT_EQ(x.new_soa.rdata, y.new_soa.rdata) << where;
       ASSERT_EQ(x.added.size(), y.added.size()) << where << " diff " << i << " of " << apex;

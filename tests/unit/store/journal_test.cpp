@@ -73,7 +73,7 @@ void replay(std::set<std::string>& state, const store::Diff& d) {
 /// Replays every diff of `j` on `first`, in order; the state reached, or
 /// what was reached when a diff failed the test.
 std::set<std::string> replay_all(std::set<std::string> first, const store::ZoneJournal& j) {
-  for (const auto& d : j.diffs) {
+  for (const auto& d : j) {
     replay(first, *d);
     if (::testing::Test::HasFatalFailure()) break;
   }
@@ -121,8 +121,8 @@ TEST_F(JournalTest, EachChangeIsOneDiffAndOneSerial) {
   EXPECT_EQ(serial_of(store_), 11u);
   const store::ZoneJournal* j = journal(store_);
   ASSERT_NE(j, nullptr);
-  ASSERT_EQ(j->diffs.size(), 1u);
-  const store::Diff& d = *j->diffs.front();
+  ASSERT_EQ(j->size(), 1u);
+  const store::Diff& d = *j->front();
   EXPECT_EQ(d.from_serial(), 10u);
   EXPECT_EQ(d.to_serial(), 11u);
   EXPECT_TRUE(d.removed.empty());
@@ -137,8 +137,8 @@ TEST_F(JournalTest, AnUpdateIsOneDiffAndOneSerial) {
   c.update->updates.push_back({store::UpdateKind::Add, record("b.example.com.", dns::rrtype::TXT, "\"x\"")});
   ASSERT_EQ(store_.apply(c, next_index()).rcode, 0);
   EXPECT_EQ(serial_of(store_), 11u);
-  ASSERT_EQ(journal(store_)->diffs.size(), 1u);
-  EXPECT_EQ(journal(store_)->diffs.front()->added.size(), 3u);
+  ASSERT_EQ(journal(store_)->size(), 1u);
+  EXPECT_EQ(journal(store_)->front()->added.size(), 3u);
 }
 
 TEST_F(JournalTest, AFailedUpdateLeavesNoDiffAndNoSerial) {
@@ -159,7 +159,7 @@ TEST_F(JournalTest, TheDiffIsTheEffectiveDifferenceOnly) {
                                 remove(record("zz.example.com.", dns::rrtype::A, "192.0.2.9"))}),
                         next_index());
   EXPECT_EQ(serial_of(store_), 11u);
-  EXPECT_EQ(journal(store_)->diffs.size(), 1u);
+  EXPECT_EQ(journal(store_)->size(), 1u);
   // Added then removed in one change: cancelled out, no version either.
   ASSERT_TRUE(store_.apply(change({add(record("t.example.com.", dns::rrtype::A, "192.0.2.7")),
                                    remove(record("t.example.com.", dns::rrtype::A, "192.0.2.7"))}),
@@ -168,7 +168,7 @@ TEST_F(JournalTest, TheDiffIsTheEffectiveDifferenceOnly) {
   EXPECT_EQ(serial_of(store_), 11u);
   // One new member of an RRset: only it is added.
   ASSERT_TRUE(store_.apply(change({add(record("a.example.com.", dns::rrtype::A, "192.0.2.2"))}), next_index()).all_ok());
-  const store::Diff& d = *journal(store_)->diffs.back();
+  const store::Diff& d = *journal(store_)->back();
   EXPECT_TRUE(d.removed.empty());
   ASSERT_EQ(d.added.size(), 1u);
   EXPECT_EQ(text(d.added[0]), text(record("a.example.com.", dns::rrtype::A, "192.0.2.2")));
@@ -180,7 +180,7 @@ TEST_F(JournalTest, ATtlOnlyRefreshIsADiffOfTheWholeRRset) {
                            next_index())
                   .all_ok());
   ASSERT_TRUE(store_.apply(change({add(record("a.example.com.", dns::rrtype::A, "192.0.2.1", 60))}), next_index()).all_ok());
-  const store::Diff& d = *journal(store_)->diffs.back();
+  const store::Diff& d = *journal(store_)->back();
   EXPECT_EQ(d.from_serial(), 11u);
   EXPECT_EQ(d.to_serial(), 12u);
   ASSERT_EQ(d.removed.size(), 2u);
@@ -243,12 +243,12 @@ TEST_F(JournalTest, TheJournalIsBoundedInEntriesAndStillLeadsToTheCurrentVersion
   }
   const store::ZoneJournal* j = journal(bounded);
   ASSERT_NE(j, nullptr);
-  EXPECT_LE(j->diffs.size(), 4u);
+  EXPECT_LE(j->size(), 4u);
   // Condensing kept the oldest serial: replaying from the first state
   // through every diff reaches the current state, exactly.
-  EXPECT_EQ(j->diffs.front()->from_serial(), 1u);
+  EXPECT_EQ(j->front()->from_serial(), 1u);
   EXPECT_EQ(replay_all(first, *j), zone_texts(bounded));
-  EXPECT_EQ(j->diffs.back()->to_serial(), serial_of(bounded));
+  EXPECT_EQ(j->back()->to_serial(), serial_of(bounded));
 }
 
 TEST_F(JournalTest, KeepingTheJournalBoundedReadsAFewRecordsPerChangeNotTheWholeHistory) {
@@ -265,10 +265,10 @@ TEST_F(JournalTest, KeepingTheJournalBoundedReadsAFewRecordsPerChangeNotTheWhole
   }
   const store::ZoneJournal* j = journal(bounded);
   ASSERT_NE(j, nullptr);
-  EXPECT_LE(j->diffs.size(), 16u);
-  EXPECT_LT(j->condensed_records, 128 * kChanges);
+  EXPECT_LE(j->size(), 16u);
+  EXPECT_LT(j->condensed_records(), 128 * kChanges);
   // Still one chain from the first serial to the current one.
-  EXPECT_EQ(j->diffs.front()->from_serial(), 1u);
+  EXPECT_EQ(j->front()->from_serial(), 1u);
   EXPECT_EQ(replay_all(first, *j), zone_texts(bounded));
 }
 
@@ -280,11 +280,79 @@ TEST_F(JournalTest, TheJournalIsBoundedInBytes) {
   }
   const store::ZoneJournal* j = journal(bounded);
   ASSERT_NE(j, nullptr);
-  EXPECT_LE(j->bytes, 600u);
+  EXPECT_LE(j->bytes(), 600u);
   size_t sum = 0;
-  for (const auto& d : j->diffs) sum += d->bytes();
-  EXPECT_EQ(sum, j->bytes);
-  EXPECT_EQ(j->diffs.back()->to_serial(), serial_of(bounded));
+  for (const auto& d : *j) sum += d->bytes();
+  EXPECT_EQ(sum, j->bytes());
+  EXPECT_EQ(j->back()->to_serial(), serial_of(bounded));
+}
+
+/// Diff number i: serial i to i + 1, adding n<i>; every third also removes
+/// what the one before it added (so condensing cancels records).
+std::shared_ptr<const store::Diff> numbered_diff(uint32_t i) {
+  auto d = std::make_shared<store::Diff>();
+  d->old_soa = soa(i);
+  d->new_soa = soa(i + 1);
+  d->added.push_back(record("n" + std::to_string(i) + ".example.com.", dns::rrtype::A, "192.0.2.1"));
+  if (i % 3 == 0 && i > 1) {
+    d->removed.push_back(record("n" + std::to_string(i - 1) + ".example.com.", dns::rrtype::A, "192.0.2.1"));
+  }
+  return d;
+}
+
+/// The journal as text: each diff's serials and records, oldest first.
+std::vector<std::string> journal_text(const store::ZoneJournal& j) {
+  std::vector<std::string> out;
+  for (const auto& d : j) {
+    std::string line = std::to_string(d->from_serial()) + ">" + std::to_string(d->to_serial());
+    for (const dns::RR& rr : d->removed) line += " -" + text(rr);
+    for (const dns::RR& rr : d->added) line += " +" + text(rr);
+    out.push_back(std::move(line));
+  }
+  return out;
+}
+
+// A journal's diffs sit in chunks that copies share. Condensing and dropping
+// across chunk boundaries keep one chain, and a copy taken earlier (an older
+// version, still read by a transfer) never changes.
+TEST(JournalChunks, CopiesStayAsTheyWereWhileTheJournalGoesOnAcrossChunks) {
+  for (const store::JournalLimits limits : {store::JournalLimits{100, 1u << 30}, store::JournalLimits{1000, 20000}}) {
+    SCOPED_TRACE("max_entries " + std::to_string(limits.max_entries) + ", max_bytes " + std::to_string(limits.max_bytes));
+    store::ZoneJournal j;
+    std::vector<std::pair<store::ZoneJournal, std::vector<std::string>>> copies;
+    std::set<std::string> names;
+    constexpr uint32_t kDiffs = 1000;
+    for (uint32_t i = 1; i <= kDiffs; ++i) {
+      j.append(numbered_diff(i), limits);
+      if (i % 97 == 0) copies.emplace_back(j, journal_text(j));
+    }
+    for (const auto& [copy, text_then] : copies) EXPECT_EQ(journal_text(copy), text_then);
+    ASSERT_FALSE(j.empty());
+    EXPECT_LE(j.size(), limits.max_entries);
+    EXPECT_LE(j.bytes(), limits.max_bytes);
+    size_t bytes = 0, count = 0;
+    uint32_t serial = j.front()->from_serial();
+    for (const auto& d : j) {
+      EXPECT_EQ(d->from_serial(), serial) << "a gap in the chain at diff " << count;
+      serial = d->to_serial();
+      bytes += d->bytes();
+      EXPECT_EQ(j[count]->to_serial(), d->to_serial());
+      ++count;
+    }
+    EXPECT_EQ(count, j.size());
+    EXPECT_EQ(bytes, j.bytes());
+    EXPECT_EQ(serial, kDiffs + 1);
+    EXPECT_EQ(j.back()->to_serial(), kDiffs + 1);
+    if (limits.max_bytes == (1u << 30)) {
+      EXPECT_EQ(j.front()->from_serial(), 1u) << "condensing keeps the oldest serial";
+      EXPECT_GT(copies.size(), 5u);
+    } else {
+      EXPECT_GT(j.front()->from_serial(), 1u) << "the byte bound dropped the oldest diffs";
+    }
+    auto tail = j.since(j[j.size() / 2]->from_serial());
+    ASSERT_TRUE(tail);
+    EXPECT_EQ(tail->size(), j.size() - j.size() / 2);
+  }
 }
 
 TEST(Condense, TwoDiffsBecomeTheDirectDifference) {
@@ -318,7 +386,7 @@ TEST_F(JournalTest, JournalAndSettingsSurviveACheckpointAndAVersion3ImageStillLo
   ASSERT_TRUE(copy.restore(store_.serialize()));
   EXPECT_EQ(copy.serialize(), store_.serialize());
   ASSERT_NE(journal(copy), nullptr);
-  EXPECT_EQ(journal(copy)->diffs.size(), 1u);
+  EXPECT_EQ(journal(copy)->size(), 1u);
   EXPECT_EQ(copy.version()->settings, store_.version()->settings);
 
   // A version 3 image (before journals): the same records, no settings.
@@ -375,7 +443,7 @@ TEST_F(JournalTest, TheCatalogListsEveryZoneAndChangesInTheCommitThatAddsOrRemov
   ASSERT_TRUE(store_.apply(change({add(soa(1, "example.net."))}), next_index()).all_ok());
   EXPECT_EQ(ptr_at(member("example.net.")), "example.net.");
   EXPECT_EQ(serial_of(store_, "catalog.invalid."), catalog_serial + 1);
-  ASSERT_EQ(journal(store_, "catalog.invalid.")->diffs.size(), 1u);
+  ASSERT_EQ(journal(store_, "catalog.invalid.")->size(), 1u);
 
   store::Op rz{store::OpKind::RemoveZone, dns::RR{name("example.net."), 0, dns::rrclass::IN, 0, ""}};
   ASSERT_TRUE(store_.apply(change({rz}), next_index()).all_ok());

@@ -78,11 +78,11 @@ TEST_F(TransferInTest, ATransferredSoaIsStoredAsSentWithoutTheZonesSerialPolicy)
   // The journal holds the primary's own serials, so IXFR out follows them.
   const store::ZoneJournal* j = store_.version()->journal(name("sec.example."));
   ASSERT_NE(j, nullptr);
-  ASSERT_EQ(j->diffs.size(), 1u);
-  EXPECT_EQ(j->diffs.back()->from_serial(), 5u);
-  EXPECT_EQ(j->diffs.back()->to_serial(), 6u);
-  ASSERT_EQ(j->diffs.back()->added.size(), 1u);
-  EXPECT_TRUE(j->diffs.back()->removed.empty());
+  ASSERT_EQ(j->size(), 1u);
+  EXPECT_EQ(j->back()->from_serial(), 5u);
+  EXPECT_EQ(j->back()->to_serial(), 6u);
+  ASSERT_EQ(j->back()->added.size(), 1u);
+  EXPECT_TRUE(j->back()->removed.empty());
 }
 
 TEST_F(TransferInTest, AnOlderSerialFromThePrimaryIsStoredAsSentToo) {
