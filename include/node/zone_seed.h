@@ -47,12 +47,14 @@ bool zone_files_unchanged(const std::string& state_path, const std::string& fing
 /// many changes is slower and would not serve the file's serial. A smaller
 /// value bounds the size of each Raft entry instead.
 inline constexpr size_t kSeedWholeDiff = SIZE_MAX;
-/// Bytes per change, about, when zone files seed the store: half of what a
-/// Raft log entry takes (raft::StorageOptions::max_entry_bytes), some
-/// 700,000 records of a typical zone. A larger difference goes in several
-/// changes; its zone then serves the file's serial plus one per change
-/// after the first.
-inline constexpr size_t kSeedChunkBytes = 32u << 20;
+/// Bytes per change, at most, when zone files seed the store: a little
+/// under what a Raft log entry takes (raft::StorageOptions::max_entry_bytes,
+/// 64 MiB; the estimate counts 16 bytes per record where the encoding takes
+/// 12, and one record more than this at most), some 1,300,000 records of a
+/// typical zone. A larger difference goes in several changes; its zone then
+/// serves the file's serial plus one per change after the first, and only
+/// the first change, which creates the zone, builds it at once.
+inline constexpr size_t kSeedChunkBytes = 60u << 20;
 
 /// Proposes the difference between the zone files and what this node last
 /// loaded from them, in changes of at most `chunk_ops` records and about
