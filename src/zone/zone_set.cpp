@@ -3,6 +3,7 @@
 #include "zone/zone_set.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -566,9 +567,23 @@ ZoneSet::BulkAddResult ZoneSet::add_all(std::span<const dns::RR* const> records)
     if (zi == zones.end()) zi = zones.insert(zones.end(), z);
     items.push_back({static_cast<uint32_t>(zi - zones.begin()), NameKey(rr.owner.wire()).hash, static_cast<uint32_t>(i)});
   }
-  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-    return std::tie(a.zone, a.hash, a.index) < std::tie(b.zone, b.hash, b.index);
-  });
+  // Sorted by (zone, hash), stably: the items are in input order already.
+  // A radix sort, 11 bits a pass: a comparison sort of a million items
+  // was a tenth of a restart's CPU.
+  {
+    std::vector<Item> spare(items.size());
+    auto pass = [&](auto digit) {
+      std::array<uint32_t, 2049> starts{};
+      for (const Item& it : items) ++starts[digit(it) + 1];
+      for (size_t d = 1; d < starts.size(); ++d) starts[d] += starts[d - 1];
+      for (const Item& it : items) spare[starts[digit(it)]++] = it;
+      items.swap(spare);
+    };
+    for (unsigned shift = 0; shift < 32; shift += 11) pass([shift](const Item& it) { return (it.hash >> shift) & 0x7ffu; });
+    for (unsigned shift = 0; shift < 32 && (zones.size() - 1) >> shift; shift += 11) {
+      pass([shift](const Item& it) { return (it.zone >> shift) & 0x7ffu; });
+    }
+  }
   // The owners, each with its records (in input order), listed by their
   // first record's position: built in that order, the records are read and
   // the nodes written one after the other rather than in hash order, which
