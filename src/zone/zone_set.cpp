@@ -593,6 +593,7 @@ ZoneSet::BulkAddResult ZoneSet::add_all(std::span<const dns::RR* const> records)
     uint32_t hash;
     uint32_t begin;  // its records: members[begin, begin + count)
     uint32_t count;
+    uint32_t first;  // members[begin], kept here: `members` is in hash order
   };
   std::vector<Owner> owners;
   std::vector<uint32_t> members;
@@ -607,7 +608,7 @@ ZoneSet::BulkAddResult ZoneSet::add_all(std::span<const dns::RR* const> records)
       while (end < items.size() && items[end].zone == items[at].zone && items[end].hash == items[at].hash) ++end;
       if (end - at == 1) {
         owner_at[items[at].index] = static_cast<uint32_t>(owners.size());
-        owners.push_back({items[at].zone, items[at].hash, static_cast<uint32_t>(members.size()), 1});
+        owners.push_back({items[at].zone, items[at].hash, static_cast<uint32_t>(members.size()), 1, items[at].index});
         members.push_back(items[at].index);
         at = end;
         continue;
@@ -618,7 +619,8 @@ ZoneSet::BulkAddResult ZoneSet::add_all(std::span<const dns::RR* const> records)
         if (taken[lead - at]) continue;
         const std::string_view owner_wire = records[items[lead].index]->owner.wire();
         owner_at[items[lead].index] = static_cast<uint32_t>(owners.size());
-        Owner& o = owners.emplace_back(Owner{items[lead].zone, items[lead].hash, static_cast<uint32_t>(members.size()), 0});
+        Owner& o = owners.emplace_back(
+            Owner{items[lead].zone, items[lead].hash, static_cast<uint32_t>(members.size()), 0, items[lead].index});
         for (size_t k = lead; k < end; ++k) {
           if (!taken[k - at] && wire::equal(records[items[k].index]->owner.wire(), owner_wire)) {
             taken[k - at] = true;
@@ -655,8 +657,11 @@ ZoneSet::BulkAddResult ZoneSet::add_all(std::span<const dns::RR* const> records)
   built.reserve(owners.size());
   arena.reserve(arena_estimate);
   for (const Owner& owner : owners) {
-    const std::span<const uint32_t> group(members.data() + owner.begin, owner.count);
-    const std::string_view owner_wire = records[group.front()]->owner.wire();
+    // A name with one record (most of a large zone) needs no look into `members`.
+    const std::span<const uint32_t> group =
+        owner.count == 1 ? std::span<const uint32_t>(&owner.first, 1)
+                         : std::span<const uint32_t>(members.data() + owner.begin, owner.count);
+    const std::string_view owner_wire = records[owner.first]->owner.wire();
     const uint32_t zi = owner.zone;
     Zone::Data& d = Impl::mut(*zones[zi]);
     const Node* existing = d.find(owner_wire);
