@@ -132,9 +132,10 @@ def _query_packet(qname, qtype=6, qid=0x4242):
     return qid.to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00" + wire + qtype.to_bytes(2, "big") + b"\x00\x01"
 
 
-def soa_answered(port, zone, timeout=0.2):
-    """True when the server answers the zone's SOA with NOERROR and one answer."""
-    pkt = _query_packet(zone)
+def answered(port, qname, qtype=6, timeout=0.2):
+    """True when the server answers qname/qtype (SOA by default) with NOERROR
+    and at least one answer record."""
+    pkt = _query_packet(qname, qtype)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
         try:
@@ -166,16 +167,18 @@ class Server:
                                      start_new_session=True)
         self.pid = self.proc.pid
 
-    def wait_ready(self, timeout=300.0, poll=0.005):
-        """Polls the SOA until answered; returns seconds from start to first answer."""
+    def wait_ready(self, timeout=300.0, poll=0.005, qname=None, qtype=6):
+        """Polls qname/qtype (default: the ready zone's SOA) until answered;
+        returns seconds from start to that first answer."""
+        qname = qname or self.ready_zone
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.logpath}")
-            if soa_answered(self.port, self.ready_zone, timeout=poll * 4):
+            if answered(self.port, qname, qtype, timeout=poll * 4):
                 return time.monotonic() - self.t_start
             time.sleep(poll)
-        raise RuntimeError(f"{self.name} did not answer within {timeout}s; see {self.logpath}")
+        raise RuntimeError(f"{self.name} did not answer {qname} within {timeout}s; see {self.logpath}")
 
     def stop(self):
         if self.proc.poll() is None:
@@ -203,7 +206,15 @@ def dns_node_bin():
     raise RuntimeError("dns-node not built: run scripts/bench-*.sh (builds build-bench/) or set DNSNODE_BIN")
 
 
+def _zone_pairs(zone_origin, zone_file, zones):
+    """The (origin, file) pairs a server is configured with: `zones` when
+    given (several zones), else the one zone_origin/zone_file."""
+    return list(zones) if zones is not None else [(zone_origin, zone_file)]
+
+
 def start_dns_node(workdir, zone_origin, zone_file, core=0, udp_threads=1, extra_cfg=None):
+    """zone_file is a zone file or a directory of *.zone files (dns-node's
+    -z takes either); zone_origin is the zone whose SOA wait_ready polls."""
     workdir = Path(workdir) / "dns-node"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -222,12 +233,15 @@ def start_dns_node(workdir, zone_origin, zone_file, core=0, udp_threads=1, extra
     return Server("dns-node", argv, port, workdir, zone_origin)
 
 
-def start_knot(workdir, zone_origin, zone_file, core=0, one_worker=True):
+def start_knot(workdir, zone_origin, zone_file, core=0, one_worker=True, zones=None):
+    """zones: (origin, file) pairs to serve instead of zone_origin/zone_file
+    alone; zone_origin stays the zone wait_ready polls."""
     workdir = Path(workdir) / "knot"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     port = free_port()
     workers = "    udp-workers: 1\n    tcp-workers: 1\n    background-workers: 1\n" if one_worker else ""
+    zone_list = "".join(f"  - domain: {o}\n    file: {f}\n" for o, f in _zone_pairs(zone_origin, zone_file, zones))
     conf = workdir / "knot.conf"
     conf.write_text(f"""server:
     listen: 127.0.0.1@{port}
@@ -242,9 +256,7 @@ template:
     journal-content: none
     semantic-checks: off
 zone:
-  - domain: {zone_origin}
-    file: {zone_file}
-log:
+{zone_list}log:
   - target: stderr
     any: warning
 """)
@@ -252,12 +264,14 @@ log:
     return Server("knot", argv, port, workdir, zone_origin)
 
 
-def start_nsd(workdir, zone_origin, zone_file, core=0, one_worker=True):
+def start_nsd(workdir, zone_origin, zone_file, core=0, one_worker=True, zones=None):
+    """zones: as for start_knot."""
     workdir = Path(workdir) / "nsd"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     port = free_port()
     count = "    server-count: 1\n" if one_worker else ""
+    zone_list = "".join(f"zone:\n    name: {o}\n    zonefile: {f}\n" for o, f in _zone_pairs(zone_origin, zone_file, zones))
     conf = workdir / "nsd.conf"
     conf.write_text(f"""server:
     ip-address: 127.0.0.1@{port}
@@ -276,10 +290,7 @@ def start_nsd(workdir, zone_origin, zone_file, core=0, one_worker=True):
     rrl-whitelist-ratelimit: 0
 remote-control:
     control-enable: no
-zone:
-    name: {zone_origin}
-    zonefile: {zone_file}
-""")
+{zone_list}""")
     argv = pin(core) + [shutil.which("nsd") or "/usr/sbin/nsd", "-d", "-c", str(conf)]
     return Server("nsd", argv, port, workdir, zone_origin)
 

@@ -14,7 +14,6 @@ smallest and largest zone. Prints a Markdown report; medians of the runs.
 import argparse
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -46,37 +45,15 @@ def sample_names(records, count=8):
     return out
 
 
-def answered(port, qname, qtype, timeout):
-    pkt = b._query_packet(qname, qtype)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.sendto(pkt, ("127.0.0.1", port))
-            data, _ = s.recvfrom(65535)
-        except OSError:
-            return False
-    return len(data) >= 12 and data[:2] == pkt[:2] and (data[3] & 0x0F) == 0 and int.from_bytes(data[6:8], "big") >= 1
-
-
 def one_run(name, workdir, zone, records, settle):
     starters = {"dns-node": b.start_dns_node, "knot": b.start_knot, "nsd": b.start_nsd}
     s = starters[name](workdir, ORIGIN, zone, core=0)
     qname, qtype = last_name(records)
     try:
-        deadline = time.monotonic() + 900
-        t_first = None
-        while time.monotonic() < deadline:
-            if s.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {s.proc.returncode}; see {s.logpath}")
-            if answered(s.port, qname, qtype, 0.02):
-                t_first = time.monotonic() - s.t_start
-                break
-            time.sleep(0.005)
-        if t_first is None:
-            raise RuntimeError(f"{name} did not answer {qname} in time; see {s.logpath}")
+        t_first = s.wait_ready(timeout=900, qname=qname, qtype=qtype)
         # The first answer counts only if the whole zone is served by then:
         # names from its start to its end must all be answered already.
-        missing = [q for q, t in sample_names(records) if not answered(s.port, q, t, 0.5)]
+        missing = [q for q, t in sample_names(records) if not b.answered(s.port, q, t, 0.5)]
         if missing:
             raise RuntimeError(f"{name} answered {qname} but not {', '.join(missing)}: zone only partly loaded")
         time.sleep(settle)
