@@ -212,22 +212,28 @@ def _zone_pairs(zone_origin, zone_file, zones):
     return list(zones) if zones is not None else [(zone_origin, zone_file)]
 
 
-def start_dns_node(workdir, zone_origin, zone_file, core=0, udp_threads=1, extra_cfg=None):
+def start_dns_node(workdir, zone_origin, zone_file, core=0, udp_threads=1, extra_cfg=None, restart=False):
     """zone_file is a zone file or a directory of *.zone files (dns-node's
-    -z takes either); zone_origin is the zone whose SOA wait_ready polls."""
+    -z takes either); zone_origin is the zone whose SOA wait_ready polls.
+    restart: start again on the data directory and config of the last start
+    in `workdir` (a restart), instead of a fresh one."""
     workdir = Path(workdir) / "dns-node"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    port, raft = free_port(), free_port()
-    # RRL off: the load generator is one source sending far more than the
-    # default 100 answers per second (Knot and NSD are run without RRL too).
-    cfg = {"nodes": {"0": {"query_loc": f"127.0.0.1:{port}", "raft_loc": f"127.0.0.1:{raft}"}},
-           "rrl": {"responses_per_second": 0}}
-    if udp_threads:
-        cfg["udp_threads"] = udp_threads
-    if extra_cfg:
-        cfg.update(extra_cfg)
-    (workdir / "cfg.json").write_text(json.dumps(cfg))
+    if restart:
+        cfg = json.loads((workdir / "cfg.json").read_text())
+        port = int(cfg["nodes"]["0"]["query_loc"].rsplit(":", 1)[1])
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        port, raft = free_port(), free_port()
+        # RRL off: the load generator is one source sending far more than the
+        # default 100 answers per second (Knot and NSD are run without RRL too).
+        cfg = {"nodes": {"0": {"query_loc": f"127.0.0.1:{port}", "raft_loc": f"127.0.0.1:{raft}"}},
+               "rrl": {"responses_per_second": 0}}
+        if udp_threads:
+            cfg["udp_threads"] = udp_threads
+        if extra_cfg:
+            cfg.update(extra_cfg)
+        (workdir / "cfg.json").write_text(json.dumps(cfg))
     argv = pin(core) + [dns_node_bin(), "-n", "0", "-c", str(workdir / "cfg.json"), "-z", str(zone_file),
                         "--data-dir", str(workdir / "data")]
     return Server("dns-node", argv, port, workdir, zone_origin)

@@ -10,6 +10,10 @@ read the largest VmRSS in the server's process tree and the sum of Pss over its 
 (/proc; NSD serves from forked children that share the parent's pages).
 Bytes per record = memory / records, and the marginal figure between the
 smallest and largest zone. Prints a Markdown report; medians of the runs.
+
+--restarts N: after each dns-node run, N restarts on the same data directory
+with the zone file unchanged, timed the same way (exec to the first answer
+for the last name, the whole zone then answering).
 """
 import argparse
 import json
@@ -45,17 +49,35 @@ def sample_names(records, count=8):
     return out
 
 
+def first_answer(s, name, records):
+    """Seconds from exec to the first answer for the zone's last name, once
+    the whole zone answers."""
+    qname, qtype = last_name(records)
+    t_first = s.wait_ready(timeout=900, qname=qname, qtype=qtype)
+    # The first answer counts only if the whole zone is served by then:
+    # names from its start to its end must all be answered already.
+    missing = [q for q, t in sample_names(records) if not b.answered(s.port, q, t, 0.5)]
+    if missing:
+        raise RuntimeError(f"{name} answered {qname} but not {', '.join(missing)}: zone only partly loaded")
+    return t_first
+
+
+def restart_times(workdir, zone, records, restarts):
+    out = []
+    for _ in range(restarts):
+        s = b.start_dns_node(workdir, ORIGIN, zone, core=0, restart=True)
+        try:
+            out.append(first_answer(s, "dns-node (restarted)", records))
+        finally:
+            s.stop()
+    return out
+
+
 def one_run(name, workdir, zone, records, settle):
     starters = {"dns-node": b.start_dns_node, "knot": b.start_knot, "nsd": b.start_nsd}
     s = starters[name](workdir, ORIGIN, zone, core=0)
-    qname, qtype = last_name(records)
     try:
-        t_first = s.wait_ready(timeout=900, qname=qname, qtype=qtype)
-        # The first answer counts only if the whole zone is served by then:
-        # names from its start to its end must all be answered already.
-        missing = [q for q, t in sample_names(records) if not b.answered(s.port, q, t, 0.5)]
-        if missing:
-            raise RuntimeError(f"{name} answered {qname} but not {', '.join(missing)}: zone only partly loaded")
+        t_first = first_answer(s, name, records)
         time.sleep(settle)
         rss, pss = b.memory_kb(s.pid)
         return {"server": name, "records": records, "first_answer_s": t_first, "rss_kb": rss, "pss_kb": pss,
@@ -70,6 +92,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--servers", default="dns-node,knot,nsd")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds between first answer and reading memory")
+    ap.add_argument("--restarts", type=int, default=0, help="dns-node restarts on the same data after each run")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -89,6 +112,10 @@ def main():
             for name in names:
                 r = one_run(name, workdir / "mem", zone, records, args.settle)
                 r["run"] = run
+                if name == "dns-node" and args.restarts > 0:
+                    r["restarts_s"] = restart_times(workdir / "mem", zone, records, args.restarts)
+                    b.log(f"  {records} dns-node run {run}: restarts " +
+                          ", ".join(f"{t:.3f}s" for t in r["restarts_s"]))
                 runs.append(r)
                 b.log(f"  {records} {name} run {run}: first answer {r['first_answer_s']:.3f}s, "
                       f"RSS {r['rss_kb'] / 1024:.1f} MiB, PSS {r['pss_kb'] / 1024:.1f} MiB, load {r['loadavg']}")
@@ -120,6 +147,18 @@ def main():
         if ours and o:
             print(f"\nAt {big:,} records, dns-node / {other}: memory {ours['pss_kb'] / o['pss_kb']:.2f}, "
                   f"start to first answer {ours['first_answer_s'] / o['first_answer_s']:.2f}")
+    for records in sizes:
+        restarts = [t for r in runs if r["server"] == "dns-node" and r["records"] == records
+                    for t in r.get("restarts_s", [])]
+        if not restarts:
+            continue
+        line = (f"\nAt {records:,} records, dns-node restarted on its data directory, zone file unchanged: "
+                f"median {b.median(restarts):.3f} s over {len(restarts)} restarts "
+                f"({', '.join(f'{t:.3f}' for t in restarts)})")
+        starts = [med[(o, records)]["first_answer_s"] for o in ("knot", "nsd") if (o, records) in med]
+        if starts:
+            line += f"; {b.median(restarts) / min(starts):.2f} x the faster of Knot's and NSD's start"
+        print(line)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": mach, "args": vars(args), "runs": runs}, f, indent=1)
