@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -381,8 +382,57 @@ struct ZoneSet::Impl {
     return z;
   }
 
+  /// The zones no other zone encloses, by tree key (see tree_key): the ones
+  /// under an apex sit in one range of it. Kept up to date while only such
+  /// top-level zones are created (a zone file directory of sibling zones);
+  /// a nested zone or a removal clears it, and the next creation rebuilds it.
+  std::map<std::string, std::string, std::less<>> roots;  // tree key -> key in `zones`
+  bool roots_valid = false;
+
+  /// The labels of a lower-cased apex wire from the root down, each with its
+  /// length octet: a name under another has the other's key as a prefix.
+  static std::string tree_key(std::string_view w) {
+    uint8_t offs[wire::kMaxLabels];
+    const size_t n = wire::label_offsets(w, offs);
+    std::string key;
+    key.reserve(w.size());
+    for (size_t i = n; i-- > 0;) key.append(w.substr(offs[i], 1 + static_cast<uint8_t>(w[offs[i]])));
+    return key;
+  }
+
+  void rebuild_roots() {
+    roots.clear();
+    for (auto& [key, z] : zones) {
+      if (!parent_of(z)) roots.emplace(tree_key(key), key);
+    }
+    roots_valid = true;
+  }
+
+  /// After creating zone `key`, which no zone encloses: the top-level zones
+  /// under it now hang off it, and nothing else changed. O(log zones) with
+  /// the roots index, where marking every zone again made a directory of
+  /// 10,000 zone files cost 10,000 x 10,000 parent lookups.
+  void adopt_top_level_zones_below(const std::string& key) {
+    if (!roots_valid) {
+      mark_nested_apexes();
+      rebuild_roots();
+      return;
+    }
+    Zone& z = zones.find(std::string_view(key))->second;
+    const std::string tk = tree_key(key);
+    for (auto it = roots.lower_bound(tk); it != roots.end() && it->first.starts_with(tk);) {
+      const std::string& child_apex = zones.find(std::string_view(it->second))->second.apex().wire();
+      Zone::Data& d = mut(z);
+      d.ensure(child_apex);
+      d.set_nested_apex(child_apex, true);
+      it = roots.erase(it);
+    }
+    roots.emplace(tk, key);
+  }
+
   /// Marks each zone's apex in the zone enclosing it, creating the empty
-  /// non-terminals between the two apexes. Zones come and go rarely: O(zones).
+  /// non-terminals between the two apexes. O(zones): for a nested zone or a
+  /// removal (see adopt_top_level_zones_below).
   void mark_nested_apexes() {
     for (auto& [key, z] : zones) {
       Zone* p = parent_of(z);
@@ -478,9 +528,15 @@ util::Result<void> ZoneSet::add(const dns::RR& rr) {
     }
     data->insert(rr);
     for (const dns::RR& r : moved) data->insert(r);
-    impl.zones.emplace(lower_wire(rr.owner.wire()), Zone(std::move(data)));
+    std::string key = lower_wire(rr.owner.wire());
+    impl.zones.emplace(key, Zone(std::move(data)));
     impl.records += 1;
-    impl.mark_nested_apexes();
+    if (z) {
+      impl.roots_valid = false;
+      impl.mark_nested_apexes();
+    } else {
+      impl.adopt_top_level_zones_below(key);
+    }
     return {};
   }
 
@@ -861,6 +917,7 @@ util::Result<bool> ZoneSet::remove(const dns::RR& rr) {
     }
     impl.zones.erase(it);
     impl.records -= 1;
+    impl.roots_valid = false;
     impl.mark_nested_apexes();  // zones nested in the removed one now hang off its parent
     return true;
   }

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "zone_test_util.h"
 
 using zone_test::name;
@@ -189,6 +192,53 @@ TEST(ZoneSet, RemovingOnlySoaRemovesTheZone) {
   EXPECT_EQ(z.find_zone(name("example.")), nullptr);
   EXPECT_EQ(z.record_count(), 0u);
   EXPECT_TRUE(z.zone_names().empty());
+}
+
+/// Whether every zone's apex is marked in the zone enclosing it, and every
+/// mark is the apex of a zone the marking zone encloses directly.
+void expect_nested_apexes_marked(const zone::ZoneSet& set, const std::string& where) {
+  for (const dns::Name& apex : set.zone_names()) {
+    const zone::Zone* z = set.find_zone(apex);
+    if (const zone::Zone* parent = set.find_parent_zone(*z)) {
+      const zone::Node* n = parent->find(apex);
+      EXPECT_TRUE(n && n->nested_apex()) << where << ": " << apex.to_text() << " not marked in " << parent->apex().to_text();
+    }
+    z->nodes().for_each([&](const zone::Node& n) {
+      if (!n.nested_apex()) return;
+      const zone::Zone* child = set.find_zone(n.owner());
+      EXPECT_TRUE(child && child->apex() == n.owner() && set.find_parent_zone(*child) == z)
+          << where << ": " << n.owner().to_text() << " marked in " << apex.to_text() << " is no zone it encloses";
+    });
+  }
+}
+
+// Zones created and removed in any order, nested or side by side: each
+// apex stays marked in the zone enclosing it (top-level zones are kept in
+// an index so that creating one does not visit every zone).
+TEST(ZoneSet, NestedApexesStayMarkedWhateverOrderZonesComeAndGo) {
+  const std::vector<std::string> apexes = {"a.",       "b.a.",   "c.b.a.", "d.a.",  "e.",     "f.e.",
+                                           "g.f.e.",   "h.e.",   "x.b.a.", "y.c.b.a.", "z.",   "q.z."};
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    zone::ZoneSet set;
+    std::vector<std::string> order = apexes;
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t i = 0; i < order.size(); ++i) {
+      const std::string soa = order[i] + " 3600 SOA ns.example. admin.example. 1 7200 3600 1209600 300";
+      ASSERT_TRUE(set.add(rr(soa)).ok()) << soa;
+      expect_nested_apexes_marked(set, "round " + std::to_string(round) + " after adding " + order[i]);
+      if (rng() % 4 == 0) {
+        // Remove a zone created earlier, then create it again.
+        const std::string& back = order[rng() % (i + 1)];
+        const std::string again = back + " 3600 SOA ns.example. admin.example. 1 7200 3600 1209600 300";
+        ASSERT_TRUE(set.remove(rr(again)).value()) << again;
+        expect_nested_apexes_marked(set, "round " + std::to_string(round) + " after removing " + back);
+        ASSERT_TRUE(set.add(rr(again)).ok()) << again;
+        expect_nested_apexes_marked(set, "round " + std::to_string(round) + " after adding " + back + " again");
+      }
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
 }
 
 TEST(ZoneSet, NestedZoneIsFoundAsDeepest) {
