@@ -496,8 +496,15 @@ util::Result<LogStorage::WrittenSnapshot> LogStorage::write_snapshot_file(const 
   std::string bytes = wal::encode_snapshot(snapshot);
   auto file = fs_->open_append(tmp, true);
   if (!file) return file.error();
-  auto r = (*file)->append(bytes);
-  if (r && options_.fsync) r = (*file)->sync();
+  // Written and fsynced a few MiB at a time: one fsync of the whole file
+  // (48 MB at 1,000,000 records) held the node's own log fsyncs behind it
+  // for some 30 ms, the file system committing its data first.
+  constexpr size_t kPieceBytes = 4u << 20;
+  util::Result<void> r;
+  for (size_t at = 0; r && (at < bytes.size() || at == 0); at += kPieceBytes) {
+    r = (*file)->append(std::string_view(bytes).substr(at, kPieceBytes));
+    if (r && options_.fsync) r = (*file)->sync();
+  }
   if (!r) {
     (void)fs_->remove(tmp);  // best effort; open() removes leftovers anyway
     return r.error();
