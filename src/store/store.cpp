@@ -906,7 +906,12 @@ bool Store::check_session(const Change& change, ApplyResult& result) {
   const bool stamped = change.time_ms != 0;
   if (stamped) {
     clock_ms_ = std::max(clock_ms_, change.time_ms);
-    while (!lru_.empty() && std::get<0>(*lru_.begin()) + limits_.idle_ms < clock_ms_) forget_least_recently_used();
+    // Idle longer than idle_ms, said without adding to a time that may be
+    // near 2^64 (a change's stamp is whatever its encoding holds).
+    auto idle_too_long = [&](uint64_t last_active_ms) {
+      return clock_ms_ > last_active_ms && clock_ms_ - last_active_ms > limits_.idle_ms;
+    };
+    while (!lru_.empty() && idle_too_long(std::get<0>(*lru_.begin()))) forget_least_recently_used();
   }
   const SessionKey key{change.origin, change.client_id};
   auto it = sessions_.find(key);

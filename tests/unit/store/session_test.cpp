@@ -149,4 +149,22 @@ TEST(SessionPool, AChangeRefusedForAnExpiredSessionGoesOnceMoreOnANewSession) {
   EXPECT_EQ(pool.opened(), 4u);
 }
 
+// Found by fuzz_change_decode: a stamp near 2^64 made "last active +
+// idle_ms" wrap around, so the session was forgotten at once and a retry of
+// the same change was refused as expired instead of answered as a retry.
+TEST(SessionExpiry, AStampNear2To64DoesNotForgetTheSessionAtOnce) {
+  store::Store st;
+  store::Change c = add_a("x.example.");
+  c.client_id = 7;
+  c.sequence = 3;
+  c.time_ms = UINT64_MAX - 10;
+  c.stamped_after = 0;
+  const store::ApplyResult first = st.apply(c, 1);
+  EXPECT_FALSE(first.expired);
+  const store::ApplyResult retry = st.apply(c, 2);
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_FALSE(retry.expired);
+  EXPECT_EQ(retry.op_errors, first.op_errors);
+}
+
 }  // namespace
