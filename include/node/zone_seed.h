@@ -52,8 +52,9 @@ inline constexpr size_t kSeedWholeDiff = SIZE_MAX;
 /// 64 MiB; the estimate counts 16 bytes per record where the encoding takes
 /// 12, and one record more than this at most), some 1,300,000 records of a
 /// typical zone. A larger difference goes in several changes; its zone then
-/// serves the file's serial plus one per change after the first, and only
-/// the first change, which creates the zone, builds it at once.
+/// serves the file's serial plus one per change after the first. Each is
+/// built at once (store::Store applies adds over the journal's byte bound
+/// in bulk), and the zone's IXFR journal starts after the last.
 inline constexpr size_t kSeedChunkBytes = 60u << 20;
 
 /// Proposes the difference between the zone files and what this node last

@@ -39,6 +39,9 @@ struct Diff {
   size_t bytes() const;
 };
 
+/// What one record adds to Diff::bytes().
+size_t diff_bytes(const dns::RR& rr);
+
 /// Composes two consecutive diffs (`second.old_soa` is `first.new_soa`) into
 /// one from first's old version to second's new one, with nothing removed
 /// and added again.

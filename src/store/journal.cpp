@@ -13,8 +13,6 @@ uint32_t soa_serial_of(const dns::RR& soa) {
   return fields ? fields->serial : 0;
 }
 
-size_t rr_bytes(const dns::RR& rr) { return rr.owner.wire_length() + 10 + rr.rdata.size(); }
-
 /// A record as an exact tuple (owner in any case, type, TTL, rdata).
 std::string rr_key(const dns::RR& rr) {
   std::string k = rr.owner.lowercased().wire();
@@ -86,10 +84,12 @@ uint32_t next_serial(SerialPolicy policy, uint32_t current, uint64_t timestamp_m
 uint32_t Diff::from_serial() const { return soa_serial_of(old_soa); }
 uint32_t Diff::to_serial() const { return soa_serial_of(new_soa); }
 
+size_t diff_bytes(const dns::RR& rr) { return rr.owner.wire_length() + 10 + rr.rdata.size(); }
+
 size_t Diff::bytes() const {
-  size_t n = rr_bytes(old_soa) + rr_bytes(new_soa);
-  for (const dns::RR& rr : removed) n += rr_bytes(rr);
-  for (const dns::RR& rr : added) n += rr_bytes(rr);
+  size_t n = diff_bytes(old_soa) + diff_bytes(new_soa);
+  for (const dns::RR& rr : removed) n += diff_bytes(rr);
+  for (const dns::RR& rr : added) n += diff_bytes(rr);
   return n;
 }
 

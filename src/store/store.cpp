@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -266,28 +267,45 @@ class ZoneEditor {
   /// through zone::ZoneSet::add_all instead of add() one at a time. Only when
   /// no RRset's earlier state is needed: no undo is kept (an UPDATE), and
   /// every record falls in a zone this change created (no journal, no
-  /// serial to advance) or in no zone (refused alike either way). Never for a
-  /// transfer, and never with a SIGNING_KEY record, which apply_op refuses.
+  /// serial to advance), in no zone (refused alike either way), or in a zone
+  /// whose journal could not keep the difference anyway: its records alone
+  /// are over the journal's byte bound, which would empty the journal
+  /// (ZoneJournal::append). A zone file of 10,000,000 records seeds its zone
+  /// in eight changes; all but the first add to a zone that exists. Never for
+  /// a transfer, and never with a SIGNING_KEY record, which apply_op refuses.
   bool may_add_in_bulk(const Change& change) const {
     if (undo_enabled_ || ctx_.verbatim_soa) return false;
-    const zone::Zone* last = nullptr;  // the zone of the previous record, known to be created
+    const zone::Zone* last = nullptr;  // the zone of the previous record
+    bool last_created = false;
+    std::map<const zone::Zone*, size_t> grown;  // zones that exist: the diff bytes the change adds to each
     for (const Op& op : change.ops) {
       if (op.kind != OpKind::Add || op.rr.type == dns::rrtype::SIGNING_KEY) return false;
       if (op.rr.type == dns::rrtype::SOA) continue;
       const zone::Zone* z = zones_.zone_for(op.rr.owner, op.rr.type);
-      if (!z || z == last) continue;
-      if (!is_created(zone_key(z->apex()))) return false;
-      last = z;
+      if (!z) continue;
+      if (z != last) {
+        last = z;
+        last_created = is_created(zone_key(z->apex()));
+      }
+      if (!last_created) grown[z] += diff_bytes(op.rr);
+    }
+    for (const auto& [z, bytes] : grown) {
+      if (bytes <= ctx_.limits.max_bytes) return false;
     }
     return true;
   }
 
   /// Marks the zone at `apex` modified by a bulk add, as add() would have
   /// (finish() then treats it as any zone the change touched; a zone the
-  /// change created keeps the serial its SOA gave it).
+  /// change created keeps the serial its SOA gave it, and one that existed
+  /// advances its serial and starts its journal again, as a difference over
+  /// the journal's bound would have left it).
   void note_modified(const dns::Name& apex) {
     const zone::Zone* z = zones_.find_zone(apex);
-    if (z && z->apex() == apex) touch(*z).modified = true;
+    if (!z || z->apex() != apex) return;
+    Touched& t = touch(*z);
+    t.modified = true;
+    if (!t.created) t.reset_journal = true;
   }
 
   /// Removes the zone whose apex is `apex` with every record it holds;
@@ -387,7 +405,11 @@ class ZoneEditor {
       auto it = journals.find(key);
       auto journal = it == journals.end() ? std::make_shared<ZoneJournal>() : std::make_shared<ZoneJournal>(*it->second);
       journal->append(std::move(diff), ctx_.limits);
-      journals[key] = std::move(journal);
+      if (journal->size() == 0) {
+        journals.erase(key);  // a difference over the byte bound emptied it: as if reset
+      } else {
+        journals[key] = std::move(journal);
+      }
     }
   }
 

@@ -177,6 +177,55 @@ TEST(StoreBulkAdd, ZoneFileChangeEndsAsOneOpAtATime) {
   }
 }
 
+// Adds to zones that exist, each zone's share over the journal's byte bound
+// (the later changes of a 10,000,000-record zone file), go in bulk and end
+// as one op at a time: every serial advanced once, and the journal of each
+// such zone started again, since the difference would have emptied it. A
+// zone whose share fits keeps its journal, so that change goes one at a time.
+TEST(StoreBulkAdd, AddsOverTheJournalBoundToZonesThatExistEndAsOneOpAtATime) {
+  const std::vector<std::string> apexes = {"example.com.", "sub.example.com.", "example.org."};
+  const store::JournalLimits limits{1000, 4096};
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    const std::string where = "seed " + std::to_string(seed);
+    store::Store bulk({}, limits), single({}, limits);
+    auto both = [&](const store::Change& c, uint64_t index, const std::string& step) {
+      auto r1 = bulk.apply(c, index);
+      auto r2 = single.apply(one_at_a_time(c), index);
+      expect_same_result(r1, r2, c.ops.size(), where + " " + step);
+      expect_same_state(bulk, single, apexes, where + " " + step);
+    };
+    std::vector<store::Op> ops = random_adds(rng, apexes, 300);
+    ops.insert(ops.begin(), add(soa("sub.example.com.", 5)));
+    ops.insert(ops.begin(), add(soa("example.com.", 10)));
+    ops.insert(ops.begin(), add(soa("example.org.", 20)));
+    both(change(ops), 1, "seeding");
+    both(change({add(record("one.example.com.", dns::rrtype::A, "192.0.2.9")),
+                 add(record("one.example.org.", dns::rrtype::A, "192.0.2.9"))},
+                1'700'000'001'000),
+         2, "one record each");
+    ASSERT_NE(bulk.version()->journal(name("example.org.")), nullptr) << where;
+
+    // 1. Every zone's share over the bound.
+    both(change(random_adds(rng, apexes, 1500), 1'700'000'002'000), 3, "over the bound");
+    for (const std::string& apex : apexes) {
+      EXPECT_EQ(bulk.version()->journal(name(apex)), nullptr) << where << " " << apex;
+    }
+    const auto org_soa = dns::soa_decode(bulk.snapshot()->find_zone(name("example.org."))->soa()->rdatas.front());
+    ASSERT_TRUE(org_soa) << where;
+    EXPECT_EQ(org_soa->serial, 22u) << where << ": one serial per change that modified it";
+
+    // 2. example.org.'s share fits its journal: kept, with this difference.
+    std::vector<store::Op> mixed = random_adds(rng, {"example.com."}, 800);
+    mixed.push_back(add(record("two.example.org.", dns::rrtype::A, "192.0.2.10")));
+    both(change(mixed, 1'700'000'003'000), 4, "one zone under the bound");
+    const store::ZoneJournal* org = bulk.version()->journal(name("example.org."));
+    ASSERT_NE(org, nullptr) << where;
+    EXPECT_EQ(org->size(), 1u) << where;
+    if (HasFailure()) break;
+  }
+}
+
 TEST(StoreBulkAdd, TransferCreatingAZoneEndsAsOneOpAtATime) {
   std::mt19937 rng(7);
   const std::vector<std::string> apexes = {"sec.example."};
