@@ -116,6 +116,10 @@ struct ReplicaOptions {
   /// Removes log segments a checkpoint made obsolete (raft::StorageOptions);
   /// null: at once, on the driver's thread.
   std::function<void(const std::string& path)> remove_segment;
+  /// Frees log entries a checkpoint made obsolete; null: at once, on the
+  /// driver's thread. Giving a 48 MB entry back to the system (munmap) took
+  /// 5.5 ms, twice: the core's copy and the storage's.
+  std::function<void(std::vector<raft::Entry> entries)> release_entries;
   uint64_t seed = 1;                         ///< seeds the election timeouts
   /// For the simulator's self-test only: the leader never appends holds-data
   /// marks and counts every voter's acknowledgement, the rule a wiped voter

@@ -272,8 +272,9 @@ class Core {
   /// Drop in-memory entries up to and including `index`. Requires
   /// index <= applied() and a snapshot registered with set_snapshot() at
   /// >= index (so lagging followers can still be served). The host deletes
-  /// its durable entries up to `index` on its own.
-  util::Result<void> compact(Index index);
+  /// its durable entries up to `index` on its own. With `dropped`, the
+  /// entries are moved there, for a host that frees large ones elsewhere.
+  util::Result<void> compact(Index index, std::vector<Entry>* dropped = nullptr);
 
   /// The host's durably applied (checkpointed) index. Reported to the
   /// leader, which computes the cluster-wide compact_hint from it.

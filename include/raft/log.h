@@ -63,7 +63,8 @@ class RaftLog {
   /// Replace everything by a snapshot base (InstallSnapshot): no entries left.
   void restore(Index snap_index, Term snap_term);
   /// Drop entries up to and including `index` (must be <= applied and in the log).
-  void compact(Index index);
+  /// With `dropped`, they are moved there for the caller to free.
+  void compact(Index index, std::vector<Entry>* dropped = nullptr);
 
   /// Entries not yet handed to the host for persisting.
   std::vector<Entry> unstable_entries() const;

@@ -150,7 +150,9 @@ class LogStorage {
   /// index <= durable_index(); below first_index() it is a no-op. After a
   /// restart the log may start a little earlier than `index` (replay resumes
   /// at the oldest kept segment), never later unless a snapshot covers more.
-  util::Result<void> compact(Index index);
+  /// With `dropped`, the in-memory entries are moved there for the caller
+  /// to free (a 48 MB entry takes milliseconds to give back to the system).
+  util::Result<void> compact(Index index, std::vector<Entry>* dropped = nullptr);
 
   // ---- Snapshots ----
 

@@ -125,6 +125,9 @@ util::Result<void> Cluster::Impl::open() {
   if (!options_.fs) {
     // Unlinking a 48 MB segment took 12 ms of the io thread; nothing waits for it.
     ro.remove_segment = [](const std::string& path) { std::thread([path] { (void)::unlink(path.c_str()); }).detach(); };
+    ro.release_entries = [](std::vector<raft::Entry> entries) {
+      std::thread([entries = std::move(entries)]() mutable { entries = {}; }).detach();
+    };
   }
   ro.seed = (static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) << 8) ^
             raft_id(options_.self);

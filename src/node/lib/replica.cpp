@@ -868,11 +868,14 @@ void Replica::compact() {
   raft::Index target = std::min(compact_hint_, snapshot_index_);
   if (target < core_->first_index() && target < storage_->first_index()) return;
   if (storage_->unsynced()) return;  // a commit index waits for its fsync; the next batch or tick brings it
-  if (auto r = storage_->compact(target); !r) {
+  std::vector<raft::Entry> dropped;
+  auto* sink = options_.release_entries ? &dropped : nullptr;
+  if (auto r = storage_->compact(target, sink); !r) {
     spdlog::error("log compaction to {} failed: {}", target, r.error().message);
-    return;
+  } else if (auto c = core_->compact(target, sink); !c) {
+    spdlog::warn("core compaction to {} refused: {}", target, c.error().message);
   }
-  if (auto r = core_->compact(target); !r) spdlog::warn("core compaction to {} refused: {}", target, r.error().message);
+  if (!dropped.empty()) options_.release_entries(std::move(dropped));
 }
 
 void drive(Replica& replica, ReplicaHost& host) {

@@ -1204,7 +1204,7 @@ util::Result<void> Core::set_snapshot(SnapshotMeta meta, std::shared_ptr<const s
   return {};
 }
 
-util::Result<void> Core::compact(Index index) {
+util::Result<void> Core::compact(Index index, std::vector<Entry>* dropped) {
   if (index <= log_.snapshot_index()) return {};
   if (index > log_.applied()) {
     return util::make_error("compact: index " + std::to_string(index) + " is beyond applied " +
@@ -1215,7 +1215,7 @@ util::Result<void> Core::compact(Index index) {
                             "; call set_snapshot first");
   }
   Membership base = membership_at(index);
-  log_.compact(index);
+  log_.compact(index, dropped);
   conf_history_.erase(conf_history_.begin(), conf_history_.upper_bound(index));
   conf_history_[index] = std::move(base);
   rebuild_known();

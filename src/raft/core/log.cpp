@@ -3,6 +3,7 @@
 #include "raft/log.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace raft {
 
@@ -113,10 +114,12 @@ void RaftLog::restore(Index snap_index, Term snap_term) {
   ++rewrites_;
 }
 
-void RaftLog::compact(Index index) {
+void RaftLog::compact(Index index, std::vector<Entry>* dropped) {
   if (index <= snap_index_ || index > applied_ || index > last_index()) return;
   Term t = *term_at(index);
-  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - snap_index_));
+  const auto end = entries_.begin() + static_cast<std::ptrdiff_t>(index - snap_index_);
+  if (dropped) dropped->insert(dropped->end(), std::make_move_iterator(entries_.begin()), std::make_move_iterator(end));
+  entries_.erase(entries_.begin(), end);
   snap_index_ = index;
   snap_term_ = t;
   unstable_from_ = std::max(unstable_from_, index + 1);

@@ -1,6 +1,7 @@
 // LogStorage: recovery, group-committed appends, compaction and snapshot files
 // of the Raft write-ahead log.
 #include <algorithm>
+#include <iterator>
 
 #include "raft/storage.h"
 #include "wal_format.h"
@@ -438,7 +439,7 @@ util::Result<void> LogStorage::start_segment(uint64_t seq) {
   return {};
 }
 
-util::Result<void> LogStorage::compact(Index index) {
+util::Result<void> LogStorage::compact(Index index, std::vector<Entry>* dropped) {
   if (auto r = check_writable(); !r) return r;
   if (index <= base_index_) return {};
   if (!pending_.empty() || unsynced_) {
@@ -452,7 +453,9 @@ util::Result<void> LogStorage::compact(Index index) {
                             std::to_string(durable_index_) + "; call sync() first");
   }
   Term t = *term(index);
-  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_));
+  const auto end = entries_.begin() + static_cast<std::ptrdiff_t>(index - base_index_);
+  if (dropped) dropped->insert(dropped->end(), std::make_move_iterator(entries_.begin()), std::make_move_iterator(end));
+  entries_.erase(entries_.begin(), end);
   base_index_ = index;
   base_term_ = t;
 

@@ -275,6 +275,8 @@ class Trio {
   std::map<uint32_t, std::vector<CheckpointJob>> held;
   /// Nodes cut off: every message to or from them is dropped.
   std::set<uint32_t> cut;
+  /// Log entries each node's compactions handed over to be freed.
+  std::map<uint32_t, std::vector<raft::Entry>> released;
 
  private:
   class Host final : public ReplicaHost {
@@ -308,6 +310,9 @@ class Trio {
     o.seed = id + 1;
     o.checkpoint_every_entries = checkpoint_every_;
     o.prune_lag_entries = prune_lag_;
+    o.release_entries = [this, id](std::vector<raft::Entry> entries) {
+      for (raft::Entry& e : entries) released[id].push_back(std::move(e));
+    };
     n.store = std::make_unique<store::Store>();
     auto r = Replica::open(o, *n.store);
     ASSERT_TRUE(r) << r.error().message;
@@ -516,6 +521,34 @@ TEST(ReplicaCheckpoints, ChangesCommitWhileACheckpointIsBeingWritten) {
     snaps += f.rfind("snap-", 0) == 0;
   }
   EXPECT_EQ(snaps, 1u);
+}
+
+// The entries a checkpoint makes obsolete leave both in-memory logs (the
+// core's and the storage's) through ReplicaOptions::release_entries, which
+// the node runs on another thread: freeing a 48 MB entry there held up the
+// io thread for 11 ms. Nothing still in the log is handed over.
+TEST(ReplicaCheckpoints, CompactedEntriesAreHandedOverToBeFreedElsewhere) {
+  Trio trio(/*checkpoint_every=*/5, /*prune_lag=*/5);
+  ASSERT_TRUE(trio.run_until([&] { return trio.leader() != nullptr; }));
+  const uint32_t l = trio.leader_id();
+  auto first_index = [&] { return trio.replica(l).status()["log_first_index"].get<uint64_t>(); };
+  uint64_t c = 0;
+  while (first_index() <= 6 && c < 100) ASSERT_TRUE(commit_one(trio, l, ++c));
+  const uint64_t first = first_index();
+  ASSERT_GT(first, 6u) << "the leader compacted its log";
+
+  // Each index below the log's first, once from the core and once from the
+  // storage, with the data it was committed with.
+  std::map<raft::Index, int> copies;
+  size_t with_data = 0;
+  for (const raft::Entry& e : trio.released[l]) {
+    EXPECT_LT(e.index, first);
+    ++copies[e.index];
+    with_data += !e.data.empty();
+  }
+  for (raft::Index i = 1; i < first; ++i) EXPECT_EQ(copies[i], 2) << "index " << i;
+  EXPECT_GE(with_data, 2 * 5u) << "the changes' data moved along, not only their headers";
+  for (const auto& r : trio.replies) EXPECT_TRUE(r.result) << (r.result ? "" : r.result.error().message);
 }
 
 // A checkpoint whose write fails (disk full) is dropped: its temp file is
