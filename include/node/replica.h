@@ -168,8 +168,8 @@ struct ReadyStep {
   /// acknowledgement, nothing from a batch that changes term or vote, nothing
   /// while a snapshot is installed.
   std::vector<raft::Message> early;
-  /// The batch holds entries, a term or vote, or a snapshot: call sync()
-  /// before finish_ready(). A batch that only moves the commit index has
+  /// The batch holds entries, a term or vote, or a snapshot
+  /// (raft::Ready::must_sync()): call sync() before finish_ready(). A batch that only moves the commit index has
   /// already written it (no fsync: the next batch or tick makes it durable).
   bool sync = false;
 };

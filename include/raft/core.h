@@ -12,14 +12,26 @@
 //     Ready rd = core.ready();
 //     1. if rd.snapshot: persist it, discard the durable log, install it in
 //        the state machine
-//     2. persist rd.entries (overwriting any durable entries at >= the first
-//        index) and rd.hard_state; fsync       -- BEFORE sending anything
-//     3. send rd.messages
+//     2. write rd.entries (overwriting any durable entries at >= the first
+//        index) and rd.hard_state; if rd.must_sync(), fsync them
+//     3. send rd.messages -- after step 2's fsync, when there is one: an
+//        acknowledgement promises its entries, a vote its term and vote.
+//        One exception (dissertation §10.2.1): a leader may send its Append
+//        and Heartbeat messages before its own fsync, unless the batch
+//        changed its term or vote, provided it steps no answer before the
+//        fsync is done (the core counts the leader's own log as replicated)
 //     4. apply rd.committed_entries in order; answer rd.read_states once
 //        applied >= ReadState::index
 //     5. optionally compact up to rd.compact_hint (see compact())
 //     core.advance();
 //   }
+//
+// A batch whose only durable change is the commit index needs no fsync of
+// its own (must_sync() is false): the commit index is volatile state in
+// Raft (§5, Figure 2), and a node restarted with an older one learns it
+// again from the leader. A host that answers clients from applied state
+// should still write it before applying (a process crash then cannot take
+// it back) and fsync it soon; the next batch's fsync also covers it.
 //
 // Paper references: §x is the Raft paper (Ongaro & Ousterhout 2014),
 // "dissertation §x" is Ongaro's PhD dissertation (2014).
@@ -92,13 +104,17 @@ struct Ready {
   /// (truncate) durable entries at the same or later indexes. Must be durable
   /// BEFORE any of `messages` is sent (a follower's acknowledgement promises it).
   std::vector<Entry> entries;
-  /// Term, vote and commit to persist, if changed. Term and vote must be
-  /// durable BEFORE any of `messages` is sent (a vote must survive a crash,
-  /// §5.2); the commit index may lag the disk (Restored clamps it, and a
-  /// restarted node learns it again from the leader).
+  /// Term, vote and commit to persist, if any of them changed. Term and
+  /// vote must be durable BEFORE any of `messages` is sent (a vote must
+  /// survive a crash, §5.2); the commit index may lag the disk (Restored
+  /// clamps it, and a restarted node learns it again from the leader).
   std::optional<HardState> hard_state;
-  /// Send these after the above are durable. Delivery may fail, repeat or
-  /// reorder; the core copes.
+  /// True when `hard_state` carries a new term or vote, not only a new
+  /// commit index: then it must be fsynced before anything is sent.
+  bool term_or_vote_changed = false;
+  /// Send these once what must_sync() covers is durable (a leader's Append
+  /// and Heartbeat may go earlier: see the file comment). Delivery may fail,
+  /// repeat or reorder; the core copes.
   std::vector<Message> messages;
   /// Committed entries to apply to the state machine, in order, after the
   /// above are durable. Includes Noop and ConfChange entries (the host may
@@ -113,8 +129,10 @@ struct Ready {
   /// True when the leader needs a snapshot to send to a lagging follower and
   /// has none covering its first log index: call set_snapshot().
   bool need_snapshot = false;
-  /// True when something must be fsynced before sending (entries/hard state/snapshot).
-  bool must_sync() const { return snapshot.has_value() || !entries.empty() || hard_state.has_value(); }
+  /// True when this batch must be fsynced before `messages` are sent: it
+  /// holds a snapshot, entries, or a new term or vote. False for a batch
+  /// whose only durable change is the commit index (see the file comment).
+  bool must_sync() const { return snapshot.has_value() || !entries.empty() || term_or_vote_changed; }
 };
 
 /// Role of the core. A node that is a learner in its own membership reports

@@ -663,13 +663,11 @@ ReadyStep Replica::start_ready() {
     spdlog::info("installed snapshot at index {} from the leader", applied_);
   }
   // 2. Entries, term and vote durable before any message that promises them
-  // leaves (Raft §5.2, §5.3). The commit index is volatile in Raft: it is
-  // written to the log before anything is applied (a process crash cannot
-  // take it) and made durable by the next batch's fsync or the next tick.
-  // An fsync of its own would put a second one on every acknowledgement.
-  const raft::HardState& durable = storage_->hard_state();
-  const bool vote_changed =
-      rd.hard_state && (rd.hard_state->term != durable.term || rd.hard_state->vote != durable.vote);
+  // leaves (Raft §5.2, §5.3): Ready::must_sync(). The commit index is
+  // volatile in Raft: it is written to the log before anything is applied
+  // (a process crash cannot take it) and made durable by the next batch's
+  // fsync or the next tick. An fsync of its own would put a second one on
+  // every acknowledgement.
   // Buffered only (sync() writes); a refused batch stops here, before anything leaves.
   if (!rd.entries.empty()) {
     if (auto r = storage_->append(rd.entries); !r) {
@@ -683,7 +681,7 @@ ReadyStep Replica::start_ready() {
       return step;
     }
   }
-  step.sync = rd.snapshot || !rd.entries.empty() || vote_changed;
+  step.sync = rd.must_sync();
   if (!step.sync && rd.hard_state) {
     if (auto r = storage_->write(); !r) {
       failed_step_ = fail_storage("saving the commit index", r.error());
@@ -692,7 +690,7 @@ ReadyStep Replica::start_ready() {
   }
   // The early-send rule (ReadyStep::early): a leader's Append and Heartbeat,
   // and a Forward, may overlap the fsync with the network.
-  const bool may_send_early = step.sync && !vote_changed && !rd.snapshot;
+  const bool may_send_early = step.sync && !rd.term_or_vote_changed && !rd.snapshot;
   const bool leader = core_->role() == raft::Role::Leader;
   if (may_send_early) {
     std::vector<raft::Message> after_sync;

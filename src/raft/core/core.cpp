@@ -1293,6 +1293,7 @@ Ready Core::ready() {
   HardState hs{term_, vote_, log_.committed()};
   if (hs != prev_hs_) {
     rd.hard_state = hs;
+    rd.term_or_vote_changed = hs.term != prev_hs_.term || hs.vote != prev_hs_.vote;
     prev_hs_ = hs;
   }
   rd.messages = std::move(msgs_);

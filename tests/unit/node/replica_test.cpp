@@ -652,5 +652,124 @@ TEST(ReplicaCheckpoints, ACheckpointOvertakenByTheLeadersSnapshotIsDropped) {
   for (const auto& r : trio.replies) EXPECT_TRUE(r.result) << (r.result ? "" : r.result.error().message);
 }
 
+// ---- storage failures in the host loop -----------------------------------------------
+
+/// How many messages node `id` has sent so far.
+size_t sent_by(const Trio& trio, uint32_t id) {
+  size_t n = 0;
+  for (const auto& s : trio.sent) n += s.from == id;
+  return n;
+}
+
+bool holds(Trio& trio, uint32_t id, const std::string& zone) {
+  return trio.store(id).snapshot()->find_zone(dns::Name::from_text(zone).value()) != nullptr;
+}
+
+/// The error kind of request `id`'s reply among `replies`, nullopt if it
+/// has none or succeeded.
+std::optional<util::ErrorKind> refused_as(const std::vector<Reply>& replies, RequestId id) {
+  for (const Reply& r : replies) {
+    if (r.id == id) return r.result ? std::nullopt : std::optional(r.result.error().kind);
+  }
+  return std::nullopt;
+}
+
+// A follower writes the commit index it learns without an fsync; its next
+// tick fsyncs it (Replica::tick). When that fsync fails the follower stops
+// at once: the change it had forwarded gets "outcome unknown" (it commits
+// elsewhere), it sends nothing more and refuses changes, and the two others
+// go on without it and keep everything acknowledged. Restarted, it catches up.
+TEST(ReplicaStorageFaults, AFailedFsyncOfTheCommitIndexAtATickStopsTheNode) {
+  Trio trio;
+  const uint32_t l = settled_leader(trio);
+  const uint32_t f = (l + 1) % 3, other = (l + 2) % 3;
+  trio.handle(l, trio.leader()->submit(1, add(1, 1, "a."), trio.now()));
+  trio.drive_node(l);
+  trio.deliver_all();  // committed, and the commit index written on every node: no tick yet
+  ASSERT_TRUE(trio.replies.back().result);
+  ASSERT_TRUE(holds(trio, f, "a.")) << "the follower applied the change, so it wrote the commit index";
+
+  // A change through the follower: forwarded, on its way to the leader.
+  trio.handle(f, trio.replica(f).submit(2, add(2, 1, "b."), trio.now()));
+  trio.drive_node(f);
+  const size_t sent_before = sent_by(trio, f);
+  const uint64_t syncs_before = trio.fs(f).sync_count();
+
+  trio.fs(f).fail_next_sync();
+  Effects fx = trio.replica(f).tick(trio.now());
+  EXPECT_TRUE(fx.storage_failed);
+  EXPECT_TRUE(trio.replica(f).storage_failed());
+  EXPECT_EQ(trio.replica(f).status()["storage_failed"], true);
+  EXPECT_EQ(refused_as(fx.replies, 2), util::ErrorKind::OutcomeUnknown) << "the forwarded change's reply";
+  trio.handle(f, std::move(fx));
+  trio.drive_node(f);
+  Effects later = trio.replica(f).submit(3, add(3, 1, "c."), trio.now());
+  EXPECT_EQ(refused_as(later.replies, 3), util::ErrorKind::StorageFailed) << "changes are refused";
+
+  // The others commit the forwarded change and go on; the follower takes no part.
+  ASSERT_TRUE(trio.run_until([&] { return holds(trio, l, "b.") && holds(trio, other, "b."); }));
+  ASSERT_TRUE(commit_one(trio, l, 4));
+  EXPECT_TRUE(trio.replies.back().result);
+  EXPECT_EQ(sent_by(trio, f), sent_before) << "nothing leaves a node whose storage failed";
+  EXPECT_EQ(trio.fs(f).sync_count(), syncs_before) << "and it does not use its storage";
+  for (uint32_t id : {l, other}) {
+    for (const char* zone : {"first.", "a.", "b.", "c4."}) EXPECT_TRUE(holds(trio, id, zone)) << id << " " << zone;
+  }
+
+  // Restarted after a power loss (the unsynced commit index is gone), it catches up.
+  trio.restart(f, /*power_loss=*/true);
+  EXPECT_FALSE(trio.replica(f).storage_failed());
+  ASSERT_TRUE(trio.run_until([&] { return holds(trio, f, "c4."); }));
+  EXPECT_TRUE(holds(trio, f, "b."));
+}
+
+// The leader learns that its change is committed but cannot write the new
+// commit index (the disk is full): it stops before applying or answering
+// anything of that batch. The client hears "outcome unknown" (the change is
+// committed on the others), the leader sends nothing more and refuses
+// changes, and the others elect a leader and keep every change. Restarted
+// with room on its disk, it catches up.
+TEST(ReplicaStorageFaults, AFailedWriteOfACommitIndexStopsTheLeader) {
+  Trio trio;
+  const uint32_t l = settled_leader(trio);
+  const uint32_t f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+  trio.handle(l, trio.leader()->submit(1, add(1, 1, "x."), trio.now()));
+  trio.drive_node(l);  // the entry is written and fsynced; its Appends wait in the queue
+  const size_t replies = trio.replies.size();
+  const uint64_t syncs_before = trio.fs(l).sync_count();
+
+  trio.fs(l).set_capacity(trio.fs(l).used_bytes());  // the disk is full
+  trio.deliver_all();  // the acknowledgements commit the change: a batch with only the commit index
+  EXPECT_TRUE(trio.replica(l).storage_failed());
+  EXPECT_EQ(trio.replica(l).status()["storage_failed"], true);
+  ASSERT_EQ(trio.replies.size(), replies + 1);
+  EXPECT_EQ(refused_as(trio.replies, 1), util::ErrorKind::OutcomeUnknown) << "not acknowledged";
+  EXPECT_FALSE(holds(trio, l, "x.")) << "the batch that could not be written is not applied";
+  const size_t sent_before = sent_by(trio, l);
+  Effects later = trio.replica(l).submit(2, add(2, 1, "y."), trio.now());
+  EXPECT_EQ(refused_as(later.replies, 2), util::ErrorKind::StorageFailed) << "changes are refused";
+
+  // The followers elect one of themselves and commit the change.
+  ASSERT_TRUE(trio.run_until([&] {
+    return (trio.replica(f1).is_leader() || trio.replica(f2).is_leader()) && holds(trio, f1, "x.") &&
+           holds(trio, f2, "x.");
+  }));
+  const uint32_t nl = trio.replica(f1).is_leader() ? f1 : f2;
+  ASSERT_TRUE(commit_one(trio, nl, 3));
+  EXPECT_TRUE(trio.replies.back().result);
+  EXPECT_EQ(sent_by(trio, l), sent_before) << "nothing leaves a node whose storage failed";
+  EXPECT_EQ(trio.fs(l).sync_count(), syncs_before) << "and it does not use its storage";
+  for (uint32_t id : {f1, f2}) {
+    for (const char* zone : {"first.", "x.", "c3."}) EXPECT_TRUE(holds(trio, id, zone)) << id << " " << zone;
+  }
+
+  // Room again and restarted: it catches up.
+  trio.fs(l).set_capacity(std::nullopt);
+  trio.restart(l, /*power_loss=*/false);
+  EXPECT_FALSE(trio.replica(l).storage_failed());
+  ASSERT_TRUE(trio.run_until([&] { return holds(trio, l, "c3."); }));
+  EXPECT_TRUE(holds(trio, l, "x."));
+}
+
 }  // namespace
 }  // namespace node
