@@ -200,6 +200,8 @@ class LogStorage {
   util::Result<void> recover();
   util::Result<void> replay_segment(Segment& seg, bool first, bool last);
   util::Result<void> load_newest_snapshot();
+  /// Recovery: segments before a missing one, when the snapshot covers them.
+  util::Result<void> drop_segments_before_a_hole();
   util::Result<void> start_segment(uint64_t seq);
   util::Result<void> write_records(const std::string& records, Index max_index);
   util::Result<void> maybe_roll();

@@ -54,15 +54,8 @@ util::Result<void> LogStorage::recover() {
   }
   std::sort(segments_.begin(), segments_.end(),
             [](const Segment& a, const Segment& b) { return a.seq < b.seq; });
-  for (size_t i = 1; i < segments_.size(); ++i) {
-    if (segments_[i].seq != segments_[i - 1].seq + 1) {
-      return util::make_error(dir_ + ": WAL segment " + std::to_string(segments_[i - 1].seq + 1) +
-                              " is missing (found " + segments_[i - 1].name + " then " +
-                              segments_[i].name + "); the log has a hole and cannot be replayed");
-    }
-  }
-
   if (auto r = load_newest_snapshot(); !r) return r;
+  if (auto r = drop_segments_before_a_hole(); !r) return r;
 
   for (size_t i = 0; i < segments_.size(); ++i) {
     if (auto r = replay_segment(segments_[i], i == 0, i + 1 == segments_.size()); !r) return r;
@@ -112,6 +105,29 @@ util::Result<void> LogStorage::recover() {
     if (auto r = sync(); !r) return r;
   }
   durable_index_ = last_index();
+  return {};
+}
+
+util::Result<void> LogStorage::drop_segments_before_a_hole() {
+  for (size_t i = segments_.size(); i-- > 1;) {
+    if (segments_[i].seq == segments_[i - 1].seq + 1) continue;
+    // Compacted segments are removed oldest first, but a remover on other
+    // threads (StorageOptions::remove_segment) may finish them in any order
+    // and a crash may keep any of them. Everything before the hole is
+    // obsolete when the snapshot covers every index the segment after it
+    // does not hold: the older segments hold only indices below its first.
+    if (snapshot_meta_.index + 1 < segments_[i].first_index) {
+      return util::make_error(dir_ + ": WAL segment " + std::to_string(segments_[i - 1].seq + 1) +
+                              " is missing (found " + segments_[i - 1].name + " then " +
+                              segments_[i].name + "); the log has a hole and cannot be replayed");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (auto r = fs_->remove(path(segments_[j].name)); !r) return r;
+      report_.warnings.push_back(path(segments_[j].name) + ": removed a compacted segment left behind by a crash");
+    }
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(i));
+    break;
+  }
   return {};
 }
 

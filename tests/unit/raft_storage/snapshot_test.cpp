@@ -2,6 +2,8 @@
 // and become the log base when a follower installs one (Raft §7).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "storage_test_util.h"
 
 namespace raft {
@@ -195,6 +197,60 @@ TEST(Snapshots, CompactedSegmentsGoToTheRemoverAndOneLeftBehindStillRecovers) {
   s = open_ok(fs, 1024);
   EXPECT_EQ(s->first_index(), 251u);
   EXPECT_EQ(s->all_entries(), entries(251, 300, 1));
+}
+
+// The remover may finish compacted segments in any order (one thread each),
+// and a crash may keep an older one while a newer one is gone. The hole is
+// harmless when the snapshot covers the segments before it: they are
+// removed at open. A hole the snapshot does not cover is still an error.
+TEST(Snapshots, ACompactedSegmentOutlivingANewerOneIsRemovedAtOpen) {
+  MemFileSystem fs;
+  std::vector<std::string> handed;
+  {
+    StorageOptions o = testing::mem_options(fs, 1024);
+    o.remove_segment = [&](const std::string& path) { handed.push_back(path); };
+    auto opened = LogStorage::open(kDir, o);
+    ASSERT_TRUE(opened.ok());
+    auto& s = *opened;
+    for (Index i = 1; i <= 300; i += 10) {
+      ASSERT_TRUE(s->append(entries(i, i + 9, 1)).ok());
+      ASSERT_TRUE(s->sync().ok());
+    }
+    ASSERT_TRUE(s->save_snapshot(snap(250, 1, "state@250")).ok());
+    ASSERT_TRUE(s->compact(250).ok());
+    ASSERT_GE(handed.size(), 3u);
+  }
+  // The second compacted segment is gone, the first and the rest are not.
+  ASSERT_TRUE(fs.remove(handed[1]).ok());
+  ASSERT_TRUE(fs.sync_dir(kDir).ok());
+  fs.crash();
+  auto s = open_ok(fs, 1024);
+  EXPECT_EQ(s->snapshot_meta().index, 250u);
+  auto after = s->entries(251, 301);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, entries(251, 300, 1));
+  const auto files = testing::segment_files(fs);
+  EXPECT_EQ(std::count(files.begin(), files.end(), handed[0].substr(handed[0].rfind('/') + 1)), 0);
+  ASSERT_FALSE(s->recovery().warnings.empty());
+  EXPECT_TRUE(contains(s->recovery().warnings.front(), "left behind by a crash")) << s->recovery().warnings.front();
+}
+
+TEST(Snapshots, AHoleTheSnapshotDoesNotCoverIsAnError) {
+  MemFileSystem fs;
+  {
+    auto s = open_ok(fs, 1024);
+    for (Index i = 1; i <= 300; i += 10) {
+      ASSERT_TRUE(s->append(entries(i, i + 9, 1)).ok());
+      ASSERT_TRUE(s->sync().ok());
+    }
+    ASSERT_TRUE(s->save_snapshot(snap(100, 1, "state@100")).ok());
+  }
+  auto files = testing::segment_files(fs);
+  ASSERT_GE(files.size(), 6u);
+  ASSERT_TRUE(fs.remove(std::string(kDir) + "/" + files[files.size() - 2]).ok());
+  auto reopened = LogStorage::open(kDir, testing::mem_options(fs, 1024));
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_TRUE(contains(reopened.error().message, "is missing")) << reopened.error().message;
 }
 
 TEST(Snapshots, InstallKeepsTheSuffixWhenTheLogAgrees) {
