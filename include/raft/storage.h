@@ -48,6 +48,15 @@ struct StorageOptions {
   std::function<void(const std::string& path)> remove_segment;
 };
 
+/// A remover for StorageOptions::remove_segment on the real disk; blocking,
+/// so run it on a thread of its own. Unlinking a 48 MB segment at once held
+/// the log's fdatasync beside it for 7.5 ms (ext4 frees the blocks in the
+/// journal transaction the fsync commits). The segment is first renamed out
+/// of the log (`path` + kObsoleteSegmentSuffix; open() removes such files a
+/// crash leaves), then shortened a few MiB at a time, then unlinked.
+void remove_segment_gradually(const std::string& path);
+inline constexpr const char* kObsoleteSegmentSuffix = ".obsolete";
+
 /// What open() found on disk, for the operator's log.
 struct RecoveryReport {
   /// Things repaired on the way, each naming the file and byte offset, e.g. a

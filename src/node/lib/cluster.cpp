@@ -124,7 +124,7 @@ util::Result<void> Cluster::Impl::open() {
   ro.fsync = options_.fsync;
   if (!options_.fs) {
     // Unlinking a 48 MB segment took 12 ms of the io thread; nothing waits for it.
-    ro.remove_segment = [](const std::string& path) { std::thread([path] { (void)::unlink(path.c_str()); }).detach(); };
+    ro.remove_segment = [](const std::string& path) { std::thread([path] { raft::remove_segment_gradually(path); }).detach(); };
     ro.release_entries = [](std::vector<raft::Entry> entries) {
       std::thread([entries = std::move(entries)]() mutable { entries = {}; }).detach();
     };

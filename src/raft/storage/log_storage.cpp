@@ -41,6 +41,9 @@ util::Result<void> LogStorage::recover() {
       // A snapshot whose writer crashed before the rename: never visible, never used.
       if (auto r = fs_->remove(path(name)); !r) return r;
       report_.warnings.push_back(path(name) + ": removed an unfinished snapshot file");
+    } else if (name.ends_with(kObsoleteSegmentSuffix)) {
+      // A compacted segment whose removal a crash interrupted (remove_segment_gradually).
+      if (auto r = fs_->remove(path(name)); !r) return r;
     } else if (wal::parse_segment_name(name, &seq, &index)) {
       segments_.push_back(Segment{seq, index, 0, 0, name});
     }

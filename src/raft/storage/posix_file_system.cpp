@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "raft/file_io.h"
+#include "raft/storage.h"
 
 namespace raft {
 namespace {
@@ -156,6 +159,29 @@ class PosixFileSystem final : public FileSystem {
 FileSystem& posix_file_system() {
   static PosixFileSystem fs;
   return fs;
+}
+
+void remove_segment_gradually(const std::string& path) {
+  // Each truncation frees this much, a small journal transaction; the pause
+  // lets the log's own fsyncs commit between them.
+  constexpr off_t kStep = 4 << 20;
+  const std::string doomed = path + kObsoleteSegmentSuffix;
+  if (::rename(path.c_str(), doomed.c_str()) != 0) {
+    (void)::unlink(path.c_str());
+    return;
+  }
+  if (int fd = ::open(doomed.c_str(), O_WRONLY | O_CLOEXEC); fd >= 0) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) {
+      for (off_t size = st.st_size; size > 0;) {
+        size = size > kStep ? size - kStep : 0;
+        if (::ftruncate(fd, size) != 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    ::close(fd);
+  }
+  (void)::unlink(doomed.c_str());
 }
 
 std::string join_path(const std::string& dir, const std::string& name) {

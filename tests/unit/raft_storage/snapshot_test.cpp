@@ -2,7 +2,11 @@
 // and become the log base when a follower installs one (Raft §7).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "storage_test_util.h"
 
@@ -251,6 +255,51 @@ TEST(Snapshots, AHoleTheSnapshotDoesNotCoverIsAnError) {
   auto reopened = LogStorage::open(kDir, testing::mem_options(fs, 1024));
   ASSERT_FALSE(reopened.ok());
   EXPECT_TRUE(contains(reopened.error().message, "is missing")) << reopened.error().message;
+}
+
+// A node's remover (remove_segment_gradually) renames a compacted segment
+// out of the log before it shortens and unlinks it; one a crash left
+// half-removed is deleted at open and the log recovers as before.
+TEST(Snapshots, ASegmentWhoseRemovalACrashInterruptedIsDeletedAtOpen) {
+  MemFileSystem fs;
+  std::vector<std::string> handed;
+  {
+    StorageOptions o = testing::mem_options(fs, 1024);
+    o.remove_segment = [&](const std::string& path) { handed.push_back(path); };
+    auto opened = LogStorage::open(kDir, o);
+    ASSERT_TRUE(opened.ok());
+    auto& s = *opened;
+    for (Index i = 1; i <= 300; i += 10) {
+      ASSERT_TRUE(s->append(entries(i, i + 9, 1)).ok());
+      ASSERT_TRUE(s->sync().ok());
+    }
+    ASSERT_TRUE(s->save_snapshot(snap(250, 1, "state@250")).ok());
+    ASSERT_TRUE(s->compact(250).ok());
+    ASSERT_FALSE(handed.empty());
+  }
+  for (const std::string& path : handed) ASSERT_TRUE(fs.rename(path, path + kObsoleteSegmentSuffix).ok());
+  auto s = open_ok(fs, 1024);
+  EXPECT_EQ(s->first_index(), 251u);
+  EXPECT_EQ(s->all_entries(), entries(251, 300, 1));
+  auto names = fs.list_dir(kDir);
+  ASSERT_TRUE(names.ok());
+  for (const std::string& n : *names) EXPECT_FALSE(n.ends_with(kObsoleteSegmentSuffix)) << n;
+}
+
+TEST(Snapshots, RemovingASegmentGraduallyLeavesNothingOnTheRealDisk) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("raft-remove-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string segment = (dir / "wal-0000000000000001-0000000000000001.log").string();
+  {
+    std::ofstream out(segment, std::ios::binary);
+    const std::string mib(1 << 20, 'x');
+    for (int i = 0; i < 10; ++i) out << mib;
+  }
+  ASSERT_EQ(std::filesystem::file_size(segment), 10u << 20);
+  remove_segment_gradually(segment);
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Snapshots, InstallKeepsTheSuffixWhenTheLogAgrees) {
