@@ -120,12 +120,12 @@ def main():
         proc.wait(timeout=30)
         log.close()
 
-    # Checkpoints from the log: "<ISO time> debug node 0: checkpoint at index N".
+    # Checkpoints from the log: "<ISO time> debug node 0: checkpoint at index N (M ms)".
     ckpts = []
     for line in (work / "node.log").read_text().splitlines():
-        m = re.match(r"(\S+) \S+ .*checkpoint at index (\d+)$", line)
+        m = re.match(r"(\S+) \S+ .*checkpoint at index (\d+)(?: \((\d+) ms\))?$", line)
         if m:
-            ckpts.append((datetime.fromisoformat(m.group(1)).timestamp(), int(m.group(2))))
+            ckpts.append((datetime.fromisoformat(m.group(1)).timestamp(), int(m.group(2)), m.group(3)))
     ok = [ms for _, ms, good in lat if good]
     errors = sum(1 for _, _, good in lat if not good)
     print(f"dns-node, one node, {args.records:,} records, checkpoint every {args.checkpoint_every} entries; "
@@ -135,8 +135,10 @@ def main():
     q = [ms for _, ms in query_lat]
     print(f"queries (one per ms, UDP): {len(q)}; p50 {pct(q, 50):.3f} ms, p99 {pct(q, 99):.3f} ms, "
           f"max {max(q, default=float('nan')):.2f} ms")
-    print(f"checkpoints written during the run: {len(ckpts)}")
-    print("slowest updates (ms, seconds to the nearest checkpoint's log line):")
+    took = ", ".join(f"index {i}: {ms} ms" for _, i, ms in ckpts if ms is not None)
+    print(f"checkpoints written during the run: {len(ckpts)}" + (f" ({took}, capture to publication)" if took else ""))
+    print("slowest updates (ms, seconds from the update to the nearest checkpoint's log line, written when it "
+          "is published; + means during or before it):")
     for wall, ms, _ in sorted(lat, key=lambda x: -x[1])[:5]:
         near = min(ckpts, key=lambda c: abs(c[0] - wall), default=None)
         where = f"{near[0] - wall:+.3f} s (index {near[1]})" if near else "none"

@@ -368,6 +368,7 @@ class Replica {
   raft::Index compact_hint_ = 0;
   raft::Index checkpoint_failed_at_ = 0;
   Time next_checkpoint_at_{0};
+  Time last_checkpoint_took_{0};  // from capture to publication, of the last one published
   bool checkpoint_running_ = false;      // between begin_checkpoint() and finish_checkpoint()
   raft::Ready current_;                  // the Ready between start_ready() and finish_ready()
   std::optional<Effects> failed_step_;   // start_ready() failed the storage; finish_ready() reports it

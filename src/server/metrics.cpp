@@ -209,6 +209,11 @@ std::string Metrics::render(const QueryTotals* q, const nlohmann::json& status) 
     w.sample("dnsnode_raft_log_first_index", L{}, json_u64(status, "log_first_index"));
     w.family("dnsnode_raft_log_last_index", "gauge", "Last index in the log.");
     w.sample("dnsnode_raft_log_last_index", L{}, json_u64(status, "log_last_index"));
+    w.family("dnsnode_raft_checkpoint_index", "gauge", "Log index of this node's newest checkpoint.");
+    w.sample("dnsnode_raft_checkpoint_index", L{}, json_u64(status, "checkpoint_index"));
+    w.family("dnsnode_raft_checkpoint_seconds", "gauge",
+             "Time the newest checkpoint took, from capturing the store to publishing the file.");
+    w.sample("dnsnode_raft_checkpoint_seconds", L{}, static_cast<double>(json_u64(status, "checkpoint_last_ms")) / 1000.0);
     w.family("dnsnode_raft_log_bytes", "gauge", "Size of the write-ahead log on disk, in bytes.");
     w.sample("dnsnode_raft_log_bytes", L{}, json_u64(status, "log_bytes"));
     w.family("dnsnode_raft_log_syncs_total", "counter",

@@ -855,7 +855,8 @@ void Replica::finish_checkpoint(CheckpointJob job, Time now) {
   }
   snapshot_index_ = std::max(snapshot_index_, index);
   core_->report_checkpoint(snapshot_index_);
-  spdlog::debug("checkpoint at index {}", index);
+  last_checkpoint_took_ = now - job.started;
+  spdlog::debug("checkpoint at index {} ({} ms)", index, last_checkpoint_took_.count());
 }
 
 void ReplicaHost::write_checkpoint(Replica& replica, CheckpointJob job) {
@@ -1027,6 +1028,7 @@ nlohmann::json Replica::status() const {
   j["log_bytes"] = storage_->size_on_disk();
   j["log_batches_synced"] = storage_->batches_synced();
   j["checkpoint_index"] = snapshot_index_;
+  j["checkpoint_last_ms"] = last_checkpoint_took_.count();
   j["records"] = store_.snapshot()->record_count();
   j["storage_failed"] = storage_failed_;
   j["removed"] = removed_;

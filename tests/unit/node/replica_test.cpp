@@ -511,8 +511,11 @@ TEST(ReplicaCheckpoints, ChangesCommitWhileACheckpointIsBeingWritten) {
   CheckpointJob job = std::move(trio.held[l][0]);
   trio.held[l].clear();
   job.write();
+  const Time took = trio.now() - job.started;
+  ASSERT_GT(took.count(), 0);
   trio.replica(l).finish_checkpoint(std::move(job), trio.now());
   EXPECT_EQ(trio.replica(l).status()["checkpoint_index"], index);
+  EXPECT_EQ(trio.replica(l).status()["checkpoint_last_ms"], took.count()) << "from capture to publication";
   auto files = trio.fs(l).list_dir("/data/raft");
   ASSERT_TRUE(files);
   size_t snaps = 0;

@@ -62,6 +62,7 @@ nlohmann::json status() {
                         {"leader", "0"},        {"commit_index", 42},   {"applied_index", 41},
                         {"log_first_index", 1}, {"log_last_index", 42}, {"log_bytes", 4096},
                         {"records", 12},        {"peer_auth_failures", 3},
+                        {"checkpoint_index", 40}, {"checkpoint_last_ms", 1250},
                         {"peer_handshake_timeouts", 5},
                         {"peers", {{"0", {{"connected", true}, {"match_index", 42}}},
                                    {"2", {{"connected", false}, {"match_index", nullptr}}}}}};
@@ -91,6 +92,8 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeAndValuesAreThere) {
   EXPECT_EQ(p.samples["dnsnode_raft_commit_index"], "42");
   EXPECT_EQ(p.samples["dnsnode_raft_applied_index"], "41");
   EXPECT_EQ(p.samples["dnsnode_raft_log_bytes"], "4096");
+  EXPECT_EQ(p.samples["dnsnode_raft_checkpoint_index"], "40");
+  EXPECT_EQ(p.samples["dnsnode_raft_checkpoint_seconds"], "1.25");
   EXPECT_EQ(p.samples["dnsnode_peer_auth_failures_total"], "3");
   EXPECT_EQ(p.samples["dnsnode_peer_handshake_timeouts_total"], "5");
   EXPECT_EQ(p.samples["dnsnode_peer_connected{peer=\"2\"}"], "0");
