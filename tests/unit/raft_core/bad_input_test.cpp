@@ -7,15 +7,6 @@
 namespace raft::test {
 namespace {
 
-Message msg(MessageType t, NodeId from, NodeId to, Term term) {
-  Message m;
-  m.type = t;
-  m.from = from;
-  m.to = to;
-  m.term = term;
-  return m;
-}
-
 TEST(BadInput, ResponseFromUnknownNodeIsIgnoredAndCounted) {
   Net net(3);
   net.elect(1);

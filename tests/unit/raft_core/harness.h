@@ -143,6 +143,16 @@ class Net {
 };
 
 /// Take and acknowledge every pending Ready of a lone core; return its messages.
+/// A message of `t` from `from` to `to` in `term`, the rest left empty.
+inline Message msg(MessageType t, NodeId from, NodeId to, Term term) {
+  Message m;
+  m.type = t;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  return m;
+}
+
 inline std::vector<Message> take_messages(Core& c) {
   std::vector<Message> out;
   while (c.has_ready()) {

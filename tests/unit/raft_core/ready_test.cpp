@@ -90,11 +90,7 @@ TEST(Ready, ABatchThatOnlyMovesTheCommitIndexNeedsNoSync) {
 // before its answer leaves, even with nothing else in the batch.
 TEST(Ready, ANewTermNeedsASync) {
   auto f = follower_in_term(2, 3);
-  Message m;
-  m.type = MessageType::Heartbeat;
-  m.from = 1;
-  m.to = 2;
-  m.term = 4;
+  Message m = msg(MessageType::Heartbeat, 1, 2, 4);
   f->step(m);
   Ready rd = f->ready();
   ASSERT_TRUE(rd.hard_state);
@@ -111,11 +107,7 @@ TEST(Ready, ANewTermNeedsASync) {
 // durable before the answer leaves (§5.2: one vote per term, across crashes).
 TEST(Ready, AVoteInTheSameTermNeedsASync) {
   auto f = follower_in_term(2, 5);
-  Message m;
-  m.type = MessageType::Vote;
-  m.from = 3;
-  m.to = 2;
-  m.term = 5;
+  Message m = msg(MessageType::Vote, 3, 2, 5);
   f->step(m);
   Ready rd = f->ready();
   ASSERT_TRUE(rd.hard_state);
@@ -134,11 +126,7 @@ TEST(Ready, AVoteInTheSameTermNeedsASync) {
 // acknowledgement promises the entries.
 TEST(Ready, EntriesNeedASync) {
   auto f = follower_in_term(2, 3);
-  Message m;
-  m.type = MessageType::Append;
-  m.from = 1;
-  m.to = 2;
-  m.term = 3;
+  Message m = msg(MessageType::Append, 1, 2, 3);
   m.index = 0;
   m.log_term = 0;
   m.entries = make_log({3, 3});
@@ -155,11 +143,7 @@ TEST(Ready, EntriesNeedASync) {
 // the acknowledgement leaves, though term and vote stay.
 TEST(Ready, ASnapshotNeedsASync) {
   auto f = follower_in_term(2, 3);
-  Message m;
-  m.type = MessageType::Snapshot;
-  m.from = 1;
-  m.to = 2;
-  m.term = 3;
+  Message m = msg(MessageType::Snapshot, 1, 2, 3);
   m.snapshot = SnapshotMeta{50, 2, Membership{{1, 2, 3}, {}}};
   m.snapshot_size = 4;
   m.data = "abcd";
@@ -179,11 +163,7 @@ TEST(Ready, ARestoredTermAndVoteAreNotChanges) {
   Restored r;
   r.hard_state = HardState{7, 3, 0};
   auto f = make_core(test_config(2, {1, 2, 3}), std::move(r));
-  Message m;
-  m.type = MessageType::Heartbeat;
-  m.from = 1;
-  m.to = 2;
-  m.term = 7;
+  Message m = msg(MessageType::Heartbeat, 1, 2, 7);
   f->step(m);
   Ready rd = f->ready();
   EXPECT_FALSE(rd.term_or_vote_changed);

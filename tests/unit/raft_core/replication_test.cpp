@@ -6,15 +6,6 @@
 namespace raft::test {
 namespace {
 
-Message msg(MessageType t, NodeId from, NodeId to, Term term) {
-  Message m;
-  m.type = t;
-  m.from = from;
-  m.to = to;
-  m.term = term;
-  return m;
-}
-
 /// A core made leader of term hard_state.term + 1 by node 2's vote.
 std::unique_ptr<Core> make_leader(Restored r, std::vector<NodeId> voters = {1, 2, 3},
                                   const std::function<void(Config&)>& tweak = {}) {
