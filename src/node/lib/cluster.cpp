@@ -31,6 +31,10 @@
 
 namespace node {
 
+/// Lowers the calling thread below the threads that answer and commit, for
+/// background work (checkpoints, pruning) that wants the same core.
+static void yield_to_serving_threads() { (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); }
+
 class Cluster::Impl final : public ReplicaHost {
  public:
   Impl(ClusterOptions options, store::Store& store) : options_(std::move(options)), store_(store) {}
@@ -129,7 +133,7 @@ util::Result<void> Cluster::Impl::open() {
   ro.wal_segment_bytes = options_.wal_segment_bytes;
   ro.fsync = options_.fsync;
   if (!options_.fs) {
-    boost::asio::post(janitor_, [] { (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10); });
+    boost::asio::post(janitor_, yield_to_serving_threads);
     ro.remove_segment = [this](const std::string& path) {
       boost::asio::post(janitor_, [path] { raft::remove_segment_gradually(path); });
     };
@@ -282,8 +286,7 @@ void Cluster::Impl::write_checkpoint(Replica& replica, CheckpointJob job) {
   // so the thread that wrote it has ended or is ending.
   if (checkpoint_writer_.joinable()) checkpoint_writer_.join();
   checkpoint_writer_ = std::thread([this, &replica, job = std::move(job)]() mutable {
-    // Below the threads that answer and commit when they want the same core.
-    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    yield_to_serving_threads();
     job.write();
     boost::asio::post(io_, [this, &replica, job = std::move(job)]() mutable {
       if (stopping_) return;
